@@ -1,0 +1,3 @@
+from storyboard_app.cli import main
+
+raise SystemExit(main())

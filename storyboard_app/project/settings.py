@@ -1,0 +1,127 @@
+"""Typed project settings: one schema with defaults, shared by store, scripts and engine."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from storyboard_app.project.errors import ValidationError
+
+# Name prefixes of UNet blocks whose self-attention becomes consistent: every
+# up-block, the official choice (SDXL: up_blocks.0-1; SD 1.5: up_blocks.1-3).
+DEFAULT_CONSISTENCY_BLOCKS: tuple[str, ...] = ("up_blocks",)
+SHOT_TYPES: tuple[str, ...] = (
+    "",
+    "establishing",
+    "wide",
+    "full",
+    "medium",
+    "medium close-up",
+    "close-up",
+    "extreme close-up",
+    "over the shoulder",
+    "point of view",
+    "insert",
+)
+TRANSITION_KINDS: tuple[str, ...] = ("cut", "crossfade", "morph", "motion")
+
+
+@dataclass(frozen=True)
+class ConsistencySettings:
+    """How strongly panels share identity through Consistent Self-Attention.
+
+    ``sampling_rate`` applies to the low-resolution level (SDXL's 32x32 tokens at
+    1024 px), ``sampling_rate_high_res`` to the high-resolution level; both are the
+    probability that a token of another image is visible.
+    """
+
+    sampling_rate: float = 0.5
+    sampling_rate_high_res: float = 0.5
+    window_size: int = 6
+    identity_images: int = 4
+    blocks: tuple[str, ...] = DEFAULT_CONSISTENCY_BLOCKS
+
+    def __post_init__(self) -> None:
+        for name in ("sampling_rate", "sampling_rate_high_res"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ValidationError(
+                    f"Consistency {name.replace('_', ' ')} {value} is out of range.",
+                    "Use a value between 0 and 1 (0.3 to 0.7 works best).",
+                )
+        if self.window_size < 1:
+            raise ValidationError(
+                f"Consistency window size {self.window_size} is too small.",
+                "Use a window of at least 1 image.",
+            )
+        if not 1 <= self.identity_images <= 8:
+            raise ValidationError(
+                f"{self.identity_images} identity images per character is out of range.",
+                "Use 1 to 8 identity images (4 is the usual choice).",
+            )
+        if not self.blocks:
+            raise ValidationError(
+                "No UNet blocks are selected for consistent attention.",
+                "Name at least one block, for example up_blocks.0.",
+            )
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """Render settings of a project; every field has a default so a new project renders."""
+
+    model_source: str = ""
+    width: int = 1024
+    height: int = 1024
+    steps: int = 30
+    guidance: float = 5.0
+    scheduler: str = "euler"
+    style_preset: str = ""
+    base_seed: int = 1234
+    frame_rate: int = 24
+    consistency: ConsistencySettings = field(default_factory=ConsistencySettings)
+
+    def __post_init__(self) -> None:
+        for name in ("width", "height"):
+            value = getattr(self, name)
+            if not 64 <= value <= 4096 or value % 8:
+                raise ValidationError(
+                    f"Image {name} {value} is not usable.",
+                    "Use a multiple of 8 between 64 and 4096 pixels.",
+                )
+        if not 1 <= self.steps <= 200:
+            raise ValidationError(f"{self.steps} steps is out of range.", "Use 1 to 200 steps.")
+        if not 0.0 <= self.guidance <= 50.0:
+            raise ValidationError(
+                f"Guidance {self.guidance} is out of range.", "Use a guidance scale from 0 to 50."
+            )
+        if not 1 <= self.frame_rate <= 120:
+            raise ValidationError(
+                f"Frame rate {self.frame_rate} is out of range.", "Use 1 to 120 frames per second."
+            )
+        if not 0 <= self.base_seed < 2**63:
+            raise ValidationError(
+                f"Seed {self.base_seed} is out of range.", "Use a non-negative integer seed."
+            )
+
+    def with_changes(self, **changes: Any) -> ProjectSettings:
+        """A copy with ``changes`` applied; consistency fields may be given flat."""
+        consistency_fields = {f.name for f in dataclasses.fields(ConsistencySettings)}
+        flat_consistency = {k: changes.pop(k) for k in list(changes) if k in consistency_fields}
+        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValidationError(
+                f"Unknown setting(s): {', '.join(sorted(unknown))}.",
+                "Known settings: " + ", ".join(settings_field_names()) + ".",
+            )
+        if flat_consistency:
+            base = changes.get("consistency", self.consistency)
+            changes["consistency"] = dataclasses.replace(base, **flat_consistency)
+        return dataclasses.replace(self, **changes)
+
+
+def settings_field_names() -> list[str]:
+    """Every setting a user can set, consistency fields flattened."""
+    top = [f.name for f in dataclasses.fields(ProjectSettings) if f.name != "consistency"]
+    return top + [f.name for f in dataclasses.fields(ConsistencySettings)]
