@@ -1,0 +1,206 @@
+"""Characters of a project: the identities that stay the same from panel to panel."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.models import Character, ProjectSettingsRow, Scene
+from storyboard_app.project.records import CharacterRecord
+from storyboard_app.project.seeds import check_seed, derive_seed
+from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
+
+COLOR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
+# Tableau 10: distinct, colour-blind friendly tags for the first characters.
+DEFAULT_COLORS = (
+    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
+    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+)  # fmt: skip
+EDITABLE_FIELDS = {"name", "description", "negative_prompt", "seed", "color"}
+
+
+def check_character_name(name: str) -> str:
+    """A usable character name, or a clear error: names appear as ``[Name]`` tags in prompts."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("A character name is empty.", "Give every character a name.")
+    if not TAG_PATTERN.fullmatch(f"[{name}]") or len(name) > 100:
+        raise ValidationError(
+            f"{name!r} cannot be a character name.",
+            "Use up to 100 characters without brackets, '#' or line breaks.",
+        )
+    if name == NO_CHARACTER_TAG:
+        raise ValidationError(
+            "NC cannot be a character name: [NC] marks a panel without characters.",
+            "Choose another name.",
+        )
+    return name
+
+
+def check_color(color: str) -> str:
+    if not COLOR_PATTERN.match(color):
+        raise ValidationError(
+            f"{color!r} is not a colour.", "Write colours as #rrggbb, for example #e4572e."
+        )
+    return color.lower()
+
+
+def check_description(description: str, name: str) -> str:
+    description = description.strip()
+    if not description:
+        raise ValidationError(
+            f"The description of {name} is empty.",
+            "Describe the character's look (face, hair, clothes): it is the identity prompt.",
+        )
+    return description
+
+
+class CharacterRepository:
+    """Adds, edits, orders and deletes characters; every call is one committed transaction."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self._store = store
+
+    def list(self) -> list[CharacterRecord]:
+        with self._store.session() as session:
+            rows = session.scalars(select(Character).order_by(Character.position)).all()
+            return [to_record(row) for row in rows]
+
+    def get(self, name_or_id: str | int) -> CharacterRecord:
+        with self._store.session() as session:
+            return to_record(find_character(session, name_or_id))
+
+    def add(
+        self,
+        name: str,
+        description: str,
+        *,
+        negative_prompt: str = "",
+        seed: int | None = None,
+        color: str | None = None,
+        reference_image: Path | None = None,
+    ) -> CharacterRecord:
+        name = check_character_name(name)
+        description = check_description(description, name)
+        reference = self._store.media.put_image_file(reference_image) if reference_image else None
+        with self._store.session() as session:
+            ensure_unique_name(session, name)
+            count = session.scalar(select(func.count()).select_from(Character)) or 0
+            base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
+            row = Character(
+                name=name,
+                description=description,
+                negative_prompt=negative_prompt.strip(),
+                seed=check_seed(seed, name)
+                if seed is not None
+                else derive_seed(base_seed, f"character:{name}"),
+                color=check_color(color) if color else DEFAULT_COLORS[count % len(DEFAULT_COLORS)],
+                reference_media=reference,
+                position=count,
+            )
+            session.add(row)
+            session.flush()
+            return to_record(row)
+
+    def update(self, name_or_id: str | int, **changes: Any) -> CharacterRecord:
+        """Change fields; renaming also rewrites the ``[Name]`` tags in every prompt."""
+        unknown = set(changes) - EDITABLE_FIELDS - {"reference_image"}
+        if unknown:
+            raise ValidationError(
+                f"Unknown character field(s): {', '.join(sorted(unknown))}.",
+                "Editable: " + ", ".join(sorted(EDITABLE_FIELDS | {"reference_image"})) + ".",
+            )
+        reference = changes.pop("reference_image", ...)
+        media = None
+        if reference not in (..., None):
+            media = self._store.media.put_image_file(Path(reference))
+        with self._store.session() as session:
+            row = find_character(session, name_or_id)
+            if "name" in changes and changes["name"].strip() != row.name:
+                new_name = check_character_name(changes["name"])
+                ensure_unique_name(session, new_name)
+                rename_tags(session, row.name, new_name)
+                row.name = new_name
+            if "description" in changes:
+                row.description = check_description(changes["description"], row.name)
+            if "negative_prompt" in changes:
+                row.negative_prompt = changes["negative_prompt"].strip()
+            if "seed" in changes:
+                row.seed = check_seed(int(changes["seed"]), row.name)
+            if "color" in changes:
+                row.color = check_color(changes["color"])
+            if reference is not ...:
+                row.reference_media = media
+            return to_record(row)
+
+    def move(self, name_or_id: str | int, new_position: int) -> None:
+        with self._store.session() as session:
+            rows = list(session.scalars(select(Character).order_by(Character.position)))
+            row = find_character(session, name_or_id)
+            rows.remove(row)
+            rows.insert(max(0, min(new_position, len(rows))), row)
+            for position, item in enumerate(rows):
+                item.position = position
+
+    def delete(self, name_or_id: str | int) -> None:
+        """Delete a character; panels keep their prompt text but no longer name it."""
+        with self._store.session() as session:
+            row = find_character(session, name_or_id)
+            session.delete(row)
+            session.flush()
+            for position, item in enumerate(
+                session.scalars(select(Character).order_by(Character.position))
+            ):
+                item.position = position
+
+
+def find_character(session: Session, name_or_id: str | int) -> Character:
+    if isinstance(name_or_id, int):
+        row = session.get(Character, name_or_id)
+    else:
+        row = session.scalar(select(Character).where(Character.name == name_or_id.strip()))
+    if row is None:
+        names = ", ".join(session.scalars(select(Character.name).order_by(Character.position)))
+        raise NotFoundError(
+            f"There is no character {name_or_id!r}.",
+            f"Characters in this project: {names}."
+            if names
+            else "The project has no characters yet.",
+        )
+    return row
+
+
+def ensure_unique_name(session: Session, name: str) -> None:
+    clash = session.scalar(select(Character).where(func.lower(Character.name) == name.lower()))
+    if clash is not None:
+        raise ValidationError(
+            f"A character named {clash.name!r} already exists.",
+            "Character names must be unique: choose another name or edit the existing one.",
+        )
+
+
+def rename_tags(session: Session, old: str, new: str) -> None:
+    pattern = re.compile(r"\[\s*" + re.escape(old) + r"\s*\]")
+    for scene in session.scalars(select(Scene)):
+        scene.prompt = pattern.sub(f"[{new}]", scene.prompt)
+
+
+def to_record(row: Character) -> CharacterRecord:
+    return CharacterRecord(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        negative_prompt=row.negative_prompt,
+        seed=row.seed,
+        color=row.color,
+        reference_media=row.reference_media,
+        position=row.position,
+    )

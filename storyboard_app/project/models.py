@@ -1,0 +1,168 @@
+"""The project database: SQLAlchemy 2.0 typed ORM models.
+
+These classes never leave the project layer: the store hands out plain
+records (:mod:`storyboard_app.project.records`) so that no ORM object crosses a
+thread or outlives its session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+scene_characters = Table(
+    "scene_characters",
+    Base.metadata,
+    Column("scene_id", ForeignKey("scenes.id", ondelete="CASCADE"), primary_key=True),
+    Column("character_id", ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ProjectSettingsRow(Base):
+    """The one row of project-wide settings (id is always 1)."""
+
+    __tablename__ = "project_settings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    model_source: Mapped[str] = mapped_column(Text, default="")
+    width: Mapped[int] = mapped_column(Integer, default=1024)
+    height: Mapped[int] = mapped_column(Integer, default=1024)
+    steps: Mapped[int] = mapped_column(Integer, default=30)
+    guidance: Mapped[float] = mapped_column(Float, default=5.0)
+    scheduler: Mapped[str] = mapped_column(String(40), default="euler")
+    style_preset: Mapped[str] = mapped_column(Text, default="")
+    base_seed: Mapped[int] = mapped_column(Integer, default=1234)
+    frame_rate: Mapped[int] = mapped_column(Integer, default=24)
+    sampling_rate: Mapped[float] = mapped_column(Float, default=0.5)
+    sampling_rate_high_res: Mapped[float] = mapped_column(Float, default=0.5)
+    window_size: Mapped[int] = mapped_column(Integer, default=6)
+    identity_images: Mapped[int] = mapped_column(Integer, default=4)
+    consistency_blocks: Mapped[str] = mapped_column(Text, default="up_blocks")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class Character(Base):
+    __tablename__ = "characters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    negative_prompt: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[int] = mapped_column(Integer)
+    reference_media: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    color: Mapped[str] = mapped_column(String(9), default="#4e79a7")
+    position: Mapped[int] = mapped_column(Integer, index=True)
+
+    scenes: Mapped[list[Scene]] = relationship(
+        secondary=scene_characters, back_populates="characters"
+    )
+
+
+class Scene(Base):
+    """A panel on the timeline; ``position`` is its 0-based place in the story."""
+
+    __tablename__ = "scenes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, index=True)
+    duration: Mapped[float] = mapped_column(Float, default=2.0)
+    prompt: Mapped[str] = mapped_column(Text)
+    negative_prompt: Mapped[str] = mapped_column(Text, default="")
+    caption: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    shot_type: Mapped[str] = mapped_column(String(40), default="")
+    seed: Mapped[int] = mapped_column(Integer)
+    seed_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    active_take_id: Mapped[int | None] = mapped_column(
+        ForeignKey("takes.id", ondelete="SET NULL", use_alter=True), nullable=True
+    )
+
+    characters: Mapped[list[Character]] = relationship(
+        secondary=scene_characters, back_populates="scenes", order_by="Character.position"
+    )
+    takes: Mapped[list[Take]] = relationship(
+        back_populates="scene",
+        foreign_keys="Take.scene_id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Take.id",
+    )
+
+
+class Take(Base):
+    """One rendered (or imported) image of a scene, with everything needed to redo it."""
+
+    __tablename__ = "takes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
+    media: Mapped[str] = mapped_column(String(100))
+    source: Mapped[str] = mapped_column(String(20), default="rendered")
+    model_source: Mapped[str] = mapped_column(Text, default="")
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    steps: Mapped[int] = mapped_column(Integer, default=0)
+    guidance: Mapped[float] = mapped_column(Float, default=0.0)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    scheduler: Mapped[str] = mapped_column(String(40), default="")
+    prompt: Mapped[str] = mapped_column(Text, default="")
+    negative_prompt: Mapped[str] = mapped_column(Text, default="")
+    consistency_json: Mapped[str] = mapped_column(Text, default="{}")
+    identity_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+    scene: Mapped[Scene] = relationship(back_populates="takes", foreign_keys=[scene_id])
+
+
+class Transition(Base):
+    """The clip between two neighbouring scenes (``from_scene`` comes first)."""
+
+    __tablename__ = "transitions"
+    __table_args__ = (UniqueConstraint("from_scene_id", "to_scene_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_scene_id: Mapped[int] = mapped_column(
+        ForeignKey("scenes.id", ondelete="CASCADE"), index=True
+    )
+    to_scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20), default="cut")
+    duration: Mapped[float] = mapped_column(Float, default=0.5)
+    frame_count: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    media_json: Mapped[str] = mapped_column(Text, default="[]")
+    settings_json: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+    )

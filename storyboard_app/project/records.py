@@ -1,0 +1,103 @@
+"""Plain, immutable snapshots of project data.
+
+The store returns these instead of ORM objects: they can cross threads, be
+compared in tests and outlive the database session that produced them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from storyboard_app.project.settings import ProjectSettings
+
+
+@dataclass(frozen=True)
+class CharacterRecord:
+    id: int
+    name: str
+    description: str
+    negative_prompt: str
+    seed: int
+    color: str
+    reference_media: str | None
+    position: int
+
+
+@dataclass(frozen=True)
+class SceneRecord:
+    id: int
+    position: int
+    prompt: str
+    negative_prompt: str
+    caption: str
+    notes: str
+    shot_type: str
+    duration: float
+    seed: int
+    seed_locked: bool
+    character_names: tuple[str, ...]
+    active_take_id: int | None
+    take_count: int
+
+    @property
+    def number(self) -> int:
+        """The 1-based panel number artists see."""
+        return self.position + 1
+
+
+@dataclass(frozen=True)
+class TakeParams:
+    """Everything that produced a take, so it can be reproduced or compared."""
+
+    width: int
+    height: int
+    model_source: str = ""
+    seed: int = 0
+    steps: int = 0
+    guidance: float = 0.0
+    scheduler: str = ""
+    prompt: str = ""
+    negative_prompt: str = ""
+    consistency: dict[str, Any] = field(default_factory=dict)
+    identity_fingerprint: str = ""
+    source: str = "rendered"
+
+
+@dataclass(frozen=True)
+class TakeRecord:
+    id: int
+    scene_id: int
+    media: str
+    params: TakeParams
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TransitionRecord:
+    id: int
+    from_scene_id: int
+    to_scene_id: int
+    kind: str
+    duration: float
+    frame_count: int
+    status: str
+    media: tuple[str, ...]
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    name: str
+    path: Path
+    schema_revision: str
+    settings: ProjectSettings
+    character_count: int
+    scene_count: int
+    rendered_scene_count: int
+    take_count: int
+    transition_count: int
+    stale_transition_count: int
+    total_duration: float

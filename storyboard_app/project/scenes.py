@@ -1,0 +1,301 @@
+"""Scenes: the panels of the story, in timeline order.
+
+Positions are kept dense (0..n-1). After any change of order, transitions whose
+two scenes are no longer neighbours are marked stale: they are never silently
+reattached to new neighbours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.characters import find_character
+from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.models import Character, ProjectSettingsRow, Scene, Take, Transition
+from storyboard_app.project.records import SceneRecord
+from storyboard_app.project.seeds import check_seed, derive_seed
+from storyboard_app.project.settings import SHOT_TYPES
+from storyboard_app.project.tags import NO_CHARACTER_TAG, find_tags
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
+
+DEFAULT_DURATION = 2.0
+TEXT_FIELDS = ("prompt", "negative_prompt", "caption", "notes", "shot_type")
+EDITABLE_FIELDS = {*TEXT_FIELDS, "duration", "seed", "seed_locked", "characters"}
+
+
+class SceneRepository:
+    """Adds, edits, reorders and deletes scenes; every call is one committed transaction."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self._store = store
+
+    def list(self) -> list[SceneRecord]:
+        with self._store.session() as session:
+            return [to_record(session, row) for row in ordered_scenes(session)]
+
+    def get(self, scene_id: int) -> SceneRecord:
+        with self._store.session() as session:
+            return to_record(session, find_scene(session, scene_id))
+
+    def at(self, number: int) -> SceneRecord:
+        """The scene with 1-based panel ``number``."""
+        with self._store.session() as session:
+            return to_record(session, scene_at(session, number))
+
+    def add(
+        self,
+        prompt: str,
+        *,
+        characters: Sequence[str] = (),
+        position: int | None = None,
+        negative_prompt: str = "",
+        caption: str = "",
+        notes: str = "",
+        shot_type: str = "",
+        duration: float | None = None,
+        seed: int | None = None,
+        seed_locked: bool = False,
+    ) -> SceneRecord:
+        """Add a panel; characters are the union of ``characters`` and the prompt's tags."""
+        with self._store.session() as session:
+            return to_record(
+                session,
+                add_scene(
+                    session,
+                    prompt,
+                    characters=characters,
+                    position=position,
+                    negative_prompt=negative_prompt,
+                    caption=caption,
+                    notes=notes,
+                    shot_type=shot_type,
+                    duration=duration,
+                    seed=seed,
+                    seed_locked=seed_locked,
+                ),
+            )
+
+    def update(self, scene_id: int, **changes: Any) -> SceneRecord:
+        unknown = set(changes) - EDITABLE_FIELDS
+        if unknown:
+            raise ValidationError(
+                f"Unknown scene field(s): {', '.join(sorted(unknown))}.",
+                "Editable: " + ", ".join(sorted(EDITABLE_FIELDS)) + ".",
+            )
+        with self._store.session() as session:
+            row = find_scene(session, scene_id)
+            apply_scene_changes(session, row, changes)
+            return to_record(session, row)
+
+    def move(self, scene_id: int, new_position: int) -> list[int]:
+        """Move a scene to 0-based ``new_position``; returns ids of transitions made stale."""
+        with self._store.session() as session:
+            rows = ordered_scenes(session)
+            row = find_scene(session, scene_id)
+            if not 0 <= new_position < len(rows):
+                raise ValidationError(
+                    f"Position {new_position + 1} is outside the story.",
+                    f"Choose a panel number from 1 to {len(rows)}.",
+                )
+            rows.remove(row)
+            rows.insert(new_position, row)
+            renumber(rows)
+            return mark_non_adjacent_transitions_stale(session)
+
+    def delete(self, scene_id: int) -> None:
+        """Delete a scene with its takes and the transitions that touch it."""
+        with self._store.session() as session:
+            row = find_scene(session, scene_id)
+            session.delete(row)
+            session.flush()
+            renumber(ordered_scenes(session))
+            mark_non_adjacent_transitions_stale(session)
+
+
+def add_scene(
+    session: Session,
+    prompt: str,
+    *,
+    characters: Sequence[str] = (),
+    position: int | None = None,
+    negative_prompt: str = "",
+    caption: str = "",
+    notes: str = "",
+    shot_type: str = "",
+    duration: float | None = None,
+    seed: int | None = None,
+    seed_locked: bool = False,
+) -> Scene:
+    rows = ordered_scenes(session)
+    position = len(rows) if position is None else position
+    if not 0 <= position <= len(rows):
+        raise ValidationError(
+            f"Position {position + 1} is outside the story.",
+            f"Choose a panel number from 1 to {len(rows) + 1}.",
+        )
+    base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
+    serial = (session.scalar(select(func.max(Scene.id))) or 0) + 1
+    row = Scene(
+        position=position,
+        prompt="",
+        seed=derive_seed(base_seed, f"scene:{serial}") if seed is None else 0,
+        duration=DEFAULT_DURATION,
+    )
+    changes: dict[str, Any] = {
+        "prompt": prompt,
+        "characters": characters,
+        "negative_prompt": negative_prompt,
+        "caption": caption,
+        "notes": notes,
+        "shot_type": shot_type,
+        "seed_locked": seed_locked,
+    }
+    if duration is not None:
+        changes["duration"] = duration
+    if seed is not None:
+        changes["seed"] = seed
+    apply_scene_changes(session, row, changes)
+    rows.insert(position, row)
+    session.add(row)
+    renumber(rows)
+    session.flush()
+    mark_non_adjacent_transitions_stale(session)
+    return row
+
+
+def apply_scene_changes(session: Session, row: Scene, changes: dict[str, Any]) -> None:
+    """Validate and apply field changes; tags in a new prompt add their characters."""
+    what = f"panel {row.position + 1}"
+    if "prompt" in changes:
+        row.prompt = check_prompt(changes["prompt"], what)
+    if "shot_type" in changes:
+        row.shot_type = check_shot_type(changes["shot_type"])
+    for field in ("negative_prompt", "caption", "notes"):
+        if field in changes:
+            setattr(row, field, str(changes[field]).strip())
+    if "duration" in changes:
+        row.duration = check_duration(float(changes["duration"]), what)
+    if "seed" in changes:
+        row.seed = check_seed(int(changes["seed"]), what)
+    if "seed_locked" in changes:
+        row.seed_locked = bool(changes["seed_locked"])
+    if "characters" in changes or "prompt" in changes:
+        listed = changes.get("characters")
+        if listed is None:
+            listed = [c.name for c in row.characters]
+        row.characters = resolve_characters(session, listed, row.prompt)
+
+
+def resolve_characters(session: Session, listed: Iterable[str], prompt: str) -> list[Character]:
+    """Characters of a panel: those listed plus those tagged in the prompt, each once."""
+    tags = [tag for tag in find_tags(prompt) if tag != NO_CHARACTER_TAG]
+    if NO_CHARACTER_TAG in find_tags(prompt) and (tags or list(listed)):
+        raise ValidationError(
+            "A panel marked [NC] (no characters) also names characters.",
+            "Remove [NC] or remove the character tags.",
+        )
+    names = list(dict.fromkeys([*(n.strip() for n in listed if n.strip()), *tags]))
+    rows = [find_character(session, name) for name in names]
+    return sorted(rows, key=lambda c: c.position)
+
+
+def check_prompt(prompt: str, what: str) -> str:
+    prompt = str(prompt).strip()
+    if not [t for t in prompt.replace("[NC]", "").split() if t]:
+        raise ValidationError(
+            f"The prompt of {what} is empty.",
+            "Describe what the panel shows, e.g. '[Mara] opens the door'.",
+        )
+    return prompt
+
+
+def check_shot_type(shot_type: str) -> str:
+    shot_type = str(shot_type).strip().lower()
+    if shot_type not in SHOT_TYPES:
+        raise ValidationError(
+            f"{shot_type!r} is not a shot type.",
+            "Use one of: " + ", ".join(s for s in SHOT_TYPES if s) + ".",
+        )
+    return shot_type
+
+
+def check_duration(duration: float, what: str) -> float:
+    if not 0.04 <= duration <= 3600:
+        raise ValidationError(
+            f"The duration {duration:g} s of {what} is out of range.",
+            "Use a duration from 0.04 to 3600 seconds.",
+        )
+    return duration
+
+
+def ordered_scenes(session: Session) -> list[Scene]:
+    return list(session.scalars(select(Scene).order_by(Scene.position, Scene.id)))
+
+
+def renumber(rows: Sequence[Scene]) -> None:
+    for position, row in enumerate(rows):
+        if row.position != position:
+            row.position = position
+
+
+def find_scene(session: Session, scene_id: int) -> Scene:
+    row = session.get(Scene, scene_id)
+    if row is None:
+        raise NotFoundError(
+            f"There is no scene with id {scene_id}.", "List scenes to see their ids."
+        )
+    return row
+
+
+def scene_at(session: Session, number: int) -> Scene:
+    row = session.scalar(select(Scene).where(Scene.position == number - 1))
+    if row is None:
+        count = session.scalar(select(func.count()).select_from(Scene)) or 0
+        raise NotFoundError(
+            f"There is no panel {number}.",
+            f"Panels are numbered 1 to {count}." if count else "The story has no panels yet.",
+        )
+    return row
+
+
+def mark_non_adjacent_transitions_stale(session: Session) -> list[int]:
+    """Mark transitions whose scenes are no longer neighbours as stale; return their ids."""
+    session.flush()
+    positions = {
+        scene_id: pos for scene_id, pos in session.execute(select(Scene.id, Scene.position))
+    }
+    stale: list[int] = []
+    for transition in session.scalars(select(Transition).where(Transition.status != "stale")):
+        start = positions.get(transition.from_scene_id)
+        end = positions.get(transition.to_scene_id)
+        if start is None or end is None or end != start + 1:
+            transition.status = "stale"
+            stale.append(transition.id)
+    return stale
+
+
+def to_record(session: Session, row: Scene) -> SceneRecord:
+    take_count = session.scalar(
+        select(func.count()).select_from(Take).where(Take.scene_id == row.id)
+    )
+    return SceneRecord(
+        id=row.id,
+        position=row.position,
+        prompt=row.prompt,
+        negative_prompt=row.negative_prompt,
+        caption=row.caption,
+        notes=row.notes,
+        shot_type=row.shot_type,
+        duration=row.duration,
+        seed=row.seed,
+        seed_locked=row.seed_locked,
+        character_names=tuple(c.name for c in row.characters),
+        active_take_id=row.active_take_id,
+        take_count=take_count or 0,
+    )

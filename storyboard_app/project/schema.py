@@ -1,0 +1,118 @@
+"""Schema versions: checking a project file before opening it, and migrating it.
+
+The checks run on a read-only SQLite connection so that a file that turns out
+to be damaged, foreign or from a newer app is never written to.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection
+
+from storyboard_app.project.errors import (
+    NotAProjectError,
+    ProjectCorruptError,
+    ProjectReadOnlyError,
+    ProjectTooNewError,
+)
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def known_revisions() -> list[str]:
+    """Revisions this app knows, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head() or ""
+
+
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    command.upgrade(alembic_config(connection), revision)
+
+
+def inspect_database(db_path: Path) -> str:
+    """The schema revision of an existing project database, after checking it is sound.
+
+    Raises a clear error for a file that is not SQLite, a damaged file, a SQLite
+    file that is not a project, and a project written by a newer app.
+    """
+    _check_header(db_path)
+    try:
+        with closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as conn:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+            if problems != ["ok"]:
+                raise _corrupt(db_path, "; ".join(problems[:3]))
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+            if "alembic_version" not in tables:
+                raise NotAProjectError(
+                    f"{db_path} is a SQLite database but not a storyboard project.",
+                    "Open a folder created by 'storyboard new' or the app.",
+                )
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "unable to open" in str(exc):
+            raise ProjectReadOnlyError(
+                f"Cannot open {db_path} ({exc}).",
+                "Check that the project folder is readable and writable, or copy it somewhere "
+                "writable.",
+            ) from exc
+        raise _corrupt(db_path, str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _corrupt(db_path, str(exc)) from exc
+    revision = row[0] if row else ""
+    if revision not in known_revisions():
+        raise ProjectTooNewError(
+            f"{db_path.parent} was saved by a newer version of Storyboard "
+            f"(schema {revision!r}; this version knows up to {head_revision()!r}).",
+            "Update Storyboard to open it; the project was left untouched.",
+        )
+    return revision
+
+
+def backup_before_migration(db_path: Path, revision: str) -> Path:
+    """Copy the database aside before migrating, so an upgrade can never lose work."""
+    backup = db_path.with_name(f"{db_path.name}.before-{head_revision()}-from-{revision}.bak")
+    with (
+        closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as source,
+        closing(sqlite3.connect(backup)) as target,
+    ):
+        source.backup(target)
+    return backup
+
+
+def _check_header(db_path: Path) -> None:
+    try:
+        with db_path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        raise ProjectCorruptError(
+            f"Cannot read {db_path}: {exc.strerror}.", "Check the file's permissions."
+        ) from exc
+    if header != SQLITE_HEADER:
+        raise _corrupt(db_path, "it is not a SQLite database")
+
+
+def _corrupt(db_path: Path, detail: str) -> ProjectCorruptError:
+    return ProjectCorruptError(
+        f"The project database {db_path} is damaged ({detail}).",
+        "Restore project.sqlite from a backup (a copy ending in .bak may be in the same "
+        "folder); nothing was changed.",
+    )

@@ -1,0 +1,288 @@
+"""The project store: a ``NAME.storyboard/`` folder with ``project.sqlite`` and ``media/``.
+
+Every edit is its own short transaction, committed at once: there is no Save,
+and a crash loses at most the edit in flight. Opening checks the file on a
+read-only connection first, so a damaged, foreign or newer project is reported
+and never touched.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import DatabaseError as SqlDatabaseError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from storyboard_app.project import schema
+from storyboard_app.project.characters import CharacterRepository
+from storyboard_app.project.errors import (
+    NotAProjectError,
+    ProjectCorruptError,
+    ProjectError,
+    ProjectExistsError,
+    ProjectNotFoundError,
+    ProjectReadOnlyError,
+    ValidationError,
+)
+from storyboard_app.project.media import MediaStore
+from storyboard_app.project.models import ProjectSettingsRow, Scene, Take, Transition
+from storyboard_app.project.records import ProjectInfo
+from storyboard_app.project.scenes import SceneRepository
+from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
+from storyboard_app.project.takes import TakeRepository
+from storyboard_app.project.transitions import TransitionRepository
+
+PROJECT_SUFFIX = ".storyboard"
+DATABASE_NAME = "project.sqlite"
+MEDIA_DIR = "media"
+BUSY_TIMEOUT_MS = 5000
+
+
+def project_folder(path: Path | str) -> Path:
+    """The folder a user meant: ``my`` and ``my.storyboard`` both mean ``my.storyboard``."""
+    path = Path(path).expanduser().absolute()
+    if path.name == DATABASE_NAME:
+        path = path.parent
+    return path if path.suffix == PROJECT_SUFFIX else path.with_name(path.name + PROJECT_SUFFIX)
+
+
+class ProjectStore:
+    """An open project. Use :meth:`create` or :meth:`open`, and close it (or use ``with``)."""
+
+    def __init__(self, folder: Path, engine: Engine) -> None:
+        self.folder = folder
+        self._engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.media = MediaStore(folder / MEDIA_DIR)
+        self.characters = CharacterRepository(self)
+        self.scenes = SceneRepository(self)
+        self.takes = TakeRepository(self)
+        self.transitions = TransitionRepository(self)
+
+    @classmethod
+    def create(
+        cls, path: Path | str, name: str | None = None, settings: ProjectSettings | None = None
+    ) -> ProjectStore:
+        """Create a new, empty project folder and open it."""
+        folder = project_folder(path)
+        if folder.exists():
+            raise ProjectExistsError(
+                f"{folder} already exists.",
+                "Choose another name, or open the existing project instead.",
+            )
+        if not folder.parent.is_dir():
+            raise ProjectNotFoundError(
+                f"Cannot create {folder}: the folder {folder.parent} does not exist.",
+                "Create the parent folder first or choose another location.",
+            )
+        try:
+            folder.mkdir()
+            (folder / MEDIA_DIR).mkdir()
+        except OSError as exc:
+            raise ProjectReadOnlyError(
+                f"Cannot create {folder}: {exc.strerror}.", "Choose a folder you can write to."
+            ) from exc
+        store = cls(folder, _make_engine(folder / DATABASE_NAME))
+        with store._engine.begin() as connection:
+            schema.upgrade(connection)
+        settings = settings or ProjectSettings()
+        with store.session() as session:
+            session.add(ProjectSettingsRow(id=1, name=name or _default_name(folder)))
+        store.update_settings(settings)
+        return store
+
+    @classmethod
+    def open(cls, path: Path | str) -> ProjectStore:
+        """Open a project, migrating an older schema after backing the file up."""
+        folder = project_folder(path)
+        database = folder / DATABASE_NAME
+        if not folder.exists():
+            raise ProjectNotFoundError(
+                f"No project at {folder}.", "Check the path, or create one with 'storyboard new'."
+            )
+        if not database.is_file():
+            raise NotAProjectError(
+                f"{folder} is not a storyboard project (it has no {DATABASE_NAME}).",
+                "Open a folder created by 'storyboard new' or the app.",
+            )
+        revision = schema.inspect_database(database)
+        if revision != schema.head_revision():
+            schema.backup_before_migration(database, revision)
+        store = cls(folder, _make_engine(database))
+        try:
+            if revision != schema.head_revision():
+                with store._engine.begin() as connection:
+                    schema.upgrade(connection)
+            store._check_settings_row()
+        except BaseException:
+            store.close()
+            raise
+        (folder / MEDIA_DIR).mkdir(exist_ok=True)
+        return store
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A short transaction: committed when the block ends, rolled back on any error."""
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except OperationalError as exc:
+            raise _translate_operational_error(self.folder, exc) from exc
+        except SqlDatabaseError as exc:
+            raise ProjectCorruptError(
+                f"The project database in {self.folder} is damaged ({exc.orig}).",
+                "Restore project.sqlite from a backup.",
+            ) from exc
+
+    @property
+    def name(self) -> str:
+        with self.session() as session:
+            return session.get_one(ProjectSettingsRow, 1).name
+
+    def rename(self, name: str) -> None:
+        name = name.strip()
+        if not name:
+            raise ValidationError("The project name is empty.", "Give the project a name.")
+        with self.session() as session:
+            session.get_one(ProjectSettingsRow, 1).name = name
+
+    def settings(self) -> ProjectSettings:
+        with self.session() as session:
+            return _settings_from_row(session.get_one(ProjectSettingsRow, 1))
+
+    def update_settings(
+        self, settings: ProjectSettings | None = None, **changes: Any
+    ) -> ProjectSettings:
+        """Replace the settings, or change some of them (consistency fields may be flat)."""
+        new = (settings or self.settings()).with_changes(**changes)
+        with self.session() as session:
+            _settings_to_row(new, session.get_one(ProjectSettingsRow, 1))
+        return new
+
+    def schema_revision(self) -> str:
+        with self._engine.connect() as connection:
+            return connection.exec_driver_sql(
+                "SELECT version_num FROM alembic_version"
+            ).scalar_one()
+
+    def info(self) -> ProjectInfo:
+        with self.session() as session:
+            row = session.get_one(ProjectSettingsRow, 1)
+            scenes = session.scalars(select(Scene)).all()
+            transitions = session.scalars(select(Transition)).all()
+            return ProjectInfo(
+                name=row.name,
+                path=self.folder,
+                schema_revision=self.schema_revision(),
+                settings=_settings_from_row(row),
+                character_count=len(self.characters.list()),
+                scene_count=len(scenes),
+                rendered_scene_count=sum(1 for s in scenes if s.active_take_id is not None),
+                take_count=session.scalar(select(func.count()).select_from(Take)) or 0,
+                transition_count=len(transitions),
+                stale_transition_count=sum(1 for t in transitions if t.status == "stale"),
+                total_duration=sum(s.duration for s in scenes),
+            )
+
+    def integrity_check(self) -> list[str]:
+        """SQLite's full integrity check: ``["ok"]`` for a sound database."""
+        with self._engine.connect() as connection:
+            return [row[0] for row in connection.exec_driver_sql("PRAGMA integrity_check")]
+
+    def _check_settings_row(self) -> None:
+        with self.session() as session:
+            if session.get(ProjectSettingsRow, 1) is None:
+                raise NotAProjectError(
+                    f"{self.folder} has a database but no project settings.",
+                    "Restore project.sqlite from a backup.",
+                )
+
+
+def _make_engine(database: Path) -> Engine:
+    engine = create_engine(f"sqlite:///{database}")
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    return engine
+
+
+def _translate_operational_error(folder: Path, exc: OperationalError) -> ProjectError:
+    detail = str(exc.orig)
+    if "readonly" in detail or "unable to open" in detail:
+        return ProjectReadOnlyError(
+            f"Cannot write to the project in {folder} ({detail}).",
+            "Check that the folder is writable (not read-only or on a locked drive), "
+            "or use Save As to copy it somewhere writable.",
+        )
+    if "locked" in detail or "busy" in detail:
+        return ProjectError(
+            f"The project in {folder} is locked by another program ({detail}).",
+            "Close the other Storyboard window or program using it and try again.",
+        )
+    return ProjectError(
+        f"Database error in {folder}: {detail}.", "Try again; report it if it persists."
+    )
+
+
+def _default_name(folder: Path) -> str:
+    return folder.name.removesuffix(PROJECT_SUFFIX).replace("_", " ").strip() or "Untitled"
+
+
+def _settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
+    return ProjectSettings(
+        model_source=row.model_source,
+        width=row.width,
+        height=row.height,
+        steps=row.steps,
+        guidance=row.guidance,
+        scheduler=row.scheduler,
+        style_preset=row.style_preset,
+        base_seed=row.base_seed,
+        frame_rate=row.frame_rate,
+        consistency=ConsistencySettings(
+            sampling_rate=row.sampling_rate,
+            sampling_rate_high_res=row.sampling_rate_high_res,
+            window_size=row.window_size,
+            identity_images=row.identity_images,
+            blocks=tuple(b for b in row.consistency_blocks.split(",") if b),
+        ),
+    )
+
+
+def _settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
+    row.model_source = settings.model_source
+    row.width = settings.width
+    row.height = settings.height
+    row.steps = settings.steps
+    row.guidance = settings.guidance
+    row.scheduler = settings.scheduler
+    row.style_preset = settings.style_preset
+    row.base_seed = settings.base_seed
+    row.frame_rate = settings.frame_rate
+    row.sampling_rate = settings.consistency.sampling_rate
+    row.sampling_rate_high_res = settings.consistency.sampling_rate_high_res
+    row.window_size = settings.consistency.window_size
+    row.identity_images = settings.consistency.identity_images
+    row.consistency_blocks = ",".join(settings.consistency.blocks)

@@ -1,0 +1,146 @@
+"""Takes: every rendered or imported image of a scene, kept until deleted on purpose.
+
+A reroll adds a take; it never overwrites one. The media file is written (atomically)
+before the row that points at it is committed, so a crash can leave an unused
+file but never a take without its image.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.media import image_extension
+from storyboard_app.project.models import Take
+from storyboard_app.project.records import TakeParams, TakeRecord
+from storyboard_app.project.scenes import find_scene
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
+
+
+class TakeRepository:
+    def __init__(self, store: ProjectStore) -> None:
+        self._store = store
+
+    def list(self, scene_id: int) -> list[TakeRecord]:
+        with self._store.session() as session:
+            scene = find_scene(session, scene_id)
+            return [to_record(take) for take in scene.takes]
+
+    def get(self, take_id: int) -> TakeRecord:
+        with self._store.session() as session:
+            return to_record(find_take(session, take_id))
+
+    def add(
+        self, scene_id: int, image: bytes, params: TakeParams, *, make_active: bool = True
+    ) -> TakeRecord:
+        """Store a new take of a scene; it becomes the active one unless told otherwise."""
+        media = self._store.media.put_image_bytes(image, what="The rendered image")
+        with self._store.session() as session:
+            scene = find_scene(session, scene_id)
+            take = Take(
+                scene_id=scene.id,
+                media=media,
+                source=params.source,
+                model_source=params.model_source,
+                seed=params.seed,
+                steps=params.steps,
+                guidance=params.guidance,
+                width=params.width,
+                height=params.height,
+                scheduler=params.scheduler,
+                prompt=params.prompt,
+                negative_prompt=params.negative_prompt,
+                consistency_json=json.dumps(params.consistency, sort_keys=True),
+                identity_fingerprint=params.identity_fingerprint,
+            )
+            session.add(take)
+            session.flush()
+            if make_active:
+                scene.active_take_id = take.id
+            return to_record(take)
+
+    def import_image(self, scene_id: int, path: Path, *, make_active: bool = True) -> TakeRecord:
+        """Use an existing picture (a sketch, a photo) as a take of a scene."""
+        try:
+            data = Path(path).read_bytes()
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"Image file {path} does not exist.", "Check the path.") from exc
+        image_extension(data, str(path))
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+        params = TakeParams(width=width, height=height, source="imported", prompt=str(path))
+        return self.add(scene_id, data, params, make_active=make_active)
+
+    def set_active(self, scene_id: int, take_id: int | None) -> None:
+        with self._store.session() as session:
+            scene = find_scene(session, scene_id)
+            if take_id is not None and find_take(session, take_id).scene_id != scene.id:
+                raise ValidationError(
+                    f"Take {take_id} belongs to another panel.",
+                    "Pick one of this panel's takes.",
+                )
+            scene.active_take_id = take_id
+
+    def delete(self, take_id: int) -> None:
+        """Delete a take; if it was active, the newest remaining take becomes active."""
+        with self._store.session() as session:
+            take = find_take(session, take_id)
+            scene = take.scene
+            was_active = scene.active_take_id == take.id
+            session.delete(take)
+            session.flush()
+            if was_active:
+                remaining = session.scalars(
+                    select(Take.id).where(Take.scene_id == scene.id).order_by(Take.id.desc())
+                ).first()
+                scene.active_take_id = remaining
+
+    def active_image(self, scene_id: int) -> bytes | None:
+        """The bytes of a scene's active take, or None when it has none."""
+        with self._store.session() as session:
+            scene = find_scene(session, scene_id)
+            if scene.active_take_id is None:
+                return None
+            media = find_take(session, scene.active_take_id).media
+        return self._store.media.read_bytes(media)
+
+
+def find_take(session: Session, take_id: int) -> Take:
+    take = session.get(Take, take_id)
+    if take is None:
+        raise NotFoundError(
+            f"There is no take {take_id}.", "List the panel's takes to see their ids."
+        )
+    return take
+
+
+def to_record(take: Take) -> TakeRecord:
+    return TakeRecord(
+        id=take.id,
+        scene_id=take.scene_id,
+        media=take.media,
+        created_at=take.created_at,
+        params=TakeParams(
+            width=take.width,
+            height=take.height,
+            model_source=take.model_source,
+            seed=take.seed,
+            steps=take.steps,
+            guidance=take.guidance,
+            scheduler=take.scheduler,
+            prompt=take.prompt,
+            negative_prompt=take.negative_prompt,
+            consistency=json.loads(take.consistency_json),
+            identity_fingerprint=take.identity_fingerprint,
+            source=take.source,
+        ),
+    )

@@ -1,0 +1,136 @@
+"""Transitions between neighbouring scenes (cut, crossfade, flow morph, motion)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.models import Transition
+from storyboard_app.project.records import TransitionRecord
+from storyboard_app.project.scenes import find_scene
+from storyboard_app.project.settings import TRANSITION_KINDS
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
+
+STATUSES = ("pending", "ready", "failed", "stale")
+
+
+class TransitionRepository:
+    def __init__(self, store: ProjectStore) -> None:
+        self._store = store
+
+    def list(self) -> list[TransitionRecord]:
+        with self._store.session() as session:
+            return [
+                to_record(row)
+                for row in session.scalars(select(Transition).order_by(Transition.id))
+            ]
+
+    def get(self, transition_id: int) -> TransitionRecord:
+        with self._store.session() as session:
+            return to_record(find_transition(session, transition_id))
+
+    def set(
+        self,
+        from_scene_id: int,
+        to_scene_id: int,
+        *,
+        kind: str = "cut",
+        duration: float = 0.5,
+        frame_count: int = 0,
+        settings: dict[str, Any] | None = None,
+    ) -> TransitionRecord:
+        """Create or replace the transition between two neighbouring scenes.
+
+        Replacing resets it to pending with no media: its frames belonged to the old settings.
+        """
+        if kind not in TRANSITION_KINDS:
+            raise ValidationError(
+                f"{kind!r} is not a transition kind.",
+                "Use one of: " + ", ".join(TRANSITION_KINDS) + ".",
+            )
+        if not 0 <= duration <= 60:
+            raise ValidationError(
+                f"A transition of {duration:g} s is out of range.", "Use 0 to 60 seconds."
+            )
+        if frame_count < 0:
+            raise ValidationError(
+                "A transition cannot have a negative frame count.", "Use 0 or more."
+            )
+        with self._store.session() as session:
+            start, end = find_scene(session, from_scene_id), find_scene(session, to_scene_id)
+            if end.position != start.position + 1:
+                raise ValidationError(
+                    f"Panels {start.position + 1} and {end.position + 1} are not neighbours.",
+                    "A transition joins a panel to the next one.",
+                )
+            row = session.scalar(
+                select(Transition).where(
+                    Transition.from_scene_id == start.id, Transition.to_scene_id == end.id
+                )
+            )
+            if row is None:
+                row = Transition(from_scene_id=start.id, to_scene_id=end.id)
+                session.add(row)
+            row.kind = kind
+            row.duration = duration
+            row.frame_count = frame_count
+            row.status = "ready" if kind == "cut" else "pending"
+            row.media_json = "[]"
+            row.settings_json = json.dumps(settings or {}, sort_keys=True)
+            session.flush()
+            return to_record(row)
+
+    def set_result(
+        self, transition_id: int, status: str, media: Sequence[str] = ()
+    ) -> TransitionRecord:
+        """Record the outcome of generating a transition's frames."""
+        if status not in STATUSES:
+            raise ValidationError(
+                f"{status!r} is not a transition status.", f"Use one of {STATUSES}."
+            )
+        missing = [name for name in media if not self._store.media.exists(name)]
+        if missing:
+            raise ValidationError(
+                f"Transition media {missing[0]} is not in the project.", "Store the frames first."
+            )
+        with self._store.session() as session:
+            row = find_transition(session, transition_id)
+            row.status = status
+            row.media_json = json.dumps(list(media))
+            if media:
+                row.frame_count = len(media)
+            return to_record(row)
+
+    def delete(self, transition_id: int) -> None:
+        with self._store.session() as session:
+            session.delete(find_transition(session, transition_id))
+
+
+def find_transition(session: Session, transition_id: int) -> Transition:
+    row = session.get(Transition, transition_id)
+    if row is None:
+        raise NotFoundError(
+            f"There is no transition {transition_id}.", "List the transitions first."
+        )
+    return row
+
+
+def to_record(row: Transition) -> TransitionRecord:
+    return TransitionRecord(
+        id=row.id,
+        from_scene_id=row.from_scene_id,
+        to_scene_id=row.to_scene_id,
+        kind=row.kind,
+        duration=row.duration,
+        frame_count=row.frame_count,
+        status=row.status,
+        media=tuple(json.loads(row.media_json)),
+        settings=json.loads(row.settings_json),
+    )
