@@ -88,26 +88,17 @@ class CharacterRepository:
         color: str | None = None,
         reference_image: Path | None = None,
     ) -> CharacterRecord:
-        name = check_character_name(name)
-        description = check_description(description, name)
         reference = self._store.media.put_image_file(reference_image) if reference_image else None
         with self._store.session() as session:
-            ensure_unique_name(session, name)
-            count = session.scalar(select(func.count()).select_from(Character)) or 0
-            base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
-            row = Character(
-                name=name,
-                description=description,
-                negative_prompt=negative_prompt.strip(),
-                seed=check_seed(seed, name)
-                if seed is not None
-                else derive_seed(base_seed, f"character:{name}"),
-                color=check_color(color) if color else DEFAULT_COLORS[count % len(DEFAULT_COLORS)],
+            row = add_character(
+                session,
+                name,
+                description,
+                negative_prompt=negative_prompt,
+                seed=seed,
+                color=color,
                 reference_media=reference,
-                position=count,
             )
-            session.add(row)
-            session.flush()
             return to_record(row)
 
     def update(self, name_or_id: str | int, **changes: Any) -> CharacterRecord:
@@ -160,6 +151,37 @@ class CharacterRepository:
                 session.scalars(select(Character).order_by(Character.position))
             ):
                 item.position = position
+
+
+def add_character(
+    session: Session,
+    name: str,
+    description: str,
+    *,
+    negative_prompt: str = "",
+    seed: int | None = None,
+    color: str | None = None,
+    reference_media: str | None = None,
+) -> Character:
+    """Validate and add a character at the end of the list (the seed derives from the name)."""
+    name = check_character_name(name)
+    description = check_description(description, name)
+    ensure_unique_name(session, name)
+    count = session.scalar(select(func.count()).select_from(Character)) or 0
+    if seed is None:
+        seed = derive_seed(session.get_one(ProjectSettingsRow, 1).base_seed, f"character:{name}")
+    row = Character(
+        name=name,
+        description=description,
+        negative_prompt=negative_prompt.strip(),
+        seed=check_seed(seed, name),
+        color=check_color(color) if color else DEFAULT_COLORS[count % len(DEFAULT_COLORS)],
+        reference_media=reference_media,
+        position=count,
+    )
+    session.add(row)
+    session.flush()
+    return row
 
 
 def find_character(session: Session, name_or_id: str | int) -> Character:

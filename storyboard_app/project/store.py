@@ -163,7 +163,7 @@ class ProjectStore:
 
     def settings(self) -> ProjectSettings:
         with self.session() as session:
-            return _settings_from_row(session.get_one(ProjectSettingsRow, 1))
+            return settings_from_row(session.get_one(ProjectSettingsRow, 1))
 
     def update_settings(
         self, settings: ProjectSettings | None = None, **changes: Any
@@ -171,7 +171,7 @@ class ProjectStore:
         """Replace the settings, or change some of them (consistency fields may be flat)."""
         new = (settings or self.settings()).with_changes(**changes)
         with self.session() as session:
-            _settings_to_row(new, session.get_one(ProjectSettingsRow, 1))
+            settings_to_row(new, session.get_one(ProjectSettingsRow, 1))
         return new
 
     def schema_revision(self) -> str:
@@ -189,7 +189,7 @@ class ProjectStore:
                 name=row.name,
                 path=self.folder,
                 schema_revision=self.schema_revision(),
-                settings=_settings_from_row(row),
+                settings=settings_from_row(row),
                 character_count=len(self.characters.list()),
                 scene_count=len(scenes),
                 rendered_scene_count=sum(1 for s in scenes if s.active_take_id is not None),
@@ -250,7 +250,7 @@ def _default_name(folder: Path) -> str:
     return folder.name.removesuffix(PROJECT_SUFFIX).replace("_", " ").strip() or "Untitled"
 
 
-def _settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
+def settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
     return ProjectSettings(
         model_source=row.model_source,
         width=row.width,
@@ -271,7 +271,7 @@ def _settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
     )
 
 
-def _settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
+def settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
     row.model_source = settings.model_source
     row.width = settings.width
     row.height = settings.height

@@ -1,0 +1,381 @@
+"""``storyboard``: headless commands over the same core the app uses.
+
+Each sub-command is a small function taking the parsed arguments; every error
+the user can cause is a :class:`StoryboardError`, printed as one message with
+its fix and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from storyboard_app import __version__
+from storyboard_app.project.errors import StoryboardError, ValidationError
+from storyboard_app.project.records import SceneRecord
+from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.script_toml import dump_story_toml
+from storyboard_app.project.settings import SHOT_TYPES
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.story import create_project_from_script, export_story
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except StoryboardError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  {exc.hint}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storyboard",
+        description="Storyboard projects from the command line: create, inspect and edit "
+        "stories whose characters stay the same from panel to panel.",
+        epilog="Run 'storyboard COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(commands)
+    return parser
+
+
+def add_command(
+    commands: argparse._SubParsersAction, name: str, handler: Handler, help_text: str
+) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_project_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", type=Path, help="project folder (NAME.storyboard)")
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def register_new(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands, "new", cmd_new, "Create a project, empty or from a story script."
+    )
+    parser.add_argument(
+        "path", type=Path, help="folder to create; '.storyboard' is added if missing"
+    )
+    parser.add_argument(
+        "--from",
+        dest="script",
+        type=Path,
+        metavar="SCRIPT",
+        help="story script to import: .toml, or .txt in StoryDiffusion's [Name] syntax",
+    )
+    parser.add_argument("--name", help="project name (default: the script's title or folder name)")
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    if args.script is not None:
+        script = load_story_script(args.script)
+        if args.name:
+            script = dataclasses.replace(script, title=args.name)
+        store = create_project_from_script(args.path, script)
+    else:
+        store = ProjectStore.create(args.path, name=args.name)
+    with store:
+        info = store.info()
+    print(
+        f"Created {info.path} with {info.character_count} character(s) "
+        f"and {info.scene_count} panel(s)."
+    )
+    return EXIT_OK
+
+
+def register_info(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "info", cmd_info, "Show a project's summary and settings.")
+    add_project_argument(parser)
+    add_json_flag(parser)
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        info = store.info()
+    if args.json:
+        print_json(dataclasses.asdict(info))
+        return EXIT_OK
+    settings = info.settings
+    rows = [
+        ("name", info.name),
+        ("path", str(info.path)),
+        ("schema", info.schema_revision),
+        ("characters", str(info.character_count)),
+        ("panels", f"{info.scene_count} ({info.rendered_scene_count} rendered)"),
+        ("takes", str(info.take_count)),
+        ("transitions", f"{info.transition_count} ({info.stale_transition_count} stale)"),
+        ("duration", f"{info.total_duration:g} s"),
+        ("model", settings.model_source or "(none configured)"),
+        ("size", f"{settings.width}x{settings.height}"),
+        ("steps / guidance", f"{settings.steps} / {settings.guidance:g}"),
+        ("scheduler", settings.scheduler),
+        ("base seed", str(settings.base_seed)),
+        ("frame rate", f"{settings.frame_rate} fps"),
+        (
+            "consistency",
+            f"rate {settings.consistency.sampling_rate:g}/"
+            f"{settings.consistency.sampling_rate_high_res:g}, "
+            f"window {settings.consistency.window_size}, "
+            f"{settings.consistency.identity_images} identity images, "
+            f"blocks {','.join(settings.consistency.blocks)}",
+        ),
+    ]
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    return EXIT_OK
+
+
+def register_characters(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "characters", cmd_characters, "List a project's characters.")
+    add_project_argument(parser)
+    add_json_flag(parser)
+
+
+def cmd_characters(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        characters = store.characters.list()
+    if args.json:
+        print_json([dataclasses.asdict(c) for c in characters])
+        return EXIT_OK
+    print_table(
+        ["#", "name", "seed", "colour", "description"],
+        [[c.position + 1, c.name, c.seed, c.color, c.description] for c in characters],
+    )
+    return EXIT_OK
+
+
+def register_scenes(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "scenes", cmd_scenes, "List a project's panels in story order.")
+    add_project_argument(parser)
+    add_json_flag(parser)
+
+
+def cmd_scenes(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        scenes = store.scenes.list()
+    if args.json:
+        print_json([dataclasses.asdict(s) | {"number": s.number} for s in scenes])
+        return EXIT_OK
+    print_table(
+        ["#", "characters", "shot", "dur", "takes", "prompt", "caption"],
+        [scene_row(s) for s in scenes],
+    )
+    return EXIT_OK
+
+
+def scene_row(scene: SceneRecord) -> list[Any]:
+    return [
+        scene.number,
+        ", ".join(scene.character_names) or "-",
+        scene.shot_type or "-",
+        f"{scene.duration:g}s",
+        scene.take_count,
+        scene.prompt,
+        scene.caption,
+    ]
+
+
+def register_add_character(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "add-character", cmd_add_character, "Add a character.")
+    add_project_argument(parser)
+    parser.add_argument("name", help="name used as [Name] in panel prompts")
+    parser.add_argument("--description", required=True, help="identity prompt: face, hair, clothes")
+    parser.add_argument("--negative", default="", help="negative prompt for this character")
+    parser.add_argument("--seed", type=int, help="identity seed (default: derived from the name)")
+    parser.add_argument("--color", help="colour tag as #rrggbb")
+    parser.add_argument("--reference", type=Path, help="optional reference image")
+
+
+def cmd_add_character(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        character = store.characters.add(
+            args.name,
+            args.description,
+            negative_prompt=args.negative,
+            seed=args.seed,
+            color=args.color,
+            reference_image=args.reference,
+        )
+    print(f"Added character {character.name} (seed {character.seed}).")
+    return EXIT_OK
+
+
+def add_scene_fields(parser: argparse.ArgumentParser, editing: bool) -> None:
+    """Options shared by add-scene and edit-scene; None means 'leave as it is'."""
+    parser.add_argument(
+        "--characters",
+        help="comma-separated character names (tags like [Name] in the prompt also count)",
+    )
+    parser.add_argument("--negative", help="negative prompt")
+    parser.add_argument("--caption", help="caption or dialogue")
+    parser.add_argument("--notes", help="notes for the team")
+    parser.add_argument("--shot", choices=[s for s in SHOT_TYPES if s], help="shot type")
+    parser.add_argument("--duration", type=float, help="seconds on the timeline")
+    parser.add_argument("--seed", type=int, help="panel seed")
+    lock = parser.add_mutually_exclusive_group()
+    lock.add_argument("--lock-seed", dest="seed_locked", action="store_true", default=None)
+    if editing:
+        lock.add_argument("--unlock-seed", dest="seed_locked", action="store_false")
+
+
+def scene_changes(args: argparse.Namespace) -> dict[str, Any]:
+    fields = {
+        "negative_prompt": args.negative,
+        "caption": args.caption,
+        "notes": args.notes,
+        "shot_type": args.shot,
+        "duration": args.duration,
+        "seed": args.seed,
+        "seed_locked": args.seed_locked,
+    }
+    changes = {key: value for key, value in fields.items() if value is not None}
+    if args.characters is not None:
+        changes["characters"] = [n for n in args.characters.split(",") if n.strip()]
+    return changes
+
+
+def register_add_scene(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "add-scene", cmd_add_scene, "Add a panel to the story.")
+    add_project_argument(parser)
+    parser.add_argument("prompt", help="what the panel shows, e.g. '[Mara] opens the door'")
+    parser.add_argument(
+        "--at", type=int, metavar="N", help="insert as panel N (default: at the end)"
+    )
+    add_scene_fields(parser, editing=False)
+
+
+def cmd_add_scene(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        position = None if args.at is None else args.at - 1
+        scene = store.scenes.add(args.prompt, position=position, **scene_changes(args))
+    print(f"Added panel {scene.number}: {scene.prompt}")
+    return EXIT_OK
+
+
+def register_edit_scene(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(commands, "edit-scene", cmd_edit_scene, "Change fields of a panel.")
+    add_project_argument(parser)
+    parser.add_argument("number", type=int, help="panel number (1 = first)")
+    parser.add_argument("--prompt", help="new prompt")
+    add_scene_fields(parser, editing=True)
+
+
+def cmd_edit_scene(args: argparse.Namespace) -> int:
+    changes = scene_changes(args)
+    if args.prompt is not None:
+        changes["prompt"] = args.prompt
+    if not changes:
+        raise ValidationError(
+            "Nothing to change.", "Give at least one option, e.g. --prompt or --caption."
+        )
+    with ProjectStore.open(args.project) as store:
+        scene = store.scenes.update(store.scenes.at(args.number).id, **changes)
+    print(f"Updated panel {scene.number}: {scene.prompt}")
+    return EXIT_OK
+
+
+def register_move_scene(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands,
+        "move-scene",
+        cmd_move_scene,
+        "Move a panel; transitions whose panels stop being neighbours become stale.",
+    )
+    add_project_argument(parser)
+    parser.add_argument("number", type=int, help="panel number to move")
+    parser.add_argument("--to", type=int, required=True, metavar="N", help="its new number")
+
+
+def cmd_move_scene(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        stale = store.scenes.move(store.scenes.at(args.number).id, args.to - 1)
+    message = f"Moved panel {args.number} to {args.to}."
+    if stale:
+        message += f" {len(stale)} transition(s) marked stale."
+    print(message)
+    return EXIT_OK
+
+
+def register_export_script(commands: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        commands, "export-script", cmd_export_script, "Write the project as a TOML story script."
+    )
+    add_project_argument(parser)
+    parser.add_argument(
+        "-o", "--output", type=Path, help="file to write (default: print to the terminal)"
+    )
+
+
+def cmd_export_script(args: argparse.Namespace) -> int:
+    relative_to = args.output.absolute().parent if args.output else Path.cwd()
+    with ProjectStore.open(args.project) as store:
+        text = dump_story_toml(export_story(store, relative_to=relative_to))
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    if args.output.exists() and args.output.is_dir():
+        raise ValidationError(f"{args.output} is a folder.", "Give a file name ending in .toml.")
+    args.output.write_text(text, encoding="utf-8")
+    print(f"Wrote {args.output}.")
+    return EXIT_OK
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> None:
+    """A plain aligned table; long cells are shortened with an ellipsis."""
+    cells = [[shorten(str(cell), max_width) for cell in row] for row in rows]
+    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
+    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not rows:
+        print("(none)")
+
+
+def shorten(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    register_new,
+    register_info,
+    register_characters,
+    register_scenes,
+    register_add_character,
+    register_add_scene,
+    register_edit_scene,
+    register_move_scene,
+    register_export_script,
+]

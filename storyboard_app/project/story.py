@@ -1,0 +1,170 @@
+"""Bringing a story script into a project, and a project back out as a script.
+
+An import is one transaction: either every character, scene and transition of
+the script is added, or (on any problem) nothing is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.characters import add_character
+from storyboard_app.project.errors import StoryboardError, ValidationError
+from storyboard_app.project.models import ProjectSettingsRow, Scene, Transition
+from storyboard_app.project.records import TransitionRecord
+from storyboard_app.project.scenes import add_scene
+from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.store import ProjectStore, settings_to_row
+
+
+def create_project_from_script(path: Path | str, script: StoryScript) -> ProjectStore:
+    """Create a project holding ``script``; a failed import leaves no half-made folder."""
+    settings = settings_from_script(script)
+    store = ProjectStore.create(path, name=script.title or None, settings=settings)
+    try:
+        import_story(store, script, apply_settings=False)
+    except BaseException:
+        store.close()
+        shutil.rmtree(store.folder, ignore_errors=True)
+        raise
+    return store
+
+
+def settings_from_script(
+    script: StoryScript, base: ProjectSettings | None = None
+) -> ProjectSettings:
+    changes = dict(script.settings)
+    if "blocks" in changes:
+        changes["blocks"] = tuple(changes["blocks"])
+    try:
+        return (base or ProjectSettings()).with_changes(**changes)
+    except StoryboardError as exc:
+        where = f"{script.source}: " if script.source else ""
+        raise ValidationError(f"{where}invalid [settings]: {exc.message}", exc.hint) from exc
+
+
+def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bool = True) -> None:
+    """Append the script's characters and scenes (and settings) to ``store`` in one transaction."""
+    if apply_settings and script.settings:
+        new_settings = settings_from_script(script, store.settings())
+    references = {
+        spec.name: store.media.put_image_file(spec.reference_image)
+        for spec in script.characters
+        if spec.reference_image is not None
+    }
+    with store.session() as session:
+        if apply_settings and script.settings:
+            settings_to_row(new_settings, session.get_one(ProjectSettingsRow, 1))
+        for spec in script.characters:
+            add_character(
+                session,
+                spec.name,
+                spec.description,
+                negative_prompt=spec.negative_prompt,
+                seed=spec.seed,
+                color=spec.color,
+                reference_media=references.get(spec.name),
+            )
+        scenes = [import_scene(session, spec) for spec in script.scenes]
+        for spec, start, end in zip(script.scenes, scenes, scenes[1:], strict=False):
+            if spec.transition_to_next is not None:
+                add_transition(session, start, end, spec.transition_to_next)
+
+
+def import_scene(session: Session, spec: SceneSpec) -> Scene:
+    return add_scene(
+        session,
+        spec.prompt,
+        characters=spec.characters,
+        negative_prompt=spec.negative_prompt,
+        caption=spec.caption,
+        notes=spec.notes,
+        shot_type=spec.shot_type,
+        duration=spec.duration,
+        seed=spec.seed,
+        seed_locked=spec.seed_locked,
+    )
+
+
+def add_transition(session: Session, start: Scene, end: Scene, spec: TransitionSpec) -> None:
+    session.add(
+        Transition(
+            from_scene_id=start.id,
+            to_scene_id=end.id,
+            kind=spec.kind,
+            duration=spec.duration,
+            frame_count=spec.frames or 0,
+            status="ready" if spec.kind == "cut" else "pending",
+        )
+    )
+
+
+def export_story(store: ProjectStore, relative_to: Path | None = None) -> StoryScript:
+    """The project as a script; reference images are given relative to ``relative_to``."""
+    settings = store.settings()
+    transitions = {(t.from_scene_id, t.to_scene_id): t for t in store.transitions.list()}
+    scenes = store.scenes.list()
+    next_ids = {scene.id: following.id for scene, following in itertools.pairwise(scenes)}
+    return StoryScript(
+        title=store.name,
+        settings=flat_settings(settings),
+        characters=tuple(
+            CharacterSpec(
+                name=c.name,
+                description=c.description,
+                negative_prompt=c.negative_prompt,
+                seed=c.seed,
+                color=c.color,
+                reference_image=_reference_path(store, c.reference_media, relative_to),
+            )
+            for c in store.characters.list()
+        ),
+        scenes=tuple(
+            SceneSpec(
+                prompt=s.prompt,
+                characters=s.character_names,
+                negative_prompt=s.negative_prompt,
+                caption=s.caption,
+                notes=s.notes,
+                shot_type=s.shot_type,
+                duration=s.duration,
+                seed=s.seed,
+                seed_locked=s.seed_locked,
+                transition_to_next=_transition_spec(transitions.get((s.id, next_ids.get(s.id)))),
+            )
+            for s in scenes
+        ),
+    )
+
+
+def flat_settings(settings: ProjectSettings) -> dict[str, object]:
+    flat = {k: v for k, v in dataclasses.asdict(settings).items() if k != "consistency"}
+    consistency = dataclasses.asdict(settings.consistency)
+    consistency["blocks"] = list(consistency["blocks"])
+    return flat | consistency
+
+
+def _transition_spec(record: TransitionRecord | None) -> TransitionSpec | None:
+    if record is None or record.status == "stale":
+        return None
+    return TransitionSpec(
+        kind=record.kind, duration=record.duration, frames=record.frame_count or None
+    )
+
+
+def _reference_path(
+    store: ProjectStore, media: str | None, relative_to: Path | None
+) -> Path | None:
+    if media is None:
+        return None
+    path = store.media.path(media)
+    if relative_to is None:
+        return path
+    return Path(os.path.relpath(path, relative_to))
