@@ -1,0 +1,44 @@
+"""Shared fixtures: every test gets its own temporary project and never touches user settings."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from storyboard_app.project.store import ProjectStore
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "projects_example"
+
+
+def png_bytes(color: str = "red", size: tuple[int, int] = (16, 16)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ProjectStore]:
+    with ProjectStore.create(tmp_path / "test.storyboard") as opened:
+        yield opened
+
+
+@pytest.fixture
+def story_store(store: ProjectStore) -> ProjectStore:
+    """A small two-character story: four panels, one without characters."""
+    store.characters.add("Mara", "a young woman with short red hair, green raincoat")
+    store.characters.add("Bob", "an old man with a white beard, blue sweater")
+    store.scenes.add("[Mara] climbs the lighthouse stairs", caption="Up she goes.")
+    store.scenes.add("[Bob] waits at the top")
+    store.scenes.add("[Mara] and [Bob] look at the sea")
+    store.scenes.add("[NC] a storm over the sea", shot_type="wide")
+    return store

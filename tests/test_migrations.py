@@ -1,0 +1,108 @@
+"""Schema migrations and the version check on open."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+from storyboard_app.project import schema
+from storyboard_app.project.errors import ProjectTooNewError
+from storyboard_app.project.models import Base
+from storyboard_app.project.store import ProjectStore
+
+
+def make_version_0001_project(folder: Path) -> Path:
+    """A project as the first schema wrote it, with a character, two scenes and a take."""
+    folder.mkdir()
+    (folder / "media").mkdir()
+    database = folder / "project.sqlite"
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        schema.upgrade(connection, "0001")
+        connection.execute(
+            text(
+                "INSERT INTO project_settings (id, name, model_source, width, height, steps, "
+                "guidance, scheduler, style_preset, base_seed, sampling_rate, "
+                "sampling_rate_high_res, window_size, identity_images, consistency_blocks, "
+                "created_at) VALUES (1, 'Old story', '', 512, 512, 20, 6.0, 'euler', '', 7, "
+                "0.4, 0.6, 4, 2, 'up_blocks', '2025-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO characters (id, name, description, negative_prompt, seed, color, "
+                "position) VALUES (1, 'Mara', 'a woman in a raincoat', '', 5, '#4e79a7', 0)"
+            )
+        )
+        for position in range(2):
+            connection.execute(
+                text(
+                    "INSERT INTO scenes (id, position, duration, prompt, negative_prompt, "
+                    "caption, notes, shot_type, seed, seed_locked) VALUES "
+                    f"({position + 1}, {position}, 2.0, '[Mara] panel {position}', '', '', '', "
+                    f"'', {position}, 0)"
+                )
+            )
+            connection.execute(text(f"INSERT INTO scene_characters VALUES ({position + 1}, 1)"))
+    engine.dispose()
+    return database
+
+
+def test_models_match_migrations(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    with engine.begin() as connection:
+        schema.upgrade(connection)
+        differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert differences == []
+
+
+def test_revisions_are_linear() -> None:
+    assert schema.known_revisions() == ["0001", "0002"]
+    assert schema.head_revision() == "0002"
+
+
+def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
+    folder = tmp_path / "old.storyboard"
+    database = make_version_0001_project(folder)
+    with ProjectStore.open(folder) as store:
+        assert store.schema_revision() == "0002"
+        assert store.name == "Old story"
+        settings = store.settings()
+        assert (settings.width, settings.frame_rate) == (512, 24)
+        assert settings.consistency.sampling_rate == pytest.approx(0.4)
+        scenes = store.scenes.list()
+        assert [s.prompt for s in scenes] == ["[Mara] panel 0", "[Mara] panel 1"]
+        assert scenes[0].character_names == ("Mara",)
+        transition = store.transitions.set(scenes[0].id, scenes[1].id, kind="crossfade")
+        assert transition.status == "pending"
+        assert store.integrity_check() == ["ok"]
+    backups = list(folder.glob("project.sqlite.before-0002-from-0001*.bak"))
+    assert len(backups) == 1
+    assert database.exists()
+
+
+def test_newer_project_is_refused_untouched(tmp_path: Path) -> None:
+    with ProjectStore.create(tmp_path / "new") as store:
+        store.characters.add("Mara", "a woman")
+        folder = store.folder
+    database = folder / "project.sqlite"
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    before = hashlib.sha256(database.read_bytes()).hexdigest()
+    with pytest.raises(ProjectTooNewError, match="newer version") as caught:
+        ProjectStore.open(folder)
+    assert "Update Storyboard" in caught.value.hint
+    assert hashlib.sha256(database.read_bytes()).hexdigest() == before
+    # A read-only look at a WAL database may leave an empty -wal/-shm pair; nothing else.
+    leftovers = {p.name for p in folder.iterdir()} - {"media", "project.sqlite"}
+    assert leftovers <= {"project.sqlite-wal", "project.sqlite-shm"}
+    wal = folder / "project.sqlite-wal"
+    assert not wal.exists() or wal.stat().st_size == 0

@@ -1,0 +1,226 @@
+"""The project store: round trips, ordering, takes and transitions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import png_bytes
+
+from storyboard_app.project.errors import NotFoundError, ProjectExistsError, ValidationError
+from storyboard_app.project.records import TakeParams
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.store import ProjectStore, project_folder
+
+
+def test_create_adds_suffix_and_media_folder(tmp_path: Path) -> None:
+    with ProjectStore.create(tmp_path / "My_Story") as store:
+        assert store.folder == tmp_path / "My_Story.storyboard"
+        assert (store.folder / "media").is_dir()
+        assert store.name == "My Story"
+
+
+def test_database_uses_wal_and_foreign_keys(store: ProjectStore) -> None:
+    with store.session() as session:
+        connection = session.connection()
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_settings_round_trip_through_reopen(tmp_path: Path) -> None:
+    wanted = ProjectSettings(width=768, height=512, steps=12, guidance=7.5, base_seed=99)
+    wanted = wanted.with_changes(sampling_rate=0.3, window_size=3, blocks=("up_blocks.0",))
+    with ProjectStore.create(tmp_path / "s", settings=wanted):
+        pass
+    with ProjectStore.open(tmp_path / "s.storyboard") as store:
+        assert store.settings() == wanted
+
+
+def test_invalid_settings_are_refused(store: ProjectStore) -> None:
+    with pytest.raises(ValidationError, match="multiple of 8"):
+        store.update_settings(width=1000 + 1)
+    with pytest.raises(ValidationError, match="between 0 and 1"):
+        store.update_settings(sampling_rate=1.5)
+    with pytest.raises(ValidationError, match="Unknown setting"):
+        store.update_settings(colour="blue")
+    assert store.settings() == ProjectSettings()
+
+
+def test_characters_round_trip(story_store: ProjectStore, tmp_path: Path) -> None:
+    mara = story_store.characters.get("Mara")
+    assert mara.position == 0
+    assert mara.color.startswith("#")
+    folder = story_store.folder
+    story_store.close()
+    with ProjectStore.open(folder) as reopened:
+        assert [c.name for c in reopened.characters.list()] == ["Mara", "Bob"]
+        assert reopened.characters.get("Mara") == mara
+
+
+def test_duplicate_character_name_is_refused_case_insensitively(story_store: ProjectStore) -> None:
+    with pytest.raises(ValidationError, match="already exists"):
+        story_store.characters.add("mara", "someone else")
+    assert len(story_store.characters.list()) == 2
+
+
+def test_character_name_rules(store: ProjectStore) -> None:
+    for bad in ("", "  ", "NC", "a[b]", "x#y"):
+        with pytest.raises(ValidationError):
+            store.characters.add(bad, "a person")
+    with pytest.raises(ValidationError, match="description of Ann is empty"):
+        store.characters.add("Ann", "   ")
+    with pytest.raises(ValidationError, match="not a colour"):
+        store.characters.add("Ann", "a person", color="red")
+
+
+def test_renaming_a_character_rewrites_tags(story_store: ProjectStore) -> None:
+    story_store.characters.update("Mara", name="Mira")
+    prompts = [s.prompt for s in story_store.scenes.list()]
+    assert prompts[0] == "[Mira] climbs the lighthouse stairs"
+    assert story_store.scenes.at(3).character_names == ("Mira", "Bob")
+
+
+def test_scene_characters_come_from_tags_and_list(story_store: ProjectStore) -> None:
+    scene = story_store.scenes.add("two figures on the pier", characters=["Bob", "Mara"])
+    assert scene.character_names == ("Mara", "Bob")
+    assert story_store.scenes.at(4).character_names == ()
+
+
+def test_scene_with_unknown_character_is_refused(story_store: ProjectStore) -> None:
+    with pytest.raises(NotFoundError, match="no character 'Zed'"):
+        story_store.scenes.add("[Zed] appears")
+    assert len(story_store.scenes.list()) == 4
+
+
+def test_nc_with_characters_is_refused(story_store: ProjectStore) -> None:
+    with pytest.raises(ValidationError, match=r"\[NC\]"):
+        story_store.scenes.add("[NC] [Mara] on the beach")
+
+
+def test_empty_prompt_is_refused(story_store: ProjectStore) -> None:
+    for prompt in ("", "   ", "[NC]"):
+        with pytest.raises(ValidationError, match="prompt of panel"):
+            story_store.scenes.add(prompt)
+
+
+def test_insert_scene_renumbers(story_store: ProjectStore) -> None:
+    story_store.scenes.add("[NC] the lamp flickers", position=1)
+    assert [s.position for s in story_store.scenes.list()] == [0, 1, 2, 3, 4]
+    assert story_store.scenes.at(2).prompt == "[NC] the lamp flickers"
+
+
+def test_seeds_are_derived_reproducibly(tmp_path: Path) -> None:
+    seeds = []
+    for name in ("a", "b"):
+        with ProjectStore.create(tmp_path / name) as store:
+            store.characters.add("Mara", "a woman")
+            store.scenes.add("[Mara] waves")
+            seeds.append((store.characters.get("Mara").seed, store.scenes.at(1).seed))
+    assert seeds[0] == seeds[1]
+
+
+def test_takes_keep_history_and_active_choice(story_store: ProjectStore) -> None:
+    scene = story_store.scenes.at(1)
+    params = TakeParams(width=16, height=16, seed=1, steps=4, prompt="p", consistency={"r": 0.5})
+    first = story_store.takes.add(scene.id, png_bytes("red"), params)
+    second = story_store.takes.add(scene.id, png_bytes("blue"), params)
+    assert story_store.scenes.get(scene.id).active_take_id == second.id
+    story_store.takes.set_active(scene.id, first.id)
+    assert story_store.scenes.get(scene.id).active_take_id == first.id
+    assert story_store.takes.active_image(scene.id) == png_bytes("red")
+    assert [t.id for t in story_store.takes.list(scene.id)] == [first.id, second.id]
+    assert story_store.takes.get(first.id).params == params
+    story_store.takes.delete(first.id)
+    assert story_store.scenes.get(scene.id).active_take_id == second.id
+
+
+def test_take_of_another_scene_cannot_be_made_active(story_store: ProjectStore) -> None:
+    one, two = story_store.scenes.at(1), story_store.scenes.at(2)
+    take = story_store.takes.add(one.id, png_bytes(), TakeParams(width=16, height=16))
+    with pytest.raises(ValidationError, match="another panel"):
+        story_store.takes.set_active(two.id, take.id)
+
+
+def test_deleting_a_scene_removes_its_takes(story_store: ProjectStore) -> None:
+    scene = story_store.scenes.at(1)
+    story_store.takes.add(scene.id, png_bytes(), TakeParams(width=16, height=16))
+    story_store.scenes.delete(scene.id)
+    assert story_store.info().take_count == 0
+    assert [s.position for s in story_store.scenes.list()] == [0, 1, 2]
+
+
+def test_move_scene_marks_only_broken_transitions_stale(story_store: ProjectStore) -> None:
+    s1, s2, s3, s4 = story_store.scenes.list()
+    t12 = story_store.transitions.set(s1.id, s2.id, kind="crossfade", duration=0.5)
+    t34 = story_store.transitions.set(s3.id, s4.id, kind="morph", duration=1.0)
+    stale = story_store.scenes.move(s1.id, 2)  # order now 2, 3, 1, 4
+    assert stale == [t12.id, t34.id]
+    assert [s.id for s in story_store.scenes.list()] == [s2.id, s3.id, s1.id, s4.id]
+    stale = story_store.scenes.move(s1.id, 0)  # back to 1, 2, 3, 4
+    assert stale == []
+    # Stale transitions are never silently reattached, even when neighbours again.
+    assert {t.status for t in story_store.transitions.list()} == {"stale"}
+
+
+def test_move_keeps_adjacent_transitions(story_store: ProjectStore) -> None:
+    s1, s2, _, s4 = story_store.scenes.list()
+    t12 = story_store.transitions.set(s1.id, s2.id, kind="crossfade")
+    story_store.scenes.move(s4.id, 2)  # order 1, 2, 4, 3
+    assert story_store.transitions.get(t12.id).status == "pending"
+
+
+def test_inserting_between_neighbours_makes_their_transition_stale(
+    story_store: ProjectStore,
+) -> None:
+    s1, s2, *_ = story_store.scenes.list()
+    t12 = story_store.transitions.set(s1.id, s2.id, kind="crossfade")
+    story_store.scenes.add("[NC] gulls", position=1)
+    assert story_store.transitions.get(t12.id).status == "stale"
+
+
+def test_transition_needs_neighbours(story_store: ProjectStore) -> None:
+    s1, _, s3, _ = story_store.scenes.list()
+    with pytest.raises(ValidationError, match="not neighbours"):
+        story_store.transitions.set(s1.id, s3.id)
+    with pytest.raises(ValidationError, match="not a transition kind"):
+        story_store.transitions.set(s1.id, story_store.scenes.at(2).id, kind="wipe")
+
+
+def test_transition_result_records_frames(story_store: ProjectStore) -> None:
+    s1, s2, *_ = story_store.scenes.list()
+    transition = story_store.transitions.set(s1.id, s2.id, kind="morph", frame_count=2)
+    frames = [story_store.media.put_image_bytes(png_bytes(c)) for c in ("red", "blue")]
+    done = story_store.transitions.set_result(transition.id, "ready", frames)
+    assert done.media == tuple(frames)
+    assert done.frame_count == 2
+
+
+def test_deleting_a_scene_deletes_its_transitions(story_store: ProjectStore) -> None:
+    s1, s2, *_ = story_store.scenes.list()
+    story_store.transitions.set(s1.id, s2.id, kind="crossfade")
+    story_store.scenes.delete(s2.id)
+    assert story_store.transitions.list() == []
+
+
+def test_create_refuses_existing_folder(store: ProjectStore) -> None:
+    with pytest.raises(ProjectExistsError, match="already exists"):
+        ProjectStore.create(store.folder)
+
+
+def test_project_folder_accepts_database_path(tmp_path: Path) -> None:
+    assert project_folder(tmp_path / "x.storyboard" / "project.sqlite") == tmp_path / "x.storyboard"
+
+
+def test_info_counts(story_store: ProjectStore) -> None:
+    info = story_store.info()
+    assert (info.character_count, info.scene_count, info.take_count) == (2, 4, 0)
+    assert info.total_duration == pytest.approx(8.0)
+    assert info.schema_revision == "0002"
+
+
+def test_integrity_check_of_new_project(store: ProjectStore) -> None:
+    assert store.integrity_check() == ["ok"]
+    raw = sqlite3.connect(store.folder / "project.sqlite")
+    assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
+    raw.close()
