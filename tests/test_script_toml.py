@@ -277,7 +277,6 @@ ERROR_CASES = {
         1,
         "scene 2 has an unknown shot type",
     ),
-    "no scenes": (lines(*BASE[:6]), None, None, "no scenes"),
     "unknown setting": (
         lines(BASE[0], "[settings]", "widht = 1024", *BASE[1:]),
         3,
@@ -433,3 +432,14 @@ def test_load_missing_reference_image(tmp_path: Path) -> None:
 def test_load_examples() -> None:
     for path in sorted(EXAMPLES.glob("*.toml")) + sorted(EXAMPLES.glob("*.txt")):
         assert load_story_script(path).scenes
+
+
+def test_cast_without_scenes_round_trips() -> None:
+    """A project with characters but no panels yet exports and imports back."""
+    text = lines('title = "Cast"', "[[characters]]", 'name = "Mara"', 'description = "a woman"')
+    script = parse_story_toml(text)
+    assert script.scenes == ()
+    back = parse_story_toml(dump_story_toml(script))
+    assert [dataclasses.replace(c, line=None) for c in back.characters] == [
+        dataclasses.replace(c, line=None) for c in script.characters
+    ]

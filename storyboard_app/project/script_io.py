@@ -158,10 +158,6 @@ def validate_story(
     """Raise :class:`ScriptError` at the first thing that makes ``script`` unusable."""
     locate = locate or spec_positions(script.characters, script.scenes)
     validate_characters(script.characters, path, locate)
-    if not script.scenes:
-        raise ScriptError(
-            path, None, "the story has no scenes", "Add at least one scene (panel) to the story."
-        )
     names = [character.name for character in script.characters]
     for index, scene in enumerate(script.scenes):
         validate_scene(scene, index, names, path, locate)
