@@ -1,0 +1,413 @@
+"""Explicit state of Consistent Self-Attention for one render.
+
+The official StoryDiffusion code keeps the mode, the current step and the
+identity bank in module globals. Here one :class:`ConsistencyState` holds them
+and every installed processor reads it: the renderer switches its mode
+(WRITE for a character's identity batch, READ for panels, OFF), tells it the
+step from ``callback_on_step_end``, and each processor asks it for a
+:class:`LayerPlan` saying which tokens its layer shares at this step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+
+from storyboard_app.engine.identity_cache import IdentityCache, PrefetchedStep
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.settings import DEFAULT_CONSISTENCY_BLOCKS, ConsistencySettings
+
+
+class MissingIdentityEntry(StoryboardError):
+    """A panel needs a cache entry that its character's identity cache lacks."""
+
+
+class ConsistencyMode(enum.Enum):
+    """What the consistent layers do in the current denoising pass."""
+
+    OFF = "off"
+    WRITE = "write"
+    READ = "read"
+
+
+@dataclass(frozen=True)
+class ConsistencySchedule:
+    """Which (step, layer) pairs use consistent attention, drawn in advance.
+
+    The official code draws this at random while denoising; drawing it from a
+    seed before rendering lets an identity cache store only the entries panels
+    will read, and makes the identity pass and every panel pass agree. One
+    schedule must therefore be shared by all caches and panels of a story.
+    """
+
+    steps: int
+    layers: tuple[str, ...]
+    consistent: frozenset[tuple[int, str]]
+
+    @classmethod
+    def draw(
+        cls,
+        seed: int,
+        steps: int,
+        layers: Sequence[str],
+        *,
+        early_probability: float = 0.7,
+        late_probability: float = 0.9,
+        early_fraction: float = 0.4,
+        plain_steps: int = 1,
+    ) -> ConsistencySchedule:
+        """Plain for ``plain_steps``, then each layer consistent at random.
+
+        The defaults reproduce the official 0.7 for steps 1-19 and 0.9 later
+        at 50 steps, scaled to any step count.
+        """
+        generator = torch.Generator().manual_seed(seed)
+        draws = torch.rand(steps, len(layers), generator=generator).tolist()
+        early_steps = round(early_fraction * steps)
+        chosen = set()
+        for step in range(plain_steps, steps):
+            probability = early_probability if step < early_steps else late_probability
+            chosen.update(
+                (step, layer)
+                for layer, draw in zip(layers, draws[step], strict=True)
+                if draw < probability
+            )
+        return cls(steps, tuple(layers), frozenset(chosen))
+
+    def is_consistent(self, step: int, layer: str) -> bool:
+        return (step, layer) in self.consistent
+
+    def layer_index(self, layer: str) -> int:
+        """Position of ``layer``; part of the seed of its sampled tokens."""
+        return self._layer_positions[layer]
+
+    def digest(self) -> str:
+        """Hash of the schedule, for identity cache keys."""
+        text = repr((self.steps, self.layers, sorted(self.consistent)))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    @cached_property
+    def _layer_positions(self) -> dict[str, int]:
+        return {layer: i for i, layer in enumerate(self.layers)}
+
+
+@dataclass(frozen=True)
+class TokenSampler:
+    """Draws which tokens of each image other images may see.
+
+    A fixed count k per image (not a per-token coin flip) keeps shapes uniform
+    so that all images of a batch are gathered and attended in one call.
+    """
+
+    sampling_rate: float
+    sampling_rate_high_res: float
+    height: int
+    width: int
+
+    def rate(self, tokens: int) -> float:
+        """Rate of the resolution level a layer with ``tokens`` tokens is at.
+
+        As in the official code, the level with at most (H/32)*(W/32) tokens
+        (SDXL's 32x32 at 1024 px) is the low-resolution one.
+        """
+        low_res_tokens = (self.height // 32) * (self.width // 32)
+        return self.sampling_rate if tokens <= low_res_tokens else self.sampling_rate_high_res
+
+    def count(self, tokens: int) -> int:
+        """k: tokens sampled from each image."""
+        return round(self.rate(tokens) * tokens)
+
+    def indices(
+        self, seed: int, step: int, layer_index: int, images: int, tokens: int
+    ) -> torch.Tensor:
+        """``[images, k]`` token indices, redrawn per step and layer, reproducibly.
+
+        Drawn on a CPU generator so the same seed gives the same tokens on any
+        device; the caller moves them where they are used.
+        """
+        generator = torch.Generator().manual_seed(_derived_seed(seed, step, layer_index))
+        k = self.count(tokens)
+        rows = [torch.randperm(tokens, generator=generator)[:k] for _ in range(images)]
+        return torch.stack(rows) if rows else torch.empty(0, k, dtype=torch.long)
+
+
+def _derived_seed(seed: int, step: int, layer_index: int) -> int:
+    digest = hashlib.sha256(f"{seed}/{step}/{layer_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Copy a small CPU tensor to ``device`` without making the host wait.
+
+    A plain copy to CUDA synchronises the host with the GPU; done in every
+    layer it would empty the launch queue and stall the denoising loop.
+    """
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+@dataclass(frozen=True)
+class PanelGroup:
+    """Images of a batch that read the same cached tokens (possibly none).
+
+    ``reads`` are positions of the caches read; ``cached`` their tokens at the
+    current step and layer. The index tensors are on the device already, so
+    the attention itself launches no blocking host-to-device copy.
+    """
+
+    images: tuple[int, ...]
+    reads: tuple[int, ...]
+    image_index: torch.Tensor
+    others: torch.Tensor
+    all_images: bool
+    cached: torch.Tensor | None = None
+
+    @classmethod
+    def layout(
+        cls, images: Sequence[int], total: int, reads: tuple[int, ...], device: torch.device
+    ) -> PanelGroup:
+        """``images`` of a batch of ``total``; ``others[i]`` are the images image i sees."""
+        others = [[other for other in range(total) if other != image] for image in images]
+        others_index = torch.tensor(others, dtype=torch.long).view(len(images), total - 1)
+        return cls(
+            images=tuple(images),
+            reads=reads,
+            image_index=to_device(torch.tensor(images, dtype=torch.long), device),
+            others=to_device(others_index, device),
+            all_images=tuple(images) == tuple(range(total)),
+        )
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """What one consistent layer does at the current step.
+
+    Each image of a guidance half attends to its own tokens, to the tokens at
+    ``indices`` of the other images of the batch, and to its group's cached
+    tokens. ``record_to`` is the identity cache being written, if any.
+    """
+
+    step: int
+    layer: str
+    images: int
+    halves: int
+    indices: torch.Tensor
+    groups: tuple[PanelGroup, ...]
+    record_to: IdentityCache | None = None
+
+    def record(self, tokens: torch.Tensor) -> None:
+        """Keep the sampled input tokens of every image in the identity cache."""
+        if self.record_to is not None:
+            self.record_to.put(self.step, self.layer, tokens)
+
+
+class ConsistencyState:
+    """Mode, step and caches shared by the consistent processors of one UNet.
+
+    Drive it like this: ``begin_write`` / ``begin_read`` / ``turn_off`` before
+    a pipeline call (each starts at step 0), then ``end_step(i)`` from
+    ``callback_on_step_end`` after step i (or ``begin_step(i)`` before it).
+    """
+
+    def __init__(
+        self,
+        schedule: ConsistencySchedule,
+        sampler: TokenSampler,
+        *,
+        blocks: Sequence[str] = DEFAULT_CONSISTENCY_BLOCKS,
+        window_size: int | None = None,
+        device: torch.device | str = "cpu",
+    ) -> None:
+        self.schedule = schedule
+        self.sampler = sampler
+        self.blocks = tuple(blocks)
+        self.window_size = window_size
+        self.device = torch.device(device)
+        self.mode = ConsistencyMode.OFF
+        self.step = 0
+        self.seed = 0
+        self._images = 0
+        self._write_cache: IdentityCache | None = None
+        self._read_caches: tuple[IdentityCache, ...] = ()
+        self._layouts: tuple[PanelGroup, ...] = ()
+        self._prefetched: dict[int, list[PrefetchedStep]] = {}
+        self._current: list[dict[str, torch.Tensor]] = []
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ConsistencySettings,
+        schedule: ConsistencySchedule,
+        *,
+        height: int,
+        width: int,
+        device: torch.device | str = "cpu",
+    ) -> ConsistencyState:
+        """A state for a project's consistency settings and image size."""
+        sampler = TokenSampler(
+            settings.sampling_rate, settings.sampling_rate_high_res, height, width
+        )
+        return cls(
+            schedule,
+            sampler,
+            blocks=settings.blocks,
+            window_size=settings.window_size,
+            device=device,
+        )
+
+    def begin_write(self, cache: IdentityCache, *, seed: int, images: int) -> None:
+        """Denoise a character's identity batch of ``images`` images into ``cache``."""
+        if images < 1:
+            raise ValueError("An identity batch needs at least one image.")
+        self._reset(ConsistencyMode.WRITE, seed, images)
+        self._write_cache = cache
+        self._layouts = (PanelGroup.layout(range(images), images, (), self.device),)
+
+    def begin_read(self, panels: Sequence[Sequence[IdentityCache]], *, seed: int) -> None:
+        """Denoise a window of panels; ``panels[i]`` are the caches panel i names."""
+        if not panels:
+            raise ValueError("A read pass needs at least one panel.")
+        if self.window_size is not None and len(panels) > self.window_size:
+            raise ValueError(f"{len(panels)} panels exceed the window of {self.window_size}.")
+        self._reset(ConsistencyMode.READ, seed, len(panels))
+        self._read_caches = _unique(cache for caches in panels for cache in caches)
+        self._layouts = tuple(
+            PanelGroup.layout(images, len(panels), reads, self.device)
+            for images, reads in _group_panels(panels, self._read_caches)
+        )
+        self.begin_step(0)
+
+    def turn_off(self) -> None:
+        """Plain attention everywhere (e.g. for a transition or a plain render)."""
+        self._reset(ConsistencyMode.OFF, 0, 0)
+
+    def begin_step(self, step: int) -> None:
+        """Set the denoising step; in READ mode bring its cache entries on device.
+
+        The next step's entries start streaming now, so they arrive while this
+        step computes; older steps are dropped so device memory stays flat.
+        """
+        self.step = step
+        if self.mode is not ConsistencyMode.READ:
+            return
+        current = self._prefetched.pop(step, None) or self._prefetch(step)
+        self._prefetched = (
+            {step + 1: self._prefetch(step + 1)} if step + 1 < self.schedule.steps else {}
+        )
+        self._current = [prefetched.wait() for prefetched in current]
+
+    def end_step(self, step: int) -> None:
+        """Call from ``callback_on_step_end`` with the index of the step that ended."""
+        self.begin_step(step + 1)
+
+    def layer_plan(
+        self, layer: str, batch_size: int, tokens: int, dtype: torch.dtype, device: torch.device
+    ) -> LayerPlan | None:
+        """The plan of ``layer`` now, or None when it must attend plainly.
+
+        Plain when the schedule says so, when no token is sampled (rate 0), or
+        when an image would see no other tokens and nothing is recorded.
+        """
+        if self.mode is ConsistencyMode.OFF or not self.schedule.is_consistent(self.step, layer):
+            return None
+        if self.sampler.count(tokens) == 0:
+            return None
+        halves = self._halves(batch_size)
+        writing = self.mode is ConsistencyMode.WRITE
+        groups = tuple(
+            dataclasses.replace(
+                group, cached=self._cached_tokens(layer, group.reads, halves, dtype, device)
+            )
+            for group in self._layouts
+        )
+        shares = self._images > 1 or any(group.cached is not None for group in groups)
+        if not (shares or writing):
+            return None
+        layer_index = self.schedule.layer_index(layer)
+        indices = self.sampler.indices(self.seed, self.step, layer_index, self._images, tokens)
+        return LayerPlan(
+            step=self.step,
+            layer=layer,
+            images=self._images,
+            halves=halves,
+            indices=to_device(indices, device),
+            groups=groups,
+            record_to=self._write_cache if writing else None,
+        )
+
+    def _reset(self, mode: ConsistencyMode, seed: int, images: int) -> None:
+        self.mode = mode
+        self.seed = seed
+        self.step = 0
+        self._images = images
+        self._write_cache = None
+        self._read_caches = ()
+        self._layouts = ()
+        self._prefetched = {}
+        self._current = []
+
+    def _prefetch(self, step: int) -> list[PrefetchedStep]:
+        return [cache.prefetch(step, self.device) for cache in self._read_caches]
+
+    def _halves(self, batch_size: int) -> int:
+        """1 without classifier-free guidance, 2 with it ([uncond x B; cond x B])."""
+        halves, rest = divmod(batch_size, self._images)
+        if rest or halves not in (1, 2):
+            raise ValueError(
+                f"A batch of {batch_size} does not hold the {self._images} images of this "
+                "pass once or twice (with classifier-free guidance)."
+            )
+        return halves
+
+    def _cached_tokens(
+        self,
+        layer: str,
+        positions: tuple[int, ...],
+        halves: int,
+        dtype: torch.dtype,
+        device: torch.device,
+    ) -> torch.Tensor | None:
+        """Concatenated cached tokens of the caches at ``positions``, on ``device``."""
+        if not positions:
+            return None
+        parts = []
+        for position in positions:
+            entry = self._current[position].get(layer)
+            if entry is None:
+                raise MissingIdentityEntry(
+                    f"An identity cache has no entry for step {self.step}, layer {layer}.",
+                    "It was built with other settings or another schedule: rebuild it.",
+                )
+            if entry.shape[0] != halves:
+                raise ValueError(
+                    "The identity cache and the panel batch disagree on classifier-free guidance."
+                )
+            parts.append(entry.to(device=device, dtype=dtype))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def _unique(caches: Iterable[IdentityCache]) -> tuple[IdentityCache, ...]:
+    """Caches in first-seen order, each once (compared by identity)."""
+    seen: dict[int, IdentityCache] = {}
+    for cache in caches:
+        seen.setdefault(id(cache), cache)
+    return tuple(seen.values())
+
+
+def _group_panels(
+    panels: Sequence[Sequence[IdentityCache]], caches: tuple[IdentityCache, ...]
+) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """Panels grouped by the set of caches they name, as (panels, cache positions)."""
+    position = {id(cache): i for i, cache in enumerate(caches)}
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for panel, named in enumerate(panels):
+        key = tuple(sorted({position[id(cache)] for cache in named}))
+        groups.setdefault(key, []).append(panel)
+    return tuple((tuple(images), positions) for positions, images in groups.items())

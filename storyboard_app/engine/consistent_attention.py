@@ -1,0 +1,288 @@
+"""Consistent Self-Attention (StoryDiffusion, arXiv 2405.01434) as a diffusers processor.
+
+In the UNet's self-attention layers each image keeps its own queries, and its
+keys and values are its own tokens followed by tokens sampled from the other
+images it should agree with (and, for panels, the cached tokens of the
+characters it names). Nothing is trained.
+
+Unlike the official code, extra tokens are gathered by index (the cost grows
+with the sampled tokens, not with a mask over every token of the batch) and
+attention runs without a mask, so PyTorch's fused kernels apply. All state
+lives in an explicit :class:`ConsistencyState`; the processor itself has an
+argument-free constructor because diffusers rebuilds processors by calling
+their class (IP-Adapter loading), and an unbound processor attends plainly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from diffusers.models.attention_processor import Attention
+
+from storyboard_app.engine.consistency_state import ConsistencyState, LayerPlan, PanelGroup
+
+TARGET_LAYER = "attn1"
+EXCLUDED_PARTS = ("motion_modules",)
+
+
+class ConsistentAttnProcessor:
+    """Self-attention that shares sampled tokens between images, per its state's plan.
+
+    Follows ``AttnProcessor2_0`` step by step; when the state says a layer is
+    not consistent at this step (or there is nothing to share) it computes
+    exactly what ``AttnProcessor2_0`` computes.
+    """
+
+    def __init__(self) -> None:
+        self.state: ConsistencyState | None = None
+        self.layer_name = ""
+
+    def bind(self, state: ConsistencyState, layer_name: str) -> ConsistentAttnProcessor:
+        """Attach the render's state and the name the schedule knows this layer by."""
+        self.state = state
+        self.layer_name = layer_name
+        return self
+
+    def __call__(
+        self,
+        attn: Attention,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        temb: torch.Tensor | None = None,
+        *args: object,
+        **kwargs: object,
+    ) -> torch.Tensor:
+        residual = hidden_states
+        if attn.spatial_norm is not None:
+            hidden_states = attn.spatial_norm(hidden_states, temb)
+        spatial_shape = hidden_states.shape if hidden_states.ndim == 4 else None
+        if spatial_shape is not None:
+            batch, channels, height, width = spatial_shape
+            hidden_states = hidden_states.view(batch, channels, height * width).transpose(1, 2)
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+
+        plan = self._plan(hidden_states, encoder_hidden_states, attention_mask)
+        if plan is None:
+            hidden_states = plain_attention(
+                attn, hidden_states, encoder_hidden_states, attention_mask
+            )
+        else:
+            hidden_states = consistent_self_attention(attn, hidden_states, plan)
+
+        hidden_states = attn.to_out[0](hidden_states)
+        hidden_states = attn.to_out[1](hidden_states)
+        if spatial_shape is not None:
+            hidden_states = hidden_states.transpose(-1, -2).reshape(spatial_shape)
+        if attn.residual_connection:
+            hidden_states = hidden_states + residual
+        return hidden_states / attn.rescale_output_factor
+
+    def _plan(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor | None,
+        attention_mask: torch.Tensor | None,
+    ) -> LayerPlan | None:
+        """The state's plan; plain when unbound or not a mask-free self-attention call."""
+        if self.state is None or encoder_hidden_states is not None or attention_mask is not None:
+            return None
+        batch, tokens, _ = hidden_states.shape
+        return self.state.layer_plan(
+            self.layer_name, batch, tokens, hidden_states.dtype, hidden_states.device
+        )
+
+
+def plain_attention(
+    attn: Attention,
+    hidden_states: torch.Tensor,
+    encoder_hidden_states: torch.Tensor | None = None,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``AttnProcessor2_0`` between group norm and ``to_out``, unchanged."""
+    batch_size, sequence_length, _ = (
+        hidden_states.shape if encoder_hidden_states is None else encoder_hidden_states.shape
+    )
+    if attention_mask is not None:
+        attention_mask = attn.prepare_attention_mask(attention_mask, sequence_length, batch_size)
+        attention_mask = attention_mask.view(batch_size, attn.heads, -1, attention_mask.shape[-1])
+    query = attn.to_q(hidden_states)
+    if encoder_hidden_states is None:
+        encoder_hidden_states = hidden_states
+    elif attn.norm_cross:
+        encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
+    key = attn.to_k(encoder_hidden_states)
+    value = attn.to_v(encoder_hidden_states)
+    return _attend(attn, query, key, value, attention_mask)
+
+
+def consistent_self_attention(
+    attn: Attention, hidden_states: torch.Tensor, plan: LayerPlan
+) -> torch.Tensor:
+    """Self-attention over own tokens plus gathered shared tokens, before ``to_out``.
+
+    Keys and values are projected once for the whole batch, as in plain
+    attention; the sampled ones are then gathered by index, which equals
+    projecting the gathered hidden states because the projections act per
+    token. The guidance halves share indices but never each other's tokens.
+    """
+    query = attn.to_q(hidden_states)
+    key = attn.to_k(hidden_states)
+    value = attn.to_v(hidden_states)
+    if plan.record_to is not None:
+        sampled_inputs = _gather(_by_image(hidden_states, plan), plan.indices)
+        plan.record(sampled_inputs.flatten(1, 2))
+    sampled_keys = _gather(_by_image(key, plan), plan.indices)
+    sampled_values = _gather(_by_image(value, plan), plan.indices)
+
+    if len(plan.groups) == 1:
+        return _group_attention(
+            attn, plan, plan.groups[0], query, key, value, sampled_keys, sampled_values
+        )
+    output = _by_image(torch.empty_like(query), plan)
+    for group in plan.groups:
+        group_output = _group_attention(
+            attn, plan, group, query, key, value, sampled_keys, sampled_values
+        )
+        output.index_copy_(1, group.image_index, group_output.unflatten(0, (plan.halves, -1)))
+    return output.flatten(0, 1)
+
+
+def _group_attention(
+    attn: Attention,
+    plan: LayerPlan,
+    group: PanelGroup,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    sampled_keys: torch.Tensor,
+    sampled_values: torch.Tensor,
+) -> torch.Tensor:
+    """Attention of one group of images, whose extra tokens have the same length."""
+    cached_keys = cached_values = None
+    if group.cached is not None:
+        cached_keys = attn.to_k(group.cached)
+        cached_values = attn.to_v(group.cached)
+    group_keys = _extended(_by_image(key, plan), sampled_keys, cached_keys, group)
+    group_values = _extended(_by_image(value, plan), sampled_values, cached_values, group)
+    group_query = _select_images(_by_image(query, plan), group).flatten(0, 1)
+    return _attend(attn, group_query, group_keys, group_values)
+
+
+def _extended(
+    own: torch.Tensor,
+    sampled: torch.Tensor,
+    cached: torch.Tensor | None,
+    group: PanelGroup,
+) -> torch.Tensor:
+    """``cat(own tokens, sampled tokens of the other images, cached tokens)`` per image.
+
+    ``own`` is ``[halves, images, N, D]``, ``sampled`` ``[halves, images, k, D]``
+    and ``cached`` ``[halves, L, D]``; the result is ``[halves * len(group), ., D]``.
+    """
+    parts = [_select_images(own, group)]
+    if group.others.shape[1]:
+        parts.append(sampled[:, group.others].flatten(2, 3))
+    if cached is not None:
+        parts.append(cached[:, None].expand(-1, len(group.images), -1, -1))
+    extended = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
+    return extended.flatten(0, 1)
+
+
+def _attend(
+    attn: Attention,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Split heads, optional q/k norms, SDPA, merge heads (``AttnProcessor2_0``'s core)."""
+    batch_size = query.shape[0]
+    head_dim = key.shape[-1] // attn.heads
+    query = query.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+    key = key.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+    value = value.view(batch_size, -1, attn.heads, head_dim).transpose(1, 2)
+    if attn.norm_q is not None:
+        query = attn.norm_q(query)
+    if attn.norm_k is not None:
+        key = attn.norm_k(key)
+    hidden_states = F.scaled_dot_product_attention(
+        query, key, value, attn_mask=attention_mask, dropout_p=0.0, is_causal=False
+    )
+    hidden_states = hidden_states.transpose(1, 2).reshape(batch_size, -1, attn.heads * head_dim)
+    return hidden_states.to(query.dtype)
+
+
+def _by_image(tensor: torch.Tensor, plan: LayerPlan) -> torch.Tensor:
+    """``[halves * images, N, D]`` viewed as ``[halves, images, N, D]``."""
+    return tensor.view(plan.halves, plan.images, *tensor.shape[1:])
+
+
+def _select_images(tensor: torch.Tensor, group: PanelGroup) -> torch.Tensor:
+    """The group's images of dim 1, without a copy when it holds all of them in order."""
+    return tensor if group.all_images else tensor.index_select(1, group.image_index)
+
+
+def _gather(tensor: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Tokens ``indices[i]`` of every image i: ``[halves, images, N, D]`` -> ``[.., k, D]``."""
+    halves, images, tokens, channels = tensor.shape
+    offsets = torch.arange(images, device=indices.device)[:, None] * tokens
+    flat = (indices + offsets).flatten()
+    gathered = tensor.reshape(halves, images * tokens, channels).index_select(1, flat)
+    return gathered.view(halves, images, indices.shape[1], channels)
+
+
+def select_consistent_layers(
+    processor_names: Iterable[str], blocks: Sequence[str]
+) -> tuple[str, ...]:
+    """Self-attention layers (``attn1``) under the named blocks, motion modules excluded.
+
+    ``blocks`` are name prefixes matched on whole name components, so
+    ``up_blocks.1`` selects ``up_blocks.1.…`` but not ``up_blocks.10.…``.
+    """
+    layers = []
+    for name in processor_names:
+        layer = name.removesuffix(".processor")
+        if layer.rsplit(".", 1)[-1] != TARGET_LAYER:
+            continue
+        if any(part in layer for part in EXCLUDED_PARTS):
+            continue
+        if any(layer == block or layer.startswith(block + ".") for block in blocks):
+            layers.append(layer)
+    return tuple(layers)
+
+
+def consistent_layer_names(unet: torch.nn.Module, blocks: Sequence[str]) -> tuple[str, ...]:
+    """Names of the layers :func:`consistent_attention` replaces, to draw a schedule for."""
+    return select_consistent_layers(unet.attn_processors, blocks)
+
+
+@contextmanager
+def consistent_attention(unet: torch.nn.Module, state: ConsistencyState) -> Iterator[list[str]]:
+    """Install consistent processors on ``unet`` for a render; restore the old ones after.
+
+    Yields the replaced layer names. Re-enter after ``load_ip_adapter`` or
+    ``enable_attention_slicing``, which replace every processor.
+    """
+    originals = unet.attn_processors
+    layers = select_consistent_layers(originals, state.blocks)
+    if set(layers) != set(state.schedule.layers):
+        raise ValueError(
+            "The consistency schedule was drawn for other layers than this UNet's "
+            f"{len(layers)} self-attention layers under {', '.join(state.blocks)}."
+        )
+    replacement = {
+        name: ConsistentAttnProcessor().bind(state, name.removesuffix(".processor"))
+        if name.removesuffix(".processor") in layers
+        else processor
+        for name, processor in originals.items()
+    }
+    unet.set_attn_processor(replacement)
+    try:
+        yield list(layers)
+    finally:
+        unet.set_attn_processor(dict(originals))

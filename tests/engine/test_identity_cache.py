@@ -1,0 +1,211 @@
+"""Identity cache: only scheduled entries of sampled tokens, a faithful round trip
+through safetensors, and a key that changes with anything that affects it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import UNet2DConditionModel
+from diffusers.models.attention_processor import Attention
+
+from storyboard_app.engine.consistency_state import (
+    ConsistencySchedule,
+    ConsistencyState,
+    MissingIdentityEntry,
+    TokenSampler,
+)
+from storyboard_app.engine.consistent_attention import (
+    ConsistentAttnProcessor,
+    consistent_attention,
+    consistent_layer_names,
+)
+from storyboard_app.engine.identity_cache import (
+    IdentityCache,
+    IdentityCacheMismatch,
+    identity_cache_key,
+)
+from storyboard_app.project.settings import ConsistencySettings
+
+STEPS = 4
+LAYER = "up_blocks.0.attentions.0.transformer_blocks.0.attn1"
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Tiny tensors gain nothing from threads; on a busy CPU their barriers cost 50x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_unet() -> UNet2DConditionModel:
+    torch.manual_seed(0)
+    return UNet2DConditionModel(
+        sample_size=16,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+    ).eval()
+
+
+def denoise(unet: UNet2DConditionModel, state: ConsistencyState, latents: torch.Tensor) -> list:
+    """STEPS UNet calls, ending each step on the state as a pipeline callback would."""
+    text = torch.randn(latents.shape[0], 8, 32, generator=torch.Generator().manual_seed(1))
+    outputs = []
+    with torch.no_grad(), consistent_attention(unet, state):
+        for step in range(STEPS):
+            outputs.append(unet(latents, torch.tensor(900 - 200 * step), text).sample)
+            state.end_step(step)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def unet() -> UNet2DConditionModel:
+    return tiny_unet()
+
+
+@pytest.fixture(scope="module")
+def schedule(unet: UNet2DConditionModel) -> ConsistencySchedule:
+    layers = consistent_layer_names(unet, ("up_blocks",))
+    return ConsistencySchedule.draw(seed=3, steps=STEPS, layers=layers, early_probability=0.5)
+
+
+def latents(batch: int, seed: int) -> torch.Tensor:
+    return torch.randn(batch, 4, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def built_cache(unet: UNet2DConditionModel, schedule: ConsistencySchedule) -> IdentityCache:
+    state = ConsistencyState(schedule, TokenSampler(0.5, 0.5, 128, 128))
+    cache = IdentityCache(key="mara")
+    state.begin_write(cache, seed=7, images=2)
+    denoise(unet, state, latents(4, seed=2))
+    return cache
+
+
+def test_write_stores_only_scheduled_entries_of_sampled_tokens(
+    unet: UNet2DConditionModel, schedule: ConsistencySchedule
+) -> None:
+    cache = built_cache(unet, schedule)
+    assert cache.entries() == sorted(schedule.consistent)
+    assert 0 < len(cache) < STEPS * len(schedule.layers)  # step 0 and unlucky draws skipped
+    tokens, channels = 8 * 8, 64  # up_blocks.0 of the 16x16 latent
+    for step, layer in cache.entries():
+        entry = cache.get(step, layer)
+        assert entry.shape == (2, 2 * tokens // 2, channels)  # halves, n images * k = N / 2, C
+    assert cache.nbytes == sum(cache.get(*entry).nbytes for entry in cache.entries())
+
+
+def test_entries_hold_the_sampled_inputs_in_the_model_dtype() -> None:
+    torch.manual_seed(0)
+    attn = Attention(query_dim=32, heads=4, dim_head=8).to(torch.bfloat16).eval()
+    schedule = ConsistencySchedule(1, (LAYER,), frozenset({(0, LAYER)}))
+    state = ConsistencyState(schedule, TokenSampler(0.25, 0.25, 256, 256))
+    cache = IdentityCache()
+    state.begin_write(cache, seed=5, images=3)
+    hidden = torch.randn(6, 64, 32, dtype=torch.bfloat16)
+    with torch.no_grad():
+        ConsistentAttnProcessor().bind(state, LAYER)(attn, hidden)
+    indices = state.sampler.indices(5, 0, 0, 3, 64)
+    by_image = hidden.view(2, 3, 64, 32)
+    expected = torch.cat([by_image[:, i, indices[i]] for i in range(3)], dim=1)
+    assert torch.equal(cache.get(0, LAYER), expected)
+    assert cache.get(0, LAYER).dtype == torch.bfloat16
+
+
+def test_saved_cache_loads_identical_and_gives_the_same_panel(
+    unet: UNet2DConditionModel, schedule: ConsistencySchedule, tmp_path: Path
+) -> None:
+    cache = built_cache(unet, schedule)
+    path = tmp_path / "mara.safetensors"
+    cache.save(path)
+    loaded = IdentityCache.load(path, key="mara")
+    assert loaded.key == "mara"
+    assert loaded.entries() == cache.entries()
+    assert all(torch.equal(loaded.get(*e), cache.get(*e)) for e in cache.entries())
+
+    panels = {}
+    for name, source in (("memory", cache), ("disk", loaded), ("none", None)):
+        state = ConsistencyState(schedule, TokenSampler(0.5, 0.5, 128, 128))
+        state.begin_read([[source] if source else []], seed=11)
+        panels[name] = denoise(unet, state, latents(2, seed=12))[-1]
+    assert torch.equal(panels["memory"], panels["disk"])
+    assert not torch.allclose(panels["memory"], panels["none"])
+
+
+def test_cache_for_other_settings_is_refused(tmp_path: Path) -> None:
+    cache = IdentityCache(key=identity_cache_key(character_seed=1))
+    cache.put(1, LAYER, torch.ones(2, 4, 8))
+    path = tmp_path / "bob.safetensors"
+    cache.save(path)
+    assert IdentityCache.stored_key(path) == cache.key
+    with pytest.raises(IdentityCacheMismatch):
+        IdentityCache.load(path, key=identity_cache_key(character_seed=2))
+    not_a_cache = tmp_path / "other.safetensors"
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(1)}, not_a_cache)
+    with pytest.raises(IdentityCacheMismatch):
+        IdentityCache.load(not_a_cache)
+
+
+def test_key_changes_with_every_part() -> None:
+    parts = {
+        "model": "stabilityai/stable-diffusion-xl-base-1.0",
+        "size": (1024, 1024),
+        "steps": 30,
+        "scheduler": "euler",
+        "character_prompt": "a young woman with short red hair",
+        "character_seed": 1234,
+        "consistency": ConsistencySettings(),
+        "schedule": "abc",
+    }
+    key = identity_cache_key(**parts)
+    assert len(key) == 64
+    assert key == identity_cache_key(**dict(reversed(parts.items())))
+    changes = {
+        "model": "other/model",
+        "size": (1024, 768),
+        "steps": 31,
+        "scheduler": "dpm++",
+        "character_prompt": "a young woman with long red hair",
+        "character_seed": 1235,
+        "consistency": ConsistencySettings(sampling_rate=0.4),
+        "schedule": "abd",
+    }
+    for name, value in changes.items():
+        assert identity_cache_key(**{**parts, name: value}) != key, name
+
+
+def test_prefetch_on_cpu_hands_back_the_host_tensors() -> None:
+    cache = IdentityCache()
+    cache.put(2, LAYER, torch.arange(8.0).view(2, 2, 2))
+    prefetched = cache.prefetch(2, "cpu").wait()
+    assert prefetched[LAYER] is cache.get(2, LAYER)
+    assert cache.prefetch(3, "cpu").wait() == {}
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_entries_are_pinned_on_host_and_prefetched_to_the_device() -> None:
+    cache = IdentityCache()
+    tokens = torch.randn(2, 16, 8, device="cuda", dtype=torch.float16)
+    cache.put(1, LAYER, tokens)
+    assert cache.get(1, LAYER).is_pinned()
+    on_device = cache.prefetch(1, "cuda").wait()[LAYER]
+    assert on_device.is_cuda
+    assert torch.equal(on_device, tokens)
+
+
+def test_panel_needing_a_missing_entry_fails_clearly() -> None:
+    schedule = ConsistencySchedule(1, (LAYER,), frozenset({(0, LAYER)}))
+    state = ConsistencyState(schedule, TokenSampler(0.5, 0.5, 256, 256))
+    state.begin_read([[IdentityCache()]], seed=0)
+    attn = Attention(query_dim=32, heads=4, dim_head=8).eval()
+    with pytest.raises(MissingIdentityEntry, match="rebuild"), torch.no_grad():
+        ConsistentAttnProcessor().bind(state, LAYER)(attn, torch.randn(2, 64, 32))
