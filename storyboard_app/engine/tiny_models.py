@@ -16,10 +16,13 @@ code paths are meaningful.
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import platformdirs
 import torch
 from diffusers import (
     AutoencoderKL,
@@ -36,6 +39,8 @@ from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProject
 from storyboard_app.engine.loading import Architecture, pipeline_config_dir
 
 TINY_IMAGE_SIZE = 64
+# Model sources that name a tiny random model instead of real weights.
+TINY_SOURCES: dict[str, Architecture] = {"tiny": "sdxl", "tiny-sdxl": "sdxl", "tiny-sd15": "sd15"}
 TINY_TEXT_WIDTH = 32
 TINY_SDXL_TEXT_WIDTH_2 = 64
 TINY_TIME_EMBED_DIM = 8
@@ -124,6 +129,35 @@ def save_tiny_pipeline(
     target = Path(folder)
     build_tiny_pipeline(architecture, seed).save_pretrained(target, safe_serialization=True)
     return target
+
+
+def tiny_model_folder(architecture: Architecture = "sdxl", root: Path | None = None) -> Path:
+    """A saved tiny pipeline in the user's cache, built on first use.
+
+    Lets ``--model tiny`` go through the real folder-loading code. The folder is
+    written under a temporary name and renamed, so a half-written model is never
+    loaded. ``STORYBOARD_CACHE_DIR`` moves the cache (tests point it at a temp dir).
+    """
+    root = root or user_cache_root()
+    target = root / "tiny-models" / architecture
+    if (target / "model_index.json").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f"{architecture}.partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    save_tiny_pipeline(partial, architecture)
+    try:
+        os.replace(partial, target)
+    except OSError:
+        shutil.rmtree(partial, ignore_errors=True)
+        if not (target / "model_index.json").is_file():
+            raise
+    return target
+
+
+def user_cache_root() -> Path:
+    override = os.environ.get("STORYBOARD_CACHE_DIR")
+    return Path(override) if override else Path(platformdirs.user_cache_dir("storyboard"))
 
 
 def write_single_file_checkpoint(pipe: DiffusionPipeline, path: str | Path) -> Path:

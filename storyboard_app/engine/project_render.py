@@ -1,0 +1,228 @@
+"""Rendering a project's scenes: from the store to a request, and results back as takes.
+
+The request is built from plain records before any model work, and each panel
+becomes a take as soon as it is finished, so a cancel or a crash keeps every
+finished panel and never leaves a partial one.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from storyboard_app.engine.loading import (
+    LoadedPipeline,
+    LowVramOptions,
+    load_text_to_image_pipeline,
+)
+from storyboard_app.engine.render_request import (
+    CancelCheck,
+    CharacterIdentity,
+    EventSink,
+    PanelJob,
+    PanelRendered,
+    RenderEvent,
+    RenderRequest,
+)
+from storyboard_app.engine.story_renderer import StoryRenderer
+from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
+from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.project.seeds import MAX_SEED
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.tags import expand_tags
+
+IDENTITY_FRAMINGS = (
+    "portrait, looking at the viewer",
+    "upper body, three-quarter view",
+    "full body, standing",
+    "close-up of the face",
+)
+IDENTITY_CACHE_DIR = Path("cache") / "identity"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Per-job overrides of the project settings (from the CLI or the app)."""
+
+    model_source: str | None = None
+    steps: int | None = None
+    width: int | None = None
+    height: int | None = None
+    device: str | None = None
+    dtype: str | None = None
+    low_vram: str | None = None
+    reroll: bool = False
+
+
+def build_render_request(
+    store: ProjectStore,
+    scene_ids: Sequence[int] | None = None,
+    options: RenderOptions = RenderOptions(),
+) -> RenderRequest:
+    """A request for ``scene_ids`` (all scenes when None), with project settings and overrides."""
+    settings = apply_options(store.settings(), options)
+    if not settings.model_source:
+        raise ValidationError(
+            "No model is configured for this project.",
+            "Pass --model SOURCE (a hub id, a diffusers folder or a .safetensors file; 'tiny' "
+            "for a quick test) or set model_source with 'storyboard settings'.",
+        )
+    scenes = store.scenes.list()
+    selected = select_scenes(scenes, scene_ids)
+    characters = {c.name: c for c in store.characters.list()}
+    named = dict.fromkeys(name for scene in selected for name in scene.character_names)
+    return RenderRequest(
+        model_source=settings.model_source,
+        width=settings.width,
+        height=settings.height,
+        steps=settings.steps,
+        guidance=settings.guidance,
+        scheduler=settings.scheduler,
+        consistency=settings.consistency,
+        schedule_seed=settings.base_seed,
+        characters=tuple(
+            character_identity(characters[name], scenes, characters, settings) for name in named
+        ),
+        panels=tuple(panel_job(scene, characters, settings, options.reroll) for scene in selected),
+        device=options.device,
+        dtype=options.dtype,
+        low_vram=options.low_vram,
+        cache_dir=store.folder / IDENTITY_CACHE_DIR,
+    )
+
+
+def apply_options(settings: ProjectSettings, options: RenderOptions) -> ProjectSettings:
+    changes = {
+        "model_source": options.model_source,
+        "steps": options.steps,
+        "width": options.width,
+        "height": options.height,
+    }
+    return settings.with_changes(**{k: v for k, v in changes.items() if v is not None})
+
+
+def select_scenes(
+    scenes: Sequence[SceneRecord], scene_ids: Sequence[int] | None
+) -> list[SceneRecord]:
+    if scene_ids is None:
+        if not scenes:
+            raise ValidationError("The story has no panels to render.", "Add panels first.")
+        return list(scenes)
+    by_id = {scene.id: scene for scene in scenes}
+    missing = [i for i in scene_ids if i not in by_id]
+    if missing:
+        raise ValidationError(
+            f"Scene(s) {missing} are not in the project.", "List the scenes again."
+        )
+    wanted = set(scene_ids)
+    return [scene for scene in scenes if scene.id in wanted]
+
+
+def compose_prompt(
+    prompt: str, names: Iterable[str], characters: dict[str, CharacterRecord], style: str
+) -> str:
+    """The prompt as sent: tags replaced by descriptions, untagged characters put first."""
+    descriptions = {name: c.description for name, c in characters.items()}
+    untagged = [descriptions[n] for n in names if f"[{n}]" not in prompt]
+    parts = [" and ".join(untagged), expand_tags(prompt, descriptions), style]
+    return ", ".join(part for part in parts if part)
+
+
+def join_negatives(*negatives: str) -> str:
+    return ", ".join(dict.fromkeys(n.strip() for n in negatives if n.strip()))
+
+
+def character_identity(
+    character: CharacterRecord,
+    scenes: Sequence[SceneRecord],
+    characters: dict[str, CharacterRecord],
+    settings: ProjectSettings,
+) -> CharacterIdentity:
+    """The character's identity prompts: its first solo panels, topped up with portraits.
+
+    Taken from the whole story (not only the selected panels) so that the
+    identity, and with it the cache, is the same whichever panels are rendered.
+    """
+    wanted = settings.consistency.identity_images
+    solo = [s.prompt for s in scenes if s.character_names == (character.name,)][:wanted]
+    prompts = [compose_prompt(p, [character.name], characters, settings.style_preset) for p in solo]
+    framings = cycled(IDENTITY_FRAMINGS, wanted - len(prompts))
+    prompts += [join_negatives(character.description, f, settings.style_preset) for f in framings]
+    return CharacterIdentity(
+        name=character.name,
+        description=character.description,
+        negative_prompt=character.negative_prompt,
+        seed=character.seed,
+        identity_prompts=tuple(prompts),
+    )
+
+
+def cycled(items: Sequence[str], count: int) -> list[str]:
+    return [items[i % len(items)] for i in range(max(0, count))]
+
+
+def panel_job(
+    scene: SceneRecord,
+    characters: dict[str, CharacterRecord],
+    settings: ProjectSettings,
+    reroll: bool,
+) -> PanelJob:
+    seed = scene.seed
+    if reroll and not scene.seed_locked:
+        seed = secrets.randbelow(MAX_SEED)
+    negatives = [characters[n].negative_prompt for n in scene.character_names]
+    return PanelJob(
+        scene_id=scene.id,
+        number=scene.number,
+        prompt=compose_prompt(
+            scene.prompt, scene.character_names, characters, settings.style_preset
+        ),
+        negative_prompt=join_negatives(scene.negative_prompt, *negatives),
+        seed=seed,
+        characters=scene.character_names,
+    )
+
+
+def render_scenes(
+    store: ProjectStore,
+    renderer: StoryRenderer,
+    request: RenderRequest,
+    on_event: EventSink = lambda event: None,
+    is_cancelled: CancelCheck = lambda: False,
+) -> list[TakeRecord]:
+    """Render ``request`` and store each finished panel as a new, active take.
+
+    A reroll's new seed is written to the scene together with its take, so the
+    scene's seed always reproduces its newest take.
+    """
+    takes: list[TakeRecord] = []
+    seeds = {panel.scene_id: panel.seed for panel in request.panels}
+
+    def handle(event: RenderEvent) -> None:
+        if isinstance(event, PanelRendered):
+            takes.append(store.takes.add(event.scene_id, event.png, event.params))
+            if store.scenes.get(event.scene_id).seed != seeds[event.scene_id]:
+                store.scenes.update(event.scene_id, seed=seeds[event.scene_id])
+        on_event(event)
+
+    renderer.render(request, handle, is_cancelled)
+    return takes
+
+
+def load_pipeline_for(request: RenderRequest) -> LoadedPipeline:
+    """Load the request's model; ``tiny``/``tiny-sd15`` build random test models once."""
+    source = request.model_source
+    if source in TINY_SOURCES:
+        source = str(tiny_model_folder(TINY_SOURCES[source]))
+    low_vram = LowVramOptions.for_preset(request.low_vram) if request.low_vram else None
+    return load_text_to_image_pipeline(
+        source,
+        device=request.device,
+        dtype=request.dtype,
+        scheduler=request.scheduler,
+        low_vram=low_vram,
+    )

@@ -1,0 +1,127 @@
+"""What a render job needs and what it reports: plain, frozen data.
+
+One :class:`RenderRequest` holds everything that reproduces a render; the
+renderer answers with a few typed events. Nothing here holds an ORM object or
+a tensor, so requests and events can cross threads (the worker) as they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.records import TakeParams
+from storyboard_app.project.settings import ConsistencySettings
+
+
+@dataclass(frozen=True)
+class CharacterIdentity:
+    """A character as the renderer sees it: its identity prompts are rendered together."""
+
+    name: str
+    description: str
+    negative_prompt: str
+    seed: int
+    identity_prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PanelJob:
+    """One panel to render: the prompt is already expanded (tags replaced by descriptions)."""
+
+    scene_id: int
+    number: int
+    prompt: str
+    negative_prompt: str
+    seed: int
+    characters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    model_source: str
+    width: int
+    height: int
+    steps: int
+    guidance: float
+    scheduler: str
+    consistency: ConsistencySettings
+    schedule_seed: int
+    characters: tuple[CharacterIdentity, ...]
+    panels: tuple[PanelJob, ...]
+    device: str | None = None
+    dtype: str | None = None
+    low_vram: str | None = None
+    cache_dir: Path | None = None
+
+    def character(self, name: str) -> CharacterIdentity:
+        return next(c for c in self.characters if c.name == name)
+
+    def take_params(self, panel: PanelJob, identity_fingerprint: str) -> TakeParams:
+        """What a finished panel records so that it can be reproduced."""
+        return TakeParams(
+            width=self.width,
+            height=self.height,
+            model_source=self.model_source,
+            seed=panel.seed,
+            steps=self.steps,
+            guidance=self.guidance,
+            scheduler=self.scheduler,
+            prompt=panel.prompt,
+            negative_prompt=panel.negative_prompt,
+            consistency=self.consistency_record(),
+            identity_fingerprint=identity_fingerprint,
+        )
+
+    def consistency_record(self) -> dict[str, Any]:
+        record = dataclasses.asdict(self.consistency)
+        record["blocks"] = list(record["blocks"])
+        record["schedule_seed"] = self.schedule_seed
+        return record
+
+
+@dataclass(frozen=True)
+class RenderProgress:
+    """One denoising step done. ``previews`` maps scene ids (or character names) to RGB arrays."""
+
+    stage: str
+    label: str
+    step: int
+    steps: int
+    pass_index: int
+    pass_count: int
+    previews: dict[int | str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class PanelRendered:
+    scene_id: int
+    png: bytes
+    params: TakeParams
+
+
+@dataclass(frozen=True)
+class IdentityReady:
+    """A character's identity cache is available (built now, or loaded from disk)."""
+
+    character: str
+    built: bool
+    nbytes: int
+
+
+RenderEvent = RenderProgress | PanelRendered | IdentityReady
+EventSink = Callable[[RenderEvent], None]
+CancelCheck = Callable[[], bool]
+
+
+class RenderCancelled(StoryboardError):
+    """The user cancelled; panels finished before the cancel are kept, nothing partial is."""
+
+    def __init__(self) -> None:
+        super().__init__("The render was cancelled.", "Finished panels were kept.")

@@ -1,0 +1,323 @@
+"""Rendering a story with Consistent Self-Attention on a loaded diffusers pipeline.
+
+Reads like a pipeline: check the request, draw the step/layer schedule from its
+seed, build (or load) each named character's identity cache by denoising its
+identity prompts together, then render the panels in windows of at most
+``window_size`` images that read the caches of the characters they name. Each
+image starts from latents drawn from its own seed, so a panel does not depend on
+which other panels happen to share its batch for anything but attention.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import itertools
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from storyboard_app.engine.consistency_state import ConsistencySchedule, ConsistencyState
+from storyboard_app.engine.consistent_attention import consistent_attention, consistent_layer_names
+from storyboard_app.engine.devices import dtype_name, translate_oom
+from storyboard_app.engine.identity_cache import IdentityCache, identity_cache_key
+from storyboard_app.engine.loading import LoadedPipeline
+from storyboard_app.engine.preview import latents_to_preview
+from storyboard_app.engine.render_request import (
+    CancelCheck,
+    CharacterIdentity,
+    EventSink,
+    IdentityReady,
+    PanelJob,
+    PanelRendered,
+    RenderCancelled,
+    RenderProgress,
+    RenderRequest,
+)
+from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.seeds import derive_seed
+
+StepCallback = Callable[[int, torch.Tensor], None]
+
+
+@dataclass(frozen=True)
+class DenoisePass:
+    """One pipeline call: a batch of prompts, each image with its own seed."""
+
+    stage: str
+    label: str
+    prompts: tuple[str, ...]
+    negative_prompts: tuple[str, ...]
+    seeds: tuple[int, ...]
+    preview_keys: tuple[int | str, ...]
+
+
+class StoryRenderer:
+    """Renders :class:`RenderRequest` s on one loaded pipeline (kept warm between jobs)."""
+
+    def __init__(self, loaded: LoadedPipeline) -> None:
+        self.loaded = loaded
+        self.pipe = loaded.pipe
+
+    def render(
+        self,
+        request: RenderRequest,
+        on_event: EventSink,
+        is_cancelled: CancelCheck = lambda: False,
+    ) -> None:
+        """Render every panel of ``request``, reporting progress and each finished panel.
+
+        Raises :class:`RenderCancelled` between steps when ``is_cancelled`` says so;
+        panels already reported stay valid, the one in flight is dropped.
+        """
+        check_request(request)
+        layers = consistent_layer_names(self.pipe.unet, request.consistency.blocks)
+        schedule = ConsistencySchedule.draw(request.schedule_seed, request.steps, layers)
+        state = ConsistencyState.from_settings(
+            request.consistency,
+            schedule,
+            height=request.height,
+            width=request.width,
+            device=self.loaded.device,
+        )
+        needed = list(dict.fromkeys(name for p in request.panels for name in p.characters))
+        windows = list(batched(request.panels, request.consistency.window_size))
+        counter = PassCounter(len(windows) + len(needed))
+        with torch.inference_mode(), translate_oom(), consistent_attention(self.pipe.unet, state):
+            caches = {
+                name: self._identity_cache(
+                    request,
+                    request.character(name),
+                    state,
+                    schedule,
+                    counter,
+                    on_event,
+                    is_cancelled,
+                )
+                for name in needed
+            }
+            for window in windows:
+                self._render_window(request, window, caches, state, counter, on_event, is_cancelled)
+
+    def _identity_cache(
+        self,
+        request: RenderRequest,
+        character: CharacterIdentity,
+        state: ConsistencyState,
+        schedule: ConsistencySchedule,
+        counter: PassCounter,
+        on_event: EventSink,
+        is_cancelled: CancelCheck,
+    ) -> IdentityCache:
+        """Load the character's cache from disk when its key matches, else build and save it."""
+        key = identity_cache_key(
+            model=request.model_source,
+            architecture=self.loaded.architecture,
+            dtype=dtype_name(self.loaded.dtype),
+            width=request.width,
+            height=request.height,
+            steps=request.steps,
+            guidance=request.guidance,
+            scheduler=request.scheduler,
+            description=character.description,
+            negative_prompt=character.negative_prompt,
+            seed=character.seed,
+            identity_prompts=list(character.identity_prompts),
+            consistency=request.consistency_record(),
+            schedule=schedule.digest(),
+        )
+        path = cache_path(request.cache_dir, character.name, key)
+        counter.next()
+        if path is not None and path.is_file():
+            cache = IdentityCache.load(path, key=key)
+            on_event(IdentityReady(character.name, built=False, nbytes=cache.nbytes))
+            return cache
+        cache = IdentityCache(key)
+        identity_pass = DenoisePass(
+            stage="identity",
+            label=character.name,
+            prompts=character.identity_prompts,
+            negative_prompts=(character.negative_prompt,) * len(character.identity_prompts),
+            seeds=tuple(
+                derive_seed(character.seed, f"identity:{i}")
+                for i in range(len(character.identity_prompts))
+            ),
+            preview_keys=(character.name,),
+        )
+        state.begin_write(cache, seed=character.seed, images=len(identity_pass.prompts))
+        self._denoise(request, identity_pass, state, counter, on_event, is_cancelled)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_caches(path)
+            cache.save(path)
+        on_event(IdentityReady(character.name, built=True, nbytes=cache.nbytes))
+        return cache
+
+    def _render_window(
+        self,
+        request: RenderRequest,
+        window: Sequence[PanelJob],
+        caches: dict[str, IdentityCache],
+        state: ConsistencyState,
+        counter: PassCounter,
+        on_event: EventSink,
+        is_cancelled: CancelCheck,
+    ) -> None:
+        counter.next()
+        panel_pass = DenoisePass(
+            stage="panel",
+            label=", ".join(str(p.number) for p in window),
+            prompts=tuple(p.prompt for p in window),
+            negative_prompts=tuple(p.negative_prompt for p in window),
+            seeds=tuple(p.seed for p in window),
+            preview_keys=tuple(p.scene_id for p in window),
+        )
+        state.begin_read(
+            [[caches[name] for name in panel.characters] for panel in window],
+            seed=derive_seed(request.schedule_seed, "panels:" + panel_pass.label),
+        )
+        images = self._denoise(request, panel_pass, state, counter, on_event, is_cancelled)
+        for panel, image in zip(window, images, strict=True):
+            fingerprint = identity_fingerprint(caches[name].key for name in panel.characters)
+            on_event(
+                PanelRendered(
+                    panel.scene_id, png_bytes(image), request.take_params(panel, fingerprint)
+                )
+            )
+
+    def _denoise(
+        self,
+        request: RenderRequest,
+        denoise_pass: DenoisePass,
+        state: ConsistencyState,
+        counter: PassCounter,
+        on_event: EventSink,
+        is_cancelled: CancelCheck,
+    ) -> list[Image.Image]:
+        def on_step_end(pipe: object, step: int, timestep: object, tensors: dict) -> dict:
+            if is_cancelled():
+                raise RenderCancelled()
+            state.begin_step(step + 1)
+            latents = tensors["latents"]
+            previews = {
+                key: latents_to_preview(latents, self.loaded.architecture, index=index)
+                for index, key in enumerate(denoise_pass.preview_keys)
+            }
+            on_event(
+                RenderProgress(
+                    stage=denoise_pass.stage,
+                    label=denoise_pass.label,
+                    step=step + 1,
+                    steps=request.steps,
+                    pass_index=counter.current,
+                    pass_count=counter.total,
+                    previews=previews,
+                )
+            )
+            return {}
+
+        if is_cancelled():
+            raise RenderCancelled()
+        result = self.pipe(
+            prompt=list(denoise_pass.prompts),
+            negative_prompt=list(denoise_pass.negative_prompts),
+            height=request.height,
+            width=request.width,
+            num_inference_steps=request.steps,
+            guidance_scale=request.guidance,
+            latents=self._initial_latents(request, denoise_pass.seeds),
+            callback_on_step_end=on_step_end,
+            callback_on_step_end_tensor_inputs=["latents"],
+            output_type="pil",
+        )
+        return list(result.images)
+
+    def _initial_latents(self, request: RenderRequest, seeds: Sequence[int]) -> torch.Tensor:
+        """Noise for each image from its own seed, drawn on the CPU so every device agrees."""
+        scale = self.pipe.vae_scale_factor
+        shape = (
+            1,
+            self.pipe.unet.config.in_channels,
+            request.height // scale,
+            request.width // scale,
+        )
+        noise = [
+            torch.randn(shape, generator=torch.Generator().manual_seed(seed)) for seed in seeds
+        ]
+        return torch.cat(noise).to(device=self.loaded.device, dtype=self.loaded.dtype)
+
+
+class PassCounter:
+    """Which pipeline call of the job is running, for overall progress."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.current = 0
+
+    def next(self) -> None:
+        self.current += 1
+
+
+def check_request(request: RenderRequest) -> None:
+    """Refuse a request that cannot render before any GPU work starts."""
+    if not request.panels:
+        raise ValidationError("There are no panels to render.", "Select at least one panel.")
+    for name, value in (("width", request.width), ("height", request.height)):
+        if value % 8:
+            raise ValidationError(
+                f"The {name} {value} is not a multiple of 8.", "Use a multiple of 8."
+            )
+    if request.steps < 1:
+        raise ValidationError("A render needs at least one step.", "Use 1 or more steps.")
+    names = {c.name for c in request.characters}
+    for panel in request.panels:
+        missing = [n for n in panel.characters if n not in names]
+        if missing:
+            raise ValidationError(
+                f"Panel {panel.number} names {', '.join(missing)}, who is not in the request.",
+                "Add the character to the project or remove it from the panel.",
+            )
+    for character in request.characters:
+        if not character.identity_prompts:
+            raise ValidationError(
+                f"{character.name} has no identity prompts.", "Describe the character."
+            )
+
+
+def batched(items: Sequence[PanelJob], size: int) -> list[tuple[PanelJob, ...]]:
+    iterator = iter(items)
+    return list(iter(lambda: tuple(itertools.islice(iterator, size)), ()))
+
+
+def cache_path(cache_dir: Path | None, character: str, key: str) -> Path | None:
+    if cache_dir is None:
+        return None
+    return cache_dir / f"{slug(character)}-{key[:24]}.safetensors"
+
+
+def remove_stale_caches(path: Path) -> None:
+    """A character keeps one cache on disk: older ones were built for old settings."""
+    prefix = path.name.rsplit("-", 1)[0]
+    for old in path.parent.glob(f"{prefix}-*.safetensors"):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "character"
+
+
+def identity_fingerprint(keys: object) -> str:
+    """Which identities a panel was rendered against, so edits can mark it stale."""
+    joined = "\n".join(sorted(str(key) for key in keys))  # type: ignore[attr-defined]
+    return hashlib.sha256(joined.encode()).hexdigest() if joined else ""
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
