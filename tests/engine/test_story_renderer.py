@@ -1,0 +1,273 @@
+"""Story rendering end to end on the tiny SDXL: takes, determinism, caches, reroll, cancel."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from diffusers.models.attention_processor import AttnProcessor2_0
+
+from storyboard_app.engine.loading import LoadedPipeline, load_text_to_image_pipeline
+from storyboard_app.engine.project_render import (
+    RenderOptions,
+    build_render_request,
+    render_scenes,
+)
+from storyboard_app.engine.render_request import (
+    IdentityReady,
+    PanelRendered,
+    RenderCancelled,
+    RenderEvent,
+    RenderProgress,
+    RenderRequest,
+)
+from storyboard_app.engine.story_renderer import StoryRenderer, png_bytes
+from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.store import ProjectStore
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_sdxl_dir: Path) -> LoadedPipeline:
+    return load_text_to_image_pipeline(str(tiny_sdxl_dir), device="cpu")
+
+
+@pytest.fixture
+def renderer(loaded: LoadedPipeline) -> StoryRenderer:
+    return StoryRenderer(loaded)
+
+
+@pytest.fixture
+def story(tmp_path: Path, tiny_sdxl_dir: Path) -> ProjectStore:
+    store = ProjectStore.create(tmp_path / "story")
+    store.update_settings(
+        model_source=str(tiny_sdxl_dir),
+        width=64,
+        height=64,
+        steps=3,
+        identity_images=2,
+        window_size=2,
+    )
+    store.characters.add("Mara", "a woman with red hair", seed=11)
+    store.characters.add("Bob", "an old man with a beard", seed=22)
+    store.scenes.add("[Mara] climbs the stairs")
+    store.scenes.add("[Bob] waits at the top")
+    store.scenes.add("[Mara] and [Bob] look at the sea")
+    store.scenes.add("[NC] a storm over the sea")
+    store.scenes.add("[Mara] waves goodbye")
+    yield store
+    store.close()
+
+
+def panels_of(events: list[RenderEvent]) -> dict[int, bytes]:
+    return {e.scene_id: e.png for e in events if isinstance(e, PanelRendered)}
+
+
+def render(renderer: StoryRenderer, request: RenderRequest) -> tuple[dict[int, bytes], list]:
+    events: list[RenderEvent] = []
+    renderer.render(request, events.append)
+    return panels_of(events), events
+
+
+def test_render_all_stores_a_take_per_panel(story: ProjectStore, renderer: StoryRenderer) -> None:
+    request = build_render_request(story)
+    events: list[RenderEvent] = []
+    takes = render_scenes(story, renderer, request, events.append)
+    assert len(takes) == 5
+    for scene in story.scenes.list():
+        assert scene.active_take_id is not None
+        take = story.takes.get(scene.active_take_id)
+        assert take.params.seed == scene.seed
+        assert (take.params.width, take.params.height, take.params.steps) == (64, 64, 3)
+        assert "[" not in take.params.prompt
+        assert take.params.consistency["window_size"] == 2
+    mara_panel = story.takes.get(story.scenes.at(1).active_take_id)
+    assert mara_panel.params.prompt.startswith("a woman with red hair climbs")
+    assert mara_panel.params.identity_fingerprint
+    assert story.takes.get(story.scenes.at(4).active_take_id).params.identity_fingerprint == ""
+    progress = [e for e in events if isinstance(e, RenderProgress)]
+    assert {e.stage for e in progress} == {"identity", "panel"}
+    assert progress[-1].pass_index == progress[-1].pass_count == 2 + 3
+    assert progress[0].previews["Mara"].dtype.name == "uint8"
+
+
+def test_same_settings_render_identical_images_and_disk_cache_matches(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    request = build_render_request(story)
+    first, events = render(renderer, request)
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [True, True]
+    second, events = render(renderer, request)
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [False, False]
+    assert second == first
+    without_disk = dataclasses.replace(request, cache_dir=None)
+    third, _ = render(renderer, without_disk)
+    assert third == first
+
+
+def test_reroll_changes_only_the_rerolled_panel(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    render_scenes(story, renderer, build_render_request(story))
+    before = {s.id: s.active_take_id for s in story.scenes.list()}
+    target = story.scenes.at(2)
+    request = build_render_request(story, [target.id], RenderOptions(reroll=True))
+    assert request.panels[0].seed != target.seed
+    (take,) = render_scenes(story, renderer, request)
+    after = {s.id: s.active_take_id for s in story.scenes.list()}
+    assert after == before | {target.id: take.id}
+    assert story.scenes.get(target.id).seed == take.params.seed
+    old = story.media.read_bytes(story.takes.get(before[target.id]).media)
+    assert story.media.read_bytes(take.media) != old
+    assert story.scenes.get(target.id).take_count == 2
+
+
+def test_locked_seed_survives_reroll(story: ProjectStore) -> None:
+    scene = story.scenes.at(1)
+    story.scenes.update(scene.id, seed_locked=True)
+    request = build_render_request(story, [scene.id], RenderOptions(reroll=True))
+    assert request.panels[0].seed == scene.seed
+
+
+def single_panel(story: ProjectStore, number: int) -> RenderRequest:
+    request = build_render_request(story, [story.scenes.at(number).id])
+    return dataclasses.replace(request, cache_dir=None)
+
+
+def test_identity_tokens_change_a_panel_and_unnamed_characters_do_not(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    panel = single_panel(story, 5)  # [Mara] waves goodbye
+    base, _ = render(renderer, panel)
+    story.characters.update("Bob", seed=99, description="a tall man in a blue coat")
+    unchanged, _ = render(renderer, single_panel(story, 5))
+    assert unchanged == base
+    story.characters.update("Mara", seed=12)
+    changed, _ = render(renderer, single_panel(story, 5))
+    assert changed != base
+
+
+def test_two_character_panel_reads_both_caches(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    base, _ = render(renderer, single_panel(story, 3))
+    story.characters.update("Bob", seed=99)
+    after_bob, _ = render(renderer, single_panel(story, 3))
+    story.characters.update("Mara", seed=12)
+    after_mara, _ = render(renderer, single_panel(story, 3))
+    assert after_bob != base
+    assert after_mara != after_bob
+
+
+def test_panel_without_characters_renders_plainly(
+    story: ProjectStore, renderer: StoryRenderer, loaded: LoadedPipeline
+) -> None:
+    request = single_panel(story, 4)
+    ours, events = render(renderer, request)
+    assert not [e for e in events if isinstance(e, IdentityReady)]
+    panel = request.panels[0]
+    plain = loaded.pipe(
+        prompt=[panel.prompt],
+        negative_prompt=[panel.negative_prompt],
+        height=64,
+        width=64,
+        num_inference_steps=3,
+        guidance_scale=request.guidance,
+        latents=renderer._initial_latents(request, [panel.seed]),
+    ).images[0]
+    assert ours[panel.scene_id] == png_bytes(plain)
+
+
+def test_processors_are_restored_after_render_and_cancel(
+    story: ProjectStore, renderer: StoryRenderer, loaded: LoadedPipeline
+) -> None:
+    render(renderer, build_render_request(story, [story.scenes.at(1).id]))
+    assert all(isinstance(p, AttnProcessor2_0) for p in loaded.pipe.unet.attn_processors.values())
+    with pytest.raises(RenderCancelled):
+        renderer.render(build_render_request(story), lambda e: None, lambda: True)
+    assert all(isinstance(p, AttnProcessor2_0) for p in loaded.pipe.unet.attn_processors.values())
+
+
+def test_cancel_midway_keeps_finished_panels_only(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    request = build_render_request(story)
+    seen: list[RenderEvent] = []
+
+    def cancel_in_second_window() -> bool:
+        panel_passes = {
+            e.pass_index for e in seen if isinstance(e, RenderProgress) and e.stage == "panel"
+        }
+        steps_in_pass = [e for e in seen if isinstance(e, RenderProgress) and e.pass_index == 4]
+        return len(panel_passes) >= 2 and len(steps_in_pass) >= 1
+
+    with pytest.raises(RenderCancelled):
+        render_scenes(story, renderer, request, seen.append, cancel_in_second_window)
+    rendered = [s for s in story.scenes.list() if s.active_take_id is not None]
+    assert [s.number for s in rendered] == [1, 2]
+    assert story.info().take_count == 2
+    caches = sorted(p.name.split("-")[0] for p in (story.folder / "cache" / "identity").iterdir())
+    assert caches == ["bob", "mara"]
+
+
+def test_cancelled_identity_build_saves_no_cache(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    with pytest.raises(RenderCancelled):
+        render_scenes(story, renderer, build_render_request(story), is_cancelled=lambda: True)
+    assert not list((story.folder / "cache").rglob("*.safetensors"))
+    assert story.info().take_count == 0
+
+
+def test_request_without_model_is_refused(tmp_path: Path) -> None:
+    with ProjectStore.create(tmp_path / "nomodel") as store:
+        store.scenes.add("[NC] a field")
+        with pytest.raises(ValidationError, match="No model is configured"):
+            build_render_request(store)
+
+
+MEMORY_PROBE = textwrap.dedent(
+    """
+    import json, resource, sys
+    import torch
+    torch.set_num_threads(1)
+    from storyboard_app.engine.loading import load_text_to_image_pipeline
+    from storyboard_app.engine.render_request import CharacterIdentity, PanelJob, RenderRequest
+    from storyboard_app.engine.story_renderer import StoryRenderer, png_bytes
+    from storyboard_app.project.settings import ConsistencySettings
+
+    model, count = sys.argv[1], int(sys.argv[2])
+    renderer = StoryRenderer(load_text_to_image_pipeline(model, device="cpu"))
+    mara = CharacterIdentity("Mara", "a woman", "", 1, ("a woman", "a woman smiling"))
+    request = RenderRequest(
+        model_source=model, width=128, height=128, steps=2, guidance=5.0, scheduler="euler",
+        consistency=ConsistencySettings(window_size=4, identity_images=2), schedule_seed=3,
+        characters=(mara,),
+        panels=tuple(
+            PanelJob(i, i + 1, f"a woman, panel {i}", "", i, ("Mara",)) for i in range(count)
+        ),
+    )
+    done = []
+    renderer.render(request, lambda e: done.append(e))
+    print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses resource.getrusage")
+def test_sliding_window_keeps_peak_memory_flat(tiny_sdxl_dir: Path) -> None:
+    """Rendering 8, 16 or 32 panels together peaks at the same memory (windows of 4)."""
+    peaks = {}
+    for count in (8, 16, 32):
+        result = subprocess.run(
+            [sys.executable, "-c", MEMORY_PROBE, str(tiny_sdxl_dir), str(count)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        peaks[count] = json.loads(result.stdout.strip().splitlines()[-1])["peak_kib"]
+    assert max(peaks.values()) <= 1.15 * min(peaks.values()), peaks
