@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,17 +12,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from storyboard_app.project.store import ProjectStore
-
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "projects_example"
-
-
-def png_bytes(color: str = "red", size: tuple[int, int] = (16, 16)) -> bytes:
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture

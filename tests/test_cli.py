@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, png_bytes
+from support import EXAMPLES, png_bytes
 
 from storyboard_app.cli import main
 from storyboard_app.project.store import ProjectStore

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import png_bytes
+from support import png_bytes
 
 from storyboard_app.project import media as media_module
 from storyboard_app.project.errors import MediaError

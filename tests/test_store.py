@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import png_bytes
+from support import png_bytes
 
 from storyboard_app.project.errors import NotFoundError, ProjectExistsError, ValidationError
 from storyboard_app.project.records import TakeParams

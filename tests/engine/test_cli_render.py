@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from storyboard_app.cli import main, parse_panel_numbers
+from storyboard_app.cli import main
+from storyboard_app.cli.render import parse_panel_numbers
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.store import ProjectStore
 

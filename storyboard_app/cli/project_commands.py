@@ -1,23 +1,24 @@
-"""``storyboard``: headless commands over the same core the app uses.
-
-Each sub-command is a small function taking the parsed arguments; every error
-the user can cause is a :class:`StoryboardError`, printed as one message with
-its fix and a non-zero exit, never a traceback.
-"""
+"""Commands that create, inspect and edit a project (no engine needed)."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from storyboard_app import __version__
-from storyboard_app.project.errors import StoryboardError, ValidationError
+from storyboard_app.cli.common import (
+    EXIT_OK,
+    Commands,
+    add_command,
+    add_json_flag,
+    add_project_argument,
+    print_json,
+    print_table,
+)
+from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.script_toml import dump_story_toml
@@ -25,59 +26,8 @@ from storyboard_app.project.settings import SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script, export_story, flat_settings
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
 
-Handler = Callable[[argparse.Namespace], int]
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except StoryboardError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        if exc.hint:
-            print(f"  {exc.hint}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="storyboard",
-        description="Storyboard projects from the command line: create, inspect and edit "
-        "stories whose characters stay the same from panel to panel.",
-        epilog="Run 'storyboard COMMAND --help' for the options of a command.",
-    )
-    parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for register in COMMANDS:
-        register(commands)
-    return parser
-
-
-def add_command(
-    commands: argparse._SubParsersAction, name: str, handler: Handler, help_text: str
-) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, help=help_text, description=help_text)
-    parser.set_defaults(handler=handler)
-    return parser
-
-
-def add_project_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", type=Path, help="project folder (NAME.storyboard)")
-
-
-def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-
-
-def register_new(commands: argparse._SubParsersAction) -> None:
+def register_new(commands: Commands) -> None:
     parser = add_command(
         commands, "new", cmd_new, "Create a project, empty or from a story script."
     )
@@ -111,7 +61,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_info(commands: argparse._SubParsersAction) -> None:
+def register_info(commands: Commands) -> None:
     parser = add_command(commands, "info", cmd_info, "Show a project's summary and settings.")
     add_project_argument(parser)
     add_json_flag(parser)
@@ -154,7 +104,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_characters(commands: argparse._SubParsersAction) -> None:
+def register_characters(commands: Commands) -> None:
     parser = add_command(commands, "characters", cmd_characters, "List a project's characters.")
     add_project_argument(parser)
     add_json_flag(parser)
@@ -173,7 +123,7 @@ def cmd_characters(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_scenes(commands: argparse._SubParsersAction) -> None:
+def register_scenes(commands: Commands) -> None:
     parser = add_command(commands, "scenes", cmd_scenes, "List a project's panels in story order.")
     add_project_argument(parser)
     add_json_flag(parser)
@@ -204,7 +154,7 @@ def scene_row(scene: SceneRecord) -> list[Any]:
     ]
 
 
-def register_add_character(commands: argparse._SubParsersAction) -> None:
+def register_add_character(commands: Commands) -> None:
     parser = add_command(commands, "add-character", cmd_add_character, "Add a character.")
     add_project_argument(parser)
     parser.add_argument("name", help="name used as [Name] in panel prompts")
@@ -263,7 +213,7 @@ def scene_changes(args: argparse.Namespace) -> dict[str, Any]:
     return changes
 
 
-def register_add_scene(commands: argparse._SubParsersAction) -> None:
+def register_add_scene(commands: Commands) -> None:
     parser = add_command(commands, "add-scene", cmd_add_scene, "Add a panel to the story.")
     add_project_argument(parser)
     parser.add_argument("prompt", help="what the panel shows, e.g. '[Mara] opens the door'")
@@ -281,7 +231,7 @@ def cmd_add_scene(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_edit_scene(commands: argparse._SubParsersAction) -> None:
+def register_edit_scene(commands: Commands) -> None:
     parser = add_command(commands, "edit-scene", cmd_edit_scene, "Change fields of a panel.")
     add_project_argument(parser)
     parser.add_argument("number", type=int, help="panel number (1 = first)")
@@ -303,7 +253,7 @@ def cmd_edit_scene(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_move_scene(commands: argparse._SubParsersAction) -> None:
+def register_move_scene(commands: Commands) -> None:
     parser = add_command(
         commands,
         "move-scene",
@@ -325,7 +275,7 @@ def cmd_move_scene(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_export_script(commands: argparse._SubParsersAction) -> None:
+def register_export_script(commands: Commands) -> None:
     parser = add_command(
         commands, "export-script", cmd_export_script, "Write the project as a TOML story script."
     )
@@ -349,7 +299,7 @@ def cmd_export_script(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def register_settings(commands: argparse._SubParsersAction) -> None:
+def register_settings(commands: Commands) -> None:
     parser = add_command(
         commands, "settings", cmd_settings, "Show or change a project's render settings."
     )
@@ -414,167 +364,3 @@ def typed_value(key: str, text: str, example: object) -> object:
     if isinstance(example, list):
         return tuple(part.strip() for part in text.split(",") if part.strip())
     return text
-
-
-def register_render(commands: argparse._SubParsersAction) -> None:
-    parser = add_command(
-        commands,
-        "render",
-        cmd_render,
-        "Render panels with consistent characters; each finished panel becomes a new take.",
-    )
-    add_project_argument(parser)
-    parser.add_argument("--scenes", metavar="LIST", help="panel numbers, e.g. 1,3-5 (default: all)")
-    parser.add_argument(
-        "--reroll", action="store_true", help="draw new seeds for panels whose seed is not locked"
-    )
-    parser.add_argument(
-        "--model",
-        metavar="SOURCE",
-        help="hub id, diffusers folder or .safetensors file ('tiny' = random test model)",
-    )
-    parser.add_argument("--steps", type=int, help="denoising steps")
-    parser.add_argument("--size", metavar="WxH", help="image size, e.g. 1024x768")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
-    parser.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
-    parser.add_argument(
-        "--low-vram", choices=["low", "medium", "high"], help="memory preset (default: from GPU)"
-    )
-
-
-def cmd_render(args: argparse.Namespace) -> int:
-    quiet_libraries()
-    from storyboard_app.engine.project_render import (
-        RenderOptions,
-        build_render_request,
-        load_pipeline_for,
-        render_scenes,
-    )
-    from storyboard_app.engine.story_renderer import StoryRenderer
-
-    width, height = parse_size(args.size) if args.size else (None, None)
-    options = RenderOptions(
-        model_source=args.model,
-        steps=args.steps,
-        width=width,
-        height=height,
-        device=None if args.device == "auto" else args.device,
-        dtype=None if args.dtype == "auto" else args.dtype,
-        low_vram=args.low_vram,
-        reroll=args.reroll,
-    )
-    with ProjectStore.open(args.project) as store:
-        scenes = store.scenes.list()
-        scene_ids = None
-        if args.scenes:
-            numbers = parse_panel_numbers(args.scenes, len(scenes))
-            scene_ids = [scenes[n - 1].id for n in numbers]
-        request = build_render_request(store, scene_ids, options)
-        print(f"Loading {request.model_source} ...", file=sys.stderr)
-        renderer = StoryRenderer(load_pipeline_for(request))
-        progress = ProgressLine()
-        takes = render_scenes(store, renderer, request, progress.show)
-        progress.done()
-    print(f"Rendered {len(takes)} panel(s) into {args.project}.")
-    return EXIT_OK
-
-
-class ProgressLine:
-    """A one-line progress display on stderr, rewritten in place."""
-
-    def show(self, event: object) -> None:
-        from storyboard_app.engine.render_request import IdentityReady, RenderProgress
-
-        if isinstance(event, RenderProgress):
-            what = "identity of" if event.stage == "identity" else "panel(s)"
-            filled = round(20 * event.step / event.steps)
-            sys.stderr.write(
-                f"\r[{event.pass_index}/{event.pass_count}] {what} {event.label:<12.12} "
-                f"[{'#' * filled}{'.' * (20 - filled)}] step {event.step}/{event.steps}"
-            )
-            sys.stderr.flush()
-        elif isinstance(event, IdentityReady):
-            how = "built" if event.built else "loaded from disk"
-            sys.stderr.write(
-                f"\r{event.character}: identity cache {how} ({event.nbytes / 2**20:.1f} MiB)"
-                + " " * 30
-                + "\n"
-            )
-
-    def done(self) -> None:
-        sys.stderr.write("\n")
-
-
-def quiet_libraries() -> None:
-    """Keep library chatter (progress bars, prompt truncation notes) out of the CLI's output.
-
-    Set through the environment because some of it is printed while the libraries import.
-    """
-    for variable in ("TRANSFORMERS_VERBOSITY", "DIFFUSERS_VERBOSITY"):
-        os.environ.setdefault(variable, "error")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import diffusers
-
-    diffusers.utils.logging.disable_progress_bar()
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    width, separator, height = text.lower().partition("x")
-    if not separator or not width.isdigit() or not height.isdigit():
-        raise ValidationError(
-            f"{text!r} is not a size.", "Write the size as WIDTHxHEIGHT, e.g. 1024x768."
-        )
-    return int(width), int(height)
-
-
-def parse_panel_numbers(text: str, count: int) -> list[int]:
-    """``1,3-5`` -> [1, 3, 4, 5], checked against the number of panels."""
-    numbers: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        first, dash, last = part.partition("-")
-        if not first.isdigit() or (dash and not last.isdigit()):
-            raise ValidationError(f"{part!r} is not a panel number or range.", "Write e.g. 1,3-5.")
-        start, end = int(first), int(last) if dash else int(first)
-        if not 1 <= start <= end <= count:
-            raise ValidationError(
-                f"Panels {part} are outside the story.", f"Panels are numbered 1 to {count}."
-            )
-        numbers.extend(range(start, end + 1))
-    if not numbers:
-        raise ValidationError("No panels were given.", "Write e.g. --scenes 1,3-5.")
-    return sorted(set(numbers))
-
-
-def print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
-
-
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], max_width: int = 48) -> None:
-    """A plain aligned table; long cells are shortened with an ellipsis."""
-    cells = [[shorten(str(cell), max_width) for cell in row] for row in rows]
-    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
-    print("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
-    for row in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-    if not rows:
-        print("(none)")
-
-
-def shorten(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
-    register_new,
-    register_info,
-    register_characters,
-    register_scenes,
-    register_add_character,
-    register_add_scene,
-    register_edit_scene,
-    register_move_scene,
-    register_export_script,
-    register_settings,
-    register_render,
-]

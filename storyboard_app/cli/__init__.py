@@ -1,0 +1,61 @@
+"""``storyboard``: headless commands over the same core the app uses.
+
+Each sub-command is a small function taking the parsed arguments; every error
+the user can cause is a :class:`StoryboardError`, printed as one message with
+its fix and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from storyboard_app import __version__
+from storyboard_app.cli import project_commands, render
+from storyboard_app.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Commands
+from storyboard_app.project.errors import StoryboardError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except StoryboardError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        if exc.hint:
+            print(f"  {exc.hint}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="storyboard",
+        description="Storyboard projects from the command line: create, inspect and edit "
+        "stories whose characters stay the same from panel to panel.",
+        epilog="Run 'storyboard COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for register in COMMANDS:
+        register(commands)
+    return parser
+
+
+COMMANDS: list[Callable[[Commands], None]] = [
+    project_commands.register_new,
+    project_commands.register_info,
+    project_commands.register_characters,
+    project_commands.register_scenes,
+    project_commands.register_add_character,
+    project_commands.register_add_scene,
+    project_commands.register_edit_scene,
+    project_commands.register_move_scene,
+    project_commands.register_export_script,
+    project_commands.register_settings,
+    render.register_render,
+]
