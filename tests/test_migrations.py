@@ -63,15 +63,15 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == ["0001", "0002"]
-    assert schema.head_revision() == "0002"
+    assert schema.known_revisions() == ["0001", "0002", "0003"]
+    assert schema.head_revision() == "0003"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
     folder = tmp_path / "old.storyboard"
     database = make_version_0001_project(folder)
     with ProjectStore.open(folder) as store:
-        assert store.schema_revision() == "0002"
+        assert store.schema_revision() == "0003"
         assert store.name == "Old story"
         settings = store.settings()
         assert (settings.width, settings.frame_rate) == (512, 24)
@@ -82,7 +82,7 @@ def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
         transition = store.transitions.set(scenes[0].id, scenes[1].id, kind="crossfade")
         assert transition.status == "pending"
         assert store.integrity_check() == ["ok"]
-    backups = list(folder.glob("project.sqlite.before-0002-from-0001*.bak"))
+    backups = list(folder.glob("project.sqlite.before-0003-from-0001*.bak"))
     assert len(backups) == 1
     assert database.exists()
 

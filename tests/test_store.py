@@ -216,7 +216,7 @@ def test_info_counts(story_store: ProjectStore) -> None:
     info = story_store.info()
     assert (info.character_count, info.scene_count, info.take_count) == (2, 4, 0)
     assert info.total_duration == pytest.approx(8.0)
-    assert info.schema_revision == "0002"
+    assert info.schema_revision == "0003"
 
 
 def test_integrity_check_of_new_project(store: ProjectStore) -> None:

@@ -105,6 +105,7 @@ class Scene(Base):
     shot_type: Mapped[str] = mapped_column(String(40), default="")
     seed: Mapped[int] = mapped_column(Integer)
     seed_locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    camera_move: Mapped[str | None] = mapped_column(Text, nullable=True)
     active_take_id: Mapped[int | None] = mapped_column(
         ForeignKey("takes.id", ondelete="SET NULL", use_alter=True), nullable=True
     )

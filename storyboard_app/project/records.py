@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from storyboard_app.project.camera import CameraMove
 from storyboard_app.project.settings import ProjectSettings
 
 
@@ -41,6 +42,7 @@ class SceneRecord:
     character_names: tuple[str, ...]
     active_take_id: int | None
     take_count: int
+    camera_move: CameraMove | None = None
 
     @property
     def number(self) -> int:

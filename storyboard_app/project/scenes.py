@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from storyboard_app.project.camera import CameraMove
 from storyboard_app.project.characters import find_character
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene, Take, Transition
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 DEFAULT_DURATION = 2.0
 TEXT_FIELDS = ("prompt", "negative_prompt", "caption", "notes", "shot_type")
-EDITABLE_FIELDS = {*TEXT_FIELDS, "duration", "seed", "seed_locked", "characters"}
+EDITABLE_FIELDS = {*TEXT_FIELDS, "duration", "seed", "seed_locked", "characters", "camera_move"}
 
 
 class SceneRepository:
@@ -131,6 +132,7 @@ def add_scene(
     duration: float | None = None,
     seed: int | None = None,
     seed_locked: bool = False,
+    camera_move: CameraMove | None = None,
 ) -> Scene:
     rows = ordered_scenes(session)
     position = len(rows) if position is None else position
@@ -155,6 +157,7 @@ def add_scene(
         "notes": notes,
         "shot_type": shot_type,
         "seed_locked": seed_locked,
+        "camera_move": camera_move,
     }
     if duration is not None:
         changes["duration"] = duration
@@ -185,6 +188,8 @@ def apply_scene_changes(session: Session, row: Scene, changes: dict[str, Any]) -
         row.seed = check_seed(int(changes["seed"]), what)
     if "seed_locked" in changes:
         row.seed_locked = bool(changes["seed_locked"])
+    if "camera_move" in changes:
+        row.camera_move = check_camera_move(changes["camera_move"])
     if "characters" in changes or "prompt" in changes:
         listed = changes.get("characters")
         if listed is None:
@@ -213,6 +218,17 @@ def check_prompt(prompt: str, what: str) -> str:
             "Describe what the panel shows, e.g. '[Mara] opens the door'.",
         )
     return prompt
+
+
+def check_camera_move(move: CameraMove | None) -> str | None:
+    """The JSON stored for a camera move (None removes it)."""
+    if move is None:
+        return None
+    if not isinstance(move, CameraMove):
+        raise ValidationError(
+            "A camera move must be a CameraMove.", "Build one with start/end framings."
+        )
+    return move.to_json()
 
 
 def check_shot_type(shot_type: str) -> str:
@@ -298,4 +314,5 @@ def to_record(session: Session, row: Scene) -> SceneRecord:
         character_names=tuple(c.name for c in row.characters),
         active_take_id=row.active_take_id,
         take_count=take_count or 0,
+        camera_move=CameraMove.from_json(row.camera_move) if row.camera_move else None,
     )

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from storyboard_app.project.camera import CameraMove
+
 
 @dataclass(frozen=True)
 class CharacterSpec:
@@ -44,6 +46,7 @@ class SceneSpec:
     seed: int | None = None
     seed_locked: bool = False
     transition_to_next: TransitionSpec | None = None
+    camera_move: CameraMove | None = None
     line: int | None = None
 
 

@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 import tomli_w
 
+from storyboard_app.project.camera import CameraMove, Framing
 from storyboard_app.project.errors import ScriptError, ValidationError
 from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
 from storyboard_app.project.script_io import (
@@ -45,8 +46,11 @@ SCENE_KEYS = (
     "seed",
     "seed_locked",
     "transition",
+    "camera",
 )
 TRANSITION_KEYS = ("kind", "duration", "frames")
+CAMERA_KEYS = ("start", "end", "easing")
+FRAMING_KEYS = ("x", "y", "zoom")
 TYPE_NAMES: dict[type, str] = {
     str: "a string",
     int: "an integer",
@@ -200,6 +204,7 @@ def _read_scene(table: _Table) -> SceneSpec:
         text, list(names), table.path, table.where("scenes", table.index, "prompt")
     )
     transition = table.get("transition", dict)
+    camera = table.get("camera", dict)
     return SceneSpec(
         prompt=prompt,
         characters=characters,
@@ -211,6 +216,7 @@ def _read_scene(table: _Table) -> SceneSpec:
         seed=table.get("seed", int),
         seed_locked=table.get("seed_locked", bool, False),
         transition_to_next=None if transition is None else _read_transition(table, transition),
+        camera_move=None if camera is None else _read_camera(table, camera),
         line=table.where("scenes", table.index).line,
     )
 
@@ -235,6 +241,32 @@ def _read_transition(scene: _Table, data: Mapping[str, Any]) -> TransitionSpec:
         duration=table.get("duration", float, defaults.duration),
         frames=table.get("frames", int, defaults.frames),
     )
+
+
+def _read_camera(scene: _Table, data: Mapping[str, Any]) -> CameraMove:
+    """``camera = { start = {x, y, zoom}, end = {x, y, zoom}, easing = "..." }``."""
+    table = scene.nested("camera", f"the camera move of {scene.label}", data)
+    table.check_keys(CAMERA_KEYS)
+    start = _read_framing(table, "start")
+    end = _read_framing(table, "end")
+    easing = table.get("easing", str, "ease_in_out")
+    try:
+        return CameraMove(start, end, easing)
+    except ValidationError as error:
+        table.fail("easing", f"invalid camera move in {scene.label}: {error.message}", error.hint)
+
+
+def _read_framing(camera: _Table, key: str) -> Framing:
+    table = camera.nested(key, f"the {key} framing of {camera.label}", camera.get(key, dict, {}))
+    table.check_keys(FRAMING_KEYS)
+    try:
+        return Framing(
+            center_x=table.get("x", float, 0.5),
+            center_y=table.get("y", float, 0.5),
+            zoom=table.get("zoom", float, 1.0),
+        )
+    except ValidationError as error:
+        table.fail("", f"invalid {key} framing in {camera.label}: {error.message}", error.hint)
 
 
 def _read_settings(table: _Table) -> dict[str, Any]:
@@ -393,6 +425,15 @@ def _scene_items(scene: SceneSpec) -> Iterable[tuple[str, Any]]:
     yield from ((key, value) for key, value in optional.items() if value not in ("", None))
     if scene.transition_to_next is not None:
         yield "transition", _transition_table(scene.transition_to_next)
+    if scene.camera_move is not None:
+        yield "camera", _camera_table(scene.camera_move)
+
+
+def _camera_table(move: CameraMove) -> dict[str, Any]:
+    def framing(f: Framing) -> dict[str, float]:
+        return {"x": f.center_x, "y": f.center_y, "zoom": f.zoom}
+
+    return {"start": framing(move.start), "end": framing(move.end), "easing": move.easing}
 
 
 def _transition_table(transition: TransitionSpec) -> dict[str, Any]:

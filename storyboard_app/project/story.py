@@ -90,6 +90,7 @@ def import_scene(session: Session, spec: SceneSpec) -> Scene:
         duration=spec.duration,
         seed=spec.seed,
         seed_locked=spec.seed_locked,
+        camera_move=spec.camera_move,
     )
 
 
@@ -138,6 +139,7 @@ def export_story(store: ProjectStore, relative_to: Path | None = None) -> StoryS
                 seed=s.seed,
                 seed_locked=s.seed_locked,
                 transition_to_next=_transition_spec(transitions.get((s.id, next_ids.get(s.id)))),
+                camera_move=s.camera_move,
             )
             for s in scenes
         ),
