@@ -49,38 +49,13 @@ class SceneRepository:
         with self._store.session() as session:
             return to_record(session, scene_at(session, number))
 
-    def add(
-        self,
-        prompt: str,
-        *,
-        characters: Sequence[str] = (),
-        position: int | None = None,
-        negative_prompt: str = "",
-        caption: str = "",
-        notes: str = "",
-        shot_type: str = "",
-        duration: float | None = None,
-        seed: int | None = None,
-        seed_locked: bool = False,
-    ) -> SceneRecord:
-        """Add a panel; characters are the union of ``characters`` and the prompt's tags."""
+    def add(self, prompt: str, *, position: int | None = None, **fields: Any) -> SceneRecord:
+        """Add a panel (at the end unless ``position``); ``fields`` are those of :func:`add_scene`.
+
+        Characters are the union of ``characters`` and the prompt's tags.
+        """
         with self._store.session() as session:
-            return to_record(
-                session,
-                add_scene(
-                    session,
-                    prompt,
-                    characters=characters,
-                    position=position,
-                    negative_prompt=negative_prompt,
-                    caption=caption,
-                    notes=notes,
-                    shot_type=shot_type,
-                    duration=duration,
-                    seed=seed,
-                    seed_locked=seed_locked,
-                ),
-            )
+            return to_record(session, add_scene(session, prompt, position=position, **fields))
 
     def update(self, scene_id: int, **changes: Any) -> SceneRecord:
         unknown = set(changes) - EDITABLE_FIELDS
