@@ -271,3 +271,25 @@ def test_sliding_window_keeps_peak_memory_flat(tiny_sdxl_dir: Path) -> None:
         )
         peaks[count] = json.loads(result.stdout.strip().splitlines()[-1])["peak_kib"]
     assert max(peaks.values()) <= 1.15 * min(peaks.values()), peaks
+
+
+def test_sd15_story_renders_with_consistent_up_blocks(tmp_path: Path, tiny_sd15_dir: Path) -> None:
+    """SD 1.5 gets the equivalent layers: every self-attention layer of its up-blocks."""
+    loaded = load_text_to_image_pipeline(str(tiny_sd15_dir), device="cpu")
+    assert loaded.architecture == "sd15"
+    with ProjectStore.create(tmp_path / "sd15") as store:
+        store.update_settings(
+            model_source=str(tiny_sd15_dir), width=64, height=64, steps=2, identity_images=2
+        )
+        store.characters.add("Mara", "a woman with red hair", seed=11)
+        store.scenes.add("[Mara] climbs the stairs")
+        store.scenes.add("[Mara] waves")
+        events: list[RenderEvent] = []
+        takes = render_scenes(
+            store, StoryRenderer(loaded), build_render_request(store), events.append
+        )
+        assert len(takes) == 2
+        built = [e for e in events if isinstance(e, IdentityReady)]
+        assert built and built[0].nbytes > 0
+    layers = [n for n in loaded.pipe.unet.attn_processors if ".attn1." in n and n.startswith("up_")]
+    assert {n.split(".")[1] for n in layers} == {"1", "2"}
