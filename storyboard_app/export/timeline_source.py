@@ -1,0 +1,44 @@
+"""The project's timeline at the frame rate an export asks for, and a default video size."""
+
+from __future__ import annotations
+
+from storyboard_app.export.errors import ExportOptionsError, NothingToExportError
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.timeline import Timeline, active_media, build_timeline, layout
+
+DEFAULT_VIDEO_HEIGHT = 720
+MAX_FRAME_RATE = 120
+
+
+def project_timeline(store: ProjectStore, frame_rate: int | None = None) -> Timeline:
+    """The frame-exact timeline, laid out again when ``frame_rate`` overrides the project's.
+
+    Every export that places panels in time goes through here, so the MP4, the
+    image sequence and the editorial timelines agree to the frame.
+    """
+    if frame_rate is None:
+        timeline = build_timeline(store)
+    else:
+        if not 1 <= frame_rate <= MAX_FRAME_RATE:
+            raise ExportOptionsError(
+                f"A frame rate of {frame_rate} fps is out of range.",
+                f"Use 1 to {MAX_FRAME_RATE} frames per second, e.g. 24.",
+            )
+        scenes = store.scenes.list()
+        media = {scene.id: active_media(store, scene) for scene in scenes}
+        transitions = {(t.from_scene_id, t.to_scene_id): t for t in store.transitions.list()}
+        timeline = layout(frame_rate, scenes, media, transitions)
+    if not timeline.clips:
+        raise NothingToExportError(
+            f"The project {store.name!r} has no panels to export.",
+            "Add panels first (storyboard add-scene, or the app's + button).",
+        )
+    return timeline
+
+
+def default_frame_size(settings: ProjectSettings) -> tuple[int, int]:
+    """720 lines at the panels' aspect ratio, both sides even as H.264 in yuv420p needs."""
+    height = DEFAULT_VIDEO_HEIGHT
+    width = round(height * settings.width / settings.height / 2) * 2
+    return width, height
