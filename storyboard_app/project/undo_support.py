@@ -1,0 +1,245 @@
+"""Store additions the desktop app needs: undo snapshots and the identity a take was rendered with.
+
+Deleting a scene deletes its takes and the transitions that touch it; deleting a
+character unlinks it from its panels. To undo such a delete the app takes a
+snapshot first and restores it later, rows under their old ids where those are
+free, so every other command on the undo stack still finds what it refers to.
+Take ids can be taken meanwhile (a render adds takes without going through the
+undo stack), so :func:`restore_scene` and :func:`restore_take` report the id a
+take got back.
+
+The second part records which character identities a rendered take was made
+with (:func:`record_take_identities`), so the app can tell when a panel is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.characters import find_character
+from storyboard_app.project.characters import to_record as character_record
+from storyboard_app.project.models import Character, Scene, Take, Transition
+from storyboard_app.project.records import (
+    CharacterRecord,
+    SceneRecord,
+    TakeRecord,
+    TransitionRecord,
+)
+from storyboard_app.project.scenes import check_camera_move, find_scene, ordered_scenes, renumber
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.takes import find_take
+from storyboard_app.project.takes import to_record as take_record
+
+IDENTITIES_KEY = "identities"
+
+
+@dataclass(frozen=True)
+class SceneSnapshot:
+    """A scene with everything its delete removes: takes, and every transition's state."""
+
+    scene: SceneRecord
+    takes: tuple[TakeRecord, ...]
+    transitions: tuple[TransitionRecord, ...]
+
+
+@dataclass(frozen=True)
+class CharacterSnapshot:
+    """A character and the panels that name it."""
+
+    character: CharacterRecord
+    scene_ids: tuple[int, ...]
+
+
+def snapshot_scene(store: ProjectStore, scene_id: int) -> SceneSnapshot:
+    with store.session() as session:
+        row = find_scene(session, scene_id)
+        takes = tuple(take_record(take) for take in row.takes)
+    return SceneSnapshot(store.scenes.get(scene_id), takes, tuple(store.transitions.list()))
+
+
+def restore_scene(store: ProjectStore, snapshot: SceneSnapshot) -> dict[int, int]:
+    """Put a deleted scene back at its position with its takes and transitions.
+
+    Returns ``{old take id: new take id}`` for takes whose id was taken meanwhile.
+    """
+    record = snapshot.scene
+    with store.session() as session:
+        rows = ordered_scenes(session)
+        row = Scene(
+            id=record.id,
+            position=record.position,
+            prompt=record.prompt,
+            negative_prompt=record.negative_prompt,
+            caption=record.caption,
+            notes=record.notes,
+            shot_type=record.shot_type,
+            duration=record.duration,
+            seed=record.seed,
+            seed_locked=record.seed_locked,
+            camera_move=check_camera_move(record.camera_move),
+        )
+        row.characters = [find_character(session, name) for name in record.character_names]
+        session.add(row)
+        rows.insert(min(record.position, len(rows)), row)
+        renumber(rows)
+        session.flush()
+        remap = {take.id: _insert_take(session, take) for take in snapshot.takes}
+        if record.active_take_id is not None:
+            row.active_take_id = remap[record.active_take_id]
+        _restore_transitions(session, snapshot.transitions)
+    return {old: new for old, new in remap.items() if old != new}
+
+
+def snapshot_transitions(store: ProjectStore) -> tuple[TransitionRecord, ...]:
+    """Every transition as it is now: a reorder marks some stale, undo puts them back."""
+    return tuple(store.transitions.list())
+
+
+def restore_transitions(store: ProjectStore, transitions: Sequence[TransitionRecord]) -> None:
+    with store.session() as session:
+        _restore_transitions(session, transitions)
+
+
+def _restore_transitions(session: Session, transitions: Sequence[TransitionRecord]) -> None:
+    """Re-add deleted transitions and put back the status of the others.
+
+    A transition whose scenes are gone is skipped: it cannot exist without them.
+    """
+    scene_ids = set(session.scalars(select(Scene.id)))
+    for record in transitions:
+        if not {record.from_scene_id, record.to_scene_id} <= scene_ids:
+            continue
+        row = session.get(Transition, record.id)
+        if row is None:
+            row = Transition(id=record.id)
+            session.add(row)
+        row.from_scene_id = record.from_scene_id
+        row.to_scene_id = record.to_scene_id
+        row.kind = record.kind
+        row.duration = record.duration
+        row.frame_count = record.frame_count
+        row.status = record.status
+        row.media_json = json.dumps(list(record.media))
+        row.settings_json = json.dumps(record.settings, sort_keys=True)
+
+
+def restore_take(store: ProjectStore, take: TakeRecord, *, make_active: bool) -> int:
+    """Put a deleted take back (its media file is still in the project); returns its id."""
+    with store.session() as session:
+        scene = find_scene(session, take.scene_id)
+        take_id = _insert_take(session, take)
+        if make_active:
+            scene.active_take_id = take_id
+    return take_id
+
+
+def _insert_take(session: Session, record: TakeRecord) -> int:
+    """Insert a take under its old id, or a new one when a later take has taken it."""
+    free = session.get(Take, record.id) is None
+    params = record.params
+    row = Take(
+        id=record.id if free else None,
+        scene_id=record.scene_id,
+        media=record.media,
+        source=params.source,
+        model_source=params.model_source,
+        seed=params.seed,
+        steps=params.steps,
+        guidance=params.guidance,
+        width=params.width,
+        height=params.height,
+        scheduler=params.scheduler,
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        consistency_json=json.dumps(params.consistency, sort_keys=True),
+        identity_fingerprint=params.identity_fingerprint,
+        created_at=record.created_at,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def snapshot_character(store: ProjectStore, character_id: int) -> CharacterSnapshot:
+    with store.session() as session:
+        row = find_character(session, character_id)
+        return CharacterSnapshot(
+            character_record(row), tuple(sorted(scene.id for scene in row.scenes))
+        )
+
+
+def restore_character(store: ProjectStore, snapshot: CharacterSnapshot) -> None:
+    """Put a deleted character back at its place in the list and in the panels naming it."""
+    record = snapshot.character
+    with store.session() as session:
+        rows = list(session.scalars(select(Character).order_by(Character.position)))
+        row = Character(
+            id=record.id,
+            name=record.name,
+            description=record.description,
+            negative_prompt=record.negative_prompt,
+            seed=record.seed,
+            color=record.color,
+            reference_media=record.reference_media,
+            position=record.position,
+        )
+        session.add(row)
+        rows.insert(min(record.position, len(rows)), row)
+        for position, item in enumerate(rows):
+            item.position = position
+        for scene_id in snapshot.scene_ids:
+            scene = session.get(Scene, scene_id)
+            if scene is not None:
+                scene.characters = sorted([*scene.characters, row], key=lambda c: c.position)
+
+
+def reorder_scenes(store: ProjectStore, scene_ids: Sequence[int]) -> None:
+    """Put every scene in the order of ``scene_ids`` in one transaction (undo of a move)."""
+    with store.session() as session:
+        rows = {row.id: row for row in ordered_scenes(session)}
+        if set(rows) != set(scene_ids):
+            missing = set(rows) ^ set(scene_ids)
+            raise ValueError(f"reorder_scenes needs every scene exactly once; off: {missing}")
+        renumber([rows[scene_id] for scene_id in scene_ids])
+
+
+def identity_signature(description: str, negative_prompt: str, seed: int) -> str:
+    """What makes a character look like itself in a render: its prompts and seed.
+
+    The name is left out on purpose: renaming a character does not change a picture.
+    """
+    text = json.dumps([description.strip(), negative_prompt.strip(), int(seed)])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def character_signature(character: CharacterRecord) -> str:
+    return identity_signature(character.description, character.negative_prompt, character.seed)
+
+
+def record_take_identities(
+    store: ProjectStore, take_id: int, signatures: Mapping[int, str]
+) -> None:
+    """Note which identities (character id -> signature) a rendered take was made with.
+
+    Kept in the take's consistency record, next to the other consistency settings
+    that produced it, so it is copied, exported and deleted with the take.
+    """
+    with store.session() as session:
+        row = find_take(session, take_id)
+        record = json.loads(row.consistency_json)
+        record[IDENTITIES_KEY] = {str(key): value for key, value in signatures.items()}
+        row.consistency_json = json.dumps(record, sort_keys=True)
+
+
+def take_identities(take: TakeRecord) -> dict[int, str] | None:
+    """The identities recorded for a take, or None for takes rendered without a record."""
+    recorded = take.params.consistency.get(IDENTITIES_KEY)
+    if not isinstance(recorded, dict):
+        return None
+    return {int(key): str(value) for key, value in recorded.items()}
