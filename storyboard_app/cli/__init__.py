@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from storyboard_app import __version__
-from storyboard_app.cli import project_commands, render
+from storyboard_app.cli import export, project_commands, render, selftest
 from storyboard_app.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Commands
 from storyboard_app.project.errors import StoryboardError
 
@@ -58,4 +58,6 @@ COMMANDS: list[Callable[[Commands], None]] = [
     project_commands.register_export_script,
     project_commands.register_settings,
     render.register_render,
+    export.register_export,
+    selftest.register_self_test,
 ]

@@ -44,6 +44,9 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "edl": ("cmx_3600", (".edl",)),
 }
 STILLS_SUFFIX = "_stills"
+# SMPTE timecode, which FCP XML and EDL are written in, exists only at these whole rates.
+TIMECODE_RATES = (24, 25, 30, 48, 50, 60)
+TIMECODE_FORMATS = ("fcp_xml", "edl")
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ def export_editorial(
     check_stills_folder(stills)
     story = collect_story(store)
     timeline = project_timeline(store, options.frame_rate)
+    check_timecode_rate(format_name, timeline.frame_rate)
     steps = Steps("editorial", len(story.panels) + 1, "files", on_progress, is_cancelled)
     names = {panel.scene_id: panel_file_name(story, panel) for panel in story.panels}
     otio_timeline = build_otio_timeline(
@@ -89,6 +93,16 @@ def export_editorial(
         temp.write_text(text, encoding="utf-8")
     steps.advance()
     return ExportResult(target, len(timeline.panels), "clips", extra=(stills,))
+
+
+def check_timecode_rate(format_name: str, frame_rate: int) -> None:
+    """Refuse a rate that FCP XML or EDL timecode cannot express, before anything is written."""
+    if format_name in TIMECODE_FORMATS and frame_rate not in TIMECODE_RATES:
+        rates = ", ".join(str(rate) for rate in TIMECODE_RATES)
+        raise ExportOptionsError(
+            f"{format_name.replace('_', ' ').upper()} timecode has no {frame_rate} fps.",
+            f"Export at one of {rates} fps (e.g. --fps 24), or use OTIO, which takes any rate.",
+        )
 
 
 def check_stills_folder(folder: Path) -> None:

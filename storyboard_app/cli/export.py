@@ -1,0 +1,230 @@
+"""``storyboard export``: PDF, MP4, image, comic-archive and editorial exports of a project.
+
+Several outputs may be asked for at once; every option and output path is
+checked before the first export starts, so a typo in the last one is reported
+at once rather than after minutes of encoding. Progress goes to stderr,
+results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from storyboard_app.cli.common import EXIT_OK, Commands, add_command, add_project_argument
+from storyboard_app.cli.render import parse_size
+from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.store import ProjectStore
+
+if TYPE_CHECKING:
+    from storyboard_app.export import EditorialOptions, ExportProgress, ExportResult
+
+Job = Callable[[ProjectStore, Callable[["ExportProgress"], None]], "ExportResult"]
+FILE_SUFFIXES = {
+    "pdf": (".pdf",),
+    "mp4": (".mp4", ".m4v"),
+    "cbz": (".cbz",),
+    "otio": (".otio",),
+    "fcpxml": (".xml",),
+    "edl": (".edl",),
+}
+FOLDER_OUTPUTS = ("frames", "panels")
+
+
+def register_export(commands: Commands) -> None:
+    parser = add_command(
+        commands,
+        "export",
+        cmd_export,
+        "Export a project as a PDF, an MP4 animatic, images, a CBZ comic or an editing timeline.",
+    )
+    add_project_argument(parser)
+    outputs = parser.add_argument_group("outputs (one or more)")
+    outputs.add_argument("--pdf", type=Path, metavar="FILE", help="PDF comic or storyboard sheets")
+    outputs.add_argument("--mp4", type=Path, metavar="FILE", help="MP4 animatic (H.264)")
+    outputs.add_argument("--cbz", type=Path, metavar="FILE", help="CBZ comic archive")
+    outputs.add_argument("--otio", type=Path, metavar="FILE", help="OpenTimelineIO timeline")
+    outputs.add_argument(
+        "--fcpxml", type=Path, metavar="FILE", help="Final Cut Pro 7 XML (Premiere, Resolve)"
+    )
+    outputs.add_argument("--edl", type=Path, metavar="FILE", help="CMX 3600 EDL")
+    outputs.add_argument(
+        "--frames", type=Path, metavar="DIR", help="every frame as PNG (new folder)"
+    )
+    outputs.add_argument(
+        "--panels", type=Path, metavar="DIR", help="one image per panel (new folder)"
+    )
+    add_pdf_options(parser)
+    add_video_options(parser)
+
+
+def add_pdf_options(parser: argparse.ArgumentParser) -> None:
+    pdf = parser.add_argument_group("PDF and CBZ")
+    pdf.add_argument("--layout", choices=["comic", "strip", "single", "worksheet"], default="comic")
+    pdf.add_argument("--page", default="a4", metavar="SIZE", help="a4, letter, ... or WxHmm")
+    pdf.add_argument("--landscape", action="store_true", help="turn the page sideways")
+    pdf.add_argument("--margin", type=float, default=12.0, metavar="MM", help="page margin")
+    pdf.add_argument("--gutter", type=float, default=4.0, metavar="MM", help="space between panels")
+    pdf.add_argument(
+        "--per-row", type=int, default=0, metavar="N", help="comic: panels per row (0: 2 and 3)"
+    )
+    pdf.add_argument(
+        "--per-page", type=int, default=4, metavar="N", help="worksheet: panels per page"
+    )
+    pdf.add_argument("--no-title-page", action="store_true", help="start with the first panel")
+    pdf.add_argument(
+        "--no-lettering", action="store_true", help="leave captions off PDF and CBZ panels"
+    )
+
+
+def add_video_options(parser: argparse.ArgumentParser) -> None:
+    video = parser.add_argument_group("MP4, frames and editorial timelines")
+    video.add_argument("--fps", type=int, metavar="N", help="frame rate (default: the project's)")
+    video.add_argument("--size", metavar="WxH", help="frame size (default: 720 lines high)")
+    video.add_argument("--captions", action="store_true", help="burn captions into the frames")
+    video.add_argument("--panel-numbers", action="store_true", help="burn in panel numbers")
+    video.add_argument(
+        "--quality", type=int, default=20, metavar="CRF", help="x264 CRF: 18 fine ... 28 small"
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    check_outputs(args)
+    with ProjectStore.open(args.project) as store:
+        jobs = plan_jobs(args, store.settings().frame_rate)
+        for label, job in jobs:
+            progress = ProgressLine(label)
+            result = job(store, progress.show)
+            progress.done()
+            print(result.describe())
+    return EXIT_OK
+
+
+def plan_jobs(args: argparse.Namespace, project_rate: int) -> list[tuple[str, Job]]:
+    """One job per requested output, with its options built (and so checked) up front."""
+    jobs = print_jobs(args) + timeline_jobs(args, project_rate)
+    if not jobs:
+        raise ValidationError(
+            "Nothing to export: no output was given.",
+            "Add at least one of --pdf, --mp4, --cbz, --otio, --fcpxml, --edl, --frames, --panels.",
+        )
+    return jobs
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    from storyboard_app.export.output import check_output_file, check_output_folder
+
+    for name, suffixes in FILE_SUFFIXES.items():
+        if getattr(args, name) is not None:
+            check_output_file(getattr(args, name), suffixes)
+    for name in FOLDER_OUTPUTS:
+        if getattr(args, name) is not None:
+            check_output_folder(getattr(args, name))
+
+
+def print_jobs(args: argparse.Namespace) -> list[tuple[str, Job]]:
+    from storyboard_app.export import (
+        CbzOptions,
+        PageSetup,
+        PdfOptions,
+        export_cbz,
+        export_panel_images,
+        export_pdf,
+        parse_page_size,
+    )
+
+    jobs: list[tuple[str, Job]] = []
+    if args.pdf is not None:
+        page = PageSetup(parse_page_size(args.page), args.landscape, args.margin, args.gutter)
+        options = PdfOptions(
+            layout=args.layout,
+            page=page,
+            title_page=not args.no_title_page,
+            captions=not args.no_lettering,
+            panels_per_row=args.per_row,
+            panels_per_page=args.per_page,
+        )
+        jobs.append(("PDF", lambda s, p: export_pdf(s, args.pdf, options, p)))
+    if args.cbz is not None:
+        cbz = CbzOptions(captions=not args.no_lettering)
+        jobs.append(("CBZ", lambda s, p: export_cbz(s, args.cbz, cbz, p)))
+    if args.panels is not None:
+        jobs.append(("Panels", lambda s, p: export_panel_images(s, args.panels, p)))
+    return jobs
+
+
+def timeline_jobs(args: argparse.Namespace, project_rate: int) -> list[tuple[str, Job]]:
+    from storyboard_app.export import (
+        EditorialOptions,
+        FrameOptions,
+        VideoOptions,
+        export_frames,
+        export_mp4,
+    )
+    from storyboard_app.export.editorial import check_timecode_rate
+
+    size = parse_size(args.size) if args.size else None
+    common = {
+        "size": size,
+        "frame_rate": args.fps,
+        "captions": args.captions,
+        "panel_numbers": args.panel_numbers,
+    }
+    jobs: list[tuple[str, Job]] = []
+    if args.mp4 is not None:
+        video = VideoOptions(**common, quality=args.quality)
+        jobs.append(("MP4", lambda s, p: export_mp4(s, args.mp4, video, p)))
+    if args.frames is not None:
+        frames = FrameOptions(**common)
+        jobs.append(("Frames", lambda s, p: export_frames(s, args.frames, frames, p)))
+    editorial = EditorialOptions(frame_rate=args.fps)
+    for flag, format_name, label in (
+        ("otio", "otio", "OTIO"),
+        ("fcpxml", "fcp_xml", "FCP XML"),
+        ("edl", "edl", "EDL"),
+    ):
+        path = getattr(args, flag)
+        if path is not None:
+            check_timecode_rate(format_name, args.fps or project_rate)
+            jobs.append((label, editorial_job(path, format_name, editorial)))
+    return jobs
+
+
+def editorial_job(path: Path, format_name: str, options: EditorialOptions) -> Job:
+    from storyboard_app.export import export_editorial
+
+    return lambda store, progress: export_editorial(store, path, format_name, options, progress)
+
+
+class ProgressLine:
+    """``MP4 [########............] 1210/2880 frames`` on stderr.
+
+    Redrawn in place on a terminal; in a log (not a terminal) one line per tenth.
+    """
+
+    WIDTH = 24
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.interactive = sys.stderr.isatty()
+        self.shown = -1
+
+    def show(self, progress: ExportProgress) -> None:
+        step = int(progress.fraction * (100 if self.interactive else 10))
+        if step == self.shown:
+            return
+        self.shown = step
+        filled = round(self.WIDTH * progress.fraction)
+        line = (
+            f"{self.label:<8} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+            f"{progress.done}/{progress.total} {progress.unit}"
+        )
+        sys.stderr.write(f"\r{line}" if self.interactive else f"{line}\n")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.interactive and self.shown >= 0:
+            sys.stderr.write("\n")

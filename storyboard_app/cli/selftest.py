@@ -1,0 +1,188 @@
+"""``storyboard self-test`` and the frozen app's ``--self-test``: prove an install works.
+
+Headless and offline: a project is created from the bundled example story,
+rendered with the tiny built-in random model (64x64, 2 steps), exported as a
+PDF and an MP4, and both files are read back and checked. Everything happens
+in a temporary folder (the tiny model's cache included), so the test leaves
+nothing behind. Prints ``OK`` and returns 0, or says what failed and returns 1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+import storyboard_app
+from storyboard_app.cli.common import EXIT_ERROR, EXIT_OK, Commands, add_command
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.story import create_project_from_script
+
+EXAMPLE_SCRIPT = "lighthouse_keeper.toml"
+RENDER_SIZE = 64
+RENDER_STEPS = 2
+VIDEO_SIZE = (128, 96)
+
+
+class SelfTestFailure(StoryboardError):
+    """A check of the self-test did not hold."""
+
+
+def register_self_test(commands: Commands) -> None:
+    add_command(
+        commands,
+        "self-test",
+        lambda _args: run_self_test(),
+        "Check this installation: render the example with a tiny model, export PDF and MP4.",
+    )
+
+
+def run_self_test(out: TextIO | None = None) -> int:
+    """Run every step, reporting each on ``out`` (stdout); 0 when all passed."""
+    out = out or sys.stdout
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="storyboard-self-test-") as temp, cache_in(temp):
+            run_steps(Path(temp), lambda line: print(line, file=out, flush=True))
+    except Exception as exc:
+        if not isinstance(exc, StoryboardError):
+            traceback.print_exc()
+        print(f"FAILED: {exc}", file=out, flush=True)
+        return EXIT_ERROR
+    print(f"OK ({time.perf_counter() - started:.1f} s)", file=out, flush=True)
+    return EXIT_OK
+
+
+def run_steps(folder: Path, report: Callable[[str], None]) -> None:
+    clock = Stopwatch()
+    script = load_story_script(examples_dir() / EXAMPLE_SCRIPT)
+    with create_project_from_script(folder / "self-test.storyboard", script) as store:
+        report(f"project: {len(store.scenes.list())} panels from {EXAMPLE_SCRIPT}{clock.lap()}")
+        render_tiny(store)
+        rendered = store.info().rendered_scene_count
+        report(f"render: {rendered} panels with the tiny model{clock.lap()}")
+        pages = check_pdf(store, folder / "self-test.pdf")
+        report(f"pdf: {pages} pages, text and images embedded{clock.lap()}")
+        frames = check_mp4(store, folder / "self-test.mp4")
+        report(f"mp4: {frames} frames of H.264 yuv420p, as long as the timeline{clock.lap()}")
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def lap(self) -> str:
+        """`` (1.2 s)``: the time since the previous lap."""
+        now = time.perf_counter()
+        seconds, self.last = now - self.last, now
+        return f" ({seconds:.1f} s)"
+
+
+def examples_dir() -> Path:
+    """``projects_example/``: in the frozen app's bundle, else beside the package."""
+    candidates = []
+    bundle = getattr(sys, "_MEIPASS", None)
+    if bundle is not None:
+        candidates.append(Path(bundle) / "projects_example")
+    candidates.append(Path(storyboard_app.__file__).resolve().parent.parent / "projects_example")
+    for folder in candidates:
+        if (folder / EXAMPLE_SCRIPT).is_file():
+            return folder
+    raise SelfTestFailure(
+        f"The example story {EXAMPLE_SCRIPT} is missing (looked in "
+        + ", ".join(str(c) for c in candidates)
+        + ").",
+        "Reinstall Storyboard; the examples are part of the installation.",
+    )
+
+
+@contextmanager
+def cache_in(folder: str) -> Iterator[None]:
+    """Point the tiny model's cache into ``folder`` for the duration of the test."""
+    previous = os.environ.get("STORYBOARD_CACHE_DIR")
+    os.environ["STORYBOARD_CACHE_DIR"] = str(Path(folder) / "cache")
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("STORYBOARD_CACHE_DIR", None)
+        else:
+            os.environ["STORYBOARD_CACHE_DIR"] = previous
+
+
+def render_tiny(store: ProjectStore) -> None:
+    from storyboard_app.cli.render import quiet_libraries
+
+    quiet_libraries()
+    from storyboard_app.engine.project_render import (
+        RenderOptions,
+        build_render_request,
+        load_pipeline_for,
+        render_scenes,
+    )
+    from storyboard_app.engine.story_renderer import StoryRenderer
+
+    options = RenderOptions(
+        model_source="tiny", steps=RENDER_STEPS, width=RENDER_SIZE, height=RENDER_SIZE
+    )
+    request = build_render_request(store, None, options)
+    takes = render_scenes(store, StoryRenderer(load_pipeline_for(request)), request)
+    if len(takes) != len(request.panels):
+        raise SelfTestFailure(
+            f"Rendering made {len(takes)} takes for {len(request.panels)} panels.",
+            "Run 'storyboard render' on a project to see the error.",
+        )
+
+
+def check_pdf(store: ProjectStore, path: Path) -> int:
+    """Export a comic PDF and check its structure, its embedded font and its images."""
+    from storyboard_app.export import export_pdf
+
+    result = export_pdf(store, path)
+    data = path.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page\b", data))
+    checks = {
+        "is not a PDF": data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF"),
+        f"has {pages} pages, not {result.count}": pages == result.count,
+        "has no embedded font": b"/FontFile2" in data,
+        "has no images": b"/Subtype /Image" in data,
+    }
+    fail_on(checks, "The exported PDF")
+    return pages
+
+
+def check_mp4(store: ProjectStore, path: Path) -> int:
+    """Export the animatic and read it back with PyAV: codec, pixels, frame count, duration."""
+    import av
+
+    from storyboard_app.export import VideoOptions, export_mp4
+
+    result = export_mp4(store, path, VideoOptions(size=VIDEO_SIZE, captions=True))
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        codec, pixels = stream.codec_context.name, stream.codec_context.pix_fmt
+        decoded = sum(1 for _ in container.decode(stream))
+    checks = {
+        f"is {codec}, not h264": codec == "h264",
+        f"is {pixels}, not yuv420p": pixels == "yuv420p",
+        f"has {decoded} frames, not {result.count}": decoded == result.count,
+    }
+    fail_on(checks, "The exported MP4")
+    return decoded
+
+
+def fail_on(checks: dict[str, bool], what: str) -> None:
+    failed = [problem for problem, passed in checks.items() if not passed]
+    if failed:
+        raise SelfTestFailure(
+            f"{what} {'; '.join(failed)}.", "Report this with the output of the self-test."
+        )
