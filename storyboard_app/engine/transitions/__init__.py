@@ -1,0 +1,1 @@
+"""Transitions between neighbouring panels: crossfade, flow morph and generated motion."""
