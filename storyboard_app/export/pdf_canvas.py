@@ -32,7 +32,12 @@ from storyboard_app.project.media import MediaStore
 def write_pdf(pages: list[Page], media: MediaStore, path: Path, title: str, steps: Steps) -> None:
     """Draw ``pages`` into a PDF file at ``path``, one progress step per page."""
     register_pdf_fonts()
-    canvas = Canvas(str(path), pagesize=(pages[0].width, pages[0].height), pageCompression=1)
+    canvas = Canvas(
+        str(path),
+        pagesize=(pages[0].width, pages[0].height),
+        pageCompression=1,
+        initialFontName=REGULAR,
+    )
     canvas.setTitle(title)
     canvas.setSubject("Storyboard")
     canvas.setCreator(f"Storyboard {__version__}")
