@@ -17,7 +17,7 @@ from reportlab.lib.colors import HexColor
 from reportlab.pdfgen.canvas import Canvas
 
 from storyboard_app import __version__
-from storyboard_app.export.fonts import BOLD, REGULAR, register_pdf_fonts
+from storyboard_app.export.fonts import BOLD, REGULAR, register_pdf_fonts, text_width
 from storyboard_app.export.page_items import (
     Page,
     PageItem,
@@ -129,6 +129,18 @@ class PageDrawer:
         canvas.line(frame.x, bottom + frame.h, frame.right, bottom)
         size = min(max(min(frame.w, frame.h) / 9, 6.0), 28.0)
         centre_x, centre_y = frame.x + frame.w / 2, bottom + frame.h / 2
+        half = max(text_width(title, size, bold=True), text_width(reason, size * 0.6)) / 2
+        pad = size / 4
+        canvas.setFillColor(HexColor(PLACEHOLDER_FILL))
+        backing_bottom = centre_y - size * 1.05 - pad
+        canvas.rect(
+            centre_x - half - pad,
+            backing_bottom,
+            2 * (half + pad),
+            centre_y + size * 0.95 + pad - backing_bottom,
+            stroke=0,
+            fill=1,
+        )
         canvas.setFillColor(HexColor(PLACEHOLDER_TEXT))
         canvas.setFont(BOLD, size)
         canvas.drawCentredString(centre_x, centre_y + size * 0.15, title)

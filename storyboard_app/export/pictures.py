@@ -51,18 +51,22 @@ def placeholder_image(size: tuple[int, int], title: str, reason: str) -> Image.I
     draw.line([(0, height), (width, 0)], fill=PLACEHOLDER_LINES, width=line)
     draw.rectangle([0, 0, width - 1, height - 1], outline=PLACEHOLDER_LINES, width=line)
     title_px = max(8, min(width, height) // 9)
-    reason_px = max(6, title_px * 3 // 5)
-    centre = (width / 2, height / 2)
-    box = (centre[0] - title_px * 4, centre[1] - title_px, centre[0] + title_px * 4)
-    draw.rectangle([box[0], box[1], box[2], centre[1] + reason_px * 1.6], fill=PLACEHOLDER_FILL)
-    draw.text(centre, title, font=pil_font(title_px, bold=True), fill=PLACEHOLDER_TEXT, anchor="ms")
-    draw.text(
-        (centre[0], centre[1] + reason_px * 0.4),
-        reason,
-        font=pil_font(reason_px),
-        fill=PLACEHOLDER_TEXT,
-        anchor="mt",
-    )
+    title_font, reason_font = pil_font(title_px, bold=True), pil_font(max(6, title_px * 3 // 5))
+    title_at, reason_at = (width / 2, height / 2), (width / 2, height / 2 + title_px * 0.3)
+    boxes = [
+        draw.textbbox(title_at, title, font=title_font, anchor="ms"),
+        draw.textbbox(reason_at, reason, font=reason_font, anchor="mt"),
+    ]
+    pad = title_px // 4
+    backing = [
+        min(b[0] for b in boxes) - pad,
+        boxes[0][1] - pad,
+        max(b[2] for b in boxes) + pad,
+        boxes[1][3] + pad,
+    ]
+    draw.rectangle(backing, fill=PLACEHOLDER_FILL)
+    draw.text(title_at, title, font=title_font, fill=PLACEHOLDER_TEXT, anchor="ms")
+    draw.text(reason_at, reason, font=reason_font, fill=PLACEHOLDER_TEXT, anchor="mt")
     return image
 
 

@@ -45,7 +45,7 @@ class ExportPanel:
 
     @property
     def label(self) -> str:
-        """What a placeholder says about this panel, e.g. ``Panel 3`` / ``not rendered``."""
+        """``Panel 3``: how placeholders and headers name the panel (``problem`` says why)."""
         return f"Panel {self.number}"
 
 
