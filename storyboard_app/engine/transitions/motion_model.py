@@ -1,0 +1,263 @@
+"""The parts of a generated transition, where they come from, and loading them together.
+
+A generated transition is AnimateDiff on an SD 1.5 base: a ``MotionAdapter``
+adds temporal layers to the UNet, a SparseCtrl RGB ``SparseControlNetModel``
+holds the first and last frames to the two panels, and an IP-Adapter feeds
+each frame the CLIP image embedding the motion predictor made for it. Each
+part is published separately, so :class:`MotionSources` names each one;
+every source follows the engine's rules (local folder or file, or a hub id
+already in the local cache; pickles refused; nothing downloaded).
+
+The UNet's IP-Adapter image projection is taken out of the UNet and kept
+here: diffusers' UNet repeats one image embedding per video across all
+frames, while a transition needs a different embedding per frame, so the
+generation loop projects per-frame embeddings itself (see ``generated``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import (
+    AnimateDiffSparseControlNetPipeline,
+    DDIMScheduler,
+    MotionAdapter,
+    SparseControlNetModel,
+    StableDiffusionPipeline,
+)
+from diffusers.models.modeling_utils import ModelMixin
+from torch import nn
+
+from storyboard_app.engine.devices import choose_device, choose_dtype, translate_oom
+from storyboard_app.engine.errors import ModelLoadError, UnsupportedModelError
+from storyboard_app.engine.loading import LowVramOptions, load_text_to_image_pipeline
+from storyboard_app.engine.motion.encoder import (
+    DEFAULT_ENCODER_SOURCE,
+    ClipImageEncoder,
+    load_image_encoder,
+)
+from storyboard_app.engine.motion.predictor import (
+    PredictorConfig,
+    SemanticMotionPredictor,
+    load_predictor,
+    read_safetensors,
+)
+from storyboard_app.engine.motion.sources import require_safetensors_folder, resolve_component
+
+TINY_MOTION_SOURCE = "tiny"
+# The untrained predictor returns the slerp whatever its size; keep it small.
+UNTRAINED_PREDICTOR = {"width": 64, "layers": 1, "heads": 4}
+_IP_ADAPTER_HINT = (
+    "Use a base IP-Adapter for SD 1.5 such as h94/IP-Adapter/models/ip-adapter_sd15.safetensors "
+    "(the Plus and FaceID variants read other image features than the predictor makes)."
+)
+
+
+@dataclass(frozen=True)
+class MotionSources:
+    """Where each part of the motion model comes from.
+
+    ``base`` is an SD 1.5 model (hub id, diffusers folder or .safetensors
+    checkpoint). The others are a local path or ``org/repo/path/in/repo``.
+    An empty ``predictor`` uses the untrained predictor, whose path is the
+    slerp of the two panels' embeddings. ``base="tiny"`` builds every part
+    with tiny random weights (tests, trying the workflow).
+    """
+
+    base: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
+    motion_adapter: str = "guoyww/animatediff-motion-adapter-v1-5-3"
+    sparse_ctrl: str = "guoyww/animatediff-sparsectrl-rgb"
+    ip_adapter: str = "h94/IP-Adapter/models/ip-adapter_sd15.safetensors"
+    image_encoder: str = DEFAULT_ENCODER_SOURCE
+    predictor: str = ""
+
+    @property
+    def is_tiny(self) -> bool:
+        return self.base == TINY_MOTION_SOURCE
+
+    def record(self) -> dict[str, str]:
+        """The sources as plain data, stored with a transition so it can be reproduced."""
+        return dataclasses.asdict(self)
+
+
+@dataclass
+class MotionModel:
+    """Everything a generated transition needs, on one device.
+
+    ``pipe`` is an AnimateDiff SparseCtrl pipeline with an IP-Adapter loaded;
+    its UNet's image projection lives in ``image_projection`` instead (see the
+    module docstring).
+    """
+
+    pipe: AnimateDiffSparseControlNetPipeline
+    image_projection: nn.Module
+    encoder: ClipImageEncoder
+    predictor: SemanticMotionPredictor
+    sources: MotionSources
+
+    @property
+    def device(self) -> torch.device:
+        return self.pipe.unet.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.pipe.unet.dtype
+
+    @property
+    def max_frames(self) -> int:
+        """Most frames the motion module's position encoding covers."""
+        return int(self.pipe.motion_adapter.config.motion_max_seq_length)
+
+    def to(self, device: str | torch.device, dtype: torch.dtype) -> MotionModel:
+        """Move every part (in place) and return the model; the predictor stays in fp32."""
+        self.pipe.to(device, dtype)
+        self.image_projection.to(device, dtype)
+        self.encoder.to(device, dtype)
+        self.predictor.to(device)
+        return self
+
+
+def load_motion_model(
+    sources: MotionSources = MotionSources(),
+    *,
+    device: str | None = None,
+    dtype: str | None = None,
+) -> MotionModel:
+    """Load every part named by ``sources`` onto one device; checks run before weights are read."""
+    device_name = choose_device(device)
+    torch_dtype = choose_dtype(device_name, dtype)
+    if sources.is_tiny:
+        from storyboard_app.engine.transitions.tiny_motion import build_tiny_motion_model
+
+        return build_tiny_motion_model().to(device_name, torch_dtype)
+    ip_adapter_path = _ip_adapter_path(sources.ip_adapter)
+    adapter_folder = _model_folder(sources.motion_adapter, "motion adapter")
+    control_folder = _model_folder(sources.sparse_ctrl, "SparseCtrl model")
+    with translate_oom():
+        base = _load_base(sources.base, device_name, dtype)
+        adapter = _load_model(MotionAdapter, adapter_folder, torch_dtype, "motion adapter")
+        control = _load_model(
+            SparseControlNetModel, control_folder, torch_dtype, "SparseCtrl model"
+        )
+        encoder = load_image_encoder(sources.image_encoder, device=device_name, dtype=dtype)
+        predictor = _predictor(sources.predictor, encoder.embed_dim)
+        model = assemble_motion_model(
+            base, adapter, control, read_ip_adapter(ip_adapter_path), encoder, predictor, sources
+        )
+        return model.to(device_name, torch_dtype)
+
+
+def assemble_motion_model(
+    base: StableDiffusionPipeline,
+    adapter: MotionAdapter,
+    control: SparseControlNetModel,
+    ip_adapter: dict[str, dict[str, torch.Tensor]],
+    encoder: ClipImageEncoder,
+    predictor: SemanticMotionPredictor,
+    sources: MotionSources,
+) -> MotionModel:
+    """Put loaded parts together: the video pipeline, the IP-Adapter, and the predictor.
+
+    The scheduler is DDIM with the settings AnimateDiff was trained with
+    (linear betas, no sample clipping, linspace timesteps).
+    """
+    check_embedding_widths(ip_adapter, encoder, predictor)
+    scheduler = DDIMScheduler.from_config(
+        base.scheduler.config,
+        beta_schedule="linear",
+        clip_sample=False,
+        timestep_spacing="linspace",
+        steps_offset=1,
+    )
+    pipe = AnimateDiffSparseControlNetPipeline(
+        vae=base.vae,
+        text_encoder=base.text_encoder,
+        tokenizer=base.tokenizer,
+        unet=base.unet,
+        motion_adapter=adapter,
+        controlnet=control,
+        scheduler=scheduler,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    pipe.load_ip_adapter(ip_adapter, subfolder="", weight_name="", image_encoder_folder=None)
+    projection = pipe.unet.encoder_hid_proj
+    pipe.unet.encoder_hid_proj = None
+    return MotionModel(pipe, projection, encoder, predictor.eval(), sources)
+
+
+def read_ip_adapter(path: Path) -> dict[str, dict[str, torch.Tensor]]:
+    """An IP-Adapter .safetensors file as the nested dict diffusers loads (base kind only)."""
+    tensors, _ = read_safetensors(path, "IP-Adapter")
+    nested: dict[str, dict[str, torch.Tensor]] = {"image_proj": {}, "ip_adapter": {}}
+    for key, value in tensors.items():
+        group, _, name = key.partition(".")
+        if group in nested:
+            nested[group][name] = value
+    if "proj.weight" not in nested["image_proj"] or not nested["ip_adapter"]:
+        raise UnsupportedModelError(f"{path.name} is not a base IP-Adapter.", _IP_ADAPTER_HINT)
+    return nested
+
+
+def check_embedding_widths(
+    ip_adapter: dict[str, dict[str, torch.Tensor]],
+    encoder: ClipImageEncoder,
+    predictor: SemanticMotionPredictor,
+) -> None:
+    """The encoder, the predictor and the IP-Adapter must share one embedding width."""
+    adapter_width = int(ip_adapter["image_proj"]["proj.weight"].shape[1])
+    widths = {
+        "image encoder": encoder.embed_dim,
+        "motion predictor": predictor.config.embed_dim,
+        "IP-Adapter": adapter_width,
+    }
+    if len(set(widths.values())) > 1:
+        listed = ", ".join(f"{name} {width}" for name, width in widths.items())
+        raise UnsupportedModelError(
+            f"The motion model's parts expect different image embedding widths ({listed}).",
+            "Use the image encoder the IP-Adapter was made for, and a predictor trained with it "
+            "(storyboard train-motion --encoder).",
+        )
+
+
+def _load_base(source: str, device: str, dtype: str | None) -> StableDiffusionPipeline:
+    loaded = load_text_to_image_pipeline(
+        source, device=device, dtype=dtype, architecture="sd15", low_vram=LowVramOptions()
+    )
+    return loaded.pipe
+
+
+def _model_folder(source: str, what: str) -> Path:
+    folder = resolve_component(source, what)
+    require_safetensors_folder(folder, what)
+    return folder
+
+
+def _load_model(model_class: type[ModelMixin], folder: Path, dtype: torch.dtype, what: str) -> Any:
+    try:
+        return model_class.from_pretrained(
+            str(folder), dtype=dtype, use_safetensors=True, local_files_only=True
+        )
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+        raise ModelLoadError(
+            f"The {what} in {folder} could not be loaded: {exc}",
+            f"Give a diffusers {model_class.__name__} folder (config.json and .safetensors).",
+        ) from exc
+
+
+def _ip_adapter_path(source: str) -> Path:
+    path = resolve_component(source, "IP-Adapter")
+    if path.is_dir() or path.suffix.lower() != ".safetensors":
+        raise UnsupportedModelError(
+            f"The IP-Adapter {path} is not a .safetensors file.", _IP_ADAPTER_HINT
+        )
+    return path
+
+
+def _predictor(source: str, embed_dim: int) -> SemanticMotionPredictor:
+    if source:
+        return load_predictor(source)
+    return SemanticMotionPredictor(PredictorConfig(embed_dim=embed_dim, **UNTRAINED_PREDICTOR))
