@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from storyboard_app.engine.transitions.errors import TransitionInputError
+from storyboard_app.engine.transitions.errors import TransitionCancelled, TransitionInputError
 
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -102,12 +102,12 @@ def morph_frames(
     on_frame: Callable[[int, int], None] = lambda done, total: None,
     is_cancelled: Callable[[], bool] = lambda: False,
 ) -> list[np.ndarray]:
-    """``count`` flow-morph frames between the panels; stops early (returning []) on cancel."""
+    """``count`` flow-morph frames between the panels; raises TransitionCancelled on cancel."""
     morph = FlowMorph(start, end, options)
     frames = []
     for index, t in enumerate(transition_times(count)):
         if is_cancelled():
-            return []
+            raise TransitionCancelled()
         frames.append(morph.frame(float(t)))
         on_frame(index + 1, count)
     return frames

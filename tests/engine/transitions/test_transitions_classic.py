@@ -15,7 +15,7 @@ from storyboard_app.engine.transitions.classic import (
     resize_to,
     transition_times,
 )
-from storyboard_app.engine.transitions.errors import TransitionInputError
+from storyboard_app.engine.transitions.errors import TransitionCancelled, TransitionInputError
 
 HEIGHT, WIDTH, SIDE, TOP = 144, 256, 40, 52
 START_X, END_X = 40, 80  # the square moves by its own width
@@ -104,7 +104,15 @@ def test_frame_lists_exclude_the_panels_and_stop_on_cancel(background: np.ndarra
     done: list[int] = []
     frames = morph_frames(background, end, 4, on_frame=lambda i, n: done.append(i))
     assert len(frames) == 4 and done == [1, 2, 3, 4] and frames[0].shape == background.shape
-    assert morph_frames(background, end, 4, is_cancelled=lambda: True) == []
+    with pytest.raises(TransitionCancelled):
+        morph_frames(
+            background,
+            end,
+            4,
+            on_frame=lambda i, n: done.append(i),
+            is_cancelled=lambda: len(done) == 6,
+        )
+    assert done[4:] == [1, 2]
 
 
 def test_morph_works_on_a_grid_smaller_than_the_panels(background: np.ndarray) -> None:
