@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from storyboard_app.project.characters import find_character
 from storyboard_app.project.characters import to_record as character_record
+from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.models import Character, Scene, Take, Transition
 from storyboard_app.project.records import (
     CharacterRecord,
@@ -31,7 +32,13 @@ from storyboard_app.project.records import (
     TakeRecord,
     TransitionRecord,
 )
-from storyboard_app.project.scenes import check_camera_move, find_scene, ordered_scenes, renumber
+from storyboard_app.project.scenes import (
+    check_camera_move,
+    find_scene,
+    mark_non_adjacent_transitions_stale,
+    ordered_scenes,
+    renumber,
+)
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.takes import find_take
 from storyboard_app.project.takes import to_record as take_record
@@ -200,13 +207,27 @@ def restore_character(store: ProjectStore, snapshot: CharacterSnapshot) -> None:
 
 
 def reorder_scenes(store: ProjectStore, scene_ids: Sequence[int]) -> None:
-    """Put every scene in the order of ``scene_ids`` in one transaction (undo of a move)."""
+    """Put every scene in the order of ``scene_ids`` in one transaction.
+
+    A drag can move several panels at once; doing it in one step keeps one undo
+    step and one database commit. Transitions whose scenes stop being neighbours
+    become stale, as with ``SceneRepository.move``.
+    """
     with store.session() as session:
         rows = {row.id: row for row in ordered_scenes(session)}
-        if set(rows) != set(scene_ids):
-            missing = set(rows) ^ set(scene_ids)
-            raise ValueError(f"reorder_scenes needs every scene exactly once; off: {missing}")
+        if sorted(rows) != sorted(scene_ids):
+            raise ValidationError(
+                "The new panel order does not list every panel once.",
+                "Reload the project and try again.",
+            )
         renumber([rows[scene_id] for scene_id in scene_ids])
+        mark_non_adjacent_transitions_stale(session)
+
+
+def set_reference_media(store: ProjectStore, character_id: int, media: str | None) -> None:
+    """Point a character at a reference image already in the project (undo of a change)."""
+    with store.session() as session:
+        find_character(session, character_id).reference_media = media
 
 
 def identity_signature(description: str, negative_prompt: str, seed: int) -> str:

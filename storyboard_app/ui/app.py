@@ -1,62 +1,62 @@
-"""``storyboard-app``: the desktop entry point.
+"""``storyboard-app [PROJECT]``: the desktop editor.
 
-For now a read-only window over a project's panels; the full editor builds on
-this entry point.
+Starts Qt with qasync (Qt's event loop is the asyncio loop, so UI code can
+``await`` engine jobs), starts the engine thread, opens PROJECT or shows the
+start page, and on exit shuts the engine down cleanly before Qt goes away.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtWidgets import QApplication, QLabel, QListWidget, QMainWindow, QVBoxLayout, QWidget
+import qasync
+from PySide6.QtWidgets import QApplication
 
 from storyboard_app import __version__
-from storyboard_app.project.errors import StoryboardError
-from storyboard_app.project.store import ProjectStore
+from storyboard_app.ui.app_settings import APPLICATION, ORGANIZATION, AppSettings
+from storyboard_app.ui.main_window import MainWindow
+from storyboard_app.worker.host import EngineHost, engine_by_name
+from storyboard_app.worker.qt_compat import install_signal_refcount_fix
+
+SHUTDOWN_TIMEOUT_MS = 30_000
 
 
-class ProjectWindow(QMainWindow):
-    """Shows a project's name and its panels in story order."""
+def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="storyboard-app", description="The Storyboard desktop editor."
+    )
+    parser.add_argument("project", nargs="?", type=Path, help="a NAME.storyboard folder to open")
+    parser.add_argument("--version", action="version", version=f"storyboard-app {__version__}")
+    return parser.parse_args(list(argv))
 
-    def __init__(self, project: Path | None = None) -> None:
-        super().__init__()
-        self.setWindowTitle(f"Storyboard {__version__}")
-        self.summary = QLabel("Open a project: storyboard-app PATH.storyboard")
-        self.panels = QListWidget()
-        layout = QVBoxLayout()
-        layout.addWidget(self.summary)
-        layout.addWidget(self.panels)
-        central = QWidget()
-        central.setLayout(layout)
-        self.setCentralWidget(central)
-        self.resize(720, 480)
-        if project is not None:
-            self.load(project)
 
-    def load(self, project: Path) -> None:
-        """Show ``project``; a project that cannot be opened is reported in the window."""
-        self.panels.clear()
-        try:
-            with ProjectStore.open(project) as store:
-                info = store.info()
-                scenes = store.scenes.list()
-        except StoryboardError as exc:
-            self.summary.setText(str(exc))
-            return
-        self.setWindowTitle(f"{info.name} — Storyboard {__version__}")
-        self.summary.setText(
-            f"{info.name}: {info.character_count} characters, {info.scene_count} panels"
-        )
-        for scene in scenes:
-            characters = ", ".join(scene.character_names) or "no characters"
-            self.panels.addItem(f"{scene.number}. {scene.prompt}  [{characters}]")
+def build_window(project: Path | None, host: EngineHost, app_settings: AppSettings) -> MainWindow:
+    window = MainWindow(host, app_settings)
+    if project is not None:
+        window.open_project(project)
+    return window
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    app = QApplication.instance() or QApplication([sys.argv[0], *args])
-    window = ProjectWindow(Path(args[0]) if args else None)
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    install_signal_refcount_fix()
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationVersion(__version__)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    host = EngineHost(engine_by_name())
+    window = build_window(args.project, host, AppSettings.for_user())
     window.show()
-    return app.exec()
+    try:
+        with loop:
+            loop.run_forever()
+    finally:
+        window.close()
+        host.shutdown(SHUTDOWN_TIMEOUT_MS)
+    return 0

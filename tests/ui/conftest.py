@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,10 +46,10 @@ def async_loop(qapp: Any) -> Iterator[qasync.QEventLoop]:
 
 @pytest.fixture
 def run_async(qtbot: Any, async_loop: qasync.QEventLoop) -> Callable[..., Any]:
-    """Run a coroutine on the Qt loop until it is done (the UI stays live meanwhile)."""
+    """Run a coroutine (or wait for a task) on the Qt loop; the UI stays live meanwhile."""
 
-    def run(coroutine: Coroutine[Any, Any, T], timeout: int = 10_000) -> T:
-        task = async_loop.create_task(coroutine)
+    def run(awaitable: Awaitable[T], timeout: int = 10_000) -> T:
+        task = asyncio.ensure_future(awaitable, loop=async_loop)
         qtbot.waitUntil(task.done, timeout=timeout)
         return task.result()
 
@@ -112,3 +112,29 @@ def torch_engine(tiny_cache: Path) -> Any:
 def tiny_host(make_host: Callable[..., EngineHost], torch_engine: Any) -> EngineHost:
     """A host around the session's real engine (it keeps the tiny model warm across tests)."""
     return make_host(lambda: torch_engine, preview_interval=0.0)
+
+
+@pytest.fixture
+def app_settings(settings_file: QSettings) -> Any:
+    from storyboard_app.ui.app_settings import AppSettings
+
+    return AppSettings(settings_file)
+
+
+@pytest.fixture
+def make_window(qtbot: Any, app_settings: Any, async_loop: qasync.QEventLoop) -> Iterator[Any]:
+    """Main windows over a given host; closed (their project with them) after the test."""
+    from storyboard_app.ui.main_window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def make(host: EngineHost) -> MainWindow:
+        window = MainWindow(host, app_settings)
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()

@@ -1,0 +1,85 @@
+"""The window's actions with their standard shortcuts, and the menus that hold them."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QKeySequence, QUndoGroup
+from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
+
+Key = QKeySequence.StandardKey
+
+
+class WindowActions:
+    """Every menu command of the window; the window connects them to what they do."""
+
+    def __init__(self, parent: QWidget, undo_group: QUndoGroup) -> None:
+        self._parent = parent
+        self.new = self._action("&New Project…", Key.New)
+        self.open = self._action("&Open Project…", Key.Open)
+        self.recent = QMenu("Open &Recent", parent)
+        self.save_as = self._action("Save &As…", Key.SaveAs, "Ctrl+Shift+S")
+        self.close = self._action("&Close Project", Key.Close, "Ctrl+W")
+        self.import_story = self._action("Import Story &Script…", shortcut="Ctrl+I")
+        self.import_images = self._action("Import &Images into Panels…", shortcut="Ctrl+Shift+I")
+        self.quit = self._action("&Quit", Key.Quit, "Ctrl+Q")
+        self.undo = undo_group.createUndoAction(parent, "&Undo")
+        self.undo.setShortcuts(QKeySequence.keyBindings(Key.Undo))
+        self.redo = undo_group.createRedoAction(parent, "&Redo")
+        self.redo.setShortcuts(QKeySequence.keyBindings(Key.Redo))
+        self.add_panel = self._action("Add &Panel", shortcut="Ctrl+Shift+N")
+        self.add_character = self._action("Add C&haracter…", shortcut="Ctrl+Shift+K")
+        self.delete = self._action("&Delete Panels", Key.Delete, "Del")
+        self.settings = self._action("&Settings…", Key.Preferences, "Ctrl+,")
+        self.render_selected = self._action("&Render Selected Panels", shortcut="Ctrl+R")
+        self.render_all = self._action("Render &All Panels", shortcut="Ctrl+Shift+R")
+        self.reroll = self._action("Re&roll Selected Panels", shortcut="Ctrl+E")
+        self.build_identities = self._action("Build Character &Identities")
+        self.cancel = self._action("&Cancel Render", shortcut="Ctrl+.")
+        self.project_actions = [
+            self.save_as,
+            self.close,
+            self.import_story,
+            self.import_images,
+            self.add_panel,
+            self.add_character,
+            self.delete,
+            self.settings,
+            self.render_selected,
+            self.render_all,
+            self.reroll,
+            self.build_identities,
+        ]
+
+    def set_project_open(self, is_open: bool) -> None:
+        for action in self.project_actions:
+            action.setEnabled(is_open)
+
+    def fill_menus(self, bar: QMenuBar) -> None:
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.new, self.open])
+        file_menu.addMenu(self.recent)
+        file_menu.addActions([self.save_as, self.close])
+        file_menu.addSeparator()
+        file_menu.addActions([self.import_story, self.import_images])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.undo, self.redo])
+        edit_menu.addSeparator()
+        edit_menu.addActions([self.add_panel, self.add_character, self.delete])
+        edit_menu.addSeparator()
+        edit_menu.addAction(self.settings)
+        render_menu = bar.addMenu("&Render")
+        render_menu.addActions([self.render_selected, self.render_all, self.reroll])
+        render_menu.addActions([self.build_identities, self.cancel])
+
+    def _action(
+        self, text: str, standard: Key | None = None, shortcut: str | None = None
+    ) -> QAction:
+        """An action with the platform's standard shortcut, or ``shortcut`` where it has none."""
+        action = QAction(text, self._parent)
+        keys = QKeySequence.keyBindings(standard) if standard is not None else []
+        if keys:
+            action.setShortcuts(keys)
+        elif shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        return action

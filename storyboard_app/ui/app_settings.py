@@ -1,0 +1,88 @@
+"""What the app remembers on this computer: recent projects, window layout, machine settings.
+
+Project settings (model source, size, steps, consistency) live in the project;
+what belongs to the machine (device, precision, memory preset) and to the user
+(recent projects, where the window was) lives here, in QSettings. The QSettings
+object is passed in, so tests use a file of their own and never the user's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+from PySide6.QtWidgets import QMainWindow
+
+from storyboard_app.worker.jobs import EngineOptions
+
+MAX_RECENT = 10
+ORGANIZATION = "Storyboard"
+APPLICATION = "storyboard-app"
+LOW_VRAM_CHOICES = ("", "low", "medium", "high")
+DEVICE_CHOICES = ("", "cpu", "cuda", "mps")
+DTYPE_CHOICES = ("", "fp32", "fp16", "bf16")
+
+
+class AppSettings:
+    """Typed access to the app's QSettings; an empty string means "automatic"."""
+
+    def __init__(self, settings: QSettings) -> None:
+        self._settings = settings
+
+    @classmethod
+    def for_user(cls) -> AppSettings:
+        return cls(QSettings(ORGANIZATION, APPLICATION))
+
+    def recent_projects(self) -> list[Path]:
+        value = self._settings.value("recent/projects", [])
+        paths = [value] if isinstance(value, str) else list(value or [])
+        return [Path(p) for p in paths if p]
+
+    def add_recent_project(self, folder: Path) -> None:
+        folder = Path(folder)
+        recent = [folder, *(p for p in self.recent_projects() if p != folder)]
+        self._settings.setValue("recent/projects", [str(p) for p in recent[:MAX_RECENT]])
+
+    def remove_recent_project(self, folder: Path) -> None:
+        kept = [str(p) for p in self.recent_projects() if p != Path(folder)]
+        self._settings.setValue("recent/projects", kept)
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(
+            device=self._choice("engine/device") or None,
+            dtype=self._choice("engine/dtype") or None,
+            low_vram=self._choice("engine/low_vram") or None,
+        )
+
+    def set_engine_options(self, options: EngineOptions) -> None:
+        self._settings.setValue("engine/device", options.device or "")
+        self._settings.setValue("engine/dtype", options.dtype or "")
+        self._settings.setValue("engine/low_vram", options.low_vram or "")
+
+    def last_folder(self) -> Path:
+        value = self._settings.value("files/last_folder", "")
+        return Path(value) if value else Path.home()
+
+    def set_last_folder(self, folder: Path) -> None:
+        self._settings.setValue("files/last_folder", str(folder))
+
+    def save_window(self, window: QMainWindow) -> None:
+        self._settings.setValue("window/geometry", window.saveGeometry())
+        self._settings.setValue("window/state", window.saveState())
+
+    def restore_window(self, window: QMainWindow) -> bool:
+        """Put the window and its docks back where they were; False on the first run."""
+        geometry = self._settings.value("window/geometry")
+        state = self._settings.value("window/state")
+        restored = False
+        if isinstance(geometry, QByteArray):
+            restored = window.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            restored = window.restoreState(state) and restored
+        return restored
+
+    def sync(self) -> None:
+        self._settings.sync()
+
+    def _choice(self, key: str) -> str:
+        return str(self._settings.value(key, "") or "")

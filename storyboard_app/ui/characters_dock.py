@@ -1,0 +1,252 @@
+"""The characters dock: the cast with thumbnails, and an editor for the selected character.
+
+Every change goes through an undo command as soon as a field is finished
+(Enter, leaving the field, picking a colour or picture).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Signal
+from PySide6.QtGui import QColor, QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QColorDialog,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard_app.project.records import CharacterRecord
+from storyboard_app.ui.character_model import ICON_SIZE, CharacterListModel
+from storyboard_app.ui.commands.characters import (
+    AddCharacterCommand,
+    DeleteCharacterCommand,
+    EditCharacterCommand,
+    MoveCharacterCommand,
+)
+from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.prompt_edit import CommittingTextEdit
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+
+
+class NewCharacterDialog(QDialog):
+    """Name and look of a new character (both are needed: the look is its identity prompt)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("New character")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("Mara")
+        self.description = CommittingTextEdit(lines=3)
+        self.description.setPlaceholderText("a young woman with short red hair, green raincoat")
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Name", self.name)
+        form.addRow("Look", self.description)
+        form.addRow(buttons)
+
+    def values(self) -> tuple[str, str]:
+        return self.name.text(), self.description.toPlainText()
+
+
+class CharacterEditor(QWidget):
+    """Fields of one character; each finished field becomes an EditCharacterCommand."""
+
+    def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._character: CharacterRecord | None = None
+        self.name = QLineEdit()
+        self.description = CommittingTextEdit(lines=3)
+        self.negative_prompt = CommittingTextEdit(lines=2)
+        self.seed = QLineEdit()
+        self.seed.setValidator(QRegularExpressionValidator(r"\d{1,18}"))
+        self.color = QPushButton()
+        self.reference = QLabel("none")
+        self.choose_reference = QPushButton("Choose…")
+        self.clear_reference = QPushButton("Clear")
+        self._connect()
+        self._layout()
+        self.show_character(None)
+
+    def show_character(self, character: CharacterRecord | None) -> None:
+        self._character = character
+        self.setEnabled(character is not None)
+        if character is None:
+            return
+        if not self.name.hasFocus():
+            self.name.setText(character.name)
+        self.description.set_text(character.description)
+        self.negative_prompt.set_text(character.negative_prompt)
+        if not self.seed.hasFocus():
+            self.seed.setText(str(character.seed))
+        self.color.setStyleSheet(f"background: {character.color}; min-width: 3em;")
+        self.reference.setText("picture set" if character.reference_media else "none")
+        self.clear_reference.setEnabled(character.reference_media is not None)
+
+    def edit(self, **changes: object) -> None:
+        if self._character is None:
+            return
+        current = {k: v for k, v in changes.items() if getattr(self._character, k, ...) != v}
+        if current:
+            self._session.execute(
+                EditCharacterCommand(self._session, self._character.id, **current)
+            )
+
+    def _connect(self) -> None:
+        self.name.editingFinished.connect(lambda: self.edit(name=self.name.text()))
+        self.description.committed.connect(lambda text: self.edit(description=text))
+        self.negative_prompt.committed.connect(lambda text: self.edit(negative_prompt=text))
+        self.seed.editingFinished.connect(self._commit_seed)
+        self.color.clicked.connect(self._pick_color)
+        self.choose_reference.clicked.connect(self._pick_reference)
+        self.clear_reference.clicked.connect(self._clear_reference)
+
+    def _layout(self) -> None:
+        reference = QHBoxLayout()
+        reference.addWidget(self.reference, 1)
+        reference.addWidget(self.choose_reference)
+        reference.addWidget(self.clear_reference)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Name", self.name)
+        form.addRow("Look", self.description)
+        form.addRow("Avoid", self.negative_prompt)
+        form.addRow("Seed", self.seed)
+        form.addRow("Colour", self.color)
+        form.addRow("Reference", reference)
+
+    def _commit_seed(self) -> None:
+        if self.seed.text():
+            self.edit(seed=int(self.seed.text()))
+
+    def _pick_color(self) -> None:
+        if self._character is None:
+            return
+        color = QColorDialog.getColor(QColor(self._character.color), self, "Character colour")
+        if color.isValid():
+            self.edit(color=color.name())
+
+    def _pick_reference(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Reference picture", "", IMAGE_FILTER)
+        if path and self._character is not None:
+            self._session.execute(
+                EditCharacterCommand(self._session, self._character.id, reference_image=Path(path))
+            )
+
+    def _clear_reference(self) -> None:
+        if self._character is not None:
+            self._session.execute(
+                EditCharacterCommand(self._session, self._character.id, reference_image=None)
+            )
+
+
+class CharactersPanel(QWidget):
+    """The dock's content: the list, add/delete/reorder buttons and the editor."""
+
+    currentCharacterChanged = Signal(object)  # character id or None
+
+    def __init__(
+        self, session: ProjectSession, model: CharacterListModel, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self.model = model
+        self.list = QListView()
+        self.list.setModel(model)
+        self.list.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.list.setAccessibleName("Characters")
+        self.editor = CharacterEditor(session)
+        self.add_button = QPushButton("Add…")
+        self.delete_button = QPushButton("Delete")
+        self.up_button = QPushButton("▲")
+        self.down_button = QPushButton("▼")
+        self.up_button.setToolTip("Move up")
+        self.down_button.setToolTip("Move down")
+        self._layout()
+        self.add_button.clicked.connect(self.ask_new_character)
+        self.delete_button.clicked.connect(self.delete_current)
+        self.up_button.clicked.connect(lambda: self.move_current(-1))
+        self.down_button.clicked.connect(lambda: self.move_current(+1))
+        self.list.selectionModel().currentChanged.connect(self._on_current)
+        model.modelAboutToBeReset.connect(self._remember_current)
+        model.modelReset.connect(self._restore_current)
+        self._kept: int | None = None
+        self._on_current()
+
+    def current_character(self) -> CharacterRecord | None:
+        index = self.list.currentIndex()
+        return self.model.character(index.row()) if index.isValid() else None
+
+    def select_character(self, character_id: int) -> None:
+        row = self.model.row_of(character_id)
+        if row is not None:
+            self.list.setCurrentIndex(self.model.index(row))
+
+    def add_character(self, name: str, description: str) -> int | None:
+        command = AddCharacterCommand(self._session, name, description)
+        if not self._session.execute(command) or command.character_id is None:
+            return None
+        self.select_character(command.character_id)
+        return command.character_id
+
+    def ask_new_character(self) -> None:
+        dialog = NewCharacterDialog(self)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.add_character(*dialog.values())
+
+    def delete_current(self) -> None:
+        character = self.current_character()
+        if character is not None:
+            self._session.execute(DeleteCharacterCommand(self._session, character.id))
+
+    def move_current(self, offset: int) -> None:
+        character = self.current_character()
+        if character is None:
+            return
+        target = character.position + offset
+        if 0 <= target < self.model.rowCount():
+            self._session.execute(MoveCharacterCommand(self._session, character.id, target))
+            self.select_character(character.id)
+
+    def _layout(self) -> None:
+        buttons = QHBoxLayout()
+        for button in (self.add_button, self.delete_button, self.up_button, self.down_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.editor)
+
+    def _on_current(self) -> None:
+        character = self.current_character()
+        self.editor.show_character(character)
+        self.delete_button.setEnabled(character is not None)
+        self.up_button.setEnabled(character is not None and character.position > 0)
+        self.down_button.setEnabled(
+            character is not None and character.position < self.model.rowCount() - 1
+        )
+        self.currentCharacterChanged.emit(character.id if character else None)
+
+    def _remember_current(self) -> None:
+        character = self.current_character()
+        self._kept = character.id if character else None
+
+    def _restore_current(self) -> None:
+        if self._kept is not None:
+            self.select_character(self._kept)
+        self._on_current()

@@ -1,0 +1,92 @@
+"""Project-wide edits: render settings, and importing a story script."""
+
+from __future__ import annotations
+
+from storyboard_app.project.records import CharacterRecord
+from storyboard_app.project.script import StoryScript
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.story import import_story
+from storyboard_app.project.undo_support import (
+    CharacterSnapshot,
+    SceneSnapshot,
+    restore_character,
+    restore_scene,
+    snapshot_character,
+    snapshot_scene,
+)
+from storyboard_app.ui.commands.base import StoreCommand
+from storyboard_app.ui.project_session import ProjectSession
+
+
+class ChangeSettingsCommand(StoreCommand):
+    def __init__(self, session: ProjectSession, settings: ProjectSettings) -> None:
+        super().__init__(session, "Change render settings")
+        self._new = settings
+        self._old: ProjectSettings | None = None
+
+    def do(self) -> None:
+        self._old = self.store.settings()
+        self.store.update_settings(self._new)
+        self.session.changed(settings=True, scenes=True)
+
+    def revert(self) -> None:
+        assert self._old is not None
+        self.store.update_settings(self._old)
+        self.session.changed(settings=True, scenes=True)
+
+
+class ImportStoryCommand(StoreCommand):
+    """Append a script's characters and panels (and apply its settings) as one undo step."""
+
+    def __init__(self, session: ProjectSession, script: StoryScript) -> None:
+        super().__init__(session, f"Import story {script.title or ''}".strip())
+        self._script = script
+        self._old_settings: ProjectSettings | None = None
+        self._new_settings: ProjectSettings | None = None
+        self._character_ids: list[int] = []
+        self._scene_ids: list[int] = []
+        self._characters: list[CharacterSnapshot] = []
+        self._scenes: list[SceneSnapshot] = []
+
+    def do(self) -> None:
+        if self._new_settings is None:
+            self._first_import()
+        else:
+            self._restore()
+        self.session.changed(characters=True, scenes=True, settings=True)
+
+    def revert(self) -> None:
+        assert self._old_settings is not None
+        self._scenes = []
+        for scene_id in reversed(self._scene_ids):
+            self._scenes.append(snapshot_scene(self.store, scene_id))
+            self.store.scenes.delete(scene_id)
+        self._characters = []
+        for character_id in reversed(self._character_ids):
+            self._characters.append(snapshot_character(self.store, character_id))
+            self.store.characters.delete(character_id)
+        self.store.update_settings(self._old_settings)
+        self.session.changed(characters=True, scenes=True, settings=True)
+
+    def _first_import(self) -> None:
+        self._old_settings = self.store.settings()
+        characters_before = _ids(self.store.characters.list())
+        scenes_before = {scene.id for scene in self.store.scenes.list()}
+        import_story(self.store, self._script)
+        self._new_settings = self.store.settings()
+        self._character_ids = [
+            c.id for c in self.store.characters.list() if c.id not in characters_before
+        ]
+        self._scene_ids = [s.id for s in self.store.scenes.list() if s.id not in scenes_before]
+
+    def _restore(self) -> None:
+        assert self._new_settings is not None
+        for snapshot in reversed(self._characters):
+            restore_character(self.store, snapshot)
+        for scene_snapshot in reversed(self._scenes):
+            restore_scene(self.store, scene_snapshot)
+        self.store.update_settings(self._new_settings)
+
+
+def _ids(records: list[CharacterRecord]) -> set[int]:
+    return {record.id for record in records}

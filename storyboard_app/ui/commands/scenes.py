@@ -1,0 +1,157 @@
+"""Panel edits: add, change fields, reorder (drag) and delete with their takes."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from storyboard_app.project.records import SceneRecord, TransitionRecord
+from storyboard_app.project.undo_support import (
+    SceneSnapshot,
+    reorder_scenes,
+    restore_scene,
+    restore_transitions,
+    snapshot_scene,
+    snapshot_transitions,
+)
+from storyboard_app.ui.commands.base import StoreCommand
+from storyboard_app.ui.project_session import ProjectSession
+
+EDIT_SCENE_ID = 1001
+# Typing pauses shorter than this merge into one undo step.
+MERGE_WINDOW_S = 3.0
+
+
+class AddSceneCommand(StoreCommand):
+    def __init__(
+        self, session: ProjectSession, prompt: str, position: int | None = None, **fields: Any
+    ) -> None:
+        super().__init__(session, "Add panel")
+        self._prompt = prompt
+        self._position = position
+        self._fields = fields
+        self.scene_id: int | None = None
+        self._snapshot: SceneSnapshot | None = None
+
+    def do(self) -> None:
+        if self._snapshot is None:
+            record = self.store.scenes.add(self._prompt, position=self._position, **self._fields)
+            self.scene_id = record.id
+        else:
+            self.session.take_aliases.add(restore_scene(self.store, self._snapshot))
+        self.session.changed(scenes=True)
+
+    def revert(self) -> None:
+        assert self.scene_id is not None
+        self._snapshot = snapshot_scene(self.store, self.scene_id)
+        self.store.scenes.delete(self.scene_id)
+        self.session.changed(scenes=True)
+
+
+class EditSceneCommand(StoreCommand):
+    """Change fields of a panel. A prompt change also restores the panel's characters on undo,
+    because tags typed into the prompt add characters to it."""
+
+    def __init__(self, session: ProjectSession, scene_id: int, **changes: Any) -> None:
+        super().__init__(session, f"Edit panel ({', '.join(sorted(changes))})")
+        self.scene_id = scene_id
+        self._changes = changes
+        self._before: SceneRecord | None = None
+        self._created = time.monotonic()
+
+    def do(self) -> None:
+        if self._before is None:
+            self._before = self.store.scenes.get(self.scene_id)
+        self.store.scenes.update(self.scene_id, **self._changes)
+        self.session.changed(scenes=True)
+
+    def revert(self) -> None:
+        assert self._before is not None
+        self.store.scenes.update(self.scene_id, **self._values(self._before))
+        self.session.changed(scenes=True)
+
+    def _values(self, record: SceneRecord) -> dict[str, Any]:
+        fields = set(self._changes)
+        if fields & {"prompt", "characters"}:
+            fields |= {"prompt", "characters"}
+        values = {field: getattr(record, field) for field in fields - {"characters"}}
+        if "characters" in fields:
+            values["characters"] = list(record.character_names)
+        return values
+
+    def id(self) -> int:
+        return EDIT_SCENE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        """Typing in one field of one panel is one undo step, until a pause or another field."""
+        if not isinstance(other, EditSceneCommand) or other.scene_id != self.scene_id:
+            return False
+        if set(other._changes) != set(self._changes):
+            return False
+        if other._created - self._created > MERGE_WINDOW_S:
+            return False
+        self._changes = other._changes
+        self._created = other._created
+        return True
+
+
+class DeleteScenesCommand(StoreCommand):
+    def __init__(self, session: ProjectSession, scene_ids: Sequence[int]) -> None:
+        count = len(scene_ids)
+        super().__init__(session, f"Delete {count} panel{'s' if count != 1 else ''}")
+        self._ids = list(scene_ids)
+        self._snapshots: list[SceneSnapshot] = []
+
+    def do(self) -> None:
+        """Delete from the last panel backwards, so each snapshot's position stays right."""
+        scenes = sorted(
+            (self.store.scenes.get(i) for i in self._ids), key=lambda s: s.position, reverse=True
+        )
+        self._snapshots = []
+        for scene in scenes:
+            self._snapshots.append(snapshot_scene(self.store, scene.id))
+            self.store.scenes.delete(scene.id)
+        self.session.changed(scenes=True)
+
+    def revert(self) -> None:
+        for snapshot in reversed(self._snapshots):
+            self.session.take_aliases.add(restore_scene(self.store, snapshot))
+        self.session.changed(scenes=True)
+
+
+class MoveScenesCommand(StoreCommand):
+    """Move panels (in their current order) so that they start at ``row`` of the old order."""
+
+    def __init__(self, session: ProjectSession, scene_ids: Sequence[int], row: int) -> None:
+        count = len(scene_ids)
+        super().__init__(session, f"Move {count} panel{'s' if count != 1 else ''}")
+        self._moved = set(scene_ids)
+        self._row = row
+        self._old_order: list[int] = []
+        self._transitions: tuple[TransitionRecord, ...] = ()
+
+    def do(self) -> None:
+        self._old_order = [scene.id for scene in self.store.scenes.list()]
+        self._transitions = snapshot_transitions(self.store)
+        reorder_scenes(self.store, moved_order(self._old_order, self._moved, self._row))
+        self.session.changed(scenes=True)
+
+    def revert(self) -> None:
+        reorder_scenes(self.store, self._old_order)
+        restore_transitions(self.store, self._transitions)
+        self.session.changed(scenes=True)
+
+    def changes_order(self) -> bool:
+        order = [scene.id for scene in self.store.scenes.list()]
+        return moved_order(order, self._moved, self._row) != order
+
+
+def moved_order(order: Sequence[int], moved: set[int], row: int) -> list[int]:
+    """``order`` with the ``moved`` ids taken out and put back, in order, before ``row``."""
+    kept = [scene_id for scene_id in order if scene_id not in moved]
+    block = [scene_id for scene_id in order if scene_id in moved]
+    at = sum(1 for scene_id in order[: max(0, row)] if scene_id not in moved)
+    return kept[:at] + block + kept[at:]

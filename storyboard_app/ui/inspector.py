@@ -1,0 +1,279 @@
+"""The panel inspector: every field of the current panel, its picture, Render/Reroll and takes.
+
+Fields commit through undo commands when they are finished; the picture shows
+the live step preview while the panel renders, else its active take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListView,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.records import SceneRecord
+from storyboard_app.project.settings import SHOT_TYPES
+from storyboard_app.ui.character_model import CharacterListModel, PanelCastModel
+from storyboard_app.ui.commands.scenes import EditSceneCommand
+from storyboard_app.ui.commands.takes import DeleteTakeCommand, SetActiveTakeCommand
+from storyboard_app.ui.images import ThumbnailCache
+from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.prompt_edit import CommittingTextEdit, PromptEdit
+from storyboard_app.ui.render_status import RenderStatusBook
+from storyboard_app.ui.take_strip import TakeListModel, TakeStrip
+
+PREVIEW_WIDTH = 360
+
+
+class PanelFields(QWidget):
+    """The editable fields of one panel; each finished field becomes an EditSceneCommand."""
+
+    def __init__(
+        self, session: ProjectSession, characters: CharacterListModel, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._characters = characters
+        self._scene: SceneRecord | None = None
+        self.prompt = PromptEdit(lines=4)
+        self.negative_prompt = PromptEdit(lines=2)
+        self.cast = PanelCastModel(characters, self)
+        self.cast_view = QListView()
+        self.cast_view.setModel(self.cast)
+        self.cast_view.setFixedHeight(84)
+        self.caption = CommittingTextEdit(lines=2)
+        self.notes = CommittingTextEdit(lines=2)
+        self.duration = QDoubleSpinBox()
+        self.duration.setRange(0.04, 3600)
+        self.duration.setSuffix(" s")
+        self.duration.setKeyboardTracking(False)
+        self.shot_type = QComboBox()
+        self.shot_type.addItems([shot or "(none)" for shot in SHOT_TYPES])
+        self.seed = QLineEdit()
+        self.seed.setValidator(QRegularExpressionValidator(r"\d{1,18}"))
+        self.seed_locked = QCheckBox("Lock")
+        self.seed_locked.setToolTip("A locked seed is kept by Reroll.")
+        self._connect()
+        self._layout()
+
+    def show_scene(self, scene: SceneRecord | None) -> None:
+        self._scene = scene
+        self.setEnabled(scene is not None)
+        self.cast.set_scene(scene)
+        colors = self._characters.colors()
+        self.prompt.set_characters(colors)
+        self.negative_prompt.set_characters(colors)
+        if scene is None:
+            for editor in (self.prompt, self.negative_prompt, self.caption, self.notes):
+                editor.set_text("")
+            return
+        self.prompt.set_text(scene.prompt)
+        self.negative_prompt.set_text(scene.negative_prompt)
+        self.caption.set_text(scene.caption)
+        self.notes.set_text(scene.notes)
+        _quietly(self.duration, lambda: self.duration.setValue(scene.duration))
+        _quietly(
+            self.shot_type,
+            lambda: self.shot_type.setCurrentIndex(SHOT_TYPES.index(scene.shot_type)),
+        )
+        _quietly(self.seed_locked, lambda: self.seed_locked.setChecked(scene.seed_locked))
+        if not self.seed.hasFocus():
+            self.seed.setText(str(scene.seed))
+
+    def edit(self, **changes: object) -> None:
+        if self._scene is None:
+            return
+        current = {k: v for k, v in changes.items() if getattr(self._scene, k, ...) != v}
+        if current:
+            self._session.execute(EditSceneCommand(self._session, self._scene.id, **current))
+
+    def _connect(self) -> None:
+        self.prompt.committed.connect(lambda text: self.edit(prompt=text))
+        self.negative_prompt.committed.connect(lambda text: self.edit(negative_prompt=text))
+        self.caption.committed.connect(lambda text: self.edit(caption=text))
+        self.notes.committed.connect(lambda text: self.edit(notes=text))
+        self.duration.valueChanged.connect(lambda value: self.edit(duration=value))
+        self.shot_type.activated.connect(lambda row: self.edit(shot_type=SHOT_TYPES[row]))
+        self.seed.editingFinished.connect(self._commit_seed)
+        self.seed_locked.toggled.connect(lambda locked: self.edit(seed_locked=locked))
+        self.cast.castChanged.connect(self._commit_cast)
+
+    def _layout(self) -> None:
+        seed = QHBoxLayout()
+        seed.addWidget(self.seed, 1)
+        seed.addWidget(self.seed_locked)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Prompt", self.prompt)
+        form.addRow("Avoid", self.negative_prompt)
+        form.addRow("Characters", self.cast_view)
+        form.addRow("Caption", self.caption)
+        form.addRow("Notes", self.notes)
+        form.addRow("Duration", self.duration)
+        form.addRow("Shot", self.shot_type)
+        form.addRow("Seed", seed)
+
+    def _commit_seed(self) -> None:
+        if self.seed.text():
+            self.edit(seed=int(self.seed.text()))
+
+    def _commit_cast(self, names: list[str]) -> None:
+        if self._scene is not None:
+            self.edit(characters=tuple(names))
+
+
+class PanelInspector(QScrollArea):
+    """The inspector dock's content for the current panel."""
+
+    renderRequested = Signal(list, bool)  # scene ids, reroll
+
+    def __init__(
+        self,
+        session: ProjectSession,
+        characters: CharacterListModel,
+        thumbnails: ThumbnailCache,
+        status: RenderStatusBook,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._thumbnails = thumbnails
+        self._status = status
+        self._scene_id: int | None = None
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.picture.setMinimumHeight(200)
+        self.picture.setWordWrap(True)
+        self.title = QLabel()
+        self.fields = PanelFields(session, characters)
+        self.render_button = QPushButton("Render")
+        self.reroll_button = QPushButton("Reroll")
+        self.reroll_button.setToolTip("Render again with a new seed (unless the seed is locked).")
+        self.takes = TakeStrip(TakeListModel(session, thumbnails, self))
+        self._build()
+        self.render_button.clicked.connect(lambda: self._request(reroll=False))
+        self.reroll_button.clicked.connect(lambda: self._request(reroll=True))
+        self.takes.activateRequested.connect(self._activate_take)
+        self.takes.deleteRequested.connect(self._delete_take)
+        session.scenesChanged.connect(self.refresh)
+        session.charactersChanged.connect(self.refresh)
+        session.takesChanged.connect(self._on_takes_changed)
+        status.changed.connect(self._on_status)
+        thumbnails.ready.connect(self._on_media)
+        thumbnails.missing.connect(self._on_media)
+        self.show_scene(None)
+
+    def show_scene(self, scene_id: int | None) -> None:
+        self._scene_id = scene_id
+        self.takes.model.set_scene(scene_id)
+        self.refresh()
+
+    def scene_id(self) -> int | None:
+        return self._scene_id
+
+    def refresh(self) -> None:
+        scene = self._current_scene()
+        self.fields.show_scene(scene)
+        self.render_button.setEnabled(scene is not None)
+        self.reroll_button.setEnabled(scene is not None)
+        self.title.setText(f"<b>Panel {scene.number}</b>" if scene else "No panel selected")
+        self._show_picture()
+
+    def _build(self) -> None:
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.render_button)
+        buttons.addWidget(self.reroll_button)
+        buttons.addStretch(1)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.addWidget(self.title)
+        layout.addWidget(self.picture)
+        layout.addWidget(self.fields)
+        layout.addLayout(buttons)
+        layout.addWidget(QLabel("Takes"))
+        layout.addWidget(self.takes)
+        layout.addStretch(1)
+        self.setWidget(content)
+        self.setWidgetResizable(True)
+
+    def _current_scene(self) -> SceneRecord | None:
+        if self._scene_id is None:
+            return None
+        try:
+            return self._session.store.scenes.get(self._scene_id)
+        except StoryboardError:
+            return None
+
+    def _show_picture(self) -> None:
+        scene = self._current_scene()
+        preview = self._status.preview(scene.id) if scene else None
+        if preview is not None:
+            self._set_picture(preview)
+            return
+        if scene is None or scene.active_take_id is None:
+            self.picture.setPixmap(QPixmap())
+            self.picture.setText("Not rendered yet: press Render.")
+            return
+        media = self._session.store.takes.get(scene.active_take_id).media
+        if self._thumbnails.is_missing(media):
+            self.picture.setPixmap(QPixmap())
+            self.picture.setText(
+                "The picture of this take is missing from the project's media folder. "
+                "Restore the folder from a backup, or render the panel again."
+            )
+            return
+        pixmap = self._thumbnails.pixmap(media)
+        if pixmap is not None:
+            self._set_picture(pixmap)
+
+    def _set_picture(self, image: QPixmap | QImage) -> None:
+        pixmap = QPixmap.fromImage(image) if isinstance(image, QImage) else image
+        self.picture.setPixmap(
+            pixmap.scaledToWidth(PREVIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
+        )
+
+    def _request(self, reroll: bool) -> None:
+        if self._scene_id is not None:
+            self.renderRequested.emit([self._scene_id], reroll)
+
+    def _activate_take(self, take_id: int) -> None:
+        if self._scene_id is not None:
+            self._session.execute(SetActiveTakeCommand(self._session, self._scene_id, take_id))
+
+    def _delete_take(self, take_id: int) -> None:
+        self._session.execute(DeleteTakeCommand(self._session, take_id))
+
+    def _on_takes_changed(self, scene_id: int) -> None:
+        if scene_id == self._scene_id:
+            self.refresh()
+
+    def _on_media(self, media: str) -> None:
+        self._show_picture()
+
+    def _on_status(self, scene_ids: tuple[int, ...]) -> None:
+        if self._scene_id in scene_ids:
+            self._show_picture()
+
+
+def _quietly(widget: QWidget, change: Callable[[], None]) -> None:
+    """Set a widget's value from the project without it reporting an edit."""
+    widget.blockSignals(True)
+    try:
+        change()
+    finally:
+        widget.blockSignals(False)

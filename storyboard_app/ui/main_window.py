@@ -1,0 +1,243 @@
+"""MainWindow: assembles the docks, the storyboard, the menus and the status bar.
+
+What the actions do lives elsewhere: opening and saving in
+:class:`ProjectController`, edits and renders in the open
+:class:`ProjectWorkspace`, engine work in the :class:`EngineHost`. The window
+puts a workspace's widgets in place when a project opens and shows the start
+page when none is open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QUndoGroup
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard_app import __version__
+from storyboard_app.ui import file_dialogs
+from storyboard_app.ui.actions import WindowActions
+from storyboard_app.ui.app_settings import AppSettings
+from storyboard_app.ui.job_status import JobStatusBar
+from storyboard_app.ui.message_bar import FixAction, MessageBar, UserMessage
+from storyboard_app.ui.project_controller import ProjectController
+from storyboard_app.ui.project_files import example_scripts
+from storyboard_app.ui.settings_dialog import SettingsDialog
+from storyboard_app.ui.start_page import StartPage
+from storyboard_app.ui.workspace import ProjectWorkspace
+from storyboard_app.worker.host import EngineHost
+
+STATUS_TIMEOUT_MS = 6000
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, host: EngineHost, app_settings: AppSettings) -> None:
+        super().__init__()
+        self.setWindowTitle(f"Storyboard {__version__}")
+        self.setObjectName("storyboardMainWindow")
+        self.host = host
+        self.app_settings = app_settings
+        self.projects = ProjectController(host, app_settings, self)
+        self.undo_group = QUndoGroup(self)
+        self.actions = WindowActions(self, self.undo_group)
+        self.messages = MessageBar()
+        self.start_page = StartPage()
+        self.editor = QWidget()
+        self.editor_layout = QVBoxLayout(self.editor)
+        self.editor_layout.setContentsMargins(4, 4, 4, 4)
+        self.stack = QStackedWidget()
+        self.characters_dock = self._dock("Characters", "charactersDock")
+        self.inspector_dock = self._dock("Panel", "inspectorDock")
+        self.job_status = JobStatusBar(host)
+        self._assemble()
+        self._connect_actions()
+        self._connect_controllers()
+        self._show_workspace(None)
+        if not app_settings.restore_window(self):
+            self.resize(1400, 900)
+
+    @property
+    def workspace(self) -> ProjectWorkspace | None:
+        return self.projects.workspace
+
+    def open_project(self, path: Path) -> bool:
+        return self.projects.open(path)
+
+    def show_message(self, message: UserMessage) -> None:
+        self.messages.show_message(message)
+
+    def open_settings(self) -> SettingsDialog | None:
+        """Show the settings dialog; the chosen settings apply when it is accepted."""
+        workspace = self.workspace
+        if workspace is None:
+            return None
+        dialog = SettingsDialog(
+            self.host, workspace.store.settings(), self.app_settings.engine_options(), self
+        )
+        dialog.accepted.connect(lambda: self._apply_settings(dialog))
+        dialog.open()
+        return dialog
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.app_settings.save_window(self)
+        self.projects.close()
+        super().closeEvent(event)
+
+    def _assemble(self) -> None:
+        self.editor_layout.addWidget(self.messages)
+        page = QWidget()
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.addWidget(self.stack)
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.editor)
+        self.setCentralWidget(page)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.characters_dock)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.statusBar().addPermanentWidget(self.job_status)
+        self.actions.fill_menus(self.menuBar())
+        self.start_page.set_examples(example_scripts())
+
+    def _dock(self, title: str, name: str) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        return dock
+
+    def _connect_actions(self) -> None:
+        actions = self.actions
+        actions.new.triggered.connect(self._ask_new_project)
+        actions.open.triggered.connect(self._ask_open_project)
+        actions.save_as.triggered.connect(self._ask_save_as)
+        actions.close.triggered.connect(self.projects.close)
+        actions.quit.triggered.connect(self.close)
+        actions.import_story.triggered.connect(self._ask_import_story)
+        actions.import_images.triggered.connect(self._ask_import_images)
+        actions.settings.triggered.connect(self.open_settings)
+        actions.add_panel.triggered.connect(self._on_workspace(lambda w: w.add_panel()))
+        actions.add_character.triggered.connect(
+            self._on_workspace(lambda w: w.characters_panel.ask_new_character())
+        )
+        actions.delete.triggered.connect(self._on_workspace(lambda w: w.delete_selected()))
+        actions.render_selected.triggered.connect(self._on_workspace(lambda w: w.render_selected()))
+        actions.render_all.triggered.connect(self._on_workspace(lambda w: w.render_all()))
+        actions.reroll.triggered.connect(
+            self._on_workspace(lambda w: w.render_selected(reroll=True))
+        )
+        actions.build_identities.triggered.connect(
+            self._on_workspace(lambda w: w.renders.build_identities())
+        )
+        actions.cancel.triggered.connect(self.job_status.cancel_running)
+        actions.recent.aboutToShow.connect(self._fill_recent_menu)
+
+    def _connect_controllers(self) -> None:
+        self.projects.workspaceChanged.connect(self._show_workspace)
+        self.projects.messageRaised.connect(self.show_message)
+        self.projects.recentChanged.connect(self._refresh_recent)
+        self.messages.actionRequested.connect(self._on_fix_action)
+        self.start_page.newRequested.connect(self._ask_new_project)
+        self.start_page.openRequested.connect(self._ask_open_project)
+        self.start_page.recentRequested.connect(self.projects.open)
+        self.start_page.exampleRequested.connect(self._ask_example_copy)
+
+    def _on_workspace(self, action: Callable[[ProjectWorkspace], object]) -> Callable[[], None]:
+        def run() -> None:
+            if self.workspace is not None:
+                action(self.workspace)
+
+        return run
+
+    def _show_workspace(self, workspace: ProjectWorkspace | None) -> None:
+        self.messages.hide()
+        self.actions.set_project_open(workspace is not None)
+        self.characters_dock.setVisible(workspace is not None)
+        self.inspector_dock.setVisible(workspace is not None)
+        if workspace is None:
+            self.setWindowTitle(f"Storyboard {__version__}")
+            self.undo_group.setActiveStack(None)
+            self._refresh_recent()
+            self.stack.setCurrentWidget(self.start_page)
+            return
+        self.editor_layout.addWidget(workspace.storyboard, 1)
+        self.characters_dock.setWidget(workspace.characters_panel)
+        self.inspector_dock.setWidget(workspace.inspector)
+        self.undo_group.addStack(workspace.session.undo_stack)
+        self.undo_group.setActiveStack(workspace.session.undo_stack)
+        workspace.messageRaised.connect(self.show_message)
+        workspace.statusMessage.connect(self._show_status)
+        self.setWindowTitle(f"{workspace.store.name} — Storyboard {__version__}")
+        self.stack.setCurrentWidget(self.editor)
+        workspace.storyboard.setFocus()
+
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    def _refresh_recent(self) -> None:
+        self.start_page.set_recent(self.app_settings.recent_projects())
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.actions.recent
+        menu.clear()
+        for folder in self.app_settings.recent_projects():
+            action = menu.addAction(str(folder))
+            action.triggered.connect(lambda _checked=False, f=folder: self.projects.open(f))
+
+    def _on_fix_action(self, action: str) -> None:
+        if action == FixAction.SETTINGS:
+            self.open_settings()
+        elif action == FixAction.SAVE_AS:
+            self._ask_save_as()
+
+    def _apply_settings(self, dialog: SettingsDialog) -> None:
+        choice = dialog.choice()
+        self.app_settings.set_engine_options(choice.engine)
+        if self.workspace is not None:
+            self.workspace.change_settings(choice.project)
+
+    def _ask_new_project(self) -> None:
+        path = file_dialogs.ask_new_project(self, self.app_settings.last_folder())
+        if path is not None:
+            self.app_settings.set_last_folder(path.parent)
+            self.projects.create(path)
+
+    def _ask_open_project(self) -> None:
+        path = file_dialogs.ask_project_to_open(self, self.app_settings.last_folder())
+        if path is not None:
+            self.app_settings.set_last_folder(path.parent)
+            self.projects.open(path)
+
+    def _ask_save_as(self) -> None:
+        if self.workspace is None:
+            return
+        folder = self.workspace.store.folder.parent
+        path = file_dialogs.ask_new_project(self, folder, "Save a copy of the project as")
+        if path is not None:
+            self.projects.save_as(path)
+
+    def _ask_example_copy(self, script: Path) -> None:
+        folder = self.app_settings.last_folder()
+        path = file_dialogs.ask_new_project(self, folder, f"Save the example “{script.stem}” as")
+        if path is not None:
+            self.projects.create_from_script(script, path)
+
+    def _ask_import_story(self) -> None:
+        if self.workspace is not None:
+            path = file_dialogs.ask_story_script(self, self.app_settings.last_folder())
+            if path is not None:
+                self.workspace.import_story(path)
+
+    def _ask_import_images(self) -> None:
+        if self.workspace is not None:
+            paths = file_dialogs.ask_images(self, self.app_settings.last_folder())
+            self.workspace.import_images(paths)

@@ -1,0 +1,77 @@
+"""Project folders for the app: new, from a story script or bundled example, and Save As.
+
+Save As duplicates the project folder. The database is copied with SQLite's
+backup API, never as a raw file: in WAL mode the latest commits may still sit
+in ``project.sqlite-wal``, and copying the main file alone would lose them (or
+copy a torn page). Media and caches are plain files and are copied as they are;
+the copy is assembled under a temporary name and renamed, so a failed copy
+leaves no half project behind.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import sys
+from contextlib import closing
+from pathlib import Path
+
+from storyboard_app.project.errors import ProjectExistsError, ProjectReadOnlyError
+from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.store import DATABASE_NAME, ProjectStore, project_folder
+from storyboard_app.project.story import create_project_from_script
+
+SCRIPT_SUFFIXES = (".toml", ".txt")
+
+
+def examples_folder() -> Path | None:
+    """The bundled example stories: beside the package, or inside a frozen app."""
+    candidates = [Path(__file__).resolve().parents[2] / "projects_example"]
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        candidates.insert(0, Path(frozen) / "projects_example")
+    return next((folder for folder in candidates if folder.is_dir()), None)
+
+
+def example_scripts() -> list[Path]:
+    folder = examples_folder()
+    if folder is None:
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix in SCRIPT_SUFFIXES)
+
+
+def create_from_script(script: Path, destination: Path) -> ProjectStore:
+    """A new project holding a story script (an example or the artist's own)."""
+    return create_project_from_script(destination, load_story_script(script))
+
+
+def duplicate_project(source: Path, destination: Path) -> Path:
+    """Copy the project folder ``source`` to ``destination``; returns the new folder."""
+    source = project_folder(source)
+    target = project_folder(destination)
+    if target.exists():
+        raise ProjectExistsError(f"{target} already exists.", "Choose another name for the copy.")
+    staging = target.with_name(f".{target.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        shutil.copytree(
+            source, staging, ignore=shutil.ignore_patterns(f"{DATABASE_NAME}*", ".*.tmp")
+        )
+        backup_database(source / DATABASE_NAME, staging / DATABASE_NAME)
+        staging.rename(target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ProjectReadOnlyError(
+            f"Cannot copy the project to {target}: {exc.strerror or exc}.",
+            "Choose a folder you can write to, with enough free space.",
+        ) from exc
+    return target
+
+
+def backup_database(source: Path, target: Path) -> None:
+    """A consistent copy of a live SQLite database, committed WAL contents included."""
+    with (
+        closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as reader,
+        closing(sqlite3.connect(target)) as writer,
+    ):
+        reader.backup(writer)

@@ -1,0 +1,104 @@
+"""ProjectSession: an open project on the UI thread, its undo history and its change signals.
+
+Views read the store directly (short reads of plain records) and change it only
+through :meth:`ProjectSession.execute` with an undo command. A command applies
+its edit to the database at once (there is no Save) and then says what it
+changed; the session turns that into signals the models listen to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.store import ProjectStore
+
+
+class TakeAliases:
+    """Where a take went when undo restored it under a new id.
+
+    Renders add takes without going through the undo stack, so an undone take
+    delete can find its old id taken; commands resolve ids through here.
+    """
+
+    def __init__(self) -> None:
+        self._aliases: dict[int, int] = {}
+
+    def add(self, remap: dict[int, int]) -> None:
+        self._aliases.update(remap)
+
+    def resolve(self, take_id: int | None) -> int | None:
+        seen: set[int] = set()
+        while take_id in self._aliases and take_id not in seen:
+            seen.add(take_id)
+            take_id = self._aliases[take_id]
+        return take_id
+
+
+class ProjectSession(QObject):
+    """Owns the UI thread's :class:`ProjectStore` and the project's :class:`QUndoStack`."""
+
+    charactersChanged = Signal()
+    scenesChanged = Signal()  # panels added, removed, reordered or edited
+    takesChanged = Signal(int)  # a panel's takes or active take
+    settingsChanged = Signal()
+    errorRaised = Signal(object)  # StoryboardError
+
+    def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.undo_stack = QUndoStack(self)
+        self.take_aliases = TakeAliases()
+
+    @property
+    def folder(self) -> Path:
+        return self.store.folder
+
+    def execute(self, command: QUndoCommand) -> bool:
+        """Apply ``command`` now and put it on the undo stack; a refused edit is reported."""
+        try:
+            command.apply()  # type: ignore[attr-defined]
+        except StoryboardError as exc:
+            self.report(exc)
+            return False
+        self.undo_stack.push(command)
+        return True
+
+    def report(self, error: StoryboardError) -> None:
+        self.errorRaised.emit(error)
+
+    def history_failed(self, error: StoryboardError) -> None:
+        """An undo or redo could not be applied: report it and drop the history.
+
+        The stack no longer matches the database, so keeping it would let later
+        undos change things the artist cannot see. Cleared on the next turn of
+        the event loop, because the stack is still inside the failed call.
+        """
+        self.report(error)
+        QTimer.singleShot(0, self.undo_stack.clear)
+        self.changed(characters=True, scenes=True, settings=True)
+
+    def changed(
+        self,
+        *,
+        characters: bool = False,
+        scenes: bool = False,
+        takes: Iterable[int] = (),
+        settings: bool = False,
+    ) -> None:
+        if characters:
+            self.charactersChanged.emit()
+        if scenes:
+            self.scenesChanged.emit()
+        for scene_id in takes:
+            self.takesChanged.emit(scene_id)
+        if settings:
+            self.settingsChanged.emit()
+
+    def close(self) -> None:
+        self.undo_stack.clear()
+        self.store.close()

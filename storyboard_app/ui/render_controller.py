@@ -1,0 +1,100 @@
+"""RenderController: Render and Reroll for the open project, from request to finished takes.
+
+It refuses early when no model is configured (with the way to configure one),
+submits jobs with this machine's engine options, refreshes panels as each one
+finishes, and reports the outcome. UI code awaits the outcome with qasync.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from storyboard_app.ui.app_settings import AppSettings
+from storyboard_app.ui.message_bar import FixAction, Severity, UserMessage
+from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.worker.host import EngineHost
+from storyboard_app.worker.jobs import Job, JobKind, JobOutcome, JobRequest, JobStatus, PanelDone
+
+NO_MODEL = UserMessage(
+    Severity.WARNING,
+    "No model is configured for this project, so panels cannot be rendered yet.",
+    "Open Settings (Ctrl+,) and choose a model: a .safetensors checkpoint, a diffusers folder "
+    "or a Hugging Face id already downloaded to this computer ('tiny' is a small test model). "
+    "Writing, arranging, importing pictures and exporting all work without one.",
+    FixAction.SETTINGS,
+)
+
+
+class RenderController(QObject):
+    messageRaised = Signal(object)  # UserMessage
+    jobFinished = Signal(object)  # JobOutcome of one of this project's jobs
+
+    def __init__(
+        self,
+        session: ProjectSession,
+        host: EngineHost,
+        app_settings: AppSettings,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._host = host
+        self._app_settings = app_settings
+        self._jobs: dict[int, Job] = {}
+        host.panelDone.connect(self._on_panel_done)
+        host.jobEnded.connect(self._on_job_ended)
+
+    def submit(self, scene_ids: Sequence[int] | None, *, reroll: bool = False) -> Job | None:
+        """Queue a render (all panels when ``scene_ids`` is None); None if it cannot start."""
+        if not self._session.store.settings().model_source:
+            self.messageRaised.emit(NO_MODEL)
+            return None
+        if scene_ids is not None and not scene_ids:
+            return None
+        kind = JobKind.REROLL if reroll else JobKind.RENDER
+        return self._submit(kind, tuple(scene_ids) if scene_ids is not None else None)
+
+    def build_identities(self) -> Job | None:
+        if not self._session.store.settings().model_source:
+            self.messageRaised.emit(NO_MODEL)
+            return None
+        return self._submit(JobKind.IDENTITY, None)
+
+    async def outcome(self, job: Job) -> JobOutcome:
+        """Wait for a job's outcome without blocking the window."""
+        return await self._host.outcome(job.id)
+
+    def cancel_all(self) -> None:
+        for job_id in list(self._jobs):
+            self._host.cancel(job_id)
+
+    def _submit(self, kind: JobKind, scene_ids: tuple[int, ...] | None) -> Job:
+        request = JobRequest(
+            kind, self._session.folder, scene_ids, self._app_settings.engine_options()
+        )
+        job = self._host.submit(request)
+        self._jobs[job.id] = job
+        return job
+
+    def _on_panel_done(self, done: PanelDone) -> None:
+        if done.job_id in self._jobs:
+            self._session.changed(scenes=True, takes=[done.scene_id])
+
+    def _on_job_ended(self, outcome: JobOutcome) -> None:
+        job = self._jobs.pop(outcome.job_id, None)
+        if job is None:
+            return
+        if outcome.error is not None:
+            self.messageRaised.emit(UserMessage.from_engine(outcome.error))
+        elif outcome.status is JobStatus.CANCELLED:
+            kept = len(outcome.take_ids)
+            self.messageRaised.emit(
+                UserMessage(
+                    Severity.INFO,
+                    f"{job.describe()}: cancelled.",
+                    f"{kept} finished panel(s) kept; nothing half-rendered was stored.",
+                )
+            )
+        self.jobFinished.emit(outcome)

@@ -1,0 +1,288 @@
+"""The settings dialog: the project's model and render settings, and this machine's engine options.
+
+The model source is checked in the background as it is typed or picked (the
+engine's check reads only configs and file headers, never weights), so a bad
+path is explained before any render. The low-VRAM preset defaults to the one
+that fits the detected GPU (low up to 8 GB, medium up to 16 GB, high above).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from dataclasses import dataclass
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.worker.engine_api import JobError
+from storyboard_app.worker.host import EngineHost
+from storyboard_app.worker.jobs import DeviceInfo, EngineOptions, ModelCheck
+
+CHECK_DELAY_MS = 400
+DEVICES = (("Automatic", ""), ("CPU", "cpu"), ("NVIDIA CUDA", "cuda"), ("Apple MPS", "mps"))
+PRECISIONS = (("Automatic", ""), ("fp32", "fp32"), ("fp16", "fp16"), ("bf16", "bf16"))
+VRAM_PRESETS = (
+    ("Automatic (from GPU memory)", ""),
+    ("Low: CPU offload, VAE slicing and tiling", "low"),
+    ("Medium: VAE slicing and tiling", "medium"),
+    ("High: everything on the GPU", "high"),
+)
+
+
+@dataclass(frozen=True)
+class SettingsChoice:
+    project: ProjectSettings
+    engine: EngineOptions
+
+
+class ModelSourceField(QWidget):
+    """A model source with file and folder pickers and a live check of what it points at."""
+
+    def __init__(self, host: EngineHost, source: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._host = host
+        self.edit = QLineEdit(source)
+        self.edit.setPlaceholderText("hub id, diffusers folder, .safetensors file, or 'tiny'")
+        self.file_button = QPushButton("File…")
+        self.folder_button = QPushButton("Folder…")
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.last_check: ModelCheck | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(CHECK_DELAY_MS)
+        self._timer.timeout.connect(self.check_now)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.file_button)
+        row.addWidget(self.folder_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.edit.textChanged.connect(lambda _text: self._timer.start())
+        self.file_button.clicked.connect(self._pick_file)
+        self.folder_button.clicked.connect(self._pick_folder)
+
+    def source(self) -> str:
+        return self.edit.text().strip()
+
+    def check_now(self) -> asyncio.Task[None]:
+        """Check the current source in the background; the status line shows the answer."""
+        self._timer.stop()
+        self.cancel()
+        self.status.setText("Checking…")
+        self._task = asyncio.ensure_future(self._check(self.source()))
+        return self._task
+
+    def cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    async def _check(self, source: str) -> None:
+        if not source:
+            self.last_check = None
+            self.status.setText(
+                "No model: everything but rendering works. Choose a model to render panels."
+            )
+            return
+        check = await self._host.check_model(source)
+        self.last_check = check
+        if check.ok:
+            self.status.setText(f"✓ {check.summary}")
+        else:
+            assert check.error is not None
+            self.status.setText(f"✗ {check.error.message} {check.error.hint}")
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Model checkpoint", "", "Safetensors checkpoints (*.safetensors)"
+        )
+        if path:
+            self.edit.setText(path)
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Diffusers model folder")
+        if path:
+            self.edit.setText(path)
+
+
+class SettingsDialog(QDialog):
+    def __init__(
+        self,
+        host: EngineHost,
+        project: ProjectSettings,
+        engine: EngineOptions,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._host = host
+        self._project = project
+        self.model = ModelSourceField(host, project.model_source)
+        self.device = _combo(DEVICES, engine.device or "")
+        self.precision = _combo(PRECISIONS, engine.dtype or "")
+        self.low_vram = _combo(VRAM_PRESETS, engine.low_vram or "")
+        self.detected = QLabel("Detecting the GPU…")
+        self.width_box = _spin(64, 4096, project.width, step=8)
+        self.height_box = _spin(64, 4096, project.height, step=8)
+        self.steps = _spin(1, 200, project.steps)
+        consistency = project.consistency
+        self.sampling_rate = _rate(consistency.sampling_rate)
+        self.sampling_rate_high_res = _rate(consistency.sampling_rate_high_res)
+        self.window_size = _spin(1, 64, consistency.window_size)
+        self.identity_images = _spin(1, 8, consistency.identity_images)
+        self.error = QLabel()
+        self.error.setStyleSheet("color: #c0392b")
+        self.error.setWordWrap(True)
+        self._detect_task: asyncio.Task[None] | None = None
+        self._build()
+        self.device.currentIndexChanged.connect(lambda _row: self.detect_gpu())
+        self.model.check_now()
+        self.detect_gpu()
+
+    def choice(self) -> SettingsChoice:
+        """The settings as chosen; raises ValidationError for values that cannot render."""
+        consistency = dataclasses.replace(
+            self._project.consistency,
+            sampling_rate=self.sampling_rate.value(),
+            sampling_rate_high_res=self.sampling_rate_high_res.value(),
+            window_size=self.window_size.value(),
+            identity_images=self.identity_images.value(),
+        )
+        project = dataclasses.replace(
+            self._project,
+            model_source=self.model.source(),
+            width=self.width_box.value(),
+            height=self.height_box.value(),
+            steps=self.steps.value(),
+            consistency=consistency,
+        )
+        engine = EngineOptions(
+            device=self.device.currentData() or None,
+            dtype=self.precision.currentData() or None,
+            low_vram=self.low_vram.currentData() or None,
+        )
+        return SettingsChoice(project, engine)
+
+    def detect_gpu(self) -> asyncio.Task[None]:
+        if self._detect_task is not None and not self._detect_task.done():
+            self._detect_task.cancel()
+        self._detect_task = asyncio.ensure_future(self._detect(self.device.currentData() or None))
+        return self._detect_task
+
+    def accept(self) -> None:
+        try:
+            self.choice()
+        except StoryboardError as exc:
+            self.error.setText(str(exc))
+            return
+        super().accept()
+
+    def done(self, result: int) -> None:
+        self.model.cancel()
+        if self._detect_task is not None:
+            self._detect_task.cancel()
+        super().done(result)
+
+    async def _detect(self, device: str | None) -> None:
+        try:
+            info = await self._host.device_info(device)
+        except JobError as exc:
+            self.detected.setText(f"Could not use this device: {exc.info.message}")
+            return
+        self.detected.setText(describe_device(info))
+
+    def _build(self) -> None:
+        engine = QFormLayout()
+        engine.addRow("Device", self.device)
+        engine.addRow("Precision", self.precision)
+        engine.addRow("Low-VRAM preset", self.low_vram)
+        engine.addRow("", self.detected)
+        render = QFormLayout()
+        size = QHBoxLayout()
+        size.addWidget(self.width_box)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.height_box)
+        render.addRow("Default size", size)
+        render.addRow("Steps", self.steps)
+        consistency = QFormLayout()
+        consistency.addRow("Sampling rate", self.sampling_rate)
+        consistency.addRow("Sampling rate (high-res)", self.sampling_rate_high_res)
+        consistency.addRow("Window (panels)", self.window_size)
+        consistency.addRow("Identity images", self.identity_images)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(_group("Model (this project)", self.model))
+        layout.addWidget(_group("Engine (this computer)", engine))
+        layout.addWidget(_group("Rendering (this project)", render))
+        layout.addWidget(_group("Consistency (this project)", consistency))
+        layout.addWidget(self.error)
+        layout.addWidget(buttons)
+
+
+def describe_device(info: DeviceInfo) -> str:
+    if info.gpu_memory_gb is None:
+        return f"Rendering on {info.device}: no GPU memory to save, presets do not apply."
+    return (
+        f"Detected {info.device} with {info.gpu_memory_gb:.1f} GB: "
+        f"the automatic preset is “{info.suggested_preset}”."
+    )
+
+
+def _group(title: str, content: QWidget | QFormLayout) -> QGroupBox:
+    box = QGroupBox(title)
+    if isinstance(content, QWidget):
+        layout = QVBoxLayout(box)
+        layout.addWidget(content)
+    else:
+        box.setLayout(content)
+    return box
+
+
+def _combo(choices: tuple[tuple[str, str], ...], current: str) -> QComboBox:
+    combo = QComboBox()
+    for label, value in choices:
+        combo.addItem(label, value)
+    combo.setCurrentIndex(max(0, combo.findData(current)))
+    return combo
+
+
+def _spin(low: int, high: int, value: int, *, step: int = 1) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def _rate(value: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(0.0, 1.0)
+    box.setSingleStep(0.05)
+    box.setValue(value)
+    return box

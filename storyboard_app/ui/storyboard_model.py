@@ -1,0 +1,216 @@
+"""StoryboardModel: the panels of a project in timeline order, for the storyboard grid.
+
+One row per scene with what a panel card shows: the active take's thumbnail
+(or the live preview while it renders), number, caption, the colour tags of its
+characters, and a status (not rendered, queued, rendering 12/30, stale). Dragged
+panels travel as a list of scene ids; the view turns a drop into one undoable
+move.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+)
+
+from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.ui.images import ThumbnailCache
+from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.render_status import RenderStatusBook
+from storyboard_app.ui.staleness import is_stale
+
+PANEL_MIME_TYPE = "application/x-storyboard-panels"
+Index = QModelIndex | QPersistentModelIndex
+
+
+class PanelRole(enum.IntEnum):
+    SCENE_ID = Qt.ItemDataRole.UserRole + 1
+    NUMBER = enum.auto()
+    CAPTION = enum.auto()
+    COLORS = enum.auto()
+    STATUS = enum.auto()
+    STATUS_KIND = enum.auto()
+    IMAGE = enum.auto()
+
+
+class StatusKind(enum.StrEnum):
+    NOT_RENDERED = "not rendered"
+    RENDERED = "rendered"
+    IMPORTED = "imported"
+    STALE = "stale"
+    MISSING = "missing image"
+    QUEUED = "queued"
+    RENDERING = "rendering"
+
+
+@dataclass(frozen=True)
+class PanelRow:
+    scene: SceneRecord
+    take: TakeRecord | None
+    colors: tuple[str, ...]
+    stale: bool
+
+
+class StoryboardModel(QAbstractListModel):
+    def __init__(
+        self,
+        session: ProjectSession,
+        status: RenderStatusBook,
+        thumbnails: ThumbnailCache,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._status = status
+        self._thumbnails = thumbnails
+        self._rows: list[PanelRow] = []
+        session.scenesChanged.connect(self.reload)
+        session.charactersChanged.connect(self.reload)
+        session.takesChanged.connect(self.refresh_scene)
+        status.changed.connect(self._on_activity)
+        thumbnails.ready.connect(self._on_media)
+        thumbnails.missing.connect(self._on_media)
+        self.reload()
+
+    def reload(self) -> None:
+        """Read every panel again; same panels in the same order update in place."""
+        characters = {c.name: c for c in self._session.store.characters.list()}
+        rows = [self._row(scene, characters) for scene in self._session.store.scenes.list()]
+        if [r.scene.id for r in rows] == self.scene_ids():
+            self._rows = rows
+            if rows:
+                self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
+            return
+        self.beginResetModel()
+        self._rows = rows
+        self.endResetModel()
+
+    def refresh_scene(self, scene_id: int) -> None:
+        row = self.row_of(scene_id)
+        if row is None:
+            return
+        characters = {c.name: c for c in self._session.store.characters.list()}
+        self._rows[row] = self._row(self._session.store.scenes.get(scene_id), characters)
+        self.dataChanged.emit(self.index(row), self.index(row))
+
+    def scene_ids(self) -> list[int]:
+        return [row.scene.id for row in self._rows]
+
+    def row_of(self, scene_id: int) -> int | None:
+        return next((i for i, r in enumerate(self._rows) if r.scene.id == scene_id), None)
+
+    def panel(self, row: int) -> PanelRow:
+        return self._rows[row]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._rows)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        row = self._rows[index.row()]
+        if role in (Qt.ItemDataRole.DisplayRole, PanelRole.CAPTION):
+            return row.scene.caption or row.scene.prompt
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"Panel {row.scene.number}: {row.scene.prompt}"
+        if role == PanelRole.SCENE_ID:
+            return row.scene.id
+        if role == PanelRole.NUMBER:
+            return row.scene.number
+        if role == PanelRole.COLORS:
+            return list(row.colors)
+        if role in (PanelRole.STATUS, PanelRole.STATUS_KIND):
+            kind, text = self._status_of(row)
+            return str(kind) if role == PanelRole.STATUS_KIND else text
+        if role == PanelRole.IMAGE:
+            return self._image_of(row)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        if not index.isValid():
+            return Qt.ItemFlag.ItemIsDropEnabled
+        return base | Qt.ItemFlag.ItemIsDragEnabled
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.MoveAction
+
+    def mimeTypes(self) -> list[str]:
+        return [PANEL_MIME_TYPE]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        ids = [self._rows[i.row()].scene.id for i in sorted(indexes, key=lambda i: i.row())]
+        payload = {"project": str(self._session.folder), "scenes": ids}
+        data = QMimeData()
+        data.setData(PANEL_MIME_TYPE, QByteArray(json.dumps(payload).encode()))
+        return data
+
+    def dragged_scene_ids(self, data: QMimeData) -> list[int] | None:
+        """The panels in a drag from this project's storyboard, or None for anything else."""
+        if not data.hasFormat(PANEL_MIME_TYPE):
+            return None
+        payload = json.loads(bytes(data.data(PANEL_MIME_TYPE).data()).decode())
+        if payload.get("project") != str(self._session.folder):
+            return None
+        return [int(scene_id) for scene_id in payload["scenes"]]
+
+    def _row(self, scene: SceneRecord, characters: dict[str, CharacterRecord]) -> PanelRow:
+        take = None
+        if scene.active_take_id is not None:
+            try:
+                take = self._session.store.takes.get(scene.active_take_id)
+            except StoryboardError:
+                take = None
+        colors = tuple(characters[n].color for n in scene.character_names if n in characters)
+        stale = take is not None and is_stale(take, scene, characters)
+        return PanelRow(scene, take, colors, stale)
+
+    def _status_of(self, row: PanelRow) -> tuple[StatusKind, str]:
+        activity = self._status.activity(row.scene.id)
+        if activity is not None:
+            kind = StatusKind.RENDERING if activity.running else StatusKind.QUEUED
+            return kind, activity.describe()
+        if row.take is None:
+            return StatusKind.NOT_RENDERED, str(StatusKind.NOT_RENDERED)
+        if self._thumbnails.is_missing(row.take.media):
+            return StatusKind.MISSING, str(StatusKind.MISSING)
+        if row.stale:
+            return StatusKind.STALE, str(StatusKind.STALE)
+        source = (
+            StatusKind.IMPORTED if row.take.params.source == "imported" else StatusKind.RENDERED
+        )
+        return source, str(source)
+
+    def _image_of(self, row: PanelRow) -> object:
+        preview = self._status.preview(row.scene.id)
+        if preview is not None:
+            return preview
+        if row.take is None:
+            return None
+        return self._thumbnails.pixmap(row.take.media)
+
+    def _on_activity(self, scene_ids: tuple[int, ...]) -> None:
+        for scene_id in scene_ids:
+            row = self.row_of(scene_id)
+            if row is not None:
+                self.dataChanged.emit(self.index(row), self.index(row))
+
+    def _on_media(self, media: str) -> None:
+        for row, panel in enumerate(self._rows):
+            if panel.take is not None and panel.take.media == media:
+                self.dataChanged.emit(self.index(row), self.index(row))

@@ -1,0 +1,284 @@
+"""The take strip: a panel's takes side by side, grouped by the settings that differ.
+
+Takes rendered with the same settings except the seed sit in one group; the
+group's header names what sets it apart (e.g. "steps 30 · 1024x768"), each take
+is labelled by what differs within (its seed), and hovering shows every
+setting it was made with. Double-click or "Use take" makes a take active.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QListView,
+    QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from storyboard_app.project.records import TakeRecord
+from storyboard_app.project.undo_support import IDENTITIES_KEY
+from storyboard_app.ui.images import ThumbnailCache
+from storyboard_app.ui.project_session import ProjectSession
+
+Index = QModelIndex | QPersistentModelIndex
+TAKE_SIZE = QSize(132, 124)
+SETTING_LABELS = {
+    "source": "source",
+    "model": "model",
+    "size": "size",
+    "steps": "steps",
+    "guidance": "guidance",
+    "scheduler": "scheduler",
+    "seed": "seed",
+    "prompt": "prompt",
+    "negative": "negative prompt",
+    "consistency": "consistency",
+    "identity": "identity",
+}
+
+
+class TakeRole(enum.IntEnum):
+    TAKE_ID = Qt.ItemDataRole.UserRole + 1
+    GROUP = enum.auto()
+    GROUP_START = enum.auto()
+    ACTIVE = enum.auto()
+
+
+def take_settings(take: TakeRecord) -> dict[str, str]:
+    """Every setting of a take as display text, keyed as in SETTING_LABELS."""
+    params = take.params
+    consistency = {k: v for k, v in params.consistency.items() if k != IDENTITIES_KEY}
+    identities = params.consistency.get(IDENTITIES_KEY) or {}
+    return {
+        "source": params.source,
+        "model": params.model_source or "—",
+        "size": f"{params.width}x{params.height}",
+        "steps": str(params.steps),
+        "guidance": f"{params.guidance:g}",
+        "scheduler": params.scheduler or "—",
+        "seed": str(params.seed),
+        "prompt": params.prompt or "—",
+        "negative": params.negative_prompt or "—",
+        "consistency": ", ".join(f"{k} {v}" for k, v in sorted(consistency.items())) or "—",
+        "identity": ", ".join(sorted(str(v) for v in identities.values())) or "—",
+    }
+
+
+def differing_settings(takes: Sequence[TakeRecord]) -> list[str]:
+    """The settings whose value is not the same for every take, in SETTING_LABELS order."""
+    values = [take_settings(take) for take in takes]
+    return [key for key in SETTING_LABELS if len({v[key] for v in values}) > 1]
+
+
+@dataclass(frozen=True)
+class TakeItem:
+    take: TakeRecord
+    group: str
+    label: str
+    group_start: bool
+
+
+def group_takes(takes: Sequence[TakeRecord]) -> list[TakeItem]:
+    """Takes grouped by their differing settings other than the seed, groups in order of age."""
+    differing = differing_settings(takes)
+    group_keys = [key for key in differing if key != "seed"]
+    groups: dict[str, list[TakeRecord]] = {}
+    for take in takes:
+        settings = take_settings(take)
+        header = " · ".join(f"{SETTING_LABELS[k]} {_short(settings[k])}" for k in group_keys)
+        groups.setdefault(header or "all takes", []).append(take)
+    items: list[TakeItem] = []
+    for header, members in groups.items():
+        for index, take in enumerate(members):
+            label = f"seed {take.params.seed}" if "seed" in differing else f"take {take.id}"
+            if take.params.source == "imported":
+                label = "imported"
+            items.append(TakeItem(take, header, label, index == 0))
+    return items
+
+
+def settings_tooltip(take: TakeRecord) -> str:
+    settings = take_settings(take)
+    lines = [f"Take {take.id}, {take.created_at:%Y-%m-%d %H:%M}"]
+    lines += [f"{SETTING_LABELS[key]}: {value}" for key, value in settings.items()]
+    return "\n".join(lines)
+
+
+def _short(text: str, limit: int = 24) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class TakeListModel(QAbstractListModel):
+    def __init__(
+        self, session: ProjectSession, thumbnails: ThumbnailCache, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._session = session
+        self._thumbnails = thumbnails
+        self._scene_id: int | None = None
+        self._active: int | None = None
+        self._items: list[TakeItem] = []
+        session.takesChanged.connect(self._on_takes_changed)
+        session.scenesChanged.connect(self.reload)
+        thumbnails.ready.connect(self._on_media)
+
+    def set_scene(self, scene_id: int | None) -> None:
+        self._scene_id = scene_id
+        self.reload()
+
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._items, self._active = [], None
+        scene_ids = {s.id: s for s in self._session.store.scenes.list()}
+        if self._scene_id in scene_ids:
+            self._items = group_takes(self._session.store.takes.list(self._scene_id))
+            self._active = scene_ids[self._scene_id].active_take_id
+        self.endResetModel()
+
+    def take_ids(self) -> list[int]:
+        return [item.take.id for item in self._items]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self._items)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid():
+            return None
+        item = self._items[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.label
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._thumbnails.pixmap(item.take.media)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return settings_tooltip(item.take)
+        if role == TakeRole.TAKE_ID:
+            return item.take.id
+        if role == TakeRole.GROUP:
+            return item.group
+        if role == TakeRole.GROUP_START:
+            return item.group_start
+        if role == TakeRole.ACTIVE:
+            return item.take.id == self._active
+        return None
+
+    def _on_takes_changed(self, scene_id: int) -> None:
+        if scene_id == self._scene_id:
+            self.reload()
+
+    def _on_media(self, media: str) -> None:
+        for row, item in enumerate(self._items):
+            if item.take.media == media:
+                self.dataChanged.emit(self.index(row), self.index(row))
+
+
+class TakeDelegate(QStyledItemDelegate):
+    """A thumbnail with its label; the first take of a group carries the group's header."""
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
+        return TAKE_SIZE
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
+        painter.save()
+        rect = option.rect.adjusted(3, 0, -3, 0)
+        muted = option.palette.color(QPalette.ColorRole.PlaceholderText)
+        if index.data(TakeRole.GROUP_START):
+            painter.setPen(muted)
+            header = painter.fontMetrics().elidedText(
+                index.data(TakeRole.GROUP), Qt.TextElideMode.ElideRight, rect.width()
+            )
+            painter.drawText(QRect(rect.left(), rect.top(), rect.width(), 16), 0, header)
+        image_rect = QRect(rect.left(), rect.top() + 18, rect.width(), rect.height() - 40)
+        painter.fillRect(image_rect, QColor("#2b2b2b"))
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            scaled = pixmap.scaled(image_rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            target = QRect(0, 0, scaled.width(), scaled.height())
+            target.moveCenter(image_rect.center())
+            painter.drawPixmap(target, scaled)
+        if index.data(TakeRole.ACTIVE):
+            painter.setPen(QColor("#2a7fd4"))
+            painter.drawRect(image_rect.adjusted(0, 0, -1, -1))
+            painter.drawRect(image_rect.adjusted(1, 1, -2, -2))
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(option.palette.color(QPalette.ColorRole.Highlight))
+            painter.drawRect(rect.adjusted(0, 16, -1, -1))
+        painter.setPen(option.palette.color(QPalette.ColorRole.Text))
+        label_rect = QRect(rect.left(), image_rect.bottom() + 2, rect.width(), 18)
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, index.data())
+        painter.restore()
+
+
+class TakeStrip(QWidget):
+    """The strip with "Use take" and "Delete take"; requests go out as signals."""
+
+    activateRequested = Signal(int)
+    deleteRequested = Signal(int)
+
+    def __init__(self, model: TakeListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.view = QListView()
+        self.view.setModel(model)
+        self.view.setItemDelegate(TakeDelegate(self.view))
+        self.view.setFlow(QListView.Flow.LeftToRight)
+        self.view.setWrapping(False)
+        self.view.setUniformItemSizes(True)
+        self.view.setFixedHeight(TAKE_SIZE.height() + 24)
+        self.view.setHorizontalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.view.doubleClicked.connect(self._activate_index)
+        self.use_button = QPushButton("Use take")
+        self.delete_button = QPushButton("Delete take")
+        self.use_button.clicked.connect(self._activate_current)
+        self.delete_button.clicked.connect(self._delete_current)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.use_button)
+        buttons.addWidget(self.delete_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        layout.addLayout(buttons)
+        model.modelReset.connect(self._update_buttons)
+        self.view.selectionModel().currentChanged.connect(self._update_buttons)
+        self._update_buttons()
+
+    def current_take_id(self) -> int | None:
+        index = self.view.currentIndex()
+        return index.data(TakeRole.TAKE_ID) if index.isValid() else None
+
+    def _activate_index(self, index: QModelIndex) -> None:
+        self.activateRequested.emit(index.data(TakeRole.TAKE_ID))
+
+    def _activate_current(self) -> None:
+        take_id = self.current_take_id()
+        if take_id is not None:
+            self.activateRequested.emit(take_id)
+
+    def _delete_current(self) -> None:
+        take_id = self.current_take_id()
+        if take_id is not None:
+            self.deleteRequested.emit(take_id)
+
+    def _update_buttons(self) -> None:
+        has_take = self.current_take_id() is not None
+        self.use_button.setEnabled(has_take)
+        self.delete_button.setEnabled(has_take)
