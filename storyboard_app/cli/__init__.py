@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from storyboard_app import __version__
-from storyboard_app.cli import export, project_commands, render, selftest
+from storyboard_app.cli import export, project_commands, render, selftest, transition
 from storyboard_app.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Commands
 from storyboard_app.project.errors import StoryboardError
 
@@ -60,4 +60,5 @@ COMMANDS: list[Callable[[Commands], None]] = [
     render.register_render,
     export.register_export,
     selftest.register_self_test,
+    transition.register_transition,
 ]

@@ -131,9 +131,7 @@ def load_motion_model(
     device_name = choose_device(device)
     torch_dtype = choose_dtype(device_name, dtype)
     if sources.is_tiny:
-        from storyboard_app.engine.transitions.tiny_motion import build_tiny_motion_model
-
-        return build_tiny_motion_model().to(device_name, torch_dtype)
+        return _tiny_model(sources).to(device_name, torch_dtype)
     ip_adapter_path = _ip_adapter_path(sources.ip_adapter)
     adapter_folder = _model_folder(sources.motion_adapter, "motion adapter")
     control_folder = _model_folder(sources.sparse_ctrl, "SparseCtrl model")
@@ -221,6 +219,24 @@ def check_embedding_widths(
             "Use the image encoder the IP-Adapter was made for, and a predictor trained with it "
             "(storyboard train-motion --encoder).",
         )
+
+
+def _tiny_model(sources: MotionSources) -> MotionModel:
+    """The tiny random model, with a trained predictor when one is named (trained with 'tiny')."""
+    from storyboard_app.engine.transitions.tiny_motion import build_tiny_motion_model
+
+    model = build_tiny_motion_model()
+    if sources.predictor:
+        predictor = load_predictor(sources.predictor)
+        if predictor.config.embed_dim != model.encoder.embed_dim:
+            raise UnsupportedModelError(
+                f"The motion predictor {sources.predictor} works on {predictor.config.embed_dim}-"
+                f"wide embeddings; the tiny model's are {model.encoder.embed_dim}.",
+                "Use a predictor trained with --encoder tiny.",
+            )
+        model.predictor = predictor.eval()
+        model.sources = dataclasses.replace(model.sources, predictor=sources.predictor)
+    return model
 
 
 def _load_base(source: str, device: str, dtype: str | None) -> StableDiffusionPipeline:

@@ -1,0 +1,185 @@
+"""``storyboard transition`` and ``storyboard train-motion``: the transition commands.
+
+``transition`` makes the frames between two neighbouring panels (crossfade,
+optical-flow morph, or motion generated with AnimateDiff) and stores them in
+the project; ``train-motion`` (in ``train_motion``) trains the motion
+predictor the generated kind uses. The engine is imported only when a
+command runs, so the other commands start quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from storyboard_app.cli import train_motion
+from storyboard_app.cli.common import EXIT_OK, Commands, add_command, add_project_argument
+from storyboard_app.cli.render import parse_size, quiet_libraries
+from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.records import SceneRecord
+from storyboard_app.project.store import ProjectStore
+
+KINDS = ("morph", "crossfade", "motion", "cut")
+# Options that only the generated kind reads, with their argparse destinations.
+MOTION_OPTIONS = {
+    "--model": "model",
+    "--motion-adapter": "motion_adapter",
+    "--sparse-ctrl": "sparse_ctrl",
+    "--ip-adapter": "ip_adapter",
+    "--image-encoder": "image_encoder",
+    "--predictor": "predictor",
+    "--steps": "steps",
+    "--guidance": "guidance",
+}
+
+
+def register_transition(commands: Commands) -> None:
+    """Both transition commands: ``transition`` and ``train-motion``."""
+    _register_make_transition(commands)
+    train_motion.register_train_motion(commands)
+
+
+def _register_make_transition(commands: Commands) -> None:
+    parser = add_command(
+        commands,
+        "transition",
+        cmd_transition,
+        "Make the transition between two neighbouring panels: an optical-flow morph (default), "
+        "a crossfade, motion generated with a video model, or a plain cut.",
+    )
+    add_project_argument(parser)
+    parser.add_argument(
+        "--between",
+        nargs=2,
+        type=int,
+        required=True,
+        metavar=("A", "B"),
+        help="two neighbouring panel numbers, e.g. --between 3 4",
+    )
+    parser.add_argument("--kind", choices=KINDS, default="morph", help="default: morph")
+    parser.add_argument("--frames", type=int, help="frames to make (default: duration x fps)")
+    parser.add_argument("--duration", type=float, metavar="S", help="length in seconds")
+    parser.add_argument("--size", metavar="WxH", help="frame size (default: the first panel's)")
+    parser.add_argument("--seed", type=int, help="seed for generated motion")
+    motion = parser.add_argument_group("generated motion (--kind motion)")
+    motion.add_argument(
+        "--model",
+        metavar="SOURCE",
+        help="SD 1.5 base model: hub id, diffusers folder or .safetensors ('tiny' = random "
+        "test models for every part)",
+    )
+    for flag, what in (
+        ("--motion-adapter", "AnimateDiff motion adapter"),
+        ("--sparse-ctrl", "SparseCtrl RGB model"),
+        ("--ip-adapter", "IP-Adapter .safetensors file"),
+        ("--image-encoder", "CLIP image encoder of the IP-Adapter"),
+        ("--predictor", "motion predictor weights from train-motion (default: untrained)"),
+    ):
+        motion.add_argument(flag, metavar="SOURCE", help=f"{what}: folder, file or org/repo/path")
+    motion.add_argument("--steps", type=int, help="denoising steps (default 25)")
+    motion.add_argument("--guidance", type=float, help="guidance scale (default 7.5)")
+    motion.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
+    motion.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
+
+
+def cmd_transition(args: argparse.Namespace) -> int:
+    quiet_libraries()
+    from storyboard_app.engine.transitions.job import TransitionOptions, generate_transition
+
+    check_motion_options(args)
+    options = TransitionOptions(
+        frames=args.frames,
+        duration=args.duration,
+        size=parse_size(args.size) if args.size else None,
+        seed=args.seed,
+        steps=args.steps,
+        guidance=args.guidance,
+        sources=motion_sources(args) if args.kind == "motion" else None,
+        device=None if args.device == "auto" else args.device,
+        dtype=None if args.dtype == "auto" else args.dtype,
+    )
+    progress = TransitionProgressLine()
+    with ProjectStore.open(args.project) as store:
+        first, second = neighbour_panels(store, *args.between)
+        record = generate_transition(
+            store, first.id, second.id, args.kind, options=options, on_progress=progress.show
+        )
+    progress.done()
+    if record.kind == "cut":
+        print(f"Panels {first.number} and {second.number} now cut straight from one to the other.")
+    else:
+        print(
+            f"Made a {record.frame_count}-frame {record.kind} between panels {first.number} and "
+            f"{second.number} ({record.duration:g} s)."
+        )
+    return EXIT_OK
+
+
+def neighbour_panels(
+    store: ProjectStore, first: int, second: int
+) -> tuple[SceneRecord, SceneRecord]:
+    """The scenes with panel numbers ``first`` and ``second``, which must be neighbours."""
+    count = len(store.scenes.list())
+    for number in (first, second):
+        if not 1 <= number <= count:
+            raise ValidationError(
+                f"Panel {number} is outside the story.", f"Panels are numbered 1 to {count}."
+            )
+    if second != first + 1:
+        raise ValidationError(
+            f"Panels {first} and {second} are not neighbours.",
+            "A transition joins a panel to the next one: give two consecutive numbers in "
+            "order, e.g. --between 3 4.",
+        )
+    return store.scenes.at(first), store.scenes.at(second)
+
+
+def check_motion_options(args: argparse.Namespace) -> None:
+    """Options of the generated kind given with another kind are a mistake worth naming."""
+    if args.kind == "motion":
+        return
+    given = [flag for flag, name in MOTION_OPTIONS.items() if getattr(args, name) is not None]
+    if given:
+        raise ValidationError(
+            f"{', '.join(given)} only apply to generated motion, not to a {args.kind}.",
+            "Add --kind motion, or leave those options out.",
+        )
+
+
+def motion_sources(args: argparse.Namespace) -> Any:
+    """The motion model's sources: the defaults, with the ones given on the command line."""
+    from storyboard_app.engine.transitions.motion_model import MotionSources
+
+    given = {
+        field: getattr(args, dest)
+        for field, dest in (
+            ("base", "model"),
+            ("motion_adapter", "motion_adapter"),
+            ("sparse_ctrl", "sparse_ctrl"),
+            ("ip_adapter", "ip_adapter"),
+            ("image_encoder", "image_encoder"),
+            ("predictor", "predictor"),
+        )
+        if getattr(args, dest) is not None
+    }
+    return MotionSources(**given)
+
+
+class TransitionProgressLine:
+    """A one-line progress display on stderr, rewritten in place."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def show(self, event: Any) -> None:
+        filled = round(20 * event.step / max(event.steps, 1))
+        sys.stderr.write(
+            f"\r{event.stage:<10} [{'#' * filled}{'.' * (20 - filled)}] {event.step}/{event.steps}"
+        )
+        sys.stderr.flush()
+        self.shown = True
+
+    def done(self) -> None:
+        if self.shown:
+            sys.stderr.write("\n")

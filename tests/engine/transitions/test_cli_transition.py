@@ -1,0 +1,87 @@
+"""``storyboard transition`` from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import png_bytes
+
+from storyboard_app.cli import main
+from storyboard_app.project.records import TakeParams
+from storyboard_app.project.store import ProjectStore
+
+STORY = """[Mara] a woman with red hair, green raincoat
+
+[Mara] climbs the stairs #Up.
+[NC] the sea at night
+[Mara] waves
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Three panels; panels 1 and 2 have images, panel 3 has none."""
+    script = tmp_path / "story.txt"
+    script.write_text(STORY)
+    assert main(["new", str(tmp_path / "p"), "--from", str(script)]) == 0
+    folder = tmp_path / "p.storyboard"
+    with ProjectStore.open(folder) as store:
+        first, second, _ = store.scenes.list()
+        params = TakeParams(width=64, height=48, source="imported")
+        store.takes.add(first.id, png_bytes("red", (64, 48)), params)
+        store.takes.add(second.id, png_bytes("blue", (64, 48)), params)
+    return folder
+
+
+def transitions(project: Path) -> list[tuple[str, str, int]]:
+    with ProjectStore.open(project) as store:
+        return [(t.kind, t.status, t.frame_count) for t in store.transitions.list()]
+
+
+def test_morph_and_crossfade(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["transition", str(project), "--between", "1", "2", "--frames", "4"]) == 0
+    assert "Made a 4-frame morph between panels 1 and 2 (1 s)." in capsys.readouterr().out
+    args = ["transition", str(project), "--between", "1", "2", "--kind", "crossfade"]
+    assert main([*args, "--duration", "0.25"]) == 0
+    assert transitions(project) == [("crossfade", "ready", 6)]
+    assert main(["transition", str(project), "--between", "1", "2", "--kind", "cut"]) == 0
+    assert "cut straight" in capsys.readouterr().out
+    assert transitions(project) == [("cut", "ready", 0)]
+
+
+def test_generated_motion_with_tiny_models(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["transition", str(project), "--between", "1", "2", "--kind", "motion"]
+    options = ["--model", "tiny", "--frames", "4", "--size", "64x64", "--steps", "1"]
+    assert main([*args, *options]) == 0
+    captured = capsys.readouterr()
+    assert "Made a 4-frame motion between panels 1 and 2" in captured.out
+    assert "denoising" in captured.err
+    assert transitions(project) == [("motion", "ready", 4)]
+
+
+@pytest.mark.parametrize(
+    ("between", "extra", "message"),
+    [
+        (["1", "3"], [], "Panels 1 and 3 are not neighbours"),
+        (["2", "1"], [], "Panels 2 and 1 are not neighbours"),
+        (["3", "4"], [], "Panel 4 is outside the story"),
+        (["2", "3"], [], "Panel 3 has no image yet"),
+        (["1", "2"], ["--model", "tiny"], "--model only apply to generated motion"),
+        (["1", "2"], ["--kind", "motion", "--frames", "64"], "out of range"),
+        (["1", "2"], ["--kind", "motion", "--model", "nowhere/none"], "local Hugging Face cache"),
+    ],
+)
+def test_mistakes_are_explained_and_change_nothing(
+    project: Path,
+    capsys: pytest.CaptureFixture[str],
+    between: list[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    code = main(["transition", str(project), "--between", *between, "--frames", "4", *extra])
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and "Traceback" not in err
+    assert all(status != "ready" for _, status, _ in transitions(project))
