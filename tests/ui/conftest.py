@@ -108,10 +108,24 @@ def torch_engine(tiny_cache: Path) -> Any:
     engine.close()
 
 
+class KeptWarm:
+    """The session's engine as each test's host sees it: a host shutting down leaves it warm."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+    def close(self) -> None:
+        """The session fixture closes the engine once, at the end."""
+
+
 @pytest.fixture
 def tiny_host(make_host: Callable[..., EngineHost], torch_engine: Any) -> EngineHost:
-    """A host around the session's real engine (it keeps the tiny model warm across tests)."""
-    return make_host(lambda: torch_engine, preview_interval=0.0)
+    """A host around the session's real engine, so the tiny model loads once per session."""
+    engine = KeptWarm(torch_engine)
+    return make_host(lambda: engine, preview_interval=0.0)
 
 
 @pytest.fixture
