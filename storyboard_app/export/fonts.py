@@ -58,7 +58,15 @@ def ascent(size: float, bold: bool = False) -> float:
     return pdfmetrics.getAscentDescent(BOLD if bold else REGULAR, size)[0]
 
 
+def pil_font(size_px: float, bold: bool = False) -> ImageFont.FreeTypeFont:
+    """The bundled face at ``size_px`` pixels for drawing on images.
+
+    Fractional sizes are kept (to a tenth of a pixel) so that small text in a
+    preview is as wide as the layout measured it.
+    """
+    return _pil_font(max(1.0, round(size_px, 1)), bold)
+
+
 @cache
-def pil_font(size_px: int, bold: bool = False) -> ImageFont.FreeTypeFont:
-    """The bundled face at ``size_px`` pixels for drawing on images."""
-    return ImageFont.truetype(str(font_path(BOLD if bold else REGULAR)), max(1, size_px))
+def _pil_font(size_px: float, bold: bool) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(font_path(BOLD if bold else REGULAR)), size_px)

@@ -78,7 +78,8 @@ class TimelineFrames:
     """Frames ``0 .. len(self) - 1`` of a timeline as ``(height, width, 3)`` uint8 RGB arrays.
 
     Reading frames in order is fastest (pictures are prepared once per panel);
-    any frame can be read at any time, as a preview player scrubbing needs.
+    any frame can be read at any time, as a preview player scrubbing needs. An
+    instance keeps small caches and is not thread-safe: give each thread its own.
     """
 
     def __init__(

@@ -58,7 +58,7 @@ def caption_overlay(caption: str, size: tuple[int, int]) -> Overlay | None:
     band = Image.new("RGBA", (width, band_height), (0, 0, 0, BAND_OPACITY))
     draw = ImageDraw.Draw(band)
     for line in text_block(fit, width / 2, pad, align="center"):
-        font = pil_font(round(line.size))
+        font = pil_font(line.size)
         draw.text((line.x, line.y), line.text, font=font, fill="white", anchor="ms")
     return from_rgba(band, 0, height - band_height)
 

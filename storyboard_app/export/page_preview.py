@@ -31,7 +31,7 @@ def render_page(page: Page, media: MediaStore, scale: float) -> Image.Image:
             draw.text(
                 (item.x * scale, item.y * scale),
                 item.text,
-                font=pil_font(round(item.size * scale), item.bold),
+                font=pil_font(item.size * scale, item.bold),
                 fill=item.color,
                 anchor=ANCHORS.get(item.align, "ls"),
             )
