@@ -10,6 +10,7 @@ checkbox per character for the panel in the inspector; a character named by a
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -18,10 +19,12 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
+    QTimer,
     Signal,
 )
 from PySide6.QtGui import QPixmap
 
+from storyboard_app.project.errors import NotFoundError
 from storyboard_app.project.records import CharacterRecord, SceneRecord
 from storyboard_app.project.tags import find_tags
 from storyboard_app.ui.images import ThumbnailCache, placeholder
@@ -29,11 +32,65 @@ from storyboard_app.ui.project_session import ProjectSession
 
 Index = QModelIndex | QPersistentModelIndex
 ICON_SIZE = 48
+# Portraits follow renders; reading them once after a burst of finished panels is enough.
+PORTRAIT_DELAY_MS = 250
 
 
 class CharacterRole(enum.IntEnum):
     CHARACTER_ID = Qt.ItemDataRole.UserRole + 1
     COLOR = enum.auto()
+
+
+class Portraits:
+    """The picture that stands for each character in the dock.
+
+    Its reference picture, else the active take of its first rendered solo
+    panel. The solo panels of each character are listed once per change of the
+    story; after that a finished render only re-reads the characters whose solo
+    panels it touched, so a burst of renders stays cheap on the UI thread.
+    """
+
+    def __init__(self, session: ProjectSession) -> None:
+        self._store = session.store
+        self._characters: dict[int, CharacterRecord] = {}
+        self._solo: dict[int, list[int]] = {}
+        self._media: dict[int, str | None] = {}
+
+    def rebuild(self, characters: list[CharacterRecord]) -> None:
+        self._characters = {c.id: c for c in characters}
+        by_name = {c.name: c.id for c in characters}
+        self._solo = {c.id: [] for c in characters}
+        for scene in self._store.scenes.list():
+            if len(scene.character_names) == 1 and scene.character_names[0] in by_name:
+                self._solo[by_name[scene.character_names[0]]].append(scene.id)
+        self._media = {character_id: self._find(character_id) for character_id in self._solo}
+
+    def media(self, character_id: int) -> str | None:
+        return self._media.get(character_id)
+
+    def scenes_changed(self, scene_ids: set[int]) -> list[int]:
+        """Re-read the characters with a solo panel among ``scene_ids``; return those that moved."""
+        changed = []
+        for character_id, solo in self._solo.items():
+            if scene_ids.intersection(solo):
+                media = self._find(character_id)
+                if media != self._media.get(character_id):
+                    self._media[character_id] = media
+                    changed.append(character_id)
+        return changed
+
+    def _find(self, character_id: int) -> str | None:
+        character = self._characters[character_id]
+        if character.reference_media:
+            return character.reference_media
+        for scene_id in self._solo.get(character_id, []):
+            try:
+                take_id = self._store.scenes.get(scene_id).active_take_id
+                if take_id is not None:
+                    return self._store.takes.get(take_id).media
+            except NotFoundError:
+                continue
+        return None
 
 
 class CharacterListModel(QAbstractListModel):
@@ -44,17 +101,22 @@ class CharacterListModel(QAbstractListModel):
         self._session = session
         self._thumbnails = thumbnails
         self._rows: list[CharacterRecord] = []
-        self._portraits: dict[int, str] = {}
+        self._portraits = Portraits(session)
+        self._touched: set[int] = set()
+        self._portrait_timer = QTimer(self)
+        self._portrait_timer.setSingleShot(True)
+        self._portrait_timer.setInterval(PORTRAIT_DELAY_MS)
+        self._portrait_timer.timeout.connect(self._refresh_touched_portraits)
         session.charactersChanged.connect(self.reload)
-        session.scenesChanged.connect(self._reload_portraits)
-        session.takesChanged.connect(self._reload_portraits)
+        session.scenesChanged.connect(self._rebuild_portraits)
+        session.sceneChanged.connect(self._on_scene_changed)
         thumbnails.ready.connect(self._on_media)
         self.reload()
 
     def reload(self) -> None:
         self.beginResetModel()
         self._rows = self._session.store.characters.list()
-        self._portraits = self._find_portraits()
+        self._portraits.rebuild(self._rows)
         self.endResetModel()
 
     def character(self, row: int) -> CharacterRecord:
@@ -86,7 +148,7 @@ class CharacterListModel(QAbstractListModel):
         return None
 
     def _thumbnail(self, character: CharacterRecord) -> QPixmap:
-        media = self._portraits.get(character.id)
+        media = self._portraits.media(character.id)
         pixmap = self._thumbnails.pixmap(media) if media else None
         if pixmap is None:
             return placeholder(ICON_SIZE, ICON_SIZE, character.color, character.name[:1].upper())
@@ -97,30 +159,26 @@ class CharacterListModel(QAbstractListModel):
             Qt.TransformationMode.SmoothTransformation,
         )
 
-    def _find_portraits(self) -> dict[int, str]:
-        """Per character: its reference picture, else its first solo panel's active take."""
-        store = self._session.store
-        portraits = {c.id: c.reference_media for c in self._rows if c.reference_media}
-        by_name = {c.name: c.id for c in self._rows}
-        for scene in store.scenes.list():
-            if len(scene.character_names) != 1 or scene.active_take_id is None:
-                continue
-            character_id = by_name.get(scene.character_names[0])
-            if character_id is not None and character_id not in portraits:
-                portraits[character_id] = store.takes.get(scene.active_take_id).media
-        return portraits
+    def _rebuild_portraits(self) -> None:
+        self._portraits.rebuild(self._rows)
+        self._emit_rows(range(len(self._rows)))
 
-    def _reload_portraits(self) -> None:
-        portraits = self._find_portraits()
-        if portraits != self._portraits:
-            self._portraits = portraits
-            if self._rows:
-                self.dataChanged.emit(self.index(0), self.index(len(self._rows) - 1))
+    def _on_scene_changed(self, scene_id: int) -> None:
+        self._touched.add(scene_id)
+        self._portrait_timer.start()
+
+    def _refresh_touched_portraits(self) -> None:
+        touched, self._touched = self._touched, set()
+        changed = set(self._portraits.scenes_changed(touched))
+        self._emit_rows(row for row, c in enumerate(self._rows) if c.id in changed)
 
     def _on_media(self, media: str) -> None:
-        for row, character in enumerate(self._rows):
-            if self._portraits.get(character.id) == media:
-                self.dataChanged.emit(self.index(row), self.index(row))
+        rows = (row for row, c in enumerate(self._rows) if self._portraits.media(c.id) == media)
+        self._emit_rows(rows)
+
+    def _emit_rows(self, rows: Iterable[int]) -> None:
+        for row in rows:
+            self.dataChanged.emit(self.index(row), self.index(row))
 
 
 class PanelCastModel(QIdentityProxyModel):

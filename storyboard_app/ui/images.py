@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.worker.host import lower_thread_priority
 
 THUMBNAIL_SIZE = 320
 CACHE_LIMIT = 400
@@ -95,6 +96,7 @@ class ThumbnailCache(QObject):
         path = self._store.media.path(media)
 
         def task() -> None:
+            lower_thread_priority()
             try:
                 self._decoded.emit(media, decode_thumbnail(path))
             except (OSError, ValueError):

@@ -155,6 +155,8 @@ class PanelInspector(QScrollArea):
         self._thumbnails = thumbnails
         self._status = status
         self._scene_id: int | None = None
+        self._scene: SceneRecord | None = None
+        self._media: str | None = None
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setMinimumHeight(200)
@@ -172,7 +174,7 @@ class PanelInspector(QScrollArea):
         self.takes.deleteRequested.connect(self._delete_take)
         session.scenesChanged.connect(self.refresh)
         session.charactersChanged.connect(self.refresh)
-        session.takesChanged.connect(self._on_takes_changed)
+        session.sceneChanged.connect(self._on_scene_changed)
         status.changed.connect(self._on_status)
         thumbnails.ready.connect(self._on_media)
         thumbnails.missing.connect(self._on_media)
@@ -187,7 +189,12 @@ class PanelInspector(QScrollArea):
         return self._scene_id
 
     def refresh(self) -> None:
-        scene = self._current_scene()
+        """Read the panel again (after an edit or a render); progress updates do not."""
+        scene = self._read_scene()
+        self._scene = scene
+        self._media = None
+        if scene is not None and scene.active_take_id is not None:
+            self._media = self._session.store.takes.get(scene.active_take_id).media
         self.fields.show_scene(scene)
         self.render_button.setEnabled(scene is not None)
         self.reroll_button.setEnabled(scene is not None)
@@ -211,7 +218,7 @@ class PanelInspector(QScrollArea):
         self.setWidget(content)
         self.setWidgetResizable(True)
 
-    def _current_scene(self) -> SceneRecord | None:
+    def _read_scene(self) -> SceneRecord | None:
         if self._scene_id is None:
             return None
         try:
@@ -220,16 +227,16 @@ class PanelInspector(QScrollArea):
             return None
 
     def _show_picture(self) -> None:
-        scene = self._current_scene()
-        preview = self._status.preview(scene.id) if scene else None
+        """The live preview while the panel renders, else its active take (no database reads)."""
+        preview = self._status.preview(self._scene_id) if self._scene_id is not None else None
         if preview is not None:
             self._set_picture(preview)
             return
-        if scene is None or scene.active_take_id is None:
+        media = self._media
+        if media is None:
             self.picture.setPixmap(QPixmap())
-            self.picture.setText("Not rendered yet: press Render.")
+            self.picture.setText("Not rendered yet: press Render." if self._scene else "")
             return
-        media = self._session.store.takes.get(scene.active_take_id).media
         if self._thumbnails.is_missing(media):
             self.picture.setPixmap(QPixmap())
             self.picture.setText(
@@ -258,7 +265,7 @@ class PanelInspector(QScrollArea):
     def _delete_take(self, take_id: int) -> None:
         self._session.execute(DeleteTakeCommand(self._session, take_id))
 
-    def _on_takes_changed(self, scene_id: int) -> None:
+    def _on_scene_changed(self, scene_id: int) -> None:
         if scene_id == self._scene_id:
             self.refresh()
 

@@ -43,8 +43,8 @@ class ProjectSession(QObject):
     """Owns the UI thread's :class:`ProjectStore` and the project's :class:`QUndoStack`."""
 
     charactersChanged = Signal()
-    scenesChanged = Signal()  # panels added, removed, reordered or edited
-    takesChanged = Signal(int)  # a panel's takes or active take
+    scenesChanged = Signal()  # panels added, removed or reordered: views read them all again
+    sceneChanged = Signal(int)  # one panel's fields, takes or active take: one row changes
     settingsChanged = Signal()
     errorRaised = Signal(object)  # StoryboardError
 
@@ -87,15 +87,17 @@ class ProjectSession(QObject):
         *,
         characters: bool = False,
         scenes: bool = False,
-        takes: Iterable[int] = (),
+        scene_ids: Iterable[int] = (),
         settings: bool = False,
     ) -> None:
+        """Tell the views what changed; the narrower, the cheaper their refresh."""
         if characters:
             self.charactersChanged.emit()
         if scenes:
             self.scenesChanged.emit()
-        for scene_id in takes:
-            self.takesChanged.emit(scene_id)
+        else:
+            for scene_id in scene_ids:
+                self.sceneChanged.emit(scene_id)
         if settings:
             self.settingsChanged.emit()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.message_bar import FixAction, Severity, UserMessage
@@ -43,6 +43,11 @@ class RenderController(QObject):
         self._host = host
         self._app_settings = app_settings
         self._jobs: dict[int, Job] = {}
+        self._finished_panels: list[int] = []
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(0)
+        self._refresh_timer.timeout.connect(self._refresh_next_panel)
         host.panelDone.connect(self._on_panel_done)
         host.jobEnded.connect(self._on_job_ended)
 
@@ -79,8 +84,17 @@ class RenderController(QObject):
         return job
 
     def _on_panel_done(self, done: PanelDone) -> None:
-        if done.job_id in self._jobs:
-            self._session.changed(scenes=True, takes=[done.scene_id])
+        """Panels of a window finish together; the views catch up one panel per loop turn,
+        so a window of many panels never holds the UI thread for long."""
+        if done.job_id in self._jobs and done.scene_id not in self._finished_panels:
+            self._finished_panels.append(done.scene_id)
+            self._refresh_timer.start()
+
+    def _refresh_next_panel(self) -> None:
+        if self._finished_panels:
+            self._session.changed(scene_ids=[self._finished_panels.pop(0)])
+        if self._finished_panels:
+            self._refresh_timer.start()
 
     def _on_job_ended(self, outcome: JobOutcome) -> None:
         job = self._jobs.pop(outcome.job_id, None)

@@ -76,9 +76,10 @@ class StoryboardModel(QAbstractListModel):
         self._status = status
         self._thumbnails = thumbnails
         self._rows: list[PanelRow] = []
+        self._characters: dict[str, CharacterRecord] = {}
         session.scenesChanged.connect(self.reload)
         session.charactersChanged.connect(self.reload)
-        session.takesChanged.connect(self.refresh_scene)
+        session.sceneChanged.connect(self.refresh_scene)
         status.changed.connect(self._on_activity)
         thumbnails.ready.connect(self._on_media)
         thumbnails.missing.connect(self._on_media)
@@ -86,8 +87,8 @@ class StoryboardModel(QAbstractListModel):
 
     def reload(self) -> None:
         """Read every panel again; same panels in the same order update in place."""
-        characters = {c.name: c for c in self._session.store.characters.list()}
-        rows = [self._row(scene, characters) for scene in self._session.store.scenes.list()]
+        self._characters = {c.name: c for c in self._session.store.characters.list()}
+        rows = [self._row(scene) for scene in self._session.store.scenes.list()]
         if [r.scene.id for r in rows] == self.scene_ids():
             self._rows = rows
             if rows:
@@ -101,8 +102,7 @@ class StoryboardModel(QAbstractListModel):
         row = self.row_of(scene_id)
         if row is None:
             return
-        characters = {c.name: c for c in self._session.store.characters.list()}
-        self._rows[row] = self._row(self._session.store.scenes.get(scene_id), characters)
+        self._rows[row] = self._row(self._session.store.scenes.get(scene_id))
         self.dataChanged.emit(self.index(row), self.index(row))
 
     def scene_ids(self) -> list[int]:
@@ -169,13 +169,14 @@ class StoryboardModel(QAbstractListModel):
             return None
         return [int(scene_id) for scene_id in payload["scenes"]]
 
-    def _row(self, scene: SceneRecord, characters: dict[str, CharacterRecord]) -> PanelRow:
+    def _row(self, scene: SceneRecord) -> PanelRow:
         take = None
         if scene.active_take_id is not None:
             try:
                 take = self._session.store.takes.get(scene.active_take_id)
             except StoryboardError:
                 take = None
+        characters = self._characters
         colors = tuple(characters[n].color for n in scene.character_names if n in characters)
         stale = take is not None and is_stale(take, scene, characters)
         return PanelRow(scene, take, colors, stale)

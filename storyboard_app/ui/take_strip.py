@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from storyboard_app.project.errors import NotFoundError
 from storyboard_app.project.records import TakeRecord
 from storyboard_app.project.undo_support import IDENTITIES_KEY
 from storyboard_app.ui.images import ThumbnailCache
@@ -137,7 +138,7 @@ class TakeListModel(QAbstractListModel):
         self._scene_id: int | None = None
         self._active: int | None = None
         self._items: list[TakeItem] = []
-        session.takesChanged.connect(self._on_takes_changed)
+        session.sceneChanged.connect(self._on_scene_changed)
         session.scenesChanged.connect(self.reload)
         thumbnails.ready.connect(self._on_media)
 
@@ -148,10 +149,13 @@ class TakeListModel(QAbstractListModel):
     def reload(self) -> None:
         self.beginResetModel()
         self._items, self._active = [], None
-        scene_ids = {s.id: s for s in self._session.store.scenes.list()}
-        if self._scene_id in scene_ids:
-            self._items = group_takes(self._session.store.takes.list(self._scene_id))
-            self._active = scene_ids[self._scene_id].active_take_id
+        if self._scene_id is not None:
+            try:
+                scene = self._session.store.scenes.get(self._scene_id)
+                self._items = group_takes(self._session.store.takes.list(scene.id))
+                self._active = scene.active_take_id
+            except NotFoundError:
+                self._items = []
         self.endResetModel()
 
     def take_ids(self) -> list[int]:
@@ -180,7 +184,7 @@ class TakeListModel(QAbstractListModel):
             return item.take.id == self._active
         return None
 
-    def _on_takes_changed(self, scene_id: int) -> None:
+    def _on_scene_changed(self, scene_id: int) -> None:
         if scene_id == self._scene_id:
             self.reload()
 

@@ -17,6 +17,8 @@ import asyncio
 import importlib
 import itertools
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
 TORCH_ENGINE = "storyboard_app.worker.torch_engine:TorchEngine"
 PREVIEW_INTERVAL_S = 0.1
+ENGINE_NICENESS = 10
 T = TypeVar("T")
 
 
@@ -100,7 +103,7 @@ class EngineHost(QObject):
         self._thread.jobTaken.connect(self._on_started)
         self._thread.jobDone.connect(self._finish)
         self._thread.setObjectName("storyboard-engine")
-        self._thread.start()
+        self._thread.start(QThread.Priority.LowPriority)
 
     def submit(self, request: JobRequest) -> Job:
         job = Job(next(self._ids), request)
@@ -245,6 +248,7 @@ class EngineThread(QThread):
         self._engine: Engine | None = None
 
     def run(self) -> None:
+        lower_thread_priority()
         self._engine = self._create_engine()
         while (job := self._queue.take()) is not None:
             self.jobTaken.emit(job)
@@ -278,6 +282,25 @@ class EngineThread(QThread):
                 logger.exception("job %s failed", job.id)
             return JobOutcome(job.id, JobStatus.FAILED, reporter.take_ids(), classify_error(exc))
         return JobOutcome(job.id, JobStatus.FINISHED, reporter.take_ids())
+
+
+def lower_thread_priority(step: int = ENGINE_NICENESS) -> None:
+    """Make the calling thread yield the CPU to the UI thread when both want it.
+
+    Qt's thread priorities are ignored on Linux, where a thread has its own
+    nice value instead; threads the engine starts (torch's workers) inherit it.
+    A render then takes no longer on an idle machine, but on a busy one the
+    window keeps its share of the CPU and stays responsive.
+    """
+    if not hasattr(os, "setpriority"):
+        return
+    thread = threading.get_native_id()
+    target = os.getpriority(os.PRIO_PROCESS, 0) + step
+    try:
+        if os.getpriority(os.PRIO_PROCESS, thread) < target:
+            os.setpriority(os.PRIO_PROCESS, thread, target)
+    except OSError:
+        logger.debug("could not lower the engine thread's priority", exc_info=True)
 
 
 class ThreadReporter:

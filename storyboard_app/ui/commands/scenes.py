@@ -66,12 +66,12 @@ class EditSceneCommand(StoreCommand):
         if self._before is None:
             self._before = self.store.scenes.get(self.scene_id)
         self.store.scenes.update(self.scene_id, **self._changes)
-        self.session.changed(scenes=True)
+        self.session.changed(scene_ids=[self.scene_id])
 
     def revert(self) -> None:
         assert self._before is not None
         self.store.scenes.update(self.scene_id, **self._values(self._before))
-        self.session.changed(scenes=True)
+        self.session.changed(scene_ids=[self.scene_id])
 
     def _values(self, record: SceneRecord) -> dict[str, Any]:
         fields = set(self._changes)

@@ -29,13 +29,13 @@ class SetActiveTakeCommand(StoreCommand):
         self.store.takes.set_active(
             self._scene_id, self.session.take_aliases.resolve(self._take_id)
         )
-        self.session.changed(scenes=True, takes=[self._scene_id])
+        self.session.changed(scene_ids=[self._scene_id])
 
     def revert(self) -> None:
         self.store.takes.set_active(
             self._scene_id, self.session.take_aliases.resolve(self._previous)
         )
-        self.session.changed(scenes=True, takes=[self._scene_id])
+        self.session.changed(scene_ids=[self._scene_id])
 
 
 class DeleteTakeCommand(StoreCommand):
@@ -51,14 +51,14 @@ class DeleteTakeCommand(StoreCommand):
         self._record = self.store.takes.get(take_id)
         self._was_active = self.store.scenes.get(self._record.scene_id).active_take_id == take_id
         self.store.takes.delete(take_id)
-        self.session.changed(scenes=True, takes=[self._record.scene_id])
+        self.session.changed(scene_ids=[self._record.scene_id])
 
     def revert(self) -> None:
         assert self._record is not None
         restored = restore_take(self.store, self._record, make_active=self._was_active)
         if restored != self._record.id:
             self.session.take_aliases.add({self._record.id: restored})
-        self.session.changed(scenes=True, takes=[self._record.scene_id])
+        self.session.changed(scene_ids=[self._record.scene_id])
 
 
 class ImportImageCommand(StoreCommand):
@@ -80,7 +80,7 @@ class ImportImageCommand(StoreCommand):
             take_id = restore_take(self.store, self._record, make_active=True)
             if take_id != self._record.id:
                 self.session.take_aliases.add({self._record.id: take_id})
-        self.session.changed(scenes=True, takes=[self.scene_id])
+        self.session.changed(scene_ids=[self.scene_id])
 
     def revert(self) -> None:
         assert self._record is not None and self.scene_id is not None
@@ -88,7 +88,7 @@ class ImportImageCommand(StoreCommand):
         self.store.takes.set_active(
             self.scene_id, self.session.take_aliases.resolve(self._previous)
         )
-        self.session.changed(scenes=True, takes=[self.scene_id])
+        self.session.changed(scene_ids=[self.scene_id])
 
 
 class ImportImagesCommand(CompositeCommand):

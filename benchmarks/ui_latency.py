@@ -1,0 +1,159 @@
+"""UI responsiveness while the engine renders: the worst wait of a timer in the UI thread.
+
+Opens the real main window on a copy of the bundled example story
+(``projects_example/lighthouse_keeper.toml``, nine panels), renders every panel
+with the tiny random model on the engine thread, and meanwhile runs a 5 ms
+QTimer in the UI thread. Each tick measures how late it fired; the worst
+lateness is how long the window was unresponsive (target: 50 ms or less).
+
+Two renders are measured: the first (engine start: importing torch, building
+and loading the model, identity cache) and a warm one (model loaded, as in
+everyday use). Panel cards, the inspector, previews and the status bar all
+update live during both.
+
+Usage: ``python benchmarks/ui_latency.py [--steps 20] [--size 256] [--screenshot PATH]``
+(offscreen unless ``QT_QPA_PLATFORM`` says otherwise; the tiny model is built in
+a temporary cache unless ``STORYBOARD_CACHE_DIR`` is set). The last line is
+``worst UI latency during a warm render: X ms``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import qasync
+from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
+from PySide6.QtWidgets import QApplication
+
+from storyboard_app.ui.app_settings import AppSettings
+from storyboard_app.ui.main_window import MainWindow
+from storyboard_app.ui.project_files import create_from_script, examples_folder
+from storyboard_app.worker.host import EngineHost, engine_by_name
+from storyboard_app.worker.jobs import JobStatus
+from storyboard_app.worker.qt_compat import install_signal_refcount_fix
+
+TICK_MS = 5
+TARGET_MS = 50.0
+
+
+@dataclass
+class LatencyProbe:
+    """A repeating UI-thread timer that records how late each tick fires."""
+
+    interval_ms: int = TICK_MS
+    lateness_ms: list[float] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._timer = QTimer()
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(self.interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._clock = QElapsedTimer()
+
+    def start(self) -> None:
+        self.lateness_ms.clear()
+        self._clock.start()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _tick(self) -> None:
+        elapsed = self._clock.nsecsElapsed() / 1e6
+        self._clock.restart()
+        self.lateness_ms.append(max(0.0, elapsed - self.interval_ms))
+
+    def summary(self) -> str:
+        values = sorted(self.lateness_ms)
+        p99 = values[int(0.99 * (len(values) - 1))] if values else 0.0
+        median = statistics.median(values) if values else 0.0
+        return (
+            f"worst {max(values, default=0.0):.1f} ms, p99 {p99:.1f} ms, "
+            f"median {median:.1f} ms over {len(values)} ticks"
+        )
+
+    def worst(self) -> float:
+        return max(self.lateness_ms, default=0.0)
+
+
+def make_project(folder: Path, steps: int, size: int) -> Path:
+    examples = examples_folder()
+    if examples is None:
+        sys.exit("The bundled examples (projects_example/) are not next to the package.")
+    store = create_from_script(examples / "lighthouse_keeper.toml", folder / "lighthouse")
+    store.update_settings(model_source="tiny", steps=steps, width=size, height=size)
+    store.close()
+    return folder / "lighthouse.storyboard"
+
+
+async def measure_render(window: MainWindow, probe: LatencyProbe, label: str) -> float:
+    workspace = window.workspace
+    assert workspace is not None
+    started = time.perf_counter()
+    probe.start()
+    task = workspace.render_all()
+    assert task is not None
+    outcome = await task
+    probe.stop()
+    seconds = time.perf_counter() - started
+    if outcome.status is not JobStatus.FINISHED:
+        sys.exit(f"The {label} render did not finish: {outcome.error}")
+    print(f"{label} render ({len(outcome.take_ids)} panels, {seconds:.1f} s): {probe.summary()}")
+    return probe.worst()
+
+
+async def run(args: argparse.Namespace, window: MainWindow) -> float:
+    probe = LatencyProbe()
+    window.workspace.storyboard.select_scenes([window.workspace.storyboard_model.scene_ids()[1]])
+    await measure_render(window, probe, "first")
+    worst = await measure_render(window, probe, "warm")
+    if args.screenshot:
+        await asyncio.sleep(0.5)
+        window.grab().save(str(args.screenshot))
+        print(f"screenshot: {args.screenshot}")
+    return worst
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--size", type=int, default=256, help="panel size in pixels (square)")
+    parser.add_argument("--screenshot", type=Path, help="save the window after the renders")
+    args = parser.parse_args()
+    install_signal_refcount_fix()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory(prefix="storyboard-latency-") as temp:
+        folder = Path(temp)
+        os.environ.setdefault("STORYBOARD_CACHE_DIR", str(folder / "cache"))
+        host = EngineHost(engine_by_name())
+        settings = AppSettings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(host, settings)
+        window.resize(1600, 1000)
+        window.show()
+        window.open_project(make_project(folder, args.steps, args.size))
+        try:
+            with loop:
+                worst = loop.run_until_complete(run(args, window))
+        finally:
+            window.close()
+            host.shutdown()
+    verdict = "within" if worst <= TARGET_MS else "over"
+    print(f"worst UI latency during a warm render: {worst:.1f} ms ({verdict} {TARGET_MS:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
