@@ -2,20 +2,44 @@
 
 Times one SDXL ``attn1`` layer at its real shapes (1,024 tokens x 1,280
 channels, 20 heads; 4,096 tokens x 640 channels, 10 heads) with a
-classifier-free-guidance batch, rate 0.5, for two passes:
+classifier-free-guidance batch ([uncond x B; cond x B]), rate 0.5, for two passes:
 
 - ``write``: a character's n identity images denoised together;
-- ``read``: one panel attending to the cache of a character with n identity images.
+- ``read``: one panel attending to a character with n identity images.
 
-Three implementations side by side: plain attention (``AttnProcessor2_0``),
-the official first release's style (each guidance half's images concatenated
-into one sequence, a boolean mask, SDPA with ``attn_mask``; a panel reads the
-identity images' full hidden states) and ours (gathered tokens, no mask).
+Three implementations run side by side, each once per round:
 
-Usage: ``python benchmarks/attention.py [--device cuda] [--quick] [--full]``
-(about 1.5 min on a 2-core CPU; ``--quick`` about 20 s).
+- ``plain``: diffusers' ``AttnProcessor2_0`` on the same batch (no sharing), the floor.
+- ``masked``: the official first release, as its ``SpatialAttnProcessor2_0``
+  does it. The step's boolean mask is built like its ``cal_attn_mask_xl`` for
+  n identity images plus one panel: one Bernoulli(rate) draw per token says
+  which tokens the other images see, an image always sees its own tokens.
+  WRITE: each guidance half's n images are one sequence of n*N tokens; queries,
+  keys and values are projected from all of them, and SDPA gets the top-left
+  n*N x n*N corner of that mask (a strided view, as in the original). READ: per
+  guidance half, the cached full hidden states of the n identity images and the
+  panel's own N tokens are concatenated (inside the timed call, as the original
+  does at every layer) into (n+1)*N tokens, all projected to keys and values;
+  the mask's last N rows select the panel's own tokens and the sampled ones.
+  Building the mask happens once per step for all 36 layers and is not timed.
+- ``ours``: :class:`ConsistentAttnProcessor` with its state: the batch's own
+  tokens projected once, sampled rows gathered from those projections, no mask;
+  WRITE also records the sampled input tokens into an identity cache; READ
+  projects the cached sampled input tokens (n*k) once per call.
+
+Columns: ``plain ms``, ``masked ms``, ``ours ms`` are the median time of one
+layer call (group norm to ``to_out``) over interleaved rounds: wall time on a
+GPU, CPU time of the process on a CPU with one thread (the default; other
+processes' load does not inflate it), wall time with ``--threads`` above 1.
+``masked/ours`` is how many times slower the official style is, ``ours/plain``
+what sharing costs over plain attention.
+
+Usage: ``python benchmarks/attention.py [--device cuda] [--quick] [--full] [--threads N]``
+(on CPU one thread and 3 rounds of every case by default, about 5 min on a 2-core
+CPU; ``--quick`` about 20 s).
 The last line is ``masked/ours time ratio: X.XX``, the geometric mean over the
-cases. The masked reference here is also the tests' ground truth.
+cases. :func:`official_visibility` and :func:`masked_consistent_attention` are
+also the tests' ground truth (there with fixed sampled indices, not Bernoulli).
 """
 
 from __future__ import annotations
@@ -64,6 +88,26 @@ def official_visibility(
         row[own] = True
         blocks.append(row.flatten().expand(tokens, -1))
     return torch.cat(blocks)
+
+
+def official_step_mask(
+    identity_images: int, tokens: int, rate: float, device: torch.device
+) -> torch.Tensor:
+    """One level's mask of a step as the official ``cal_attn_mask_xl`` builds it.
+
+    For ``identity_images`` images plus one panel (the official ``total_length``):
+    ``[(n+1)*N, (n+1)*N]`` booleans; row block i shows image i all its own
+    tokens and every identity image's tokens that won a Bernoulli(rate) draw
+    (one draw per token, shared by all rows). No row sees the panel's tokens
+    but the panel's own rows.
+    """
+    total = identity_images + 1
+    drawn = torch.rand(1, total * tokens, device=device) < rate
+    blocks = drawn.repeat(total, 1)
+    blocks[:, identity_images * tokens :] = False
+    for image in range(total):
+        blocks[image, image * tokens : (image + 1) * tokens] = True
+    return blocks.unsqueeze(1).repeat(1, tokens, 1).reshape(-1, total * tokens)
 
 
 def masked_consistent_attention(
@@ -131,13 +175,16 @@ def write_runners(
     hidden = torch.randn(2 * n, tokens, channels, device=device, dtype=dtype)
     state = single_entry_state(device)
     state.begin_write(IdentityCache(), seed=0, images=n)
-    indices = state.sampler.indices(0, 0, 0, n, tokens).to(device)
-    visible = official_visibility(tokens, indices, [(i, range(n)) for i in range(n)])
-    joined = hidden.view(2, n * tokens, channels)
+    visible = official_step_mask(n, tokens, RATE, device)[: n * tokens, : n * tokens]
     processor = ConsistentAttnProcessor().bind(state, LAYER)
+
+    def masked() -> torch.Tensor:
+        joined = hidden.view(2, n * tokens, channels)
+        return masked_consistent_attention(attn, joined, joined, visible)
+
     return (
         lambda: AttnProcessor2_0()(attn, hidden),
-        lambda: masked_consistent_attention(attn, joined, joined, visible),
+        masked,
         lambda: processor(attn, hidden),
     )
 
@@ -145,22 +192,31 @@ def write_runners(
 def read_runners(
     attn: Attention, case: Case, device: torch.device, dtype: torch.dtype
 ) -> tuple[Callable[[], object], ...]:
-    """Plain, masked and ours for one panel naming a character of n identity images."""
+    """Plain, masked and ours for one panel naming a character of n identity images.
+
+    The masked style reads the identity images' full hidden states (its bank
+    holds ``[uncond x n]`` and ``[cond x n]``); ours reads an identity cache of
+    their sampled tokens, as a WRITE pass leaves it.
+    """
     n, tokens, channels = case.identity_images, case.level.tokens, case.level.channels
     panel = torch.randn(2, tokens, channels, device=device, dtype=dtype)
-    identity = torch.randn(2, n * tokens, channels, device=device, dtype=dtype)
+    bank = torch.randn(2, n, tokens, channels, device=device, dtype=dtype)
     state = single_entry_state(device)
     indices = state.sampler.indices(0, 0, 0, n, tokens).to(device)
     cache = IdentityCache()
-    sampled = identity.view(2, n, tokens, channels)[:, torch.arange(n)[:, None], indices]
-    cache.put(0, LAYER, sampled.flatten(1, 2))
+    cache.put(0, LAYER, bank[:, torch.arange(n)[:, None], indices].flatten(1, 2))
     state.begin_read([[cache]], seed=1)
-    both = torch.cat([identity, panel], dim=1)
-    visible = official_visibility(tokens, torch.cat([indices, indices[:1]]), [(n, range(n))])
+    visible = official_step_mask(n, tokens, RATE, device)[n * tokens :]
     processor = ConsistentAttnProcessor().bind(state, LAYER)
+
+    def masked() -> torch.Tensor:
+        joined = torch.cat((bank[0], panel[:1], bank[1], panel[1:]))
+        keys = joined.view(2, (n + 1) * tokens, channels)
+        return masked_consistent_attention(attn, panel, keys, visible)
+
     return (
         lambda: AttnProcessor2_0()(attn, panel),
-        lambda: masked_consistent_attention(attn, panel, both, visible),
+        masked,
         lambda: processor(attn, panel),
     )
 
@@ -170,28 +226,25 @@ def interleaved_medians(
     device: torch.device,
     *,
     repeats: int,
-    budget_s: float,
     warm_up: bool,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[float]:
-    """Median wall time of each runner over rounds that call every runner once.
+    """Median time of each runner on ``clock`` over rounds that call every runner once.
 
     Interleaving spreads any load from other processes over all runners alike.
-    Rounds stop after ``repeats`` or once a round finds ``budget_s`` per runner
-    spent; at least one round runs. A warm-up round comes first when asked for.
+    A warm-up round comes first when asked for.
     """
     if warm_up:
         for run in runners:
             run()
     times: list[list[float]] = [[] for _ in runners]
-    while not times[0] or (
-        len(times[0]) < repeats and sum(map(sum, times)) < budget_s * len(runners)
-    ):
+    for _ in range(repeats):
         for run, measured in zip(runners, times, strict=True):
             _synchronize(device)
-            start = time.perf_counter()
+            start = clock()
             run()
             _synchronize(device)
-            measured.append(time.perf_counter() - start)
+            measured.append(clock() - start)
     return [statistics.median(measured) for measured in times]
 
 
@@ -205,16 +258,24 @@ class Protocol:
     """How each implementation is timed on a device."""
 
     repeats: int
-    budget_s: float
     warm_up_every_case: bool
+    clock: Callable[[], float]
+    clock_name: str
 
 
-def protocol_for(device: torch.device, quick: bool, repeats: int | None) -> Protocol:
-    """Warm up and repeat generously on a GPU; on a CPU, where one call at
-    these shapes takes seconds, warm up once and cap the time per measurement."""
+def protocol_for(device: torch.device, quick: bool, repeats: int | None, threads: int) -> Protocol:
+    """Warm up before each case and repeat generously on a GPU, on wall time.
+
+    On a CPU, where one call at these shapes takes seconds, warm up once and
+    take 3 rounds of every case. With one thread the clock is the process's
+    CPU time: on a shared machine, wall time also counts the time other
+    processes hold the core, which swings a median of 3 by tens of percent.
+    """
     if device.type == "cuda":
-        return Protocol(repeats or (3 if quick else 10), math.inf, True)
-    return Protocol(repeats or (1 if quick else 3), 3.0, False)
+        return Protocol(repeats or (3 if quick else 10), True, time.perf_counter, "wall time")
+    if threads == 1:
+        return Protocol(repeats or 3, False, time.process_time, "process CPU time")
+    return Protocol(repeats or 3, False, time.perf_counter, "wall time")
 
 
 def time_case(
@@ -228,8 +289,8 @@ def time_case(
         runners,
         device,
         repeats=protocol.repeats,
-        budget_s=protocol.budget_s,
         warm_up=warm_up or protocol.warm_up_every_case,
+        clock=protocol.clock,
     )
     return Timing(case, *seconds)
 
@@ -277,14 +338,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--full", action="store_true", help="every case, even slow ones on CPU")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="CPU threads (default 1: a shared machine)"
+    )
     args = parser.parse_args(argv)
     device = torch.device(args.device)
+    if device.type == "cpu":
+        torch.set_num_threads(args.threads)
     dtype = torch.float16 if device.type == "cuda" else torch.float32
-    protocol = protocol_for(device, args.quick, args.repeats)
-    print(f"device {device}, {dtype}, torch {torch.__version__}, rate {RATE}, CFG batch")
+    protocol = protocol_for(device, args.quick, args.repeats, args.threads)
+    threads = f", {torch.get_num_threads()} threads" if device.type == "cpu" else ""
+    print(f"device {device}{threads}, {dtype}, torch {torch.__version__}, rate {RATE}, CFG batch")
     print(
-        f"median of up to {protocol.repeats} interleaved rounds within {protocol.budget_s} s "
-        "per implementation, warm-up "
+        f"median {protocol.clock_name} of {protocol.repeats} interleaved rounds, warm-up "
         + ("before each" if protocol.warm_up_every_case else "once, before the first case")
     )
     chosen = cases(args.quick, args.full, device)

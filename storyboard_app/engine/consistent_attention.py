@@ -125,10 +125,13 @@ def consistent_self_attention(
 ) -> torch.Tensor:
     """Self-attention over own tokens plus gathered shared tokens, before ``to_out``.
 
-    Keys and values are projected once for the whole batch, as in plain
-    attention; the sampled ones are then gathered by index, which equals
-    projecting the gathered hidden states because the projections act per
-    token. The guidance halves share indices but never each other's tokens.
+    Keys and values are projected once over the batch's own tokens, as in
+    plain attention, and a group's cached tokens once per group; each image's
+    keys and values are then gathered by index from those projections. This
+    equals projecting each image's ``cat(own, shared)`` tokens because the
+    projections act per token (and ``norm_k`` per head and token), without
+    projecting the n-1 other images' sampled tokens again for every image.
+    The guidance halves share indices but never each other's tokens.
     """
     query = attn.to_q(hidden_states)
     key = attn.to_k(hidden_states)
@@ -136,18 +139,12 @@ def consistent_self_attention(
     if plan.record_to is not None:
         sampled_inputs = _gather(_by_image(hidden_states, plan), plan.indices)
         plan.record(sampled_inputs.flatten(1, 2))
-    sampled_keys = _gather(_by_image(key, plan), plan.indices)
-    sampled_values = _gather(_by_image(value, plan), plan.indices)
 
     if len(plan.groups) == 1:
-        return _group_attention(
-            attn, plan, plan.groups[0], query, key, value, sampled_keys, sampled_values
-        )
+        return _group_attention(attn, plan, plan.groups[0], query, key, value)
     output = _by_image(torch.empty_like(query), plan)
     for group in plan.groups:
-        group_output = _group_attention(
-            attn, plan, group, query, key, value, sampled_keys, sampled_values
-        )
+        group_output = _group_attention(attn, plan, group, query, key, value)
         output.index_copy_(1, group.image_index, group_output.unflatten(0, (plan.halves, -1)))
     return output.flatten(0, 1)
 
@@ -159,38 +156,63 @@ def _group_attention(
     query: torch.Tensor,
     key: torch.Tensor,
     value: torch.Tensor,
-    sampled_keys: torch.Tensor,
-    sampled_values: torch.Tensor,
 ) -> torch.Tensor:
     """Attention of one group of images, whose extra tokens have the same length."""
     cached_keys = cached_values = None
     if group.cached is not None:
         cached_keys = attn.to_k(group.cached)
         cached_values = attn.to_v(group.cached)
-    group_keys = _extended(_by_image(key, plan), sampled_keys, cached_keys, group)
-    group_values = _extended(_by_image(value, plan), sampled_values, cached_values, group)
+    rows = _key_rows(plan, group, tokens=key.shape[1], cached=group.cached)
+    group_keys = _rows_per_image(key, cached_keys, rows, plan, group)
+    group_values = _rows_per_image(value, cached_values, rows, plan, group)
     group_query = _select_images(_by_image(query, plan), group).flatten(0, 1)
     return _attend(attn, group_query, group_keys, group_values)
 
 
-def _extended(
-    own: torch.Tensor,
-    sampled: torch.Tensor,
+def _key_rows(
+    plan: LayerPlan, group: PanelGroup, tokens: int, cached: torch.Tensor | None
+) -> torch.Tensor:
+    """Rows of ``cat(batch tokens, cached tokens)`` each image of the group attends to.
+
+    Per image of a guidance half: its own N tokens, the k sampled tokens of
+    each other image of the batch, then the L cached tokens. Rows count within
+    one half, whose source is ``images * N`` batch tokens followed by L cached
+    ones; the result is ``[len(group), N + (images - 1) * k + L]``.
+    """
+    device = plan.indices.device
+    own = group.image_index[:, None] * tokens + torch.arange(tokens, device=device)
+    parts = [own]
+    if group.others.shape[1]:
+        sampled = plan.indices[group.others] + group.others[..., None] * tokens
+        parts.append(sampled.flatten(1))
+    if cached is not None:
+        cached_rows = plan.images * tokens + torch.arange(cached.shape[1], device=device)
+        parts.append(cached_rows.expand(len(group.images), -1))
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+
+
+def _rows_per_image(
+    projected: torch.Tensor,
     cached: torch.Tensor | None,
+    rows: torch.Tensor,
+    plan: LayerPlan,
     group: PanelGroup,
 ) -> torch.Tensor:
-    """``cat(own tokens, sampled tokens of the other images, cached tokens)`` per image.
+    """Each group image's keys (or values): ``[halves * len(group), len(rows[i]), D]``.
 
-    ``own`` is ``[halves, images, N, D]``, ``sampled`` ``[halves, images, k, D]``
-    and ``cached`` ``[halves, L, D]``; the result is ``[halves * len(group), ., D]``.
+    One row gather from the batch's projection (and the group's projected
+    cache) builds every image's sequence, both halves at once.
     """
-    parts = [_select_images(own, group)]
-    if group.others.shape[1]:
-        parts.append(sampled[:, group.others].flatten(2, 3))
+    source = projected.view(plan.halves, -1, projected.shape[-1])
     if cached is not None:
-        parts.append(cached[:, None].expand(-1, len(group.images), -1, -1))
-    extended = parts[0] if len(parts) == 1 else torch.cat(parts, dim=2)
-    return extended.flatten(0, 1)
+        source = torch.cat([source, cached], dim=1)
+    if plan.images == 1:  # a lone panel: its own tokens then the cached ones, all in order
+        return source
+    half_rows = source.shape[1]
+    offsets = torch.arange(plan.halves, device=rows.device)[:, None] * half_rows
+    flat = (rows.flatten()[None] + offsets).flatten()
+    gathered = source.reshape(-1, source.shape[-1]).index_select(0, flat)
+    return gathered.view(plan.halves * len(group.images), rows.shape[1], -1)
 
 
 def _attend(

@@ -202,6 +202,47 @@ def test_read_equals_masked_reference(
     torch.testing.assert_close(run(state, attn, panels), expected)
 
 
+@pytest.mark.parametrize("mode", ["write", "read"])
+def test_gathered_projections_equal_projecting_each_images_tokens(mode: str) -> None:
+    """Rows gathered after the projections and the per-head key norm equal the
+    naive form: each image's own, sampled and cached input tokens projected."""
+    torch.manual_seed(0)
+    attn = Attention(query_dim=CHANNELS, heads=4, dim_head=8, qk_norm="layer_norm").eval()
+    n = 3
+    hidden = images(n, seed=60)
+    state = make_state()
+    cached = None
+    if mode == "write":
+        state.begin_write(IdentityCache(), seed=8, images=n)
+    else:
+        cache = identity_cache(attn, images(2, seed=61), seed=9)
+        cached = cache.get(0, LAYER)
+        state.begin_read([[cache]] * n, seed=8)
+    indices = state.sampler.indices(8, 0, 0, n, TOKENS)
+    by_image = hidden.view(2, n, TOKENS, CHANNELS)
+    expected = torch.empty_like(by_image)
+    for i in range(n):
+        context = [by_image[:, i]] + [by_image[:, j, indices[j]] for j in range(n) if j != i]
+        context += [] if cached is None else [cached]
+        with torch.no_grad():
+            expected[:, i] = AttnProcessor2_0()(
+                attn, by_image[:, i], encoder_hidden_states=torch.cat(context, dim=1)
+            )
+    torch.testing.assert_close(run(state, attn, hidden), expected.view_as(hidden))
+
+
+def test_official_step_mask_has_the_official_layout(bench: ModuleType) -> None:
+    n, tokens = 3, 256
+    torch.manual_seed(0)
+    mask = bench.official_step_mask(n, tokens, 0.5, torch.device("cpu"))
+    blocks = mask.view(n + 1, tokens, n + 1, tokens)
+    assert all(blocks[i, :, i].all() for i in range(n + 1))  # own tokens always
+    assert not blocks[:n, :, n].any()  # identity images never see the panel
+    assert torch.equal(blocks[n, :, 0], blocks[1, :, 0])  # one draw shared by all rows
+    assert torch.equal(blocks[n, 0, 0], blocks[n, 5, 0])
+    assert 0.4 < blocks[n, 0, :n].float().mean() < 0.6
+
+
 def test_tokens_of_another_image_change_an_image_but_not_the_other_half(
     attn: Attention,
 ) -> None:
