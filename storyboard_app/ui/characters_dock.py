@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QPushButton,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -173,8 +174,10 @@ class CharactersPanel(QWidget):
         self.editor = CharacterEditor(session)
         self.add_button = QPushButton("Add…")
         self.delete_button = QPushButton("Delete")
-        self.up_button = QPushButton("▲")
-        self.down_button = QPushButton("▼")
+        self.up_button = QToolButton()
+        self.up_button.setText("▲")
+        self.down_button = QToolButton()
+        self.down_button.setText("▼")
         self.up_button.setToolTip("Move up")
         self.down_button.setToolTip("Move down")
         self._layout()
@@ -186,7 +189,7 @@ class CharactersPanel(QWidget):
         model.modelAboutToBeReset.connect(self._remember_current)
         model.modelReset.connect(self._restore_current)
         self._kept: int | None = None
-        self._on_current()
+        self._restore_current()
 
     def current_character(self) -> CharacterRecord | None:
         index = self.list.currentIndex()
@@ -249,4 +252,6 @@ class CharactersPanel(QWidget):
     def _restore_current(self) -> None:
         if self._kept is not None:
             self.select_character(self._kept)
+        elif self.model.rowCount():
+            self.list.setCurrentIndex(self.model.index(0))
         self._on_current()

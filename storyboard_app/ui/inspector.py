@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QPixmap, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -37,7 +37,7 @@ from storyboard_app.ui.prompt_edit import CommittingTextEdit, PromptEdit
 from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.take_strip import TakeListModel, TakeStrip
 
-PREVIEW_WIDTH = 360
+PREVIEW_SIZE = QSize(380, 280)
 
 
 class PanelFields(QWidget):
@@ -159,7 +159,7 @@ class PanelInspector(QScrollArea):
         self._media: str | None = None
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.picture.setMinimumHeight(200)
+        self.picture.setFixedHeight(PREVIEW_SIZE.height())
         self.picture.setWordWrap(True)
         self.title = QLabel()
         self.fields = PanelFields(session, characters)
@@ -251,7 +251,11 @@ class PanelInspector(QScrollArea):
     def _set_picture(self, image: QPixmap | QImage) -> None:
         pixmap = QPixmap.fromImage(image) if isinstance(image, QImage) else image
         self.picture.setPixmap(
-            pixmap.scaledToWidth(PREVIEW_WIDTH, Qt.TransformationMode.SmoothTransformation)
+            pixmap.scaled(
+                PREVIEW_SIZE,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
         )
 
     def _request(self, reroll: bool) -> None:

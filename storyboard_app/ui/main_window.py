@@ -36,6 +36,8 @@ from storyboard_app.ui.workspace import ProjectWorkspace
 from storyboard_app.worker.host import EngineHost
 
 STATUS_TIMEOUT_MS = 6000
+CHARACTERS_DOCK_WIDTH = 280
+INSPECTOR_DOCK_WIDTH = 430
 
 
 class MainWindow(QMainWindow):
@@ -61,7 +63,8 @@ class MainWindow(QMainWindow):
         self._connect_actions()
         self._connect_controllers()
         self._show_workspace(None)
-        if not app_settings.restore_window(self):
+        self._layout_restored = app_settings.restore_window(self)
+        if not self._layout_restored:
             self.resize(1400, 900)
 
     @property
@@ -172,6 +175,13 @@ class MainWindow(QMainWindow):
         self.editor_layout.addWidget(workspace.storyboard, 1)
         self.characters_dock.setWidget(workspace.characters_panel)
         self.inspector_dock.setWidget(workspace.inspector)
+        if not self._layout_restored:
+            self._layout_restored = True
+            self.resizeDocks(
+                [self.characters_dock, self.inspector_dock],
+                [CHARACTERS_DOCK_WIDTH, INSPECTOR_DOCK_WIDTH],
+                Qt.Orientation.Horizontal,
+            )
         self.undo_group.addStack(workspace.session.undo_stack)
         self.undo_group.setActiveStack(workspace.session.undo_stack)
         workspace.messageRaised.connect(self.show_message)

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QTimer, Signal
-from PySide6.QtGui import QUndoCommand, QUndoStack
+from PySide6.QtGui import QUndoStack
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.store import ProjectStore
+
+if TYPE_CHECKING:
+    from storyboard_app.ui.commands.base import StoreCommand
 
 
 class TakeAliases:
@@ -58,10 +62,10 @@ class ProjectSession(QObject):
     def folder(self) -> Path:
         return self.store.folder
 
-    def execute(self, command: QUndoCommand) -> bool:
+    def execute(self, command: StoreCommand) -> bool:
         """Apply ``command`` now and put it on the undo stack; a refused edit is reported."""
         try:
-            command.apply()  # type: ignore[attr-defined]
+            command.apply()
         except StoryboardError as exc:
             self.report(exc)
             return False

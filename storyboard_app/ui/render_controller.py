@@ -7,6 +7,7 @@ finishes, and reports the outcome. UI code awaits the outcome with qasync.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -67,9 +68,9 @@ class RenderController(QObject):
             return None
         return self._submit(JobKind.IDENTITY, None)
 
-    async def outcome(self, job: Job) -> JobOutcome:
-        """Wait for a job's outcome without blocking the window."""
-        return await self._host.outcome(job.id)
+    def outcome(self, job: Job) -> asyncio.Future[JobOutcome]:
+        """The job's outcome, to ``await`` without blocking the window."""
+        return self._host.outcome(job.id)
 
     def cancel_all(self) -> None:
         for job_id in list(self._jobs):

@@ -77,9 +77,6 @@ class RenderStatusBook(QObject):
     def preview(self, scene_id: int) -> QImage | None:
         return self._previews.get(scene_id)
 
-    def busy_scene_ids(self) -> set[int]:
-        return {scene_id for ids in self._jobs.values() for scene_id in ids}
-
     def _on_queued(self, job: Job) -> None:
         if job.request.project != self._project:
             return

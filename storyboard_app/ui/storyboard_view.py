@@ -19,7 +19,6 @@ from storyboard_app.ui.storyboard_model import StoryboardModel
 class StoryboardView(QListView):
     moveRequested = Signal(list, int)  # scene ids, row to insert before
     currentSceneChanged = Signal(object)  # scene id or None
-    selectionChangedIds = Signal(list)  # selected scene ids in story order
 
     def __init__(self, model: StoryboardModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -43,7 +42,6 @@ class StoryboardView(QListView):
         model.modelAboutToBeReset.connect(self._keep_selection)
         model.modelReset.connect(self._restore_selection)
         self.selectionModel().currentChanged.connect(self._on_current)
-        self.selectionModel().selectionChanged.connect(self._on_selection)
 
     def selected_scene_ids(self) -> list[int]:
         rows = sorted(index.row() for index in self.selectionModel().selectedIndexes())
@@ -110,6 +108,3 @@ class StoryboardView(QListView):
 
     def _on_current(self) -> None:
         self.currentSceneChanged.emit(self.current_scene_id())
-
-    def _on_selection(self) -> None:
-        self.selectionChangedIds.emit(self.selected_scene_ids())

@@ -9,6 +9,7 @@ setting it was made with. Double-click or "Use take" makes a take active.
 from __future__ import annotations
 
 import enum
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -107,14 +108,22 @@ def group_takes(takes: Sequence[TakeRecord]) -> list[TakeItem]:
         settings = take_settings(take)
         header = " · ".join(f"{SETTING_LABELS[k]} {_short(settings[k])}" for k in group_keys)
         groups.setdefault(header or "all takes", []).append(take)
+    seeds = Counter(take.params.seed for take in takes)
     items: list[TakeItem] = []
     for header, members in groups.items():
         for index, take in enumerate(members):
-            label = f"seed {take.params.seed}" if "seed" in differing else f"take {take.id}"
-            if take.params.source == "imported":
-                label = "imported"
-            items.append(TakeItem(take, header, label, index == 0))
+            items.append(TakeItem(take, header, _label(take, differing, seeds), index == 0))
     return items
+
+
+def _label(take: TakeRecord, differing: list[str], seeds: Counter[int]) -> str:
+    """What tells a take apart within its group: its seed, or its number when seeds repeat."""
+    if take.params.source == "imported":
+        return f"imported #{take.id}"
+    if "seed" not in differing:
+        return f"take #{take.id}"
+    label = f"seed {take.params.seed}"
+    return f"{label} #{take.id}" if seeds[take.params.seed] > 1 else label
 
 
 def settings_tooltip(take: TakeRecord) -> str:
@@ -261,8 +270,17 @@ class TakeStrip(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
         layout.addLayout(buttons)
-        model.modelReset.connect(self._update_buttons)
+        model.modelReset.connect(self._select_active)
         self.view.selectionModel().currentChanged.connect(self._update_buttons)
+        self._update_buttons()
+
+    def _select_active(self) -> None:
+        """After a reload the active take is the current one, ready for Use or Delete."""
+        for row in range(self.model.rowCount()):
+            index = self.model.index(row)
+            if index.data(TakeRole.ACTIVE):
+                self.view.setCurrentIndex(index)
+                self.view.scrollTo(index)
         self._update_buttons()
 
     def current_take_id(self) -> int | None:

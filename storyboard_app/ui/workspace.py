@@ -36,7 +36,7 @@ from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.storyboard_model import StoryboardModel
 from storyboard_app.ui.storyboard_view import StoryboardView
 from storyboard_app.worker.host import EngineHost
-from storyboard_app.worker.jobs import Job, JobOutcome, JobStatus
+from storyboard_app.worker.jobs import JobOutcome, JobStatus
 
 NEW_PANEL_PROMPT = "[NC] a new panel: describe what it shows"
 
@@ -112,10 +112,12 @@ class ProjectWorkspace(QObject):
         None when it cannot start (no model configured: the window says why).
         """
         job = self.renders.submit(scene_ids, reroll=reroll)
-        return asyncio.ensure_future(self._report(job)) if job is not None else None
+        if job is None:
+            return None
+        return asyncio.ensure_future(self._report(self.renders.outcome(job)))
 
-    async def _report(self, job: Job) -> JobOutcome:
-        outcome = await self.renders.outcome(job)
+    async def _report(self, pending: asyncio.Future[JobOutcome]) -> JobOutcome:
+        outcome = await pending
         if outcome.status is JobStatus.FINISHED:
             count = len(outcome.take_ids)
             self.statusMessage.emit(f"Rendered {count} panel{'s' if count != 1 else ''}.")

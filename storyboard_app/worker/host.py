@@ -20,6 +20,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -46,6 +47,7 @@ logger = logging.getLogger(__name__)
 EngineFactory = Callable[[], Engine]
 TORCH_ENGINE = "storyboard_app.worker.torch_engine:TorchEngine"
 PREVIEW_INTERVAL_S = 0.1
+KEPT_OUTCOMES = 256
 ENGINE_NICENESS = 10
 T = TypeVar("T")
 
@@ -94,6 +96,7 @@ class EngineHost(QObject):
         self._jobs: dict[int, Job] = {}
         self._running: Job | None = None
         self._outcomes: dict[int, list[asyncio.Future[JobOutcome]]] = {}
+        self._ended: OrderedDict[int, JobOutcome] = OrderedDict()
         self._calls: dict[int, asyncio.Future[Any]] = {}
         self._stopped = False
         self._pool = QThreadPool(self)
@@ -118,8 +121,16 @@ class EngineHost(QObject):
         return await self.outcome(self.submit(request).id)
 
     def outcome(self, job_id: int) -> asyncio.Future[JobOutcome]:
-        future: asyncio.Future[JobOutcome] = asyncio.get_event_loop().create_future()
-        self._outcomes.setdefault(job_id, []).append(future)
+        """A future for the job's outcome (already resolved if the job has ended).
+
+        A job can end before a coroutine asks for its outcome: the engine thread's
+        signal may be delivered before the coroutine's first step.
+        """
+        future: asyncio.Future[JobOutcome] = asyncio.get_running_loop().create_future()
+        if job_id in self._ended:
+            future.set_result(self._ended[job_id])
+        else:
+            self._outcomes.setdefault(job_id, []).append(future)
         return future
 
     def cancel(self, job_id: int) -> None:
@@ -176,7 +187,7 @@ class EngineHost(QObject):
 
     async def _call(self, function: Callable[[], T]) -> T:
         token = next(self._tokens)
-        future: asyncio.Future[T] = asyncio.get_event_loop().create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._calls[token] = future
 
         def task() -> None:
@@ -204,6 +215,9 @@ class EngineHost(QObject):
         self.queueChanged.emit()
 
     def _finish(self, outcome: JobOutcome) -> None:
+        self._ended[outcome.job_id] = outcome
+        while len(self._ended) > KEPT_OUTCOMES:
+            self._ended.popitem(last=False)
         job = self._jobs.pop(outcome.job_id, None)
         if self._running is not None and self._running.id == outcome.job_id:
             self._running = None

@@ -276,3 +276,42 @@ def _params() -> Any:
     from storyboard_app.project.records import TakeParams
 
     return TakeParams(width=16, height=16)
+
+
+def test_out_of_memory_is_explained_and_the_engine_goes_on(
+    qtbot: Any, opened: MainWindow, fake_engine: FakeEngine
+) -> None:
+    from storyboard_app.worker.jobs import ErrorInfo, ErrorKind
+
+    workspace = opened.workspace
+    assert workspace is not None
+    fake_engine.fail_next = ErrorInfo(
+        ErrorKind.OUT_OF_MEMORY, "The GPU ran out of memory.", "Try the low-VRAM preset."
+    )
+    assert wait_task(qtbot, workspace.render_all()).status is JobStatus.FAILED
+    assert "ran out of memory" in opened.messages.text.text()
+    assert "low-VRAM" in opened.messages.text.text()
+    assert opened.messages.action_button.text() == "Open Settings…"
+    assert wait_task(qtbot, workspace.render_all()).status is JobStatus.FINISHED
+
+
+def test_settings_suggest_the_low_vram_preset_for_the_detected_gpu(
+    qtbot: Any, run_async: Any, opened: MainWindow, fake_engine: FakeEngine
+) -> None:
+    fake_engine.gpu_memory_gb = 12.0
+    dialog = opened.open_settings()
+    assert dialog is not None
+    run_async(dialog.detect_gpu())
+    assert "12.0 GB" in dialog.detected.text() and "“medium”" in dialog.detected.text()
+    dialog.reject()
+
+
+def test_the_recent_menu_and_quit(opened: MainWindow, story_store: ProjectStore) -> None:
+    opened.actions.recent.aboutToShow.emit()
+    assert [a.text() for a in opened.actions.recent.actions()] == [str(story_store.folder)]
+    opened.actions.close.trigger()
+    assert opened.workspace is None and opened.stack.currentWidget() is opened.start_page
+    opened.actions.recent.actions()[0].trigger()
+    assert opened.workspace is not None
+    opened.actions.quit.trigger()
+    assert not opened.isVisible()

@@ -150,3 +150,16 @@ def test_shutdown_cancels_the_running_job_and_stops_the_thread(
 
 def _is(job_id: int) -> Any:
     return lambda outcome: outcome.job_id == job_id
+
+
+def test_asking_for_an_outcome_after_the_job_ended_still_answers(
+    qtbot: Any, store: ProjectStore, fake_host: EngineHost, run_async: Any
+) -> None:
+    three_panel_project(store)
+    with qtbot.waitSignal(fake_host.jobEnded):
+        job = fake_host.submit(render(store))
+
+    async def late() -> JobOutcome:
+        return await fake_host.outcome(job.id)
+
+    assert run_async(late()).status is JobStatus.FINISHED
