@@ -42,7 +42,7 @@ from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
 
 Index = QModelIndex | QPersistentModelIndex
-TAKE_SIZE = QSize(132, 124)
+TAKE_SIZE = QSize(156, 124)
 SETTING_LABELS = {
     "source": "source",
     "model": "model",
