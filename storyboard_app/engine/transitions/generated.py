@@ -103,7 +103,8 @@ def predict_frame_embeddings(
     model: MotionModel, start: np.ndarray, end: np.ndarray, frames: int
 ) -> torch.Tensor:
     """CLIP embeddings [frames, D] of every frame: the panels' at the ends, predicted between."""
-    keys = model.encoder.encode([start, end]).to(model.device)
+    predictor_dtype = next(model.predictor.parameters()).dtype
+    keys = model.encoder.encode([start, end]).to(model.device, predictor_dtype)
     first, last = keys[:1], keys[1:]
     between = model.predictor(first, last, frames - 2)[0]
     return torch.cat([first, between, last])

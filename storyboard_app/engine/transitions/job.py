@@ -49,6 +49,7 @@ MOTION_LONG_SIDE = 512
 MAX_CLASSIC_FRAMES = 600
 MOTION_FRAME_RANGE = (3, 32)
 MOTION_SIZE_MULTIPLE = 8
+_MOTION_DEFAULTS = MotionSettings()
 _RETRY_HINT = "Try again; if it keeps failing, try another kind or fewer frames."
 
 
@@ -105,8 +106,8 @@ class TransitionRequest:
     seed: int = 0
     prompt: str = ""
     negative_prompt: str = ""
-    steps: int = 25
-    guidance: float = 7.5
+    steps: int = MotionSettings.steps
+    guidance: float = MotionSettings.guidance
     sources: MotionSources | None = None
     device: str | None = None
     dtype: str | None = None
@@ -185,8 +186,8 @@ def build_transition_request(
         seed=start.seed if options.seed is None else options.seed,
         prompt=_motion_prompt(store, start, end),
         negative_prompt=join_negatives(start.negative_prompt, end.negative_prompt),
-        steps=options.steps or 25,
-        guidance=7.5 if options.guidance is None else options.guidance,
+        steps=options.steps or _MOTION_DEFAULTS.steps,
+        guidance=_MOTION_DEFAULTS.guidance if options.guidance is None else options.guidance,
         sources=(options.sources or MotionSources()) if kind == "motion" else None,
         device=options.device,
         dtype=options.dtype,

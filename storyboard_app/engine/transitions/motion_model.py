@@ -117,7 +117,7 @@ class MotionModel:
         self.pipe.to(device, dtype)
         self.image_projection.to(device, dtype)
         self.encoder.to(device, dtype)
-        self.predictor.to(device)
+        self.predictor.to(device, torch.float32)
         return self
 
 

@@ -39,7 +39,7 @@ def build_tiny_motion_model(seed: int = 0) -> MotionModel:
     base = build_tiny_sd15_pipeline(seed)
     adapter = _seeded(seed + 10, tiny_motion_adapter)
     control = _seeded(seed + 11, tiny_sparse_ctrl)
-    ip_adapter = _seeded_value(seed + 12, lambda: tiny_ip_adapter_state_dict(base.unet))
+    ip_adapter = _seeded_value(seed + 12, lambda: random_ip_adapter_state_dict(base.unet))
     encoder = build_tiny_image_encoder(seed + 13, projection_dim=TINY_EMBED_DIM)
     predictor = _seeded(
         seed + 14,
@@ -89,10 +89,10 @@ def tiny_sparse_ctrl() -> SparseControlNetModel:
     )
 
 
-def tiny_ip_adapter_state_dict(
+def random_ip_adapter_state_dict(
     unet: UNet2DConditionModel | UNetMotionModel, embed_dim: int = TINY_EMBED_DIM
 ) -> dict[str, dict[str, torch.Tensor]]:
-    """A random base IP-Adapter for ``unet``, keyed like the published ``ip-adapter_sd15`` file.
+    """A random base IP-Adapter for ``unet`` (any size), keyed like ``ip-adapter_sd15``.
 
     The published files number the UNet's attention layers in order, odd
     numbers for cross-attention (``1.to_k_ip``, ``3.to_k_ip``...), and hold

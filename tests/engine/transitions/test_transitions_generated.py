@@ -35,7 +35,7 @@ from storyboard_app.engine.transitions.motion_model import (
 )
 from storyboard_app.engine.transitions.tiny_motion import (
     build_tiny_motion_model,
-    tiny_ip_adapter_state_dict,
+    random_ip_adapter_state_dict,
     tiny_motion_adapter,
     tiny_sparse_ctrl,
 )
@@ -141,7 +141,7 @@ def test_loads_every_part_from_local_files(
     tiny_sparse_ctrl().save_pretrained(tmp_path / "sparsectrl", safe_serialization=True)
     tiny.encoder.model.save_pretrained(tmp_path / "image_encoder", safe_serialization=True)
     ip_adapter = tmp_path / "ip-adapter.safetensors"
-    state = tiny_ip_adapter_state_dict(tiny.pipe.unet)
+    state = random_ip_adapter_state_dict(tiny.pipe.unet)
     flat = {
         f"{group}.{key}": value for group, values in state.items() for key, value in values.items()
     }
@@ -181,7 +181,7 @@ def test_embedding_widths_must_agree(tiny_motion_model: MotionModel) -> None:
             base,
             tiny_motion_adapter(),
             tiny_sparse_ctrl(),
-            tiny_ip_adapter_state_dict(base.unet),
+            random_ip_adapter_state_dict(base.unet),
             build_tiny_image_encoder(projection_dim=24),
             tiny.predictor,
             tiny.sources,
