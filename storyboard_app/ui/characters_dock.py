@@ -85,6 +85,11 @@ class CharacterEditor(QWidget):
         self.show_character(None)
 
     def show_character(self, character: CharacterRecord | None) -> None:
+        if self._character is not None and (
+            character is None or character.id != self._character.id
+        ):
+            self.description.commit()
+            self.negative_prompt.commit()
         self._character = character
         self.setEnabled(character is not None)
         if character is None:

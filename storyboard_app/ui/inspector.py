@@ -72,6 +72,8 @@ class PanelFields(QWidget):
         self._layout()
 
     def show_scene(self, scene: SceneRecord | None) -> None:
+        if self._scene is not None and (scene is None or scene.id != self._scene.id):
+            self.commit_pending()
         self._scene = scene
         self.setEnabled(scene is not None)
         self.cast.set_scene(scene)
@@ -94,6 +96,11 @@ class PanelFields(QWidget):
         _quietly(self.seed_locked, lambda: self.seed_locked.setChecked(scene.seed_locked))
         if not self.seed.hasFocus():
             self.seed.setText(str(scene.seed))
+
+    def commit_pending(self) -> None:
+        """Save what is typed but not yet committed, to the panel it was typed for."""
+        for editor in (self.prompt, self.negative_prompt, self.caption, self.notes):
+            editor.commit()
 
     def edit(self, **changes: object) -> None:
         if self._scene is None:

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(
             self.host, workspace.store.settings(), self.app_settings.engine_options(), self
         )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
         return dialog

@@ -70,7 +70,13 @@ class CommittingTextEdit(QPlainTextEdit):
         self.setFixedHeight(line_height * lines + 14)
 
     def set_text(self, text: str) -> None:
-        """Show ``text`` from the project without reporting it back as an edit."""
+        """Show ``text`` from the project without reporting it back as an edit.
+
+        While the artist is typing, a refresh that brings the same project text
+        (a render finished, another field changed) leaves the typing alone.
+        """
+        if text == self._baseline and self.has_pending_edit():
+            return
         self._timer.stop()
         self._baseline = text
         if self.toPlainText() != text:
@@ -78,6 +84,9 @@ class CommittingTextEdit(QPlainTextEdit):
             self.setPlainText(text)
             self.blockSignals(False)
             self.document().setModified(False)
+
+    def has_pending_edit(self) -> bool:
+        return self.toPlainText() != self._baseline
 
     def commit(self) -> None:
         self._timer.stop()

@@ -47,9 +47,13 @@ class RenderStatusBook(QObject):
     changed = Signal(object)  # tuple of scene ids whose activity or preview changed
 
     def __init__(
-        self, host: EngineHost, project: Path, all_scene_ids: Callable[[], Iterable[int]]
+        self,
+        host: EngineHost,
+        project: Path,
+        all_scene_ids: Callable[[], Iterable[int]],
+        parent: QObject | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(parent)
         self._project = project
         self._all_scene_ids = all_scene_ids
         self._jobs: dict[int, tuple[int, ...]] = {}

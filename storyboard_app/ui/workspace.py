@@ -55,7 +55,7 @@ class ProjectWorkspace(QObject):
         super().__init__(parent)
         self.session = ProjectSession(store, self)
         self.thumbnails = ThumbnailCache(store, self)
-        self.status = RenderStatusBook(host, store.folder, self._scene_ids)
+        self.status = RenderStatusBook(host, store.folder, self._scene_ids, self)
         self.characters = CharacterListModel(self.session, self.thumbnails, self)
         self.storyboard_model = StoryboardModel(self.session, self.status, self.thumbnails, self)
         self.storyboard = StoryboardView(self.storyboard_model)

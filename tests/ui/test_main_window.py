@@ -315,3 +315,19 @@ def test_the_recent_menu_and_quit(opened: MainWindow, story_store: ProjectStore)
     assert opened.workspace is not None
     opened.actions.quit.trigger()
     assert not opened.isVisible()
+
+
+def test_typing_survives_a_refresh_and_is_saved_when_switching_panels(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    first, second = workspace.storyboard_model.scene_ids()[:2]
+    workspace.storyboard.select_scenes([first])
+    caption = workspace.inspector.fields.caption
+    caption.setPlainText("Half-typed")
+    workspace.session.changed(scene_ids=[first])  # e.g. a render of this panel finished
+    assert caption.toPlainText() == "Half-typed"
+    workspace.storyboard.select_scenes([second])
+    assert workspace.store.scenes.get(first).caption == "Half-typed"
+    assert caption.toPlainText() == workspace.store.scenes.get(second).caption
