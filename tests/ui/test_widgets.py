@@ -111,3 +111,38 @@ def test_the_entry_point_takes_an_optional_project(
     qtbot.addWidget(missing)
     assert missing.workspace is None and "No project at" in missing.messages.text.text()
     missing.close()
+
+
+def test_main_runs_the_window_and_shuts_the_engine_down(
+    qapp: Any, story_store: ProjectStore, app_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from storyboard_app.ui.main_window import MainWindow
+    from storyboard_app.worker.fake_engine import FakeEngine
+    from storyboard_app.worker.host import EngineHost
+
+    engine = FakeEngine()
+    hosts: list[EngineHost] = []
+    seen: list[Any] = []
+    monkeypatch.setattr(app_module, "engine_by_name", lambda: lambda: engine)
+    monkeypatch.setattr(app_module.AppSettings, "for_user", classmethod(lambda cls: app_settings))
+    original_host = app_module.EngineHost
+
+    def tracked_host(*args: Any, **kwargs: Any) -> EngineHost:
+        hosts.append(original_host(*args, **kwargs))
+        return hosts[-1]
+
+    monkeypatch.setattr(app_module, "EngineHost", tracked_host)
+
+    def close_window() -> None:
+        windows = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]
+        seen.extend(w.workspace.store.folder for w in windows if w.workspace is not None)
+        for window in windows:
+            window.close()
+
+    QTimer.singleShot(300, close_window)
+    assert app_module.main([str(story_store.folder)]) == 0
+    assert seen == [story_store.folder]
+    assert engine.closed and not hosts[0].is_running()
