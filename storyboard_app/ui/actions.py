@@ -20,6 +20,7 @@ class WindowActions:
         self.close = self._action("&Close Project", Key.Close, "Ctrl+W")
         self.import_story = self._action("Import Story &Script…", shortcut="Ctrl+I")
         self.import_images = self._action("Import &Images into Panels…", shortcut="Ctrl+Shift+I")
+        self.export = self._action("&Export…", shortcut="Ctrl+Shift+E")
         self.quit = self._action("&Quit", Key.Quit, "Ctrl+Q")
         self.undo = undo_group.createUndoAction(parent, "&Undo")
         self.undo.setShortcuts(QKeySequence.keyBindings(Key.Undo))
@@ -39,6 +40,7 @@ class WindowActions:
             self.close,
             self.import_story,
             self.import_images,
+            self.export,
             self.add_panel,
             self.add_character,
             self.delete,
@@ -60,6 +62,7 @@ class WindowActions:
         file_menu.addActions([self.save_as, self.close])
         file_menu.addSeparator()
         file_menu.addActions([self.import_story, self.import_images])
+        file_menu.addAction(self.export)
         file_menu.addSeparator()
         file_menu.addAction(self.quit)
         edit_menu = bar.addMenu("&Edit")

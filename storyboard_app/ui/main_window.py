@@ -26,6 +26,7 @@ from storyboard_app import __version__
 from storyboard_app.ui import file_dialogs
 from storyboard_app.ui.actions import WindowActions
 from storyboard_app.ui.app_settings import AppSettings
+from storyboard_app.ui.export_dialog import ExportDialog
 from storyboard_app.ui.job_status import JobStatusBar
 from storyboard_app.ui.message_bar import FixAction, MessageBar, UserMessage
 from storyboard_app.ui.project_controller import ProjectController
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         actions.quit.triggered.connect(self.close)
         actions.import_story.triggered.connect(self._ask_import_story)
         actions.import_images.triggered.connect(self._ask_import_images)
+        actions.export.triggered.connect(self.open_export)
         actions.settings.triggered.connect(self.open_settings)
         actions.add_panel.triggered.connect(self._on_workspace(lambda w: w.add_panel()))
         actions.add_character.triggered.connect(
@@ -247,6 +249,15 @@ class MainWindow(QMainWindow):
             path = file_dialogs.ask_story_script(self, self.app_settings.last_folder())
             if path is not None:
                 self.workspace.import_story(path)
+
+    def open_export(self) -> ExportDialog | None:
+        """The Export dialog for the open project (non-modal: the storyboard stays usable)."""
+        if self.workspace is None:
+            return None
+        dialog = ExportDialog(self.workspace.store.folder, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def _ask_import_images(self) -> None:
         if self.workspace is not None:

@@ -331,3 +331,11 @@ def test_typing_survives_a_refresh_and_is_saved_when_switching_panels(
     workspace.storyboard.select_scenes([second])
     assert workspace.store.scenes.get(first).caption == "Half-typed"
     assert caption.toPlainText() == workspace.store.scenes.get(second).caption
+
+
+def test_file_export_opens_the_export_dialog_for_the_project(opened: MainWindow) -> None:
+    assert opened.actions.export.isEnabled()
+    dialog = opened.open_export()
+    assert dialog is not None
+    assert dialog.project == opened.workspace.store.folder
+    dialog.close()
