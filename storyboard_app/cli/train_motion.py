@@ -17,6 +17,8 @@ from storyboard_app.cli.common import EXIT_OK, Commands, add_command
 from storyboard_app.cli.render import quiet_libraries
 from storyboard_app.project.errors import ValidationError
 
+# engine.motion.encoder.DEFAULT_ENCODER_SOURCE, repeated so that the CLI starts without
+# importing the engine; a test checks that the two agree.
 DEFAULT_ENCODER = "h94/IP-Adapter/models/image_encoder"
 
 

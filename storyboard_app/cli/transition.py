@@ -29,6 +29,7 @@ MOTION_OPTIONS = {
     "--ip-adapter": "ip_adapter",
     "--image-encoder": "image_encoder",
     "--predictor": "predictor",
+    "--seed": "seed",
     "--steps": "steps",
     "--guidance": "guidance",
 }
@@ -58,10 +59,11 @@ def _register_make_transition(commands: Commands) -> None:
         help="two neighbouring panel numbers, e.g. --between 3 4",
     )
     parser.add_argument("--kind", choices=KINDS, default="morph", help="default: morph")
-    parser.add_argument("--frames", type=int, help="frames to make (default: duration x fps)")
+    parser.add_argument(
+        "--frames", type=int, help="frames to make (default: duration x fps; motion: 16)"
+    )
     parser.add_argument("--duration", type=float, metavar="S", help="length in seconds")
     parser.add_argument("--size", metavar="WxH", help="frame size (default: the first panel's)")
-    parser.add_argument("--seed", type=int, help="seed for generated motion")
     motion = parser.add_argument_group("generated motion (--kind motion)")
     motion.add_argument(
         "--model",
@@ -77,6 +79,7 @@ def _register_make_transition(commands: Commands) -> None:
         ("--predictor", "motion predictor weights from train-motion (default: untrained)"),
     ):
         motion.add_argument(flag, metavar="SOURCE", help=f"{what}: folder, file or org/repo/path")
+    motion.add_argument("--seed", type=int, help="seed (default: the first panel's)")
     motion.add_argument("--steps", type=int, help="denoising steps (default 25)")
     motion.add_argument("--guidance", type=float, help="guidance scale (default 7.5)")
     motion.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")

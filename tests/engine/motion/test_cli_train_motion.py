@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from support import png_bytes
 
-from storyboard_app.cli import main
+from storyboard_app.cli import main, train_motion
+from storyboard_app.engine.motion.encoder import DEFAULT_ENCODER_SOURCE
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
 
@@ -49,6 +50,10 @@ def test_bad_arguments_are_explained(
     assert "does not exist" in capsys.readouterr().err
     assert main(["train-motion", "--videos", str(video_folder), *out, *TRAIN, "--lr", "0"]) == 1
     assert "--lr must be positive" in capsys.readouterr().err
+
+
+def test_the_default_encoder_is_the_engine_default() -> None:
+    assert train_motion.DEFAULT_ENCODER == DEFAULT_ENCODER_SOURCE
 
 
 def make_project(tmp_path: Path) -> Path:
