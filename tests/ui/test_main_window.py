@@ -76,7 +76,8 @@ def test_render_all_reroll_and_switch_takes(qtbot: Any, opened: MainWindow) -> N
     assert workspace is not None
     outcome = wait_task(qtbot, workspace.render_all())
     assert outcome.status is JobStatus.FINISHED
-    assert statuses(workspace) == ["rendered"] * 4
+    # Cards learn that a panel is rendered when its thumbnail arrives from the pool.
+    qtbot.waitUntil(lambda: statuses(workspace) == ["rendered"] * 4)
 
     second = workspace.store.scenes.at(2)
     workspace.storyboard.select_scenes([second.id])
