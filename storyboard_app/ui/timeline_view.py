@@ -1,0 +1,271 @@
+"""TimelineView: the story as a track of clips beneath the storyboard.
+
+The view is rebuilt from :func:`build_timeline` whenever the session says the
+panels changed, so it never keeps a second copy of the story. Dragging a
+panel's right edge only moves the drawing until the mouse is released; the new
+duration then goes through the panel edit command, so it is one undo step.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
+
+from storyboard_app.project.records import TransitionRecord
+from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip, build_timeline
+from storyboard_app.ui.commands.scenes import EditSceneCommand
+from storyboard_app.ui.project_session import ProjectSession
+
+RULER_HEIGHT = 20.0
+TRACK_TOP = RULER_HEIGHT + 4.0
+TRACK_HEIGHT = 56.0
+EDGE_GRAB_PX = 6.0
+STALE_MARK_WIDTH = 10.0
+QUARTER_SECOND = 0.25
+QUARTER_SNAP_PX = 6.0
+MIN_DURATION = 0.04
+DEFAULT_ZOOM = 80.0
+MIN_ZOOM, MAX_ZOOM = 10.0, 800.0
+ZOOM_STEP = 1.25
+
+
+def snap_duration(seconds: float, frame_rate: int, pixels_per_second: float) -> float:
+    """A dragged duration snapped to the nearest quarter second when the edge is a few
+    pixels from one, otherwise to a whole frame, because the player only shows frames."""
+    quarter = round(seconds / QUARTER_SECOND) * QUARTER_SECOND
+    if quarter >= MIN_DURATION and abs(quarter - seconds) * pixels_per_second <= QUARTER_SNAP_PX:
+        return quarter
+    frames = max(1, round(seconds * frame_rate))
+    return max(MIN_DURATION, frames / frame_rate)
+
+
+class PanelClipItem(QGraphicsRectItem):
+    """A panel held for its duration; its right edge is the handle that changes it."""
+
+    def __init__(self, clip: PanelClip, rect: QRectF) -> None:
+        super().__init__(rect)
+        self.clip = clip
+        self.setBrush(QBrush(QColor("#4a6fa5")))
+        self.setPen(QPen(QColor("#1f2f46")))
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setToolTip(clip.caption or f"Panel {clip.number}")
+        label = QGraphicsSimpleTextItem(f"{clip.number}", self)
+        label.setBrush(QBrush(Qt.GlobalColor.white))
+        label.setPos(rect.left() + 4, rect.top() + 4)
+
+    def near_right_edge(self, scene_x: float) -> bool:
+        return abs(scene_x - self.rect().right()) <= EDGE_GRAB_PX
+
+    def set_right(self, x: float) -> None:
+        rect = self.rect()
+        rect.setRight(max(rect.left() + 1, x))
+        self.setRect(rect)
+
+
+class TransitionItem(QGraphicsRectItem):
+    """A transition between two panels: a timed block, or a narrow mark when stale (a stale
+    transition plays as a cut, but the artist must see that it needs regenerating)."""
+
+    def __init__(self, transition_id: int, kind: str, rect: QRectF, *, stale: bool = False) -> None:
+        super().__init__(rect)
+        self.transition_id = transition_id
+        self.kind = kind
+        self.stale = stale
+        colour = QColor("#c0392b") if stale else QColor("#d4a017")
+        self.setBrush(
+            QBrush(colour, Qt.BrushStyle.BDiagPattern if stale else Qt.BrushStyle.SolidPattern)
+        )
+        self.setPen(QPen(colour.darker()))
+        self.setToolTip(f"{kind} (stale: regenerate)" if stale else kind)
+        if not stale:
+            label = QGraphicsSimpleTextItem(kind, self)
+            label.setPos(rect.left() + 2, rect.bottom() - 16)
+
+
+class TimelineView(QGraphicsView):
+    """The track: ruler, clips, transitions and playhead, zoomable in pixels per second."""
+
+    frameRequested = Signal(int)  # a click on the ruler: the player should seek there
+    zoomChanged = Signal(float)
+
+    def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.setMinimumHeight(int(TRACK_TOP + TRACK_HEIGHT + 24))
+        self._pps = DEFAULT_ZOOM
+        self._frame = 0
+        self._resizing: PanelClipItem | None = None
+        self.timeline = Timeline(24, ())
+        self.playhead = QGraphicsLineItem()
+        session.scenesChanged.connect(self.refresh)
+        session.sceneChanged.connect(self._on_scene_changed)
+        session.settingsChanged.connect(self.refresh)
+        self.refresh()
+
+    @property
+    def pixels_per_second(self) -> float:
+        return self._pps
+
+    def set_zoom(self, pixels_per_second: float) -> None:
+        self._pps = min(max(pixels_per_second, MIN_ZOOM), MAX_ZOOM)
+        self.refresh()
+        self.zoomChanged.emit(self._pps)
+
+    def zoom_in(self) -> None:
+        self.set_zoom(self._pps * ZOOM_STEP)
+
+    def zoom_out(self) -> None:
+        self.set_zoom(self._pps / ZOOM_STEP)
+
+    def refresh(self) -> None:
+        """Rebuild every item from the store; cheap for the tens of panels a story has."""
+        self.timeline = build_timeline(self.session.store)
+        scene = self.scene()
+        scene.clear()
+        self._resizing = None
+        width = max(self.x_of_frame(self.timeline.total_frames), 1.0) + 40
+        scene.setSceneRect(0, 0, width, TRACK_TOP + TRACK_HEIGHT + 8)
+        self._draw_ruler(width)
+        for clip in self.timeline.clips:
+            self._add_clip(clip)
+        self._add_stale_marks(self.session.store.transitions.list())
+        self.playhead = scene.addLine(0, 0, 0, TRACK_TOP + TRACK_HEIGHT, QPen(QColor("#e74c3c"), 2))
+        self.playhead.setZValue(10)
+        self.set_frame(self._frame)
+
+    def x_of_frame(self, frame: int) -> float:
+        return frame / self.timeline.frame_rate * self._pps
+
+    def frame_at_x(self, x: float) -> int:
+        return max(0, round(x / self._pps * self.timeline.frame_rate))
+
+    def set_frame(self, frame: int) -> None:
+        """Move the playhead; the player calls this as it plays."""
+        self._frame = frame
+        self.playhead.setX(self.x_of_frame(frame))
+
+    def panel_items(self) -> list[PanelClipItem]:
+        items = [i for i in self.scene().items() if isinstance(i, PanelClipItem)]
+        return sorted(items, key=lambda item: item.clip.start_frame)
+
+    def transition_items(self) -> list[TransitionItem]:
+        return [i for i in self.scene().items() if isinstance(i, TransitionItem)]
+
+    def panel_item(self, scene_id: int) -> PanelClipItem:
+        return next(item for item in self.panel_items() if item.clip.scene_id == scene_id)
+
+    def selected_scene_ids(self) -> list[int]:
+        return [item.clip.scene_id for item in self.panel_items() if item.isSelected()]
+
+    def set_duration(self, scene_id: int, seconds: float) -> bool:
+        """Commit a panel duration as one undoable edit."""
+        if abs(self.session.store.scenes.get(scene_id).duration - seconds) < 1e-9:
+            return False
+        return self.session.execute(EditSceneCommand(self.session, scene_id, duration=seconds))
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            self.zoom_in() if event.angleDelta().y() > 0 else self.zoom_out()
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        point = self.mapToScene(event.position().toPoint())
+        if event.button() == Qt.MouseButton.LeftButton:
+            if point.y() < RULER_HEIGHT:
+                self.frameRequested.emit(self.frame_at_x(point.x()))
+                return
+            self._resizing = self._edge_at(point)
+            if self._resizing is not None:
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        point = self.mapToScene(event.position().toPoint())
+        if self._resizing is not None:
+            self._resizing.set_right(self._snapped_right(self._resizing, point.x()))
+            return
+        edge = self._edge_at(point)
+        self.viewport().setCursor(
+            Qt.CursorShape.SizeHorCursor if edge else Qt.CursorShape.ArrowCursor
+        )
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        item = self._resizing
+        if item is None:
+            super().mouseReleaseEvent(event)
+            return
+        self._resizing = None
+        point = self.mapToScene(event.position().toPoint())
+        seconds = self._snapped_seconds(item, point.x())
+        if not self.set_duration(item.clip.scene_id, seconds):
+            self.refresh()
+
+    def _on_scene_changed(self, _scene_id: int) -> None:
+        self.refresh()
+
+    def _edge_at(self, point: QPointF) -> PanelClipItem | None:
+        for item in self.panel_items():
+            top, bottom = item.rect().top(), item.rect().bottom()
+            if top <= point.y() <= bottom and item.near_right_edge(point.x()):
+                return item
+        return None
+
+    def _snapped_seconds(self, item: PanelClipItem, x: float) -> float:
+        raw = (x - item.rect().left()) / self._pps
+        return snap_duration(raw, self.timeline.frame_rate, self._pps)
+
+    def _snapped_right(self, item: PanelClipItem, x: float) -> float:
+        return item.rect().left() + self._snapped_seconds(item, x) * self._pps
+
+    def _clip_rect(self, start_frame: int, frame_count: int) -> QRectF:
+        left = self.x_of_frame(start_frame)
+        return QRectF(left, TRACK_TOP, self.x_of_frame(frame_count), TRACK_HEIGHT)
+
+    def _add_clip(self, clip: PanelClip | TransitionClip) -> None:
+        rect = self._clip_rect(clip.start_frame, clip.frame_count)
+        if isinstance(clip, PanelClip):
+            self.scene().addItem(PanelClipItem(clip, rect))
+        else:
+            self.scene().addItem(TransitionItem(clip.transition_id, clip.kind, rect))
+
+    def _add_stale_marks(self, transitions: list[TransitionRecord]) -> None:
+        """Stale transitions take no time, so they are drawn over the cut after their panel."""
+        ends = {clip.scene_id: clip.end_frame for clip in self.timeline.panels}
+        for transition in transitions:
+            if transition.status != "stale" or transition.from_scene_id not in ends:
+                continue
+            x = self.x_of_frame(ends[transition.from_scene_id])
+            rect = QRectF(x - STALE_MARK_WIDTH / 2, TRACK_TOP, STALE_MARK_WIDTH, TRACK_HEIGHT)
+            item = TransitionItem(transition.id, transition.kind, rect, stale=True)
+            item.setZValue(5)
+            self.scene().addItem(item)
+
+    def _draw_ruler(self, width: float) -> None:
+        """Ticks every second (labelled) and every quarter second when zoomed in enough."""
+        scene = self.scene()
+        pen = QPen(QColor("#888888"))
+        step = QUARTER_SECOND if self._pps >= 60 else 1.0
+        ticks = int(width / self._pps / step) + 1
+        for index in range(ticks):
+            seconds = index * step
+            x = seconds * self._pps
+            whole = abs(seconds - round(seconds)) < 1e-9
+            scene.addLine(x, RULER_HEIGHT - (10 if whole else 4), x, RULER_HEIGHT, pen)
+            if whole and (round(seconds) % max(1, round(40 / self._pps)) == 0):
+                label = scene.addSimpleText(f"{round(seconds)}s")
+                label.setPos(x + 2, 0)

@@ -1,0 +1,87 @@
+"""The timeline track, the preview player and camera moves: built from the store, edited
+through undo commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.timeline_view import TimelineView, snap_duration
+
+
+@pytest.fixture
+def session(qapp: Any, story_store: ProjectStore) -> ProjectSession:
+    return ProjectSession(story_store)
+
+
+@pytest.fixture
+def timeline(qtbot: Any, session: ProjectSession) -> TimelineView:
+    view = TimelineView(session)
+    qtbot.addWidget(view)
+    view.resize(900, 140)
+    view.show()
+    return view
+
+
+def test_clip_widths_match_durations(timeline: TimelineView, session: ProjectSession) -> None:
+    scenes = session.store.scenes.list()
+    session.store.scenes.update(scenes[1].id, duration=3.5)
+    timeline.refresh()
+    widths = [item.rect().width() for item in timeline.panel_items()]
+    expected = [s.duration * timeline.pixels_per_second for s in session.store.scenes.list()]
+    assert widths == pytest.approx(expected)
+    timeline.zoom_in()
+    wider = [item.rect().width() for item in timeline.panel_items()]
+    assert wider[1] == pytest.approx(3.5 * timeline.pixels_per_second)
+
+
+def test_snapping_prefers_quarter_seconds_then_frames() -> None:
+    assert snap_duration(1.27, 24, 80) == 1.25
+    assert snap_duration(1.37, 24, 80) == pytest.approx(33 / 24)
+
+
+def drag(qtbot: Any, view: TimelineView, start: QPoint, end: QPoint) -> None:
+    viewport = view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def test_dragging_an_edge_changes_duration_and_undo_restores_it(
+    qtbot: Any, timeline: TimelineView, session: ProjectSession
+) -> None:
+    first = timeline.panel_items()[0]
+    scene_id = first.clip.scene_id
+    before = session.store.scenes.get(scene_id).duration
+    rect = first.rect()
+    y = int(rect.center().y())
+    start = timeline.mapFromScene(rect.right() - 1, y)
+    end = timeline.mapFromScene(rect.right() + timeline.pixels_per_second + 1, y)
+    drag(qtbot, timeline, start, end)
+    assert session.store.scenes.get(scene_id).duration == pytest.approx(before + 1.0)
+    assert timeline.panel_item(scene_id).rect().width() == pytest.approx(
+        (before + 1.0) * timeline.pixels_per_second
+    )
+    session.undo_stack.undo()
+    assert session.store.scenes.get(scene_id).duration == pytest.approx(before)
+    assert timeline.panel_item(scene_id).rect().width() == pytest.approx(
+        before * timeline.pixels_per_second
+    )
+
+
+def test_stale_transitions_are_marked(timeline: TimelineView, session: ProjectSession) -> None:
+    store = session.store
+    first, second, third = store.scenes.list()[:3]
+    fade = store.transitions.set(first.id, second.id, kind="crossfade", duration=0.5)
+    store.transitions.set_result(fade.id, "ready")
+    old = store.transitions.set(second.id, third.id, kind="morph", duration=0.5)
+    store.transitions.set_result(old.id, "stale")
+    timeline.refresh()
+    marks = {item.transition_id: item for item in timeline.transition_items()}
+    assert not marks[fade.id].stale
+    assert marks[fade.id].rect().width() == pytest.approx(0.5 * timeline.pixels_per_second)
+    assert marks[old.id].stale
