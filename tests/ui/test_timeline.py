@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.ui.preview_player import PreviewPlayer
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.timeline_view import TimelineView, snap_duration
 
@@ -85,3 +86,34 @@ def test_stale_transitions_are_marked(timeline: TimelineView, session: ProjectSe
     assert not marks[fade.id].stale
     assert marks[fade.id].rect().width() == pytest.approx(0.5 * timeline.pixels_per_second)
     assert marks[old.id].stale
+
+
+@pytest.fixture
+def player(qtbot: Any, session: ProjectSession) -> PreviewPlayer:
+    widget = PreviewPlayer(session)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def test_play_advances_frames_and_loop_wraps(qtbot: Any, player: PreviewPlayer) -> None:
+    assert player.frame_count > 0
+    assert player.picture.pixmap().width() == 480
+    player.play()
+    qtbot.waitUntil(lambda: player.frame >= 2, timeout=3000)
+    player.pause()
+    player.set_loop(True)
+    player.seek(player.frame_count - 1)
+    player.step()
+    assert player.frame == 0
+    player.set_loop(False)
+    player.seek(player.frame_count - 3)
+    player.play()
+    qtbot.waitUntil(lambda: not player.is_playing(), timeout=3000)
+    assert player.frame == player.frame_count - 1
+
+
+def test_scrubbing_moves_the_playhead(player: PreviewPlayer, timeline: TimelineView) -> None:
+    player.frameChanged.connect(timeline.set_frame)
+    player.slider.setValue(30)
+    assert player.frame == 30
+    assert timeline.playhead.x() == pytest.approx(timeline.x_of_frame(30))
