@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from storyboard_app.project.records import TransitionRecord
 from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip, build_timeline
-from storyboard_app.ui.commands.scenes import EditSceneCommand
+from storyboard_app.ui.commands.timeline import TimelineEditCommand
 from storyboard_app.ui.project_session import ProjectSession
 
 RULER_HEIGHT = 20.0
@@ -173,7 +173,7 @@ class TimelineView(QGraphicsView):
         """Commit a panel duration as one undoable edit."""
         if abs(self.session.store.scenes.get(scene_id).duration - seconds) < 1e-9:
             return False
-        return self.session.execute(EditSceneCommand(self.session, scene_id, duration=seconds))
+        return self.session.execute(TimelineEditCommand(self.session, scene_id, duration=seconds))
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:

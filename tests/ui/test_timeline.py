@@ -3,12 +3,18 @@ through undo commands."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import QPoint, Qt
 
+from storyboard_app.project.camera import CameraMove, Framing
+from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.timeline import build_timeline
+from storyboard_app.ui.camera_dialog import CameraMoveDialog, set_camera_move
 from storyboard_app.ui.preview_player import PreviewPlayer
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.timeline_view import TimelineView, snap_duration
@@ -117,3 +123,53 @@ def test_scrubbing_moves_the_playhead(player: PreviewPlayer, timeline: TimelineV
     player.slider.setValue(30)
     assert player.frame == 30
     assert timeline.playhead.x() == pytest.approx(timeline.x_of_frame(30))
+
+
+def two_tone_png() -> bytes:
+    """A picture whose framing shows: red on the left half, blue on the right."""
+    image = Image.new("RGB", (64, 64), "red")
+    image.paste((0, 0, 255), (32, 0, 64, 64))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_set_a_camera_move_from_the_dialog_and_undo(
+    qtbot: Any, session: ProjectSession, player: PreviewPlayer
+) -> None:
+    scene = session.store.scenes.list()[0]
+    session.store.takes.add(scene.id, two_tone_png(), TakeParams(width=64, height=64))
+    player.invalidate()
+    dialog = CameraMoveDialog(scene.camera_move, scene.number)
+    qtbot.addWidget(dialog)
+    assert dialog.move() is None
+    dialog.enabled.setChecked(True)
+    dialog.end.zoom.setValue(2.0)
+    dialog.end.center_x.setValue(0.25)
+    dialog.easing.setCurrentText("linear")
+    move = dialog.move()
+    assert move == CameraMove(end=Framing(0.25, 0.5, 2.0), easing="linear")
+    end_of_panel = build_timeline(session.store).panels[0].end_frame - 1
+    player.seek(end_of_panel)
+    still = player.picture.pixmap().toImage()
+    assert set_camera_move(session, scene.id, move)
+    assert session.store.scenes.get(scene.id).camera_move == move
+    player.seek(end_of_panel)
+    assert player.picture.pixmap().toImage() != still
+    session.undo_stack.undo()
+    assert session.store.scenes.get(scene.id).camera_move is None
+    session.undo_stack.redo()
+    assert session.store.scenes.get(scene.id).camera_move == move
+
+
+def test_two_quick_drags_are_two_undo_steps(
+    timeline: TimelineView, session: ProjectSession
+) -> None:
+    scene_id = timeline.panel_items()[0].clip.scene_id
+    before = session.store.scenes.get(scene_id).duration
+    timeline.set_duration(scene_id, 2.5)
+    timeline.set_duration(scene_id, 3.0)
+    session.undo_stack.undo()
+    assert session.store.scenes.get(scene_id).duration == 2.5
+    session.undo_stack.undo()
+    assert session.store.scenes.get(scene_id).duration == before
