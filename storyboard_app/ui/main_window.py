@@ -33,6 +33,7 @@ from storyboard_app.ui.project_controller import ProjectController
 from storyboard_app.ui.project_files import example_scripts
 from storyboard_app.ui.settings_dialog import SettingsDialog
 from storyboard_app.ui.start_page import StartPage
+from storyboard_app.ui.timeline_dock import TimelineDock
 from storyboard_app.ui.workspace import ProjectWorkspace
 from storyboard_app.worker.host import EngineHost
 
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         self.characters_dock = self._dock("Characters", "charactersDock")
         self.inspector_dock = self._dock("Panel", "inspectorDock")
+        self.timeline_dock = TimelineDock(self)
         self.job_status = JobStatusBar(host)
         self._assemble()
         self._connect_actions()
@@ -107,6 +109,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(page)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.characters_dock)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.inspector_dock)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.timeline_dock)
         self.statusBar().addPermanentWidget(self.job_status)
         self.actions.fill_menus(self.menuBar())
         self.start_page.set_examples(example_scripts())
@@ -169,6 +172,7 @@ class MainWindow(QMainWindow):
         self.actions.set_project_open(workspace is not None)
         self.characters_dock.setVisible(workspace is not None)
         self.inspector_dock.setVisible(workspace is not None)
+        self.timeline_dock.show_workspace(workspace)
         if workspace is None:
             self.setWindowTitle(f"Storyboard {__version__}")
             self.undo_group.setActiveStack(None)

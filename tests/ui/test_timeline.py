@@ -173,3 +173,20 @@ def test_two_quick_drags_are_two_undo_steps(
     assert session.store.scenes.get(scene_id).duration == 2.5
     session.undo_stack.undo()
     assert session.store.scenes.get(scene_id).duration == before
+
+
+def test_the_main_window_shows_the_open_projects_timeline(
+    make_window: Any, fake_host: Any, story_store: ProjectStore, qtbot: Any
+) -> None:
+    folder = story_store.folder
+    story_store.close()
+    window = make_window(fake_host)
+    assert not window.timeline_dock.isVisible()
+    assert window.open_project(folder)
+    panel = window.timeline_dock.panel
+    assert panel is not None and window.timeline_dock.isVisible()
+    assert len(panel.track.panel_items()) == 4
+    panel.track.panel_items()[1].setSelected(True)
+    assert window.workspace.selected_scene_ids() == [panel.track.panel_items()[1].clip.scene_id]
+    panel.player.seek(10)
+    assert panel.track.playhead.x() == pytest.approx(panel.track.x_of_frame(10))
