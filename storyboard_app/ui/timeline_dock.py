@@ -6,21 +6,58 @@ replaces the panel, so no player keeps reading a closed project's store.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+import importlib
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
+    QHBoxLayout,
     QMainWindow,
+    QProgressBar,
     QSplitter,
     QToolBar,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from storyboard_app.project.errors import StoryboardError
 from storyboard_app.ui.camera_dialog import edit_camera_move
 from storyboard_app.ui.preview_player import PreviewPlayer
 from storyboard_app.ui.timeline_view import TimelineView
 from storyboard_app.ui.workspace import ProjectWorkspace
+
+# Named, not imported: the job module imports the engine (and torch), which the UI
+# must not pull in at start-up; it is loaded the first time a transition is asked for.
+TRANSITION_JOB = "storyboard_app.worker.transition_jobs:TransitionJob"
+DEFAULT_TRANSITION_KIND = "morph"
+
+
+def transition_job(store: Any, from_id: int, to_id: int, kind: str, parent: QObject) -> Any:
+    """A TransitionJob for two neighbouring panels; raises StoryboardError when refused."""
+    module_name, _, class_name = TRANSITION_JOB.partition(":")
+    job_class = getattr(importlib.import_module(module_name), class_name)
+    return job_class(store, from_id, to_id, kind, parent=parent)
+
+
+class TransitionProgress(QWidget):
+    """A running transition's progress bar and Cancel button; the toolbar hides it when idle."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(160)
+        self.cancel = QToolButton(text="Cancel")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel)
+
+    def show_progress(self, step: int, steps: int) -> None:
+        self.bar.setRange(0, max(steps, 1))
+        self.bar.setValue(step)
 
 
 class TimelinePanel(QWidget):
@@ -38,6 +75,11 @@ class TimelinePanel(QWidget):
             "Zoom out", QKeySequence.StandardKey.ZoomOut, self.track.zoom_out
         )
         self.camera = self._action("Camera move…", None, self.edit_camera)
+        self.generate = self._action("Generate transition", None, self.generate_transition)
+        self.progress = TransitionProgress()
+        self.progress_action = self.toolbar.addWidget(self.progress)
+        self.progress_action.setVisible(False)
+        self.job: Any = None
         self.player.frameChanged.connect(self.track.set_frame)
         self.track.frameRequested.connect(self.player.seek)
         self.track.scene().selectionChanged.connect(self._select_in_storyboard)
@@ -51,6 +93,57 @@ class TimelinePanel(QWidget):
         scene_id = self.current_scene_id()
         if scene_id is not None:
             edit_camera_move(self.workspace.session, scene_id, self)
+
+    def neighbour_pair(self) -> tuple[int, int] | None:
+        """The two selected panels when they are next to each other, in story order."""
+        ids = self.track.selected_scene_ids() or self.workspace.selected_scene_ids()
+        order = [scene.id for scene in self.workspace.store.scenes.list()]
+        if len(ids) != 2 or not set(ids) <= set(order):
+            return None
+        first, second = sorted(ids, key=order.index)
+        return (first, second) if order.index(second) == order.index(first) + 1 else None
+
+    def generate_transition(self, kind: str = DEFAULT_TRANSITION_KIND) -> Any:
+        """Start a transition between the selected neighbours; the job, or None if refused."""
+        pair = self.neighbour_pair()
+        session = self.workspace.session
+        if pair is None:
+            session.report(
+                StoryboardError(
+                    "Select two neighbouring panels to join with a transition.",
+                    "Click one panel, then Ctrl+click the next one.",
+                )
+            )
+            return None
+        if self.job is not None:
+            return None
+        try:
+            self.job = transition_job(session.store, pair[0], pair[1], kind, self)
+        except StoryboardError as exc:
+            session.report(exc)
+            return None
+        self._follow(self.job)
+        self.job.start()
+        return self.job
+
+    def _follow(self, job: Any) -> None:
+        self.progress.show_progress(0, 0)
+        self.progress_action.setVisible(True)
+        self.generate.setEnabled(False)
+        job.progressed.connect(self.progress.show_progress)
+        self.progress.cancel.clicked.connect(job.cancel)
+        job.finished.connect(self._job_ended)
+        job.failed.connect(self._job_ended)
+        job.cancelled.connect(self._job_ended)
+        job.failed.connect(self.workspace.session.report)
+
+    def _job_ended(self, *_outcome: object) -> None:
+        """Show the stored frames (or the unchanged project) and make room for another job."""
+        self.progress.cancel.clicked.disconnect()
+        self.progress_action.setVisible(False)
+        self.generate.setEnabled(True)
+        self.job = None
+        self.workspace.session.changed(scenes=True)
 
     def _action(self, text: str, keys: QKeySequence.StandardKey | None, slot: object) -> QAction:
         action = self.toolbar.addAction(text)

@@ -190,3 +190,61 @@ def test_the_main_window_shows_the_open_projects_timeline(
     assert window.workspace.selected_scene_ids() == [panel.track.panel_items()[1].clip.scene_id]
     panel.player.seek(10)
     assert panel.track.playhead.x() == pytest.approx(panel.track.x_of_frame(10))
+
+
+def give_pictures(store: ProjectStore, count: int = 2) -> list[int]:
+    ids = [scene.id for scene in store.scenes.list()[:count]]
+    for scene_id in ids:
+        store.takes.add(scene_id, two_tone_png(), TakeParams(width=64, height=64))
+    return ids
+
+
+def test_generate_transition_for_two_neighbours(
+    qtbot: Any, story_store: ProjectStore, make_window: Any, fake_host: Any
+) -> None:
+    first, second = give_pictures(story_store)
+    folder = story_store.folder
+    story_store.close()
+    window = make_window(fake_host)
+    assert window.open_project(folder)
+    panel = window.timeline_dock.panel
+    panel.track.panel_item(first).setSelected(True)
+    panel.track.panel_item(second).setSelected(True)
+    assert panel.neighbour_pair() == (first, second)
+    job = panel.generate_transition("crossfade")
+    assert job is not None and panel.progress_action.isVisible()
+    with qtbot.waitSignal(job.finished, timeout=10_000):
+        pass
+    qtbot.waitUntil(lambda: panel.job is None)
+    store = window.workspace.store
+    (transition,) = store.transitions.list()
+    assert (transition.kind, transition.status) == ("crossfade", "ready")
+    assert [item.kind for item in panel.track.transition_items()] == ["crossfade"]
+    assert not panel.progress_action.isVisible()
+
+
+def test_a_cancelled_transition_stores_nothing(qtbot: Any, story_store: ProjectStore) -> None:
+    from storyboard_app.worker.transition_jobs import TransitionJob, TransitionJobState
+
+    first, second = give_pictures(story_store)
+    job = TransitionJob(story_store, first, second, "morph")
+    job.cancel()
+    with qtbot.waitSignal(job.cancelled, timeout=10_000):
+        job.start()
+    assert job.state is TransitionJobState.CANCELLED
+    assert story_store.transitions.list() == []
+
+
+def test_panels_that_are_not_neighbours_are_refused(
+    qtbot: Any, story_store: ProjectStore, make_window: Any, fake_host: Any
+) -> None:
+    folder = story_store.folder
+    story_store.close()
+    window = make_window(fake_host)
+    assert window.open_project(folder)
+    panel = window.timeline_dock.panel
+    items = panel.track.panel_items()
+    items[0].setSelected(True)
+    items[2].setSelected(True)
+    assert panel.neighbour_pair() is None
+    assert panel.generate_transition() is None
