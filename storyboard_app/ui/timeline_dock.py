@@ -81,6 +81,7 @@ class TimelinePanel(QWidget):
         self.progress_action.setVisible(False)
         self.job: Any = None
         self.player.frameChanged.connect(self.track.set_frame)
+        self.track.clipActivated.connect(self._edit_camera_of)
         self.track.frameRequested.connect(self.player.seek)
         self.track.scene().selectionChanged.connect(self._select_in_storyboard)
         self._lay_out()
@@ -92,7 +93,12 @@ class TimelinePanel(QWidget):
     def edit_camera(self) -> None:
         scene_id = self.current_scene_id()
         if scene_id is not None:
-            edit_camera_move(self.workspace.session, scene_id, self)
+            self._edit_camera_of(scene_id)
+
+    def cancel_job(self) -> None:
+        """Stop a running transition: the project it was for is going away."""
+        if self.job is not None:
+            self.job.cancel()
 
     def neighbour_pair(self) -> tuple[int, int] | None:
         """The two selected panels when they are next to each other, in story order."""
@@ -145,6 +151,9 @@ class TimelinePanel(QWidget):
         self.job = None
         self.workspace.session.changed(scenes=True)
 
+    def _edit_camera_of(self, scene_id: int) -> None:
+        edit_camera_move(self.workspace.session, scene_id, self)
+
     def _action(self, text: str, keys: QKeySequence.StandardKey | None, slot: object) -> QAction:
         action = self.toolbar.addAction(text)
         if keys is not None:
@@ -189,6 +198,7 @@ class TimelineDock(QDockWidget):
         previous = self.panel
         if previous is not None:
             previous.player.pause()
+            previous.cancel_job()
             previous.deleteLater()
         self.setWidget(TimelinePanel(workspace) if workspace is not None else QWidget())
         self.setVisible(workspace is not None)

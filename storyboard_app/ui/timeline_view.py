@@ -96,6 +96,7 @@ class TimelineView(QGraphicsView):
 
     frameRequested = Signal(int)  # a click on the ruler: the player should seek there
     zoomChanged = Signal(float)
+    clipActivated = Signal(int)  # a panel clip double-clicked: edit its camera move
 
     def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -192,6 +193,15 @@ class TimelineView(QGraphicsView):
             if self._resizing is not None:
                 return
         super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        item = self.itemAt(event.position().toPoint())
+        while item is not None and not isinstance(item, PanelClipItem):
+            item = item.parentItem()
+        if isinstance(item, PanelClipItem):
+            self.clipActivated.emit(item.clip.scene_id)
+            return
+        super().mouseDoubleClickEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         point = self.mapToScene(event.position().toPoint())

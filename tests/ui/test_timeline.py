@@ -248,3 +248,13 @@ def test_panels_that_are_not_neighbours_are_refused(
     items[2].setSelected(True)
     assert panel.neighbour_pair() is None
     assert panel.generate_transition() is None
+
+
+def test_double_clicking_a_clip_asks_for_its_camera_move(
+    qtbot: Any, timeline: TimelineView
+) -> None:
+    item = timeline.panel_items()[1]
+    point = timeline.mapFromScene(item.rect().center())
+    with qtbot.waitSignal(timeline.clipActivated) as activated:
+        qtbot.mouseDClick(timeline.viewport(), Qt.MouseButton.LeftButton, pos=point)
+    assert activated.args == [item.clip.scene_id]
