@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 from sqlalchemy import select
@@ -46,22 +46,7 @@ class TakeRepository:
         media = self._store.media.put_image_bytes(image, what="The rendered image")
         with self._store.session() as session:
             scene = find_scene(session, scene_id)
-            take = Take(
-                scene_id=scene.id,
-                media=media,
-                source=params.source,
-                model_source=params.model_source,
-                seed=params.seed,
-                steps=params.steps,
-                guidance=params.guidance,
-                width=params.width,
-                height=params.height,
-                scheduler=params.scheduler,
-                prompt=params.prompt,
-                negative_prompt=params.negative_prompt,
-                consistency_json=json.dumps(params.consistency, sort_keys=True),
-                identity_fingerprint=params.identity_fingerprint,
-            )
+            take = take_row(scene.id, media, params)
             session.add(take)
             session.flush()
             if make_active:
@@ -112,6 +97,27 @@ class TakeRepository:
                 return None
             media = find_take(session, scene.active_take_id).media
         return self._store.media.read_bytes(media)
+
+
+def take_row(scene_id: int, media: str, params: TakeParams, **columns: Any) -> Take:
+    """A new Take row for ``params``; ``columns`` sets others (an id, a creation time)."""
+    return Take(
+        scene_id=scene_id,
+        media=media,
+        source=params.source,
+        model_source=params.model_source,
+        seed=params.seed,
+        steps=params.steps,
+        guidance=params.guidance,
+        width=params.width,
+        height=params.height,
+        scheduler=params.scheduler,
+        prompt=params.prompt,
+        negative_prompt=params.negative_prompt,
+        consistency_json=json.dumps(params.consistency, sort_keys=True),
+        identity_fingerprint=params.identity_fingerprint,
+        **columns,
+    )
 
 
 def find_take(session: Session, take_id: int) -> Take:

@@ -40,7 +40,7 @@ from storyboard_app.project.scenes import (
     renumber,
 )
 from storyboard_app.project.store import ProjectStore
-from storyboard_app.project.takes import find_take
+from storyboard_app.project.takes import find_take, take_row
 from storyboard_app.project.takes import to_record as take_record
 
 IDENTITIES_KEY = "identities"
@@ -149,23 +149,11 @@ def restore_take(store: ProjectStore, take: TakeRecord, *, make_active: bool) ->
 def _insert_take(session: Session, record: TakeRecord) -> int:
     """Insert a take under its old id, or a new one when a later take has taken it."""
     free = session.get(Take, record.id) is None
-    params = record.params
-    row = Take(
+    row = take_row(
+        record.scene_id,
+        record.media,
+        record.params,
         id=record.id if free else None,
-        scene_id=record.scene_id,
-        media=record.media,
-        source=params.source,
-        model_source=params.model_source,
-        seed=params.seed,
-        steps=params.steps,
-        guidance=params.guidance,
-        width=params.width,
-        height=params.height,
-        scheduler=params.scheduler,
-        prompt=params.prompt,
-        negative_prompt=params.negative_prompt,
-        consistency_json=json.dumps(params.consistency, sort_keys=True),
-        identity_fingerprint=params.identity_fingerprint,
         created_at=record.created_at,
     )
     session.add(row)
