@@ -8,7 +8,7 @@ duration then goes through the panel edit command, so it is one undo step.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -110,9 +110,11 @@ class TimelineView(QGraphicsView):
         self._resizing: PanelClipItem | None = None
         self.timeline = Timeline(24, ())
         self.playhead = QGraphicsLineItem()
-        session.scenesChanged.connect(self.refresh)
+        self._refresh_soon = QTimer(self, singleShot=True, interval=0)
+        self._refresh_soon.timeout.connect(self.refresh)
+        session.scenesChanged.connect(self._refresh_soon.start)
         session.sceneChanged.connect(self._on_scene_changed)
-        session.settingsChanged.connect(self.refresh)
+        session.settingsChanged.connect(self._refresh_soon.start)
         self.refresh()
 
     @property
@@ -223,10 +225,12 @@ class TimelineView(QGraphicsView):
         point = self.mapToScene(event.position().toPoint())
         seconds = self._snapped_seconds(item, point.x())
         if not self.set_duration(item.clip.scene_id, seconds):
-            self.refresh()
+            self._refresh_soon.start()
 
     def _on_scene_changed(self, _scene_id: int) -> None:
-        self.refresh()
+        """Rebuilt on the next turn of the event loop, never inside a mouse or selection
+        handler that still holds one of the items a rebuild deletes; bursts coalesce."""
+        self._refresh_soon.start()
 
     def _edge_at(self, point: QPointF) -> PanelClipItem | None:
         for item in self.panel_items():

@@ -70,14 +70,16 @@ def test_dragging_an_edge_changes_duration_and_undo_restores_it(
     end = timeline.mapFromScene(rect.right() + timeline.pixels_per_second + 1, y)
     drag(qtbot, timeline, start, end)
     assert session.store.scenes.get(scene_id).duration == pytest.approx(before + 1.0)
-    assert timeline.panel_item(scene_id).rect().width() == pytest.approx(
-        (before + 1.0) * timeline.pixels_per_second
-    )
+    wait_for_width(qtbot, timeline, scene_id, before + 1.0)
     session.undo_stack.undo()
     assert session.store.scenes.get(scene_id).duration == pytest.approx(before)
-    assert timeline.panel_item(scene_id).rect().width() == pytest.approx(
-        before * timeline.pixels_per_second
-    )
+    wait_for_width(qtbot, timeline, scene_id, before)
+
+
+def wait_for_width(qtbot: Any, view: TimelineView, scene_id: int, seconds: float) -> None:
+    """The track rebuilds on the next turn of the event loop after an edit."""
+    expected = seconds * view.pixels_per_second
+    qtbot.waitUntil(lambda: abs(view.panel_item(scene_id).rect().width() - expected) < 1e-6)
 
 
 def test_stale_transitions_are_marked(timeline: TimelineView, session: ProjectSession) -> None:
@@ -219,7 +221,7 @@ def test_generate_transition_for_two_neighbours(
     store = window.workspace.store
     (transition,) = store.transitions.list()
     assert (transition.kind, transition.status) == ("crossfade", "ready")
-    assert [item.kind for item in panel.track.transition_items()] == ["crossfade"]
+    qtbot.waitUntil(lambda: [i.kind for i in panel.track.transition_items()] == ["crossfade"])
     assert not panel.progress_action.isVisible()
 
 
