@@ -75,6 +75,33 @@ class StoryRenderer:
         panels already reported stay valid, the one in flight is dropped.
         """
         check_request(request)
+        needed = list(dict.fromkeys(name for p in request.panels for name in p.characters))
+        self._run(request, needed, request.panels, on_event, is_cancelled)
+
+    def build_identities(
+        self,
+        request: RenderRequest,
+        on_event: EventSink,
+        is_cancelled: CancelCheck = lambda: False,
+    ) -> None:
+        """Build (or load) the identity cache of every character of ``request``; no panels.
+
+        The caches land on disk under the keys a later render of the story looks up,
+        so its first panel starts at once.
+        """
+        check_characters(request)
+        names = [character.name for character in request.characters]
+        self._run(request, names, (), on_event, is_cancelled)
+
+    def _run(
+        self,
+        request: RenderRequest,
+        needed: Sequence[str],
+        panels: Sequence[PanelJob],
+        on_event: EventSink,
+        is_cancelled: CancelCheck,
+    ) -> None:
+        """Identity caches of ``needed`` first, then ``panels`` in windows."""
         layers = consistent_layer_names(self.pipe.unet, request.consistency.blocks)
         schedule = ConsistencySchedule.draw(request.schedule_seed, request.steps, layers)
         state = ConsistencyState.from_settings(
@@ -84,8 +111,7 @@ class StoryRenderer:
             width=request.width,
             device=self.loaded.device,
         )
-        needed = list(dict.fromkeys(name for p in request.panels for name in p.characters))
-        windows = list(batched(request.panels, request.consistency.window_size))
+        windows = list(batched(panels, request.consistency.window_size))
         counter = PassCounter(len(windows) + len(needed))
         with torch.inference_mode(), translate_oom(), consistent_attention(self.pipe.unet, state):
             caches = {
@@ -266,13 +292,7 @@ def check_request(request: RenderRequest) -> None:
     """Refuse a request that cannot render before any GPU work starts."""
     if not request.panels:
         raise ValidationError("There are no panels to render.", "Select at least one panel.")
-    for name, value in (("width", request.width), ("height", request.height)):
-        if value % 8:
-            raise ValidationError(
-                f"The {name} {value} is not a multiple of 8.", "Use a multiple of 8."
-            )
-    if request.steps < 1:
-        raise ValidationError("A render needs at least one step.", "Use 1 or more steps.")
+    check_characters(request)
     names = {c.name for c in request.characters}
     for panel in request.panels:
         missing = [n for n in panel.characters if n not in names]
@@ -281,6 +301,17 @@ def check_request(request: RenderRequest) -> None:
                 f"Panel {panel.number} names {', '.join(missing)}, who is not in the request.",
                 "Add the character to the project or remove it from the panel.",
             )
+
+
+def check_characters(request: RenderRequest) -> None:
+    """Sizes, steps and identity prompts: what identity caches need."""
+    for name, value in (("width", request.width), ("height", request.height)):
+        if value % 8:
+            raise ValidationError(
+                f"The {name} {value} is not a multiple of 8.", "Use a multiple of 8."
+            )
+    if request.steps < 1:
+        raise ValidationError("A render needs at least one step.", "Use 1 or more steps.")
     for character in request.characters:
         if not character.identity_prompts:
             raise ValidationError(

@@ -39,7 +39,6 @@ from storyboard_app.engine.project_render import (
 from storyboard_app.engine.render_request import (
     EventSink,
     IdentityReady,
-    PanelJob,
     PanelRendered,
     RenderCancelled,
     RenderEvent,
@@ -95,8 +94,8 @@ class TorchEngine:
             if job.kind is JobKind.IDENTITY:
                 request = build_render_request(store, None, render_options)
                 if request.characters:
-                    self._renderer_for(request).render(
-                        identity_request(request), _progress_only(reporter), is_cancelled
+                    self._renderer_for(request).build_identities(
+                        request, _progress_only(reporter), is_cancelled
                     )
                 return
             request = build_render_request(store, job.scene_ids, render_options)
@@ -140,27 +139,6 @@ class TorchEngine:
         elif self._renderer.loaded.scheduler != request.scheduler:
             self._renderer = StoryRenderer(set_scheduler(self._renderer.loaded, request.scheduler))
         return self._renderer
-
-
-def identity_request(request: RenderRequest) -> RenderRequest:
-    """A request that builds every character's identity cache and renders nothing worth keeping.
-
-    The renderer builds caches on the way to rendering panels, so each character
-    gets one throwaway portrait panel. Every setting stays as it is, so the
-    caches land on disk under the keys a real render of the story looks up.
-    """
-    panels = tuple(
-        PanelJob(
-            scene_id=-(index + 1),
-            number=index + 1,
-            prompt=character.identity_prompts[0],
-            negative_prompt=character.negative_prompt,
-            seed=character.seed,
-            characters=(character.name,),
-        )
-        for index, character in enumerate(request.characters)
-    )
-    return dataclasses.replace(request, panels=panels)
 
 
 def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, dict[int, str]]:

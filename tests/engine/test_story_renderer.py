@@ -293,3 +293,18 @@ def test_sd15_story_renders_with_consistent_up_blocks(tmp_path: Path, tiny_sd15_
         assert built and built[0].nbytes > 0
     layers = [n for n in loaded.pipe.unet.attn_processors if ".attn1." in n and n.startswith("up_")]
     assert {n.split(".")[1] for n in layers} == {"1", "2"}
+
+
+def test_build_identities_prepares_caches_for_a_later_render(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    request = build_render_request(story)
+    events: list[RenderEvent] = []
+    renderer.build_identities(request, events.append)
+    assert not [e for e in events if isinstance(e, PanelRendered)]
+    assert [(e.character, e.built) for e in events if isinstance(e, IdentityReady)] == [
+        ("Mara", True),
+        ("Bob", True),
+    ]
+    _, later = render(renderer, request)
+    assert [e.built for e in later if isinstance(e, IdentityReady)] == [False, False]
