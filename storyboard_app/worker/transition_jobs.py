@@ -38,7 +38,11 @@ class TransitionJobState(Enum):
 
 
 class FrameRelay(QObject):
-    """Carries the runnable's news to the UI thread (queued, as it lives there)."""
+    """Carries the runnable's news to the UI thread (queued, as it lives there).
+
+    The runnable keeps it alive, so a job deleted mid-run (its project closed)
+    leaves the worker emitting into a live object whose receivers are gone.
+    """
 
     progressed = Signal(int, int)
     framesReady = Signal(object)  # list[np.ndarray]
@@ -92,7 +96,7 @@ class TransitionJob(QObject):
         self._stop = threading.Event()
         self._pool = pool or QThreadPool.globalInstance()
         self._request = build_transition_request(store, from_scene_id, to_scene_id, kind)
-        self._relay = FrameRelay(self)
+        self._relay = FrameRelay()  # no parent: it outlives this job while frames are made
         self._relay.progressed.connect(self.progressed)
         self._relay.framesReady.connect(self._store)
         self._relay.failed.connect(self._fail)
