@@ -75,7 +75,7 @@ def ensure_environment() -> None:
 
 
 def command_example(args: list[str]) -> int:
-    """Create the example project from its story script and render every panel.
+    """Create the example project from its story script, render every panel, export it.
 
     Without arguments it renders with the tiny random test model (noise-like
     pictures, but the whole path: identity caches, consistent attention, takes);
@@ -91,6 +91,10 @@ def command_example(args: list[str]) -> int:
     run(storyboard, "render", EXAMPLE_OUTPUT, *render_args)
     run(storyboard, "info", EXAMPLE_OUTPUT)
     run(storyboard, "scenes", EXAMPLE_OUTPUT)
+    comic, animatic = EXAMPLE_OUTPUT.with_suffix(".pdf"), EXAMPLE_OUTPUT.with_suffix(".mp4")
+    for previous in (comic, animatic):
+        previous.unlink(missing_ok=True)
+    run(storyboard, "export", EXAMPLE_OUTPUT, "--pdf", comic, "--mp4", animatic, "--captions")
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QDockWidget,
     QHBoxLayout,
     QMainWindow,
@@ -33,6 +34,12 @@ from storyboard_app.ui.workspace import ProjectWorkspace
 # must not pull in at start-up; it is loaded the first time a transition is asked for.
 TRANSITION_JOB = "storyboard_app.worker.transition_jobs:TransitionJob"
 DEFAULT_TRANSITION_KIND = "morph"
+# What "Generate transition" can make: the store's kind names and how artists read them.
+TRANSITION_CHOICES = (
+    ("morph", "Morph (optical flow)"),
+    ("crossfade", "Crossfade"),
+    ("motion", "Motion (video model)"),
+)
 
 
 def transition_job(store: Any, from_id: int, to_id: int, kind: str, parent: QObject) -> Any:
@@ -75,7 +82,13 @@ class TimelinePanel(QWidget):
             "Zoom out", QKeySequence.StandardKey.ZoomOut, self.track.zoom_out
         )
         self.camera = self._action("Camera move…", None, self.edit_camera)
-        self.generate = self._action("Generate transition", None, self.generate_transition)
+        self.kind_box = QComboBox()
+        for kind, label in TRANSITION_CHOICES:
+            self.kind_box.addItem(label, kind)
+        self.toolbar.addWidget(self.kind_box)
+        self.generate = self._action(
+            "Generate transition", None, lambda: self.generate_transition()
+        )
         self.progress = TransitionProgress()
         self.progress_action = self.toolbar.addWidget(self.progress)
         self.progress_action.setVisible(False)
@@ -109,8 +122,12 @@ class TimelinePanel(QWidget):
         first, second = sorted(ids, key=order.index)
         return (first, second) if order.index(second) == order.index(first) + 1 else None
 
-    def generate_transition(self, kind: str = DEFAULT_TRANSITION_KIND) -> Any:
-        """Start a transition between the selected neighbours; the job, or None if refused."""
+    def generate_transition(self, kind: str | None = None) -> Any:
+        """Start a transition between the selected neighbours; the job, or None if refused.
+
+        ``kind`` defaults to the one chosen beside the button.
+        """
+        kind = kind or str(self.kind_box.currentData() or DEFAULT_TRANSITION_KIND)
         pair = self.neighbour_pair()
         session = self.workspace.session
         if pair is None:

@@ -16,12 +16,13 @@ from enum import Enum
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from storyboard_app.engine.transitions.errors import TransitionCancelled, TransitionFailedError
+from storyboard_app.engine.transitions.errors import TransitionCancelled
 from storyboard_app.engine.transitions.job import (
     TransitionProgress,
     TransitionRequest,
     build_transition_request,
     make_transition_frames,
+    record_failure,
     store_frames,
 )
 from storyboard_app.project.errors import StoryboardError
@@ -125,9 +126,12 @@ class TransitionJob(QObject):
         self.finished.emit(record)
 
     def _fail(self, detail: str) -> None:
-        self._fail_with(
-            TransitionFailedError(f"Making the {self._request.label} failed: {detail}", RETRY_HINT)
-        )
+        """Record the transition as failed (with the error) so the timeline can show it."""
+        try:
+            error = record_failure(self.store, self._request, StoryboardError(detail, RETRY_HINT))
+        except StoryboardError as exc:
+            error = exc
+        self._fail_with(error)
 
     def _fail_with(self, error: StoryboardError) -> None:
         self.state = TransitionJobState.FAILED

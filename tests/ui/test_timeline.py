@@ -213,7 +213,8 @@ def test_generate_transition_for_two_neighbours(
     panel.track.panel_item(first).setSelected(True)
     panel.track.panel_item(second).setSelected(True)
     assert panel.neighbour_pair() == (first, second)
-    job = panel.generate_transition("crossfade")
+    panel.kind_box.setCurrentIndex(panel.kind_box.findData("crossfade"))
+    job = panel.generate_transition()
     assert job is not None and panel.progress_action.isVisible()
     with qtbot.waitSignal(job.finished, timeout=10_000):
         pass
@@ -235,6 +236,25 @@ def test_a_cancelled_transition_stores_nothing(qtbot: Any, story_store: ProjectS
         job.start()
     assert job.state is TransitionJobState.CANCELLED
     assert story_store.transitions.list() == []
+
+
+def test_a_failed_transition_is_recorded_as_failed(
+    qtbot: Any, story_store: ProjectStore, monkeypatch: Any
+) -> None:
+    from storyboard_app.worker import transition_jobs
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("flow estimation ran out of memory")
+
+    monkeypatch.setattr(transition_jobs, "make_transition_frames", broken)
+    first, second = give_pictures(story_store)
+    job = transition_jobs.TransitionJob(story_store, first, second, "morph")
+    with qtbot.waitSignal(job.failed, timeout=10_000) as failed:
+        job.start()
+    assert "ran out of memory" in failed.args[0].message
+    (transition,) = story_store.transitions.list()
+    assert transition.status == "failed"
+    assert "ran out of memory" in transition.settings["error"]
 
 
 def test_panels_that_are_not_neighbours_are_refused(

@@ -266,7 +266,7 @@ def generate_transition(
     except TransitionCancelled:
         raise
     except Exception as exc:
-        raise _record_failure(store, request, exc) from exc
+        raise record_failure(store, request, exc) from exc
     return store_frames(store, request, images)
 
 
@@ -328,7 +328,7 @@ def _frame_reporter(on_progress: ProgressSink) -> Callable[[int, int], None]:
     return lambda done, total: on_progress(TransitionProgress("frames", done, total))
 
 
-def _record_failure(
+def record_failure(
     store: ProjectStore, request: TransitionRequest, exc: Exception
 ) -> TransitionFailedError:
     """Store the transition as failed, with the error, and return the error to raise."""
