@@ -132,8 +132,9 @@ def compose_prompt(
     return ", ".join(part for part in parts if part)
 
 
-def join_negatives(*negatives: str) -> str:
-    return ", ".join(dict.fromkeys(n.strip() for n in negatives if n.strip()))
+def join_phrases(*phrases: str) -> str:
+    """Prompt phrases joined with commas, empty ones and repeats left out."""
+    return ", ".join(dict.fromkeys(p.strip() for p in phrases if p.strip()))
 
 
 def character_identity(
@@ -151,7 +152,7 @@ def character_identity(
     solo = [s.prompt for s in scenes if s.character_names == (character.name,)][:wanted]
     prompts = [compose_prompt(p, [character.name], characters, settings.style_preset) for p in solo]
     framings = cycled(IDENTITY_FRAMINGS, wanted - len(prompts))
-    prompts += [join_negatives(character.description, f, settings.style_preset) for f in framings]
+    prompts += [join_phrases(character.description, f, settings.style_preset) for f in framings]
     return CharacterIdentity(
         name=character.name,
         description=character.description,
@@ -181,7 +182,7 @@ def panel_job(
         prompt=compose_prompt(
             scene.prompt, scene.character_names, characters, settings.style_preset
         ),
-        negative_prompt=join_negatives(scene.negative_prompt, *negatives),
+        negative_prompt=join_phrases(scene.negative_prompt, *negatives),
         seed=seed,
         characters=scene.character_names,
     )

@@ -14,7 +14,7 @@ import hashlib
 import io
 import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -342,9 +342,9 @@ def slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "character"
 
 
-def identity_fingerprint(keys: object) -> str:
+def identity_fingerprint(keys: Iterable[str]) -> str:
     """Which identities a panel was rendered against, so edits can mark it stale."""
-    joined = "\n".join(sorted(str(key) for key in keys))  # type: ignore[attr-defined]
+    joined = "\n".join(sorted(keys))
     return hashlib.sha256(joined.encode()).hexdigest() if joined else ""
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from storyboard_app.engine.project_render import compose_prompt, join_negatives
+from storyboard_app.engine.project_render import compose_prompt, join_phrases
 from storyboard_app.engine.transitions.classic import crossfade_frames, morph_frames, resize_to
 from storyboard_app.engine.transitions.errors import (
     MissingPanelImageError,
@@ -185,7 +185,7 @@ def build_transition_request(
         to_take_id=end.active_take_id or 0,
         seed=start.seed if options.seed is None else options.seed,
         prompt=_motion_prompt(store, start, end),
-        negative_prompt=join_negatives(start.negative_prompt, end.negative_prompt),
+        negative_prompt=join_phrases(start.negative_prompt, end.negative_prompt),
         steps=options.steps or _MOTION_DEFAULTS.steps,
         guidance=_MOTION_DEFAULTS.guidance if options.guidance is None else options.guidance,
         sources=(options.sources or MotionSources()) if kind == "motion" else None,
