@@ -84,6 +84,9 @@ _HUB_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _UNET_PREFIX = "model.diffusion_model."
 _INPAINT_KEY = "model.diffusion_model.input_blocks.0.0.weight"
 _HINT_SUPPORTED = "Use an SDXL or SD 1.5 text-to-image model."
+_HINT_DAMAGED = "The folder is damaged; download or copy the model again."
+_MAX_JSON_BYTES = 50_000_000
+_UNLOADED_COMPONENTS = frozenset({"safety_checker"})  # see _pipeline_extras
 _HINT_CONVERT = (
     "Convert it to .safetensors with a trusted tool first, or download the "
     ".safetensors version, which most model pages offer."
@@ -450,13 +453,77 @@ def _read_model_index(folder: Path) -> dict[str, Any]:
         raise NotAPipelineError(
             f"{folder} is not a diffusers pipeline folder.", _not_pipeline_hint(folder)
         )
-    try:
-        return json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    data = _read_json(index)
+    if not isinstance(data, dict):
         raise NotAPipelineError(
-            f"{index} cannot be read ({exc}).",
-            "The folder is damaged; download or copy the model again.",
+            f"{index} holds a JSON {_json_kind(data)}, not the object that describes a pipeline.",
+            _HINT_DAMAGED,
+        )
+    class_name = data.get("_class_name", "")
+    if not isinstance(class_name, str):
+        raise NotAPipelineError(
+            f"{index} names a JSON {_json_kind(class_name)} as its pipeline class, "
+            "not a class name.",
+            _HINT_DAMAGED,
+        )
+    for key, entry in data.items():
+        if key.startswith("_") or not (key in WEIGHTED_COMPONENTS or isinstance(entry, list)):
+            continue
+        if entry is not None and not _is_component_entry(entry):
+            raise NotAPipelineError(
+                f"{index} describes its {key} component as {_short_json(entry)}, "
+                'not as ["library", "ClassName"].',
+                _HINT_DAMAGED,
+            )
+    return data
+
+
+def _is_component_entry(entry: object) -> bool:
+    return (
+        isinstance(entry, list)
+        and len(entry) == 2
+        and all(item is None or isinstance(item, str) for item in entry)
+    )
+
+
+def _read_json(path: Path) -> object:
+    """Parse a small JSON file of a model folder; every way it can be bad is a NotAPipelineError."""
+    try:
+        if path.stat().st_size > _MAX_JSON_BYTES:
+            raise NotAPipelineError(
+                f"{path} is {path.stat().st_size // 1_000_000} MB, far larger than a "
+                f"model config (at most {_MAX_JSON_BYTES // 1_000_000} MB).",
+                _HINT_DAMAGED,
+            )
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise NotAPipelineError(
+            f"{path} is nested too deeply to be a model config.", _HINT_DAMAGED
         ) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise NotAPipelineError(f"{path} cannot be read ({exc}).", _HINT_DAMAGED) from None
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def _short_json(value: object) -> str:
+    try:
+        text = json.dumps(value)
+    except (ValueError, TypeError, RecursionError):
+        text = _json_kind(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _not_pipeline_hint(folder: Path) -> str:
@@ -503,9 +570,14 @@ def _check_folder_weights(folder: Path, model_index: Mapping[str, Any]) -> str |
     ``*.fp16.safetensors`` files needs ``variant="fp16"``.
     """
     variant: str | None = None
-    for name in WEIGHTED_COMPONENTS:
-        entry = model_index.get(name)
-        if not entry or entry[0] is None:
+    for name, entry in model_index.items():
+        if name.startswith("_") or not isinstance(entry, list) or entry[0] is None:
+            continue
+        if name in _UNLOADED_COMPONENTS:
+            continue
+        _refuse_pickled_shards(folder, name)
+        if name not in WEIGHTED_COMPONENTS:
+            _refuse_pickle_only_component(folder, name)
             continue
         weights = sorted((folder / name).glob(f"*{SAFETENSORS_SUFFIX}"))
         if not weights:
@@ -515,7 +587,55 @@ def _check_folder_weights(folder: Path, model_index: Mapping[str, Any]) -> str |
     return variant
 
 
+def _refuse_pickled_shards(folder: Path, component: str) -> None:
+    """Refuse a sharded component whose safetensors index names a shard that is not safetensors.
+
+    diffusers and transformers load each shard by its own suffix, so a ``.bin``
+    shard named in ``*.safetensors.index.json`` would be unpickled despite
+    ``use_safetensors=True``.
+    """
+    for index in sorted((folder / component).glob(f"*{SAFETENSORS_SUFFIX}.index.json")):
+        data = _read_json(index)
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict):
+            raise NotAPipelineError(f"{index} has no weight_map of shards.", _HINT_DAMAGED)
+        for shard in weight_map.values():
+            if not isinstance(shard, str) or "/" in shard or "\\" in shard:
+                raise NotAPipelineError(
+                    f"{index} names {_short_json(shard)} as a shard, which is not a file "
+                    "name in its folder.",
+                    _HINT_DAMAGED,
+                )
+            suffix = Path(shard).suffix.lower()
+            if suffix == SAFETENSORS_SUFFIX:
+                continue
+            if suffix in PICKLE_SUFFIXES:
+                raise UnsafeCheckpointError(
+                    f"The {component} weights in {folder} include a pickle shard ({shard}), "
+                    "which can run code when opened, so the model is not loaded.",
+                    _HINT_CONVERT,
+                )
+            raise NotAPipelineError(
+                f"{index} names {shard} as a shard, which is not a .safetensors file.",
+                _HINT_DAMAGED,
+            )
+
+
+def _refuse_pickle_only_component(folder: Path, component: str) -> None:
+    part = folder / component
+    if part.is_dir() and not any(part.glob(f"*{SAFETENSORS_SUFFIX}")):
+        _raise_if_pickles(folder, component)
+
+
 def _raise_missing_weights(folder: Path, component: str) -> None:
+    _raise_if_pickles(folder, component)
+    raise NotAPipelineError(
+        f"The {component} folder of {folder} has no weights.",
+        "The download is incomplete; download the model again (hf download ID).",
+    )
+
+
+def _raise_if_pickles(folder: Path, component: str) -> None:
     pickles = [p for p in (folder / component).glob("*") if p.suffix.lower() in PICKLE_SUFFIXES]
     if pickles:
         raise UnsafeCheckpointError(
@@ -523,10 +643,6 @@ def _raise_missing_weights(folder: Path, component: str) -> None:
             "can run code when opened, so they are not loaded.",
             _HINT_CONVERT,
         )
-    raise NotAPipelineError(
-        f"The {component} folder of {folder} has no weights.",
-        "The download is incomplete; download the model again (hf download ID).",
-    )
 
 
 def _load_single_file(
