@@ -35,6 +35,8 @@ class WindowActions:
         self.reroll = self._action("Re&roll Selected Panels", shortcut="Ctrl+E")
         self.build_identities = self._action("Build Character &Identities")
         self.cancel = self._action("&Cancel Render", shortcut="Ctrl+.")
+        self.reset_layout = self._action("Reset &Layout")
+        self.reset_layout.setToolTip("Put the panels back where they start out.")
         self.project_actions = [
             self.save_as,
             self.close,
@@ -74,6 +76,8 @@ class WindowActions:
         render_menu = bar.addMenu("&Render")
         render_menu.addActions([self.render_selected, self.render_all, self.reroll])
         render_menu.addActions([self.build_identities, self.cancel])
+        view_menu = bar.addMenu("&View")
+        view_menu.addAction(self.reset_layout)
 
     def _action(
         self, text: str, standard: Key | None = None, shortcut: str | None = None

@@ -70,6 +70,11 @@ class AppSettings:
         self._settings.setValue("window/geometry", window.saveGeometry())
         self._settings.setValue("window/state", window.saveState())
 
+    def clear_window(self) -> None:
+        """Forget the saved window layout: the next start uses the default arrangement."""
+        self._settings.remove("window/geometry")
+        self._settings.remove("window/state")
+
     def restore_window(self, window: QMainWindow) -> bool:
         """Put the window and its docks back where they were; False on the first run."""
         geometry = self._settings.value("window/geometry")

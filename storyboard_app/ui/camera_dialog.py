@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from storyboard_app.project.camera import EASINGS, MAX_ZOOM, CameraMove, Framing
 from storyboard_app.ui.commands.timeline import TimelineEditCommand
 from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.wheel_guard import guard_wheel_in
 
 
 def spin_box(low: float, high: float, value: float, step: float) -> QDoubleSpinBox:
@@ -70,6 +71,7 @@ class CameraMoveDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         self._lay_out(buttons)
+        guard_wheel_in(self)
         self.enabled.toggled.connect(self._update_enabled)
         self._update_enabled(self.enabled.isChecked())
 

@@ -36,6 +36,7 @@ from storyboard_app.ui.commands.characters import (
 )
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.prompt_edit import CommittingTextEdit
+from storyboard_app.ui.wheel_guard import guard_wheel_in
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 
@@ -82,6 +83,7 @@ class CharacterEditor(QWidget):
         self.clear_reference = QPushButton("Clear")
         self._connect()
         self._layout()
+        guard_wheel_in(self)
         self.show_character(None)
 
     def show_character(self, character: CharacterRecord | None) -> None:
@@ -186,6 +188,7 @@ class CharactersPanel(QWidget):
         self.up_button.setToolTip("Move up")
         self.down_button.setToolTip("Move down")
         self._layout()
+        guard_wheel_in(self)
         self.add_button.clicked.connect(self.ask_new_character)
         self.delete_button.clicked.connect(self.delete_current)
         self.up_button.clicked.connect(lambda: self.move_current(-1))

@@ -39,6 +39,7 @@ from storyboard_app.ui.export_jobs import (
     PreviewTask,
 )
 from storyboard_app.ui.images import qimage_from_array
+from storyboard_app.ui.wheel_guard import guard_wheel_in
 
 PREVIEW_DELAY_MS = 200
 PREVIEW_SIZE = 360
@@ -132,6 +133,7 @@ class ExportDialog(QDialog):
         self.task: ExportTask | None = None
         self._preview_serial = 0
         self._build()
+        guard_wheel_in(self)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self._start_preview)
         self.pdf_form.watch(self._options_changed)

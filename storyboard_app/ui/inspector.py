@@ -36,6 +36,7 @@ from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.prompt_edit import CommittingTextEdit, PromptEdit
 from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.take_strip import TakeListModel, TakeStrip
+from storyboard_app.ui.wheel_guard import guard_wheel_in
 
 PREVIEW_SIZE = QSize(380, 280)
 
@@ -108,6 +109,9 @@ class PanelFields(QWidget):
         current = {k: v for k, v in changes.items() if getattr(self._scene, k, ...) != v}
         if current:
             self._session.execute(EditSceneCommand(self._session, self._scene.id, **current))
+        else:
+            # Back to what the panel holds: a refusal of this edit is moot.
+            self._session.resolve(EditSceneCommand.key_for(self._scene.id, changes))
 
     def _connect(self) -> None:
         self.prompt.committed.connect(lambda text: self.edit(prompt=text))
@@ -175,6 +179,7 @@ class PanelInspector(QScrollArea):
         self.reroll_button.setToolTip("Render again with a new seed (unless the seed is locked).")
         self.takes = TakeStrip(TakeListModel(session, thumbnails, self))
         self._build()
+        guard_wheel_in(self)
         self.render_button.clicked.connect(lambda: self._request(reroll=False))
         self.reroll_button.clicked.connect(lambda: self._request(reroll=True))
         self.takes.activateRequested.connect(self._activate_take)

@@ -40,6 +40,10 @@ from storyboard_app.worker.host import EngineHost
 STATUS_TIMEOUT_MS = 6000
 CHARACTERS_DOCK_WIDTH = 280
 INSPECTOR_DOCK_WIDTH = 430
+# No dock can be squeezed (or restored) narrower than it can be used at.
+CHARACTERS_DOCK_MIN_WIDTH = 160
+INSPECTOR_DOCK_MIN_WIDTH = 280
+TIMELINE_DOCK_MIN_HEIGHT = 120
 
 
 class MainWindow(QMainWindow):
@@ -59,13 +63,17 @@ class MainWindow(QMainWindow):
         self.editor_layout.setContentsMargins(4, 4, 4, 4)
         self.stack = QStackedWidget()
         self.characters_dock = self._dock("Characters", "charactersDock")
+        self.characters_dock.setMinimumWidth(CHARACTERS_DOCK_MIN_WIDTH)
         self.inspector_dock = self._dock("Panel", "inspectorDock")
+        self.inspector_dock.setMinimumWidth(INSPECTOR_DOCK_MIN_WIDTH)
         self.timeline_dock = TimelineDock(self)
+        self.timeline_dock.setMinimumHeight(TIMELINE_DOCK_MIN_HEIGHT)
         self.job_status = JobStatusBar(host)
         self._assemble()
         self._connect_actions()
         self._connect_controllers()
         self._show_workspace(None)
+        self._default_state = self.saveState()
         self._layout_restored = app_settings.restore_window(self)
         if not self._layout_restored:
             self.resize(1400, 900)
@@ -92,6 +100,23 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
         dialog.open()
         return dialog
+
+    def reset_layout(self) -> None:
+        """Put the docks back where they start out, and forget the saved arrangement."""
+        self.restoreState(self._default_state)
+        is_open = self.workspace is not None
+        for dock in (self.characters_dock, self.inspector_dock, self.timeline_dock):
+            dock.setFloating(False)
+            dock.setVisible(is_open)
+        self._size_docks()
+        self.app_settings.clear_window()
+
+    def _size_docks(self) -> None:
+        self.resizeDocks(
+            [self.characters_dock, self.inspector_dock],
+            [CHARACTERS_DOCK_WIDTH, INSPECTOR_DOCK_WIDTH],
+            Qt.Orientation.Horizontal,
+        )
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.app_settings.save_window(self)
@@ -149,6 +174,7 @@ class MainWindow(QMainWindow):
         )
         actions.cancel.triggered.connect(self.job_status.cancel_running)
         actions.recent.aboutToShow.connect(self._fill_recent_menu)
+        actions.reset_layout.triggered.connect(self.reset_layout)
 
     def _connect_controllers(self) -> None:
         self.projects.workspaceChanged.connect(self._show_workspace)
@@ -184,14 +210,11 @@ class MainWindow(QMainWindow):
         self.inspector_dock.setWidget(workspace.inspector)
         if not self._layout_restored:
             self._layout_restored = True
-            self.resizeDocks(
-                [self.characters_dock, self.inspector_dock],
-                [CHARACTERS_DOCK_WIDTH, INSPECTOR_DOCK_WIDTH],
-                Qt.Orientation.Horizontal,
-            )
+            self._size_docks()
         self.undo_group.addStack(workspace.session.undo_stack)
         self.undo_group.setActiveStack(workspace.session.undo_stack)
         workspace.messageRaised.connect(self.show_message)
+        workspace.messageResolved.connect(self.messages.withdraw)
         workspace.statusMessage.connect(self._show_status)
         self.setWindowTitle(f"{workspace.store.name} — Storyboard {__version__}")
         self.stack.setCurrentWidget(self.editor)

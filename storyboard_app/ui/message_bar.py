@@ -94,6 +94,12 @@ class MessageBar(QFrame):
             self.action_button.setText(FIX_LABELS[message.action])
         self.show()
 
+    def withdraw(self, message: UserMessage) -> None:
+        """The condition ``message`` was about is gone: stop showing it."""
+        if self.current == message:
+            self.current = None
+            self.hide()
+
     def _on_action(self) -> None:
         if self.current is not None and self.current.action is not None:
             self.actionRequested.emit(str(self.current.action))

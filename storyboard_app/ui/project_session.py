@@ -51,12 +51,14 @@ class ProjectSession(QObject):
     sceneChanged = Signal(int)  # one panel's fields, takes or active take: one row changes
     settingsChanged = Signal()
     errorRaised = Signal(object)  # StoryboardError
+    errorResolved = Signal(object)  # a StoryboardError that a later edit of the same thing fixed
 
     def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
         self.undo_stack = QUndoStack(self)
         self.take_aliases = TakeAliases()
+        self._refused: list[tuple[object, StoryboardError]] = []
 
     @property
     def folder(self) -> Path:
@@ -64,13 +66,24 @@ class ProjectSession(QObject):
 
     def execute(self, command: StoreCommand) -> bool:
         """Apply ``command`` now and put it on the undo stack; a refused edit is reported."""
+        key = command.condition_key()
         try:
             command.apply()
         except StoryboardError as exc:
+            self._refused.append((key, exc))
             self.report(exc)
             return False
+        self.resolve(key)
         self.undo_stack.push(command)
         return True
+
+    def resolve(self, key: object) -> None:
+        """An edit went through (or was taken back): the refusals of the same edit no longer
+        hold, so their messages go."""
+        resolved = [error for refused, error in self._refused if refused == key]
+        self._refused = [(refused, error) for refused, error in self._refused if refused != key]
+        for error in resolved:
+            self.errorResolved.emit(error)
 
     def report(self, error: StoryboardError) -> None:
         self.errorRaised.emit(error)

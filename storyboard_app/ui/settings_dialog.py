@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 from dataclasses import dataclass
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.ui.wheel_guard import guard_wheel_in
 from storyboard_app.worker.engine_api import JobError
 from storyboard_app.worker.host import EngineHost
 from storyboard_app.worker.jobs import DeviceInfo, EngineOptions, ModelCheck
@@ -55,6 +56,8 @@ class SettingsChoice:
 
 class ModelSourceField(QWidget):
     """A model source with file and folder pickers and a live check of what it points at."""
+
+    checked = Signal()  # the status line shows a new answer
 
     def __init__(self, host: EngineHost, source: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -105,6 +108,7 @@ class ModelSourceField(QWidget):
             self.status.setText(
                 "No model: everything but rendering works. Choose a model to render panels."
             )
+            self.checked.emit()
             return
         check = await self._host.check_model(source)
         self.last_check = check
@@ -113,6 +117,7 @@ class ModelSourceField(QWidget):
         else:
             assert check.error is not None
             self.status.setText(f"✗ {check.error.message} {check.error.hint}")
+        self.checked.emit()
 
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -144,6 +149,7 @@ class SettingsDialog(QDialog):
         self.precision = _combo(PRECISIONS, engine.dtype or "")
         self.low_vram = _combo(VRAM_PRESETS, engine.low_vram or "")
         self.detected = QLabel("Detecting the GPU…")
+        self.detected.setWordWrap(True)
         self.width_box = _spin(64, 4096, project.width, step=8)
         self.height_box = _spin(64, 4096, project.height, step=8)
         self.steps = _spin(1, 200, project.steps)
@@ -157,7 +163,9 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self._detect_task: asyncio.Task[None] | None = None
         self._build()
+        guard_wheel_in(self)
         self.device.currentIndexChanged.connect(lambda _row: self.detect_gpu())
+        self.model.checked.connect(self.fit_to_contents)
         self.model.check_now()
         self.detect_gpu()
 
@@ -196,6 +204,7 @@ class SettingsDialog(QDialog):
             self.choice()
         except StoryboardError as exc:
             self.error.setText(str(exc))
+            self.fit_to_contents()
             return
         super().accept()
 
@@ -212,6 +221,21 @@ class SettingsDialog(QDialog):
             self.detected.setText(f"Could not use this device: {exc.info.message}")
             return
         self.detected.setText(describe_device(info))
+        self.fit_to_contents()
+
+    def fit_to_contents(self) -> None:
+        """Grow to show a longer message whole, rather than clip it and squash the fields."""
+        layout = self.layout()
+        layout.activate()
+        width = self.width()
+        needed = layout.totalMinimumSize().height()
+        if layout.hasHeightForWidth():
+            needed = max(needed, layout.totalHeightForWidth(width))
+        screen = self.screen()
+        if screen is not None:
+            needed = min(needed, screen.availableGeometry().height())
+        if needed > self.height():
+            self.resize(width, needed)
 
     def _build(self) -> None:
         engine = QFormLayout()

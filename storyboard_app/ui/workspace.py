@@ -43,6 +43,7 @@ NEW_PANEL_PROMPT = "[NC] a new panel: describe what it shows"
 
 class ProjectWorkspace(QObject):
     messageRaised = Signal(object)  # UserMessage
+    messageResolved = Signal(object)  # a UserMessage whose condition is gone
     statusMessage = Signal(str)
 
     def __init__(
@@ -66,6 +67,9 @@ class ProjectWorkspace(QObject):
         self.storyboard.moveRequested.connect(self.move_panels)
         self.inspector.renderRequested.connect(self._render_from_inspector)
         self.session.errorRaised.connect(self._on_error)
+        self.session.errorResolved.connect(
+            lambda error: self.messageResolved.emit(UserMessage.from_error(error))
+        )
         self.renders.messageRaised.connect(self.messageRaised)
 
     @property

@@ -38,6 +38,11 @@ class StoreCommand(QUndoCommand):
     def undo(self) -> None:
         self._guarded(self.revert)
 
+    def condition_key(self) -> object:
+        """What this edit changes: a later edit with the same key that succeeds fixes
+        whatever refused this one, so the refusal's message goes away."""
+        return type(self).__name__
+
     def do(self) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement do()")
 

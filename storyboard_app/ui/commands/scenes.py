@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.undo_support import (
     SceneSnapshot,
@@ -62,6 +63,13 @@ class EditSceneCommand(StoreCommand):
         self._before: SceneRecord | None = None
         self._created = time.monotonic()
 
+    @staticmethod
+    def key_for(scene_id: int, fields: Iterable[str]) -> object:
+        return ("edit-panel", scene_id, frozenset(fields))
+
+    def condition_key(self) -> object:
+        return self.key_for(self.scene_id, self._changes)
+
     def do(self) -> None:
         if self._before is None:
             self._before = self.store.scenes.get(self.scene_id)
@@ -95,7 +103,18 @@ class EditSceneCommand(StoreCommand):
             return False
         self._changes = other._changes
         self._created = other._created
+        if self._before is not None and self._is_no_change():
+            # Typing and then undoing it inside the field: no empty step is left behind.
+            self.setObsolete(True)
         return True
+
+    def _is_no_change(self) -> bool:
+        assert self._before is not None
+        try:
+            now = self.store.scenes.get(self.scene_id)
+        except StoryboardError:
+            return False
+        return self._values(now) == self._values(self._before)
 
 
 class DeleteScenesCommand(StoreCommand):
