@@ -27,7 +27,7 @@ def load_rgb(media: MediaStore, name: str) -> Image.Image | None:
         data = media.read_bytes(name)
         with Image.open(io.BytesIO(data)) as image:
             return flatten_to_rgb(image)
-    except (MediaError, UnidentifiedImageError, OSError):
+    except (MediaError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return None
 
 

@@ -113,5 +113,5 @@ def image_size(media: MediaStore, name: str) -> tuple[int, int] | str:
             return image.size
     except FileNotFoundError:
         return IMAGE_MISSING
-    except (MediaError, UnidentifiedImageError, OSError):
+    except (MediaError, UnidentifiedImageError, OSError, Image.DecompressionBombError):
         return IMAGE_UNREADABLE

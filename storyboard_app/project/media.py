@@ -22,6 +22,7 @@ from storyboard_app.project.errors import MediaError
 MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
 # mkstemp creates 0600 files; media should be readable like any file the user saves.
 MEDIA_FILE_MODE = 0o644
+MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
 
 
@@ -86,7 +87,12 @@ def image_extension(data: bytes, what: str) -> str:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image_format = image.format or ""
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise _too_large(what, width, height)
             image.verify()
+    except Image.DecompressionBombError as exc:
+        raise _too_large(what, None, None) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise MediaError(
             f"{what} is not an image Storyboard can read.",
@@ -98,6 +104,15 @@ def image_extension(data: bytes, what: str) -> str:
             "Use a PNG, JPEG, WebP, BMP or TIFF file.",
         )
     return IMAGE_FORMATS[image_format]
+
+
+def _too_large(what: str, width: int | None, height: int | None) -> MediaError:
+    size = f" ({width} x {height} pixels)" if width is not None else ""
+    return MediaError(
+        f"{what} is too large{size}; images of more than "
+        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused.",
+        "Scale the image down (for example to 4096 pixels on the long side) and try again.",
+    )
 
 
 def atomic_write(target: Path, data: bytes) -> None:

@@ -23,6 +23,7 @@ from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN, find_tags
 TEXT_SUFFIXES = (".txt", ".story")
 TOML_SUFFIXES = (".toml",)
 MAX_SEED = 2**63 - 1
+MAX_SCRIPT_BYTES = 5_000_000
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
 NAME_PATTERN = re.compile(r"[^\[\]#\n]+")
 
@@ -59,6 +60,15 @@ def load_story_script(path: Path) -> StoryScript:
 def read_script_text(path: Path) -> str:
     """The file as text, with every failure turned into a message for the artist."""
     try:
+        size = path.stat().st_size
+        if size > MAX_SCRIPT_BYTES:
+            raise ScriptError(
+                path,
+                None,
+                f"the story script is {size / 1_000_000:.1f} MB; scripts over "
+                f"{MAX_SCRIPT_BYTES // 1_000_000} MB are refused",
+                "Check that this is the right file; a story script is a small text file.",
+            )
         data = path.read_bytes()
     except FileNotFoundError:
         raise ScriptError(

@@ -59,6 +59,7 @@ TYPE_NAMES: dict[type, str] = {
     list: "a list",
     dict: "a table",
 }
+MAX_NESTING = 32
 SYNTAX_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 END_OF_DOCUMENT = re.compile(r"\s*\(at end of document\)$")
 HEADER = """\
@@ -88,7 +89,9 @@ def parse_story_toml(text: str, path: Path | None = None) -> StoryScript:
 def _load(text: str, path: Path | None) -> dict[str, Any]:
     """tomllib's parse, with its "(at line L, column C)" turned into a real position."""
     try:
-        return tomllib.loads(text)
+        data = tomllib.loads(text)
+    except RecursionError:
+        raise _too_deep(path) from None
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         line = column = None
@@ -104,6 +107,35 @@ def _load(text: str, path: Path | None) -> dict[str, Any]:
             "Check quotes, brackets and '=' near that place; strings need \"quotes\".",
             column=column,
         ) from None
+    if _depth(data) > MAX_NESTING:
+        raise _too_deep(path)
+    return data
+
+
+def _too_deep(path: Path | None) -> ScriptError:
+    return ScriptError(
+        path,
+        None,
+        f"the story script nests arrays or tables more than {MAX_NESTING} levels deep",
+        "A story needs only [[characters]] and [[scenes]] with plain values; "
+        "remove the extra brackets.",
+    )
+
+
+def _depth(value: object) -> int:
+    """How deeply lists and tables nest in ``value``, without recursion."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_NESTING:
+            break
+        if isinstance(item, dict):
+            stack.extend((child, level + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, level + 1) for child in item)
+    return deepest
 
 
 @dataclass(frozen=True)
