@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QListView,
+    QMessageBox,
     QPushButton,
     QToolButton,
     QVBoxLayout,
@@ -33,11 +34,14 @@ from storyboard_app.ui.commands.characters import (
     DeleteCharacterCommand,
     EditCharacterCommand,
     MoveCharacterCommand,
+    scenes_naming,
 )
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.prompt_edit import CommittingTextEdit
 from storyboard_app.ui.wheel_guard import guard_wheel_in
 
+UNTAG = "untag"
+KEEP = "keep"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 
 
@@ -95,6 +99,14 @@ class CharacterEditor(QWidget):
         self._character = character
         self.setEnabled(character is not None)
         if character is None:
+            # Nothing (or a character just deleted) is current: show no stale fields.
+            self.name.clear()
+            self.description.set_text("")
+            self.negative_prompt.set_text("")
+            self.seed.clear()
+            self.color.setStyleSheet("")
+            self.reference.setText("none")
+            self.clear_reference.setEnabled(False)
             return
         if not self.name.hasFocus():
             self.name.setText(character.name)
@@ -221,9 +233,46 @@ class CharactersPanel(QWidget):
             self.add_character(*dialog.values())
 
     def delete_current(self) -> None:
+        """Delete the current character; when panels use it, ask what becomes of their tags."""
         character = self.current_character()
-        if character is not None:
-            self._session.execute(DeleteCharacterCommand(self._session, character.id))
+        if character is None:
+            return
+        users = scenes_naming(self._session.store, character.name)
+        untag_panels = False
+        if users:
+            choice = self._ask_about_panels(character.name, len(users))
+            if choice is None:
+                return
+            untag_panels = choice == UNTAG
+        self._session.execute(
+            DeleteCharacterCommand(self._session, character.id, untag_panels=untag_panels)
+        )
+
+    def _ask_about_panels(self, name: str, count: int) -> str | None:
+        """UNTAG, KEEP, or None to cancel."""
+        panels = f"{count} panel{'s' if count != 1 else ''}"
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(f"Delete {name}")
+        box.setText(f"{name} is used by {panels}.")
+        box.setInformativeText(
+            f"Remove the tag: [{name}] becomes plain text “{name}” in those prompts. "
+            f"Keep the text: the prompts keep [{name}], shown as an unknown character."
+        )
+        untag_button = box.addButton("Remove the tag", QMessageBox.ButtonRole.AcceptRole)
+        untag_button.setObjectName("untagButton")
+        keep_button = box.addButton("Keep the text", QMessageBox.ButtonRole.AcceptRole)
+        keep_button.setObjectName("keepButton")
+        box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(untag_button)
+        box.exec()
+        clicked = box.clickedButton()
+        box.deleteLater()
+        if clicked is untag_button:
+            return UNTAG
+        if clicked is keep_button:
+            return KEEP
+        return None
 
     def move_current(self, offset: int) -> None:
         character = self.current_character()

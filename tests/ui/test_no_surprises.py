@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QPoint, QPointF, QSettings, Qt
+from PySide6.QtCore import QPoint, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QTextCursor, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QMessageBox,
+    QPushButton,
     QSlider,
     QWidget,
 )
@@ -218,3 +220,80 @@ def test_a_long_model_message_wraps_and_the_settings_dialog_grows(
     assert status.width() <= dialog.width()
     assert status.height() >= status.heightForWidth(status.width())
     assert dialog.model.edit.height() >= dialog.model.edit.minimumSizeHint().height()
+
+
+def _answer(qtbot: Any, button: str) -> None:
+    """Click ``button`` (an object name, or "cancel") in the question box once it is up."""
+
+    def click() -> None:
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox)]
+        visible = [box for box in boxes if box.isVisible()]
+        if not visible:
+            QTimer.singleShot(10, click)
+            return
+        box = visible[0]
+        if button == "cancel":
+            target = box.button(QMessageBox.StandardButton.Cancel)
+        else:
+            target = box.findChild(QPushButton, button)
+        assert target is not None
+        target.click()
+
+    QTimer.singleShot(0, click)
+
+
+def _select_character(window: MainWindow, name: str) -> Any:
+    workspace = window.workspace
+    assert workspace is not None
+    panel = workspace.characters_panel
+    character = workspace.store.characters.get(name)
+    panel.select_character(character.id)
+    assert panel.editor.name.text() == name
+    return panel
+
+
+def _prompts(window: MainWindow) -> list[str]:
+    assert window.workspace is not None
+    return [scene.prompt for scene in window.workspace.store.scenes.list()]
+
+
+def test_deleting_a_used_character_can_remove_its_tags_undoably(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    before = _prompts(opened)
+    panel = _select_character(opened, "Mara")
+    _answer(qtbot, "untagButton")
+    panel.delete_current()
+    assert opened.workspace is not None
+    names = [c.name for c in opened.workspace.store.characters.list()]
+    assert names == ["Bob"]
+    assert _prompts(opened)[0] == "Mara climbs the lighthouse stairs"
+    assert _prompts(opened)[2] == "Mara and [Bob] look at the sea"
+    opened.actions.undo.trigger()
+    assert _prompts(opened) == before
+    assert [c.name for c in opened.workspace.store.characters.list()] == ["Mara", "Bob"]
+
+
+def test_deleting_a_used_character_can_keep_the_text_or_be_cancelled(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    before = _prompts(opened)
+    panel = _select_character(opened, "Mara")
+    _answer(qtbot, "cancel")
+    panel.delete_current()
+    assert opened.workspace is not None
+    assert len(opened.workspace.store.characters.list()) == 2
+    _answer(qtbot, "keepButton")
+    panel.delete_current()
+    assert [c.name for c in opened.workspace.store.characters.list()] == ["Bob"]
+    assert _prompts(opened) == before
+
+
+def test_the_character_form_never_shows_a_deleted_character(qtbot: Any, opened: MainWindow) -> None:
+    panel = _select_character(opened, "Mara")
+    _answer(qtbot, "keepButton")
+    panel.delete_current()
+    shown = panel.editor.name.text()
+    assert shown != "Mara"
+    current = panel.current_character()
+    assert shown == (current.name if current is not None else "")
