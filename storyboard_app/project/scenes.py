@@ -7,6 +7,7 @@ reattached to new neighbours.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -216,6 +217,12 @@ def check_shot_type(shot_type: str) -> str:
     return shot_type
 
 
+_HINT_STORED = (
+    "The project file was changed outside Storyboard or is damaged; "
+    "restore it from a backup, or set that value again in the app."
+)
+
+
 def check_duration(duration: float, what: str) -> float:
     if not 0.04 <= duration <= 3600:
         raise ValidationError(
@@ -283,11 +290,45 @@ def to_record(session: Session, row: Scene) -> SceneRecord:
         caption=row.caption,
         notes=row.notes,
         shot_type=row.shot_type,
-        duration=row.duration,
+        duration=stored_duration(row.duration, f"panel {row.position + 1}"),
         seed=row.seed,
         seed_locked=row.seed_locked,
         character_names=tuple(c.name for c in row.characters),
         active_take_id=row.active_take_id,
         take_count=take_count or 0,
-        camera_move=CameraMove.from_json(row.camera_move) if row.camera_move else None,
+        camera_move=_stored_camera_move(row),
+    )
+
+
+def stored_duration(value: object, what: str) -> float:
+    """A duration read from the database, checked as strictly as one typed in."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError(
+            f"The project database holds {value!r} as the duration of {what}, "
+            "which is not a number of seconds.",
+            _HINT_STORED,
+        )
+    try:
+        return check_duration(float(value), what)
+    except ValidationError as error:
+        raise ValidationError(
+            f"The project database holds a bad value: {error.message}", _HINT_STORED
+        ) from None
+
+
+def _stored_camera_move(row: Scene) -> CameraMove | None:
+    if not row.camera_move:
+        return None
+    try:
+        return CameraMove.from_json(row.camera_move)
+    except ValidationError as error:
+        problem = error.message
+    except KeyError as error:
+        problem = f"no {error} framing"
+    except (ValueError, TypeError, AttributeError, RecursionError) as error:
+        problem = str(error) or type(error).__name__
+    raise ValidationError(
+        f"The camera move of panel {row.position + 1} in the project database is "
+        f"unreadable ({problem[:200]}).",
+        _HINT_STORED,
     )

@@ -33,7 +33,7 @@ from storyboard_app.project.errors import (
 from storyboard_app.project.media import MediaStore
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Take, Transition
 from storyboard_app.project.records import ProjectInfo
-from storyboard_app.project.scenes import SceneRepository
+from storyboard_app.project.scenes import SceneRepository, stored_duration
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.takes import TakeRepository
 from storyboard_app.project.transitions import TransitionRepository
@@ -196,7 +196,9 @@ class ProjectStore:
                 take_count=session.scalar(select(func.count()).select_from(Take)) or 0,
                 transition_count=len(transitions),
                 stale_transition_count=sum(1 for t in transitions if t.status == "stale"),
-                total_duration=sum(s.duration for s in scenes),
+                total_duration=sum(
+                    stored_duration(s.duration, f"panel {s.position + 1}") for s in scenes
+                ),
             )
 
     def integrity_check(self) -> list[str]:

@@ -145,8 +145,25 @@ def to_record(take: Take) -> TakeRecord:
             scheduler=take.scheduler,
             prompt=take.prompt,
             negative_prompt=take.negative_prompt,
-            consistency=json.loads(take.consistency_json),
+            consistency=_stored_consistency(take),
             identity_fingerprint=take.identity_fingerprint,
             source=take.source,
         ),
+    )
+
+
+def _stored_consistency(take: Take) -> dict[str, Any]:
+    try:
+        value = json.loads(take.consistency_json or "{}")
+    except (ValueError, TypeError, RecursionError) as error:
+        problem = f"not JSON: {str(error)[:200]}"
+    else:
+        if isinstance(value, dict):
+            return value
+        problem = "not a JSON object"
+    raise ValidationError(
+        f"The consistency settings of take {take.id} (panel id {take.scene_id}) in the "
+        f"project database are unreadable ({problem}).",
+        "The project file was changed outside Storyboard or is damaged; restore it from "
+        "a backup, or delete that take.",
     )
