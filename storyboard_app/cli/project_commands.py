@@ -294,7 +294,18 @@ def cmd_export_script(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.output.exists() and args.output.is_dir():
         raise ValidationError(f"{args.output} is a folder.", "Give a file name ending in .toml.")
-    args.output.write_text(text, encoding="utf-8")
+    if not args.output.parent.is_dir():
+        raise ValidationError(
+            f"The folder {args.output.parent} does not exist.",
+            "Create the folder first, or give a file in an existing folder.",
+        )
+    try:
+        args.output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise ValidationError(
+            f"Cannot write {args.output}: {error.strerror or error}.",
+            "Check the folder's permissions and free space, or write somewhere else.",
+        ) from None
     print(f"Wrote {args.output}.")
     return EXIT_OK
 

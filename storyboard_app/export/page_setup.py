@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class PageSetup:
             raise ExportOptionsError(
                 f"A page of {width:g} x {height:g} mm is not usable.",
                 f"Use a page size between 1 and {MAX_PAGE_MM:g} mm a side, e.g. a4 or 210x297mm.",
+            )
+        if not (math.isfinite(self.margin_mm) and math.isfinite(self.gutter_mm)):
+            raise ExportOptionsError(
+                f"A margin of {self.margin_mm} mm or a gutter of {self.gutter_mm} mm is not a "
+                "length.",
+                "Give margins and gutters as plain numbers of millimetres, e.g. 12.",
             )
         if self.margin_mm < 0 or self.gutter_mm < 0:
             raise ExportOptionsError("Margins and gutters cannot be negative.", "Use 0 mm or more.")

@@ -67,6 +67,17 @@ class ConsistencySettings:
             )
 
 
+# The engine's schedulers (engine.loading.SCHEDULER_NAMES; a test keeps the two equal).
+SCHEDULER_NAMES: tuple[str, ...] = (
+    "euler",
+    "euler_a",
+    "dpmpp_2m",
+    "dpmpp_2m_karras",
+    "ddim",
+    "unipc",
+)
+
+
 @dataclass(frozen=True)
 class ProjectSettings:
     """Render settings of a project; every field has a default so a new project renders."""
@@ -95,6 +106,11 @@ class ProjectSettings:
         if not 0.0 <= self.guidance <= 50.0:
             raise ValidationError(
                 f"Guidance {self.guidance} is out of range.", "Use a guidance scale from 0 to 50."
+            )
+        if self.scheduler not in SCHEDULER_NAMES:
+            raise ValidationError(
+                f"'{self.scheduler}' is not a known scheduler.",
+                "Use one of: " + ", ".join(SCHEDULER_NAMES) + ".",
             )
         if not 1 <= self.frame_rate <= 120:
             raise ValidationError(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -66,6 +67,10 @@ ProgressSink = Callable[[TransitionProgress], None]
 CancelCheck = Callable[[], bool]
 
 
+MAX_MOTION_STEPS = 1000
+MAX_MOTION_GUIDANCE = 50.0
+
+
 @dataclass(frozen=True)
 class TransitionOptions:
     """Per-job choices over the defaults (from the CLI or the app); None keeps the default."""
@@ -79,6 +84,26 @@ class TransitionOptions:
     sources: MotionSources | None = None
     device: str | None = None
     dtype: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse values that can never work, before anything is read or loaded."""
+        if self.frames is not None and self.frames < 1:
+            raise ValidationError(
+                f"A transition of {self.frames} frames has nothing to show.",
+                "Give --frames 1 or more, or leave it out for the default.",
+            )
+        if self.steps is not None and not 1 <= self.steps <= MAX_MOTION_STEPS:
+            raise ValidationError(
+                f"{self.steps} denoising steps is out of range.",
+                f"Use 1 to {MAX_MOTION_STEPS} steps, or leave it out for the default.",
+            )
+        if self.guidance is not None and not (
+            math.isfinite(self.guidance) and 0 <= self.guidance <= MAX_MOTION_GUIDANCE
+        ):
+            raise ValidationError(
+                f"A guidance scale of {self.guidance} is out of range.",
+                f"Use a number from 0 to {MAX_MOTION_GUIDANCE:g}, or leave it out for the default.",
+            )
 
 
 @dataclass(frozen=True)
@@ -167,7 +192,11 @@ def build_transition_request(
     start_png, end_png = panel_png(store, start), panel_png(store, end)
     width, height = _frame_size(kind, start_png, options.size)
     duration = _duration(store, start.id, end.id, options.duration)
-    frames = options.frames or _default_frames(kind, duration, store.settings().frame_rate)
+    frames = (
+        options.frames
+        if options.frames is not None
+        else _default_frames(kind, duration, store.settings().frame_rate)
+    )
     _check_frames(kind, frames)
     return TransitionRequest(
         from_scene_id=start.id,
@@ -186,7 +215,7 @@ def build_transition_request(
         seed=start.seed if options.seed is None else options.seed,
         prompt=_motion_prompt(store, start, end),
         negative_prompt=join_phrases(start.negative_prompt, end.negative_prompt),
-        steps=options.steps or _MOTION_DEFAULTS.steps,
+        steps=_MOTION_DEFAULTS.steps if options.steps is None else options.steps,
         guidance=_MOTION_DEFAULTS.guidance if options.guidance is None else options.guidance,
         sources=(options.sources or MotionSources()) if kind == "motion" else None,
         device=options.device,
