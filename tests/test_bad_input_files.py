@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 from support import EXAMPLES
 
 from storyboard_app.cli import main
+from storyboard_app.project.store import ProjectStore
 
 CHARACTER = '[[characters]]\nname = "Mia"\ndescription = "a girl"\n'
 SCENE = '[[scenes]]\nprompt = "[Mia] walks"\n'
@@ -89,3 +92,23 @@ def test_huge_reference_image_is_refused(tmp_path, capsys, size) -> None:
     )
     assert_refused(err, code, "megapixels", "Scale")
     assert folder_digest(project) == before
+
+
+def test_leftover_media_temp_files_are_removed_on_open(tmp_path, capsys) -> None:
+    code, _, _ = run_cli(capsys, "new", tmp_path / "demo")
+    assert code == 0
+    project = tmp_path / "demo.storyboard"
+    shard = project / "media" / "ab"
+    shard.mkdir(parents=True)
+    old = shard / ".abcdef.tmp"
+    fresh = shard / ".fresh.tmp"
+    kept = shard / "keep.png"
+    for path in (old, fresh, kept):
+        path.write_bytes(b"partial")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+
+    with ProjectStore.open(project):
+        pass
+    assert not old.exists()
+    assert fresh.exists()  # may be a write still under way in another process
+    assert kept.exists()

@@ -13,6 +13,7 @@ import io
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -23,6 +24,7 @@ MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
 # mkstemp creates 0600 files; media should be readable like any file the user saves.
 MEDIA_FILE_MODE = 0o644
 MAX_IMAGE_PIXELS = 40_000_000
+LEFTOVER_AGE_S = 600.0  # a media write takes seconds; older temporary files are leftovers
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
 
 
@@ -39,6 +41,23 @@ class MediaStore:
                 f"{name!r} is not a media file name.", "Media names are <sha256>.<extension>."
             )
         return self.root / name[:2] / name
+
+    def remove_leftover_temp_files(self, older_than_s: float = LEFTOVER_AGE_S) -> int:
+        """Delete the ``.*.tmp`` files of writes that were killed; return how many went.
+
+        Only files older than ``older_than_s`` are taken, so a write still under
+        way in another process keeps its temporary file.
+        """
+        removed = 0
+        cutoff = time.time() - older_than_s
+        for temp in self.root.glob("*/.*.tmp"):
+            try:
+                if temp.is_file() and temp.stat().st_mtime < cutoff:
+                    temp.unlink()
+                    removed += 1
+            except OSError:
+                continue  # gone already, or not ours to delete; harmless either way
+        return removed
 
     def exists(self, name: str) -> bool:
         return self.path(name).is_file()

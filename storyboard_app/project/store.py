@@ -124,6 +124,7 @@ class ProjectStore:
             store.close()
             raise
         (folder / MEDIA_DIR).mkdir(exist_ok=True)
+        store.media.remove_leftover_temp_files()
         return store
 
     def close(self) -> None:
