@@ -205,9 +205,11 @@ def render_scenes(
 
     def handle(event: RenderEvent) -> None:
         if isinstance(event, PanelRendered):
-            takes.append(store.takes.add(event.scene_id, event.png, event.params))
-            if store.scenes.get(event.scene_id).seed != seeds[event.scene_id]:
-                store.scenes.update(event.scene_id, seed=seeds[event.scene_id])
+            takes.append(
+                store.takes.add(
+                    event.scene_id, event.png, event.params, scene_seed=seeds[event.scene_id]
+                )
+            )
         on_event(event)
 
     renderer.render(request, handle, is_cancelled)

@@ -23,7 +23,6 @@ from storyboard_app.project.errors import (
 )
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -99,14 +98,27 @@ def backup_before_migration(db_path: Path, revision: str) -> Path:
 
 
 def _check_header(db_path: Path) -> None:
+    """Refuse a file that is not SQLite, asking SQLite itself.
+
+    The file is never opened by any other means: this process may already hold a
+    SQLite connection to it, and closing any other descriptor of the file would
+    drop every POSIX lock the process holds on it, so another process would
+    think itself alone and delete the WAL under the first.
+    """
     try:
-        with db_path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as exc:
-        raise ProjectCorruptError(
-            f"Cannot read {db_path}: {exc.strerror}.", "Check the file's permissions."
-        ) from exc
-    if header != SQLITE_HEADER:
+        with closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError as exc:
+        if "unable to open" in str(exc):
+            raise ProjectCorruptError(
+                f"Cannot read {db_path}: {exc}.", "Check the file's permissions."
+            ) from exc
+        raise _corrupt(db_path, str(exc)) from exc
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise _corrupt(db_path, "it is not a SQLite database") from exc
+        raise _corrupt(db_path, str(exc)) from exc
+    if db_path.stat().st_size == 0:
         raise _corrupt(db_path, "it is not a SQLite database")
 
 

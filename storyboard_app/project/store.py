@@ -9,12 +9,13 @@ and never touched.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DatabaseError as SqlDatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -41,7 +42,8 @@ from storyboard_app.project.transitions import TransitionRepository
 PROJECT_SUFFIX = ".storyboard"
 DATABASE_NAME = "project.sqlite"
 MEDIA_DIR = "media"
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 10000
+_IMMEDIATE = "storyboard_begin_immediate"
 
 
 def project_folder(path: Path | str) -> Path:
@@ -64,6 +66,7 @@ class ProjectStore:
         self.scenes = SceneRepository(self)
         self.takes = TakeRepository(self)
         self.transitions = TransitionRepository(self)
+        self._depth = threading.local()
 
     @classmethod
     def create(
@@ -139,8 +142,17 @@ class ProjectStore:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A short transaction: committed when the block ends, rolled back on any error."""
+        depth = getattr(self._depth, "value", 0)
+        self._depth.value = depth + 1
         try:
             with self._sessions.begin() as session:
+                if depth == 0:
+                    # The outermost session takes the write lock at once (BEGIN
+                    # IMMEDIATE), so what it reads (positions, counts) cannot change
+                    # under it and a busy database is waited for, not failed.
+                    # Nested sessions stay deferred readers: they must not wait on
+                    # the lock their own thread holds.
+                    session.connection(execution_options={_IMMEDIATE: True})
                 yield session
         except OperationalError as exc:
             raise _translate_operational_error(self.folder, exc) from exc
@@ -149,6 +161,8 @@ class ProjectStore:
                 f"The project database in {self.folder} is damaged ({exc.orig}).",
                 "Restore project.sqlite from a backup.",
             ) from exc
+        finally:
+            self._depth.value = depth
 
     @property
     def name(self) -> str:
@@ -217,16 +231,26 @@ class ProjectStore:
 
 
 def _make_engine(database: Path) -> Engine:
-    engine = create_engine(f"sqlite:///{database}")
+    engine = create_engine(
+        f"sqlite:///{database}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+    )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        # SQLAlchemy emits BEGIN itself (below), not the driver, so write
+        # transactions can be BEGIN IMMEDIATE.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

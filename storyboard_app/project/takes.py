@@ -21,6 +21,7 @@ from storyboard_app.project.media import image_extension
 from storyboard_app.project.models import Take
 from storyboard_app.project.records import TakeParams, TakeRecord
 from storyboard_app.project.scenes import find_scene
+from storyboard_app.project.seeds import check_seed
 
 if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
@@ -40,12 +41,24 @@ class TakeRepository:
             return to_record(find_take(session, take_id))
 
     def add(
-        self, scene_id: int, image: bytes, params: TakeParams, *, make_active: bool = True
+        self,
+        scene_id: int,
+        image: bytes,
+        params: TakeParams,
+        *,
+        make_active: bool = True,
+        scene_seed: int | None = None,
     ) -> TakeRecord:
-        """Store a new take of a scene; it becomes the active one unless told otherwise."""
+        """Store a new take of a scene; it becomes the active one unless told otherwise.
+
+        ``scene_seed`` (a reroll's new seed) is written to the scene in the same
+        transaction as the take, so the two are never seen apart.
+        """
         media = self._store.media.put_image_bytes(image, what="The rendered image")
         with self._store.session() as session:
             scene = find_scene(session, scene_id)
+            if scene_seed is not None and scene.seed != scene_seed:
+                scene.seed = check_seed(int(scene_seed), f"panel {scene.position + 1}")
             take = take_row(scene.id, media, params)
             session.add(take)
             session.flush()
