@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-import storyboard_app
 from storyboard_app.cli.common import EXIT_ERROR, EXIT_OK, Commands, add_command
+from storyboard_app.project import bundled
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.store import ProjectStore
@@ -88,12 +88,8 @@ class Stopwatch:
 
 
 def examples_dir() -> Path:
-    """``projects_example/``: in the frozen app's bundle, else beside the package."""
-    candidates = []
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle is not None:
-        candidates.append(Path(bundle) / "projects_example")
-    candidates.append(Path(storyboard_app.__file__).resolve().parent.parent / "projects_example")
+    """``projects_example/``: in the package, the frozen app's bundle or the checkout."""
+    candidates = bundled.candidates(bundled.EXAMPLES)
     for folder in candidates:
         if (folder / EXAMPLE_SCRIPT).is_file():
             return folder

@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import re
-import sys
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -55,6 +54,7 @@ from storyboard_app.engine.errors import (
     UnsafeCheckpointError,
     UnsupportedModelError,
 )
+from storyboard_app.project.bundled import resources_dir
 
 logger = logging.getLogger(__name__)
 
@@ -293,14 +293,6 @@ def architecture_from_checkpoint_keys(
         f"{name} is not an SDXL or SD 1.5 checkpoint (no known text encoder).",
         _HINT_SUPPORTED,
     )
-
-
-def resources_dir() -> Path:
-    """The ``resources/`` folder: inside the bundle of a frozen app, else at the repo root."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle is not None:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def pipeline_config_dir(architecture: str) -> Path:

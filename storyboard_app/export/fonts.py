@@ -6,7 +6,6 @@ preview and burnt-in video captions use identical letter shapes and widths.
 
 from __future__ import annotations
 
-import sys
 from functools import cache
 from pathlib import Path
 
@@ -15,18 +14,11 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 
 from storyboard_app.export.errors import ExportError
+from storyboard_app.project.bundled import resources_dir
 
 REGULAR = "StoryboardSans"
 BOLD = "StoryboardSans-Bold"
 FONT_FILES = {REGULAR: "DejaVuSans.ttf", BOLD: "DejaVuSans-Bold.ttf"}
-
-
-def resources_dir() -> Path:
-    """``resources/``: inside the bundle of a frozen app, else at the repository root."""
-    bundle = getattr(sys, "_MEIPASS", None)
-    if bundle is not None:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[2] / "resources"
 
 
 def font_path(name: str) -> Path:

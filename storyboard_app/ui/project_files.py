@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import sys
 from contextlib import closing
 from pathlib import Path
 
+from storyboard_app.project.bundled import examples_dir
 from storyboard_app.project.errors import ProjectExistsError, ProjectReadOnlyError
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.store import DATABASE_NAME, ProjectStore, project_folder
@@ -25,12 +25,8 @@ SCRIPT_SUFFIXES = (".toml", ".txt")
 
 
 def examples_folder() -> Path | None:
-    """The bundled example stories: beside the package, or inside a frozen app."""
-    candidates = [Path(__file__).resolve().parents[2] / "projects_example"]
-    frozen = getattr(sys, "_MEIPASS", None)
-    if frozen:
-        candidates.insert(0, Path(frozen) / "projects_example")
-    return next((folder for folder in candidates if folder.is_dir()), None)
+    """The bundled example stories: in the package, a checkout or a frozen app."""
+    return examples_dir()
 
 
 def example_scripts() -> list[Path]:
