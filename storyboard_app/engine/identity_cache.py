@@ -196,7 +196,14 @@ class IdentityCache:
             )
         pin = torch.cuda.is_available() if pin_memory is None else pin_memory
         cache = cls(stored)
-        for name, tensor in load_file(str(path)).items():
+        tensors = load_file(str(path))
+        shapes = json.loads(_metadata(path).get("shapes", "{}"))
+        if {name: list(t.shape) for name, t in tensors.items()} != shapes:
+            raise IdentityCacheMismatch(
+                f"The identity cache {Path(path).name} is damaged.",
+                "Rebuild the character's identity cache.",
+            )
+        for name, tensor in tensors.items():
             step, layer = _parse_tensor_name(name)
             cache._steps.setdefault(step, {})[layer] = tensor.pin_memory() if pin else tensor
         return cache
@@ -204,8 +211,7 @@ class IdentityCache:
     @staticmethod
     def stored_key(path: str | os.PathLike[str]) -> str:
         """The key a saved cache was built under, without loading its tensors."""
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
+        metadata = _metadata(path)
         if metadata.get("format") != CACHE_FORMAT:
             raise IdentityCacheMismatch(
                 f"{Path(path).name} is not an identity cache of this version.",
@@ -223,6 +229,20 @@ class IdentityCache:
         if device not in self._side_streams:
             self._side_streams[device] = torch.cuda.Stream(device)
         return self._side_streams[device]
+
+
+def is_identity_cache(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a safetensors file Storyboard wrote as an identity cache."""
+    try:
+        IdentityCache.stored_key(path)
+    except Exception:
+        return False
+    return True
+
+
+def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
+    with safe_open(str(path), framework="pt") as handle:
+        return handle.metadata() or {}
 
 
 def _tensor_name(step: int, layer: str) -> str:

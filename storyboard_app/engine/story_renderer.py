@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import itertools
+import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,11 @@ from PIL import Image
 from storyboard_app.engine.consistency_state import ConsistencySchedule, ConsistencyState
 from storyboard_app.engine.consistent_attention import consistent_attention, consistent_layer_names
 from storyboard_app.engine.devices import dtype_name, translate_oom
-from storyboard_app.engine.identity_cache import IdentityCache, identity_cache_key
+from storyboard_app.engine.identity_cache import (
+    IdentityCache,
+    identity_cache_key,
+    is_identity_cache,
+)
 from storyboard_app.engine.loading import LoadedPipeline
 from storyboard_app.engine.preview import latents_to_preview
 from storyboard_app.engine.render_request import (
@@ -159,9 +164,19 @@ class StoryRenderer:
         path = cache_path(request.cache_dir, character.name, key)
         counter.next()
         if path is not None and path.is_file():
-            cache = IdentityCache.load(path, key=key)
-            on_event(IdentityReady(character.name, built=False, nbytes=cache.nbytes))
-            return cache
+            try:
+                cache = IdentityCache.load(path, key=key)
+            except Exception as error:  # a cache is disposable: any damage means rebuild
+                _log.warning(
+                    "Identity cache %s of %s is damaged (%s); rebuilding it.",
+                    path.name,
+                    character.name,
+                    error,
+                )
+                path.unlink(missing_ok=True)
+            else:
+                on_event(IdentityReady(character.name, built=False, nbytes=cache.nbytes))
+                return cache
         cache = IdentityCache(key)
         identity_pass = DenoisePass(
             stage="identity",
@@ -319,6 +334,9 @@ def check_characters(request: RenderRequest) -> None:
             )
 
 
+_log = logging.getLogger(__name__)
+
+
 def batched(items: Sequence[PanelJob], size: int) -> list[tuple[PanelJob, ...]]:
     iterator = iter(items)
     return list(iter(lambda: tuple(itertools.islice(iterator, size)), ()))
@@ -327,14 +345,16 @@ def batched(items: Sequence[PanelJob], size: int) -> list[tuple[PanelJob, ...]]:
 def cache_path(cache_dir: Path | None, character: str, key: str) -> Path | None:
     if cache_dir is None:
         return None
-    return cache_dir / f"{slug(character)}-{key[:24]}.safetensors"
+    # The full name's hash, not a lossy slug: names that slug alike keep apart.
+    name_id = hashlib.sha256(character.encode("utf-8")).hexdigest()[:16]
+    return cache_dir / f"{name_id}-{key[:24]}.safetensors"
 
 
 def remove_stale_caches(path: Path) -> None:
     """A character keeps one cache on disk: older ones were built for old settings."""
     prefix = path.name.rsplit("-", 1)[0]
     for old in path.parent.glob(f"{prefix}-*.safetensors"):
-        if old != path:
+        if old != path and is_identity_cache(old):
             old.unlink(missing_ok=True)
 
 

@@ -209,3 +209,20 @@ def test_panel_needing_a_missing_entry_fails_clearly() -> None:
     attn = Attention(query_dim=32, heads=4, dim_head=8).eval()
     with pytest.raises(MissingIdentityEntry, match="rebuild"), torch.no_grad():
         ConsistentAttnProcessor().bind(state, LAYER)(attn, torch.randn(2, 64, 32))
+
+
+def test_damaged_or_foreign_files_are_not_identity_caches(tmp_path: Path) -> None:
+    from storyboard_app.engine.identity_cache import is_identity_cache
+    from storyboard_app.engine.story_renderer import cache_path, remove_stale_caches
+
+    for i, data in enumerate([b"", b"\x80\x04garbage", b"\x10\x00\x00\x00"]):
+        bad = tmp_path / f"bad{i}.safetensors"
+        bad.write_bytes(data)
+        assert not is_identity_cache(bad)
+    a = cache_path(tmp_path, "Mr. X", "k" * 64)
+    b = cache_path(tmp_path, "Mr X", "k" * 64)
+    assert a != b
+    foreign = a.with_name(a.name.rsplit("-", 1)[0] + "-old.safetensors")
+    foreign.write_bytes(b"not ours")
+    remove_stale_caches(a)
+    assert foreign.exists()
