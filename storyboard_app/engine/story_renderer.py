@@ -345,9 +345,9 @@ def batched(items: Sequence[PanelJob], size: int) -> list[tuple[PanelJob, ...]]:
 def cache_path(cache_dir: Path | None, character: str, key: str) -> Path | None:
     if cache_dir is None:
         return None
-    # The full name's hash, not a lossy slug: names that slug alike keep apart.
+    # The slug is for people; the full name's hash keeps names that slug alike apart.
     name_id = hashlib.sha256(character.encode("utf-8")).hexdigest()[:16]
-    return cache_dir / f"{name_id}-{key[:24]}.safetensors"
+    return cache_dir / f"{slug(character)}-{name_id}-{key[:24]}.safetensors"
 
 
 def remove_stale_caches(path: Path) -> None:
