@@ -8,6 +8,7 @@ its fix and a non-zero exit, never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -21,7 +22,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
+        return status
     except StoryboardError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         if exc.hint:
@@ -30,6 +33,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (``storyboard info P | head -1``): stop quietly.
+        # Point stdout at devnull so the interpreter's final flush cannot fail again.
+        quiet_closed_pipe()
+        return EXIT_ERROR
+
+
+def quiet_closed_pipe() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
