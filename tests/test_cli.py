@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
@@ -10,24 +9,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import EXAMPLES, png_bytes
+from support import EXAMPLES, folder_digest, png_bytes, run_cli
 
-from storyboard_app.cli import main
 from storyboard_app.project.store import ProjectStore
-
-
-def run_cli(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def folder_digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
-    }
 
 
 @pytest.fixture
