@@ -208,7 +208,10 @@ def test_bad_project_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         (["add-scene", "{p}", "[Zed] waves"], "no character 'Zed'"),
         (["add-scene", "{p}", "   "], "prompt of panel 13 is empty"),
         (["add-scene", "{p}", "x", "--at", "99"], "outside the story"),
-        (["edit-scene", "{p}", "99", "--prompt", "x"], "no panel 99"),
+        (
+            ["edit-scene", "{p}", "99", "--prompt", "x"],
+            "Panel 99 is outside the story (it has 12",
+        ),
         (["edit-scene", "{p}", "1"], "Nothing to change"),
         (["edit-scene", "{p}", "1", "--duration", "-2"], "out of range"),
         (["move-scene", "{p}", "1", "--to", "0"], "outside the story"),

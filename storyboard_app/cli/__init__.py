@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from storyboard_app import __version__
-from storyboard_app.cli import export, project_commands, render, selftest, transition
+from storyboard_app.cli import edit_commands, export, project_commands, render, selftest, transition
 from storyboard_app.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Commands
 from storyboard_app.project.errors import StoryboardError
 
@@ -74,6 +74,12 @@ COMMANDS: list[Callable[[Commands], None]] = [
     project_commands.register_move_scene,
     project_commands.register_export_script,
     project_commands.register_settings,
+    edit_commands.register_edit_character,
+    edit_commands.register_delete_character,
+    edit_commands.register_delete_scene,
+    edit_commands.register_takes,
+    edit_commands.register_use_take,
+    edit_commands.register_camera,
     render.register_render,
     export.register_export,
     selftest.register_self_test,

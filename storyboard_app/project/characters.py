@@ -10,10 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene
 from storyboard_app.project.records import CharacterRecord
 from storyboard_app.project.seeds import check_seed, derive_seed
-from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN
+from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN, find_tags, untag
 
 if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
@@ -110,14 +111,15 @@ class CharacterRepository:
                 "Editable: " + ", ".join(sorted(EDITABLE_FIELDS | {"reference_image"})) + ".",
             )
         reference = changes.pop("reference_image", ...)
-        media = None
+        image: tuple[bytes, str] | None = None
         if reference not in (..., None):
-            media = self._store.media.put_image_file(Path(reference))
+            data = read_image_file(Path(reference))
+            image = (data, image_extension(data, str(reference)))
         with self._store.session() as session:
             row = find_character(session, name_or_id)
             if "name" in changes and changes["name"].strip() != row.name:
                 new_name = check_character_name(changes["name"])
-                ensure_unique_name(session, new_name)
+                ensure_unique_name(session, new_name, renaming=row)
                 rename_tags(session, row.name, new_name)
                 row.name = new_name
             if "description" in changes:
@@ -129,7 +131,9 @@ class CharacterRepository:
             if "color" in changes:
                 row.color = check_color(changes["color"])
             if reference is not ...:
-                row.reference_media = media
+                # Stored last, once every other change is valid: a refused edit
+                # leaves no new file behind.
+                row.reference_media = None if image is None else self._store.media.put_bytes(*image)
             return to_record(row)
 
     def move(self, name_or_id: str | int, new_position: int) -> None:
@@ -141,16 +145,29 @@ class CharacterRepository:
             for position, item in enumerate(rows):
                 item.position = position
 
-    def delete(self, name_or_id: str | int) -> None:
-        """Delete a character; panels keep their prompt text but no longer name it."""
+    def panels_using(self, name_or_id: str | int) -> list[int]:
+        """Numbers (1 = first) of the panels that cast or tag a character, in story order."""
         with self._store.session() as session:
             row = find_character(session, name_or_id)
+            return [scene.position + 1 for scene in scenes_using(session, row.name)]
+
+    def delete(self, name_or_id: str | int, *, untag_panels: bool = False) -> list[int]:
+        """Delete a character; return the numbers of the panels whose tags were removed.
+
+        Without ``untag_panels`` the prompts keep their ``[Name]`` text (shown as an
+        unknown character); with it each tag becomes the plain name, in the same
+        transaction as the deletion, so either both happen or neither does.
+        """
+        with self._store.session() as session:
+            row = find_character(session, name_or_id)
+            untagged = untag_scenes(session, row.name) if untag_panels else []
             session.delete(row)
             session.flush()
             for position, item in enumerate(
                 session.scalars(select(Character).order_by(Character.position))
             ):
                 item.position = position
+            return untagged
 
 
 def add_character(
@@ -200,13 +217,35 @@ def find_character(session: Session, name_or_id: str | int) -> Character:
     return row
 
 
-def ensure_unique_name(session: Session, name: str) -> None:
+def ensure_unique_name(session: Session, name: str, renaming: Character | None = None) -> None:
+    """Refuse a name another character has (case aside); ``renaming`` may keep its own."""
     clash = session.scalar(select(Character).where(func.lower(Character.name) == name.lower()))
-    if clash is not None:
+    if clash is not None and clash is not renaming:
         raise ValidationError(
             f"A character named {clash.name!r} already exists.",
             "Character names must be unique: choose another name or edit the existing one.",
         )
+
+
+def scenes_using(session: Session, name: str) -> list[Scene]:
+    """The panels that use a character: in their cast, or tagged in their prompt."""
+    rows = session.scalars(select(Scene).order_by(Scene.position, Scene.id))
+    return [
+        scene
+        for scene in rows
+        if name in (c.name for c in scene.characters) or name in find_tags(scene.prompt)
+    ]
+
+
+def untag_scenes(session: Session, name: str) -> list[int]:
+    """Turn ``[name]`` into ``name`` in every prompt; return the numbers of changed panels."""
+    changed = []
+    for scene in scenes_using(session, name):
+        plain = untag(scene.prompt, name)
+        if plain != scene.prompt:
+            scene.prompt = plain
+            changed.append(scene.position + 1)
+    return changed
 
 
 def rename_tags(session: Session, old: str, new: str) -> None:

@@ -74,17 +74,7 @@ class MediaStore:
 
     def put_image_file(self, source: Path) -> str:
         """Store an image file after checking that it really is an image."""
-        try:
-            data = source.read_bytes()
-        except FileNotFoundError as exc:
-            raise MediaError(
-                f"Image file {source} does not exist.", "Check the path and try again."
-            ) from exc
-        except OSError as exc:
-            raise MediaError(
-                f"Cannot read {source}: {exc.strerror}.", "Check its permissions."
-            ) from exc
-        return self.put_image_bytes(data, what=str(source))
+        return self.put_image_bytes(read_image_file(source), what=str(source))
 
     def put_image_bytes(self, data: bytes, what: str = "the image") -> str:
         extension = image_extension(data, what)
@@ -99,6 +89,20 @@ class MediaStore:
                 f"Media file {name} is missing from {self.root}.",
                 "Restore the project's media folder from a backup, or re-render the panel.",
             ) from exc
+
+
+def read_image_file(source: Path) -> bytes:
+    """The bytes of a file the user named as an image, or a clear error."""
+    try:
+        return source.read_bytes()
+    except FileNotFoundError as exc:
+        raise MediaError(
+            f"Image file {source} does not exist.", "Check the path and try again."
+        ) from exc
+    except OSError as exc:
+        raise MediaError(
+            f"Cannot read {source}: {exc.strerror}.", "Check its permissions."
+        ) from exc
 
 
 def image_extension(data: bytes, what: str) -> str:

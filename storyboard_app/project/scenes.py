@@ -255,9 +255,10 @@ def scene_at(session: Session, number: int) -> Scene:
     row = session.scalar(select(Scene).where(Scene.position == number - 1))
     if row is None:
         count = session.scalar(select(func.count()).select_from(Scene)) or 0
+        size = f"{count} panel{'s' if count != 1 else ''}" if count else "no panels"
         raise NotFoundError(
-            f"There is no panel {number}.",
-            f"Panels are numbered 1 to {count}." if count else "The story has no panels yet.",
+            f"Panel {number} is outside the story (it has {size}).",
+            f"Panels are numbered 1 to {count}." if count else "Add a panel first.",
         )
     return row
 

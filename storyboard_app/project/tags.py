@@ -21,6 +21,17 @@ def strip_tag_brackets(text: str) -> str:
     return TAG_PATTERN.sub(lambda m: m.group(1).strip(), text)
 
 
+def untag(prompt: str, name: str) -> str:
+    """``[Mara] waves`` -> ``Mara waves``: the tag goes, the prompt still reads.
+
+    This is what "remove the tag" means when a character is deleted, in the app
+    and on the command line alike; other characters' tags are left alone.
+    """
+    return TAG_PATTERN.sub(
+        lambda m: m.group(1).strip() if m.group(1).strip() == name else m.group(0), prompt
+    )
+
+
 def expand_tags(prompt: str, descriptions: dict[str, str]) -> str:
     """Replace each ``[Name]`` by that character's description, as StoryDiffusion does.
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.media import image_extension
-from storyboard_app.project.models import Take
+from storyboard_app.project.models import Scene, Take
 from storyboard_app.project.records import TakeParams, TakeRecord
 from storyboard_app.project.scenes import find_scene
 from storyboard_app.project.seeds import check_seed
@@ -81,11 +81,8 @@ class TakeRepository:
     def set_active(self, scene_id: int, take_id: int | None) -> None:
         with self._store.session() as session:
             scene = find_scene(session, scene_id)
-            if take_id is not None and find_take(session, take_id).scene_id != scene.id:
-                raise ValidationError(
-                    f"Take {take_id} belongs to another panel.",
-                    "Pick one of this panel's takes.",
-                )
+            if take_id is not None:
+                check_take_of(scene, find_take(session, take_id))
             scene.active_take_id = take_id
 
     def delete(self, take_id: int) -> None:
@@ -130,6 +127,18 @@ def take_row(scene_id: int, media: str, params: TakeParams, **columns: Any) -> T
         consistency_json=json.dumps(params.consistency, sort_keys=True),
         identity_fingerprint=params.identity_fingerprint,
         **columns,
+    )
+
+
+def check_take_of(scene: Scene, take: Take) -> None:
+    """Refuse to make another panel's take the active one of ``scene``."""
+    if take.scene_id == scene.id:
+        return
+    own = ", ".join(str(t.id) for t in scene.takes)
+    raise ValidationError(
+        f"Take {take.id} belongs to another panel (panel {take.scene.position + 1}), "
+        f"not to panel {scene.position + 1}.",
+        f"Pick one of this panel's takes: {own}." if own else "This panel has no takes yet.",
     )
 
 

@@ -34,7 +34,6 @@ from storyboard_app.ui.commands.characters import (
     DeleteCharacterCommand,
     EditCharacterCommand,
     MoveCharacterCommand,
-    scenes_naming,
 )
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.prompt_edit import CommittingTextEdit
@@ -237,7 +236,7 @@ class CharactersPanel(QWidget):
         character = self.current_character()
         if character is None:
             return
-        users = scenes_naming(self._session.store, character.name)
+        users = self._session.store.characters.panels_using(character.id)
         untag_panels = False
         if users:
             choice = self._ask_about_panels(character.name, len(users))

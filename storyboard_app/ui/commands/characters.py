@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from storyboard_app.project.errors import StoryboardError
-from storyboard_app.project.records import CharacterRecord, SceneRecord
-from storyboard_app.project.store import ProjectStore
-from storyboard_app.project.tags import TAG_PATTERN, find_tags
+from storyboard_app.project.records import CharacterRecord
+from storyboard_app.project.tags import untag
 from storyboard_app.project.undo_support import (
     CharacterSnapshot,
     restore_character,
@@ -76,22 +74,6 @@ class EditCharacterCommand(StoreCommand):
             set_reference_media(self.store, self._id, record.reference_media)
 
 
-def scenes_naming(store: ProjectStore, name: str) -> list[SceneRecord]:
-    """The panels that use a character: in their cast, or tagged in their prompt."""
-    return [
-        scene
-        for scene in store.scenes.list()
-        if name in scene.character_names or name in find_tags(scene.prompt)
-    ]
-
-
-def untag(prompt: str, name: str) -> str:
-    """``[Mara] waves`` -> ``Mara waves``: the tag goes, the prompt still reads."""
-    return TAG_PATTERN.sub(
-        lambda m: m.group(1).strip() if m.group(1).strip() == name else m.group(0), prompt
-    )
-
-
 class DeleteCharacterCommand(StoreCommand):
     """Delete a character; with ``untag_panels`` its tags in prompts become plain names."""
 
@@ -107,30 +89,26 @@ class DeleteCharacterCommand(StoreCommand):
         self._snapshot: CharacterSnapshot | None = None
 
     def do(self) -> None:
-        self._prompts = {}
-        if self._untag:
-            try:
-                for scene in scenes_naming(self.store, self._name):
-                    plain = untag(scene.prompt, self._name)
-                    if plain != scene.prompt:
-                        self.store.scenes.update(scene.id, prompt=plain)
-                        self._prompts[scene.id] = scene.prompt
-            except StoryboardError:
-                self._restore_prompts()
-                raise
+        """One transaction (the store's), so a failure leaves every prompt as it was."""
         self._snapshot = snapshot_character(self.store, self._id)
-        self.store.characters.delete(self._id)
+        self._prompts = (
+            {
+                scene.id: scene.prompt
+                for scene in self.store.scenes.list()
+                if untag(scene.prompt, self._name) != scene.prompt
+            }
+            if self._untag
+            else {}
+        )
+        self.store.characters.delete(self._id, untag_panels=self._untag)
         self.session.changed(characters=True, scenes=True)
 
     def revert(self) -> None:
         assert self._snapshot is not None
         restore_character(self.store, self._snapshot)
-        self._restore_prompts()
-        self.session.changed(characters=True, scenes=True)
-
-    def _restore_prompts(self) -> None:
         for scene_id, prompt in self._prompts.items():
             self.store.scenes.update(scene_id, prompt=prompt)
+        self.session.changed(characters=True, scenes=True)
 
 
 class MoveCharacterCommand(StoreCommand):

@@ -1,0 +1,250 @@
+"""The everyday editing commands, run through the real CLI entry point.
+
+Each refusal is checked the same way: exit code 1, one ``error:`` message, no
+traceback, and every file of the project folder byte for byte as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from support import folder_digest, png_bytes, run_cli
+
+from storyboard_app.project.camera import CameraMove, Framing
+from storyboard_app.project.records import TakeParams
+from storyboard_app.project.store import ProjectStore
+
+RED, BLUE, GREEN = png_bytes("red"), png_bytes("blue"), png_bytes("green")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """Four panels, two characters; panel 1 has two takes (the second active), panel 2 one."""
+    with ProjectStore.create(tmp_path / "demo") as store:
+        store.characters.add("Mara", "a young woman with short red hair, green raincoat")
+        store.characters.add("Bob", "an old man with a white beard, blue sweater")
+        first = store.scenes.add("[Mara] climbs the lighthouse stairs")
+        second = store.scenes.add("[Bob] waits at the top")
+        store.scenes.add("[Mara] and [Bob] look at the sea")
+        store.scenes.add("[NC] a storm over the sea")
+        store.takes.add(first.id, RED, TakeParams(width=16, height=16, seed=11, steps=4))
+        store.takes.add(first.id, BLUE, TakeParams(width=16, height=16, seed=12, steps=4))
+        store.takes.add(second.id, GREEN, TakeParams(width=16, height=16, seed=21))
+    return tmp_path / "demo.storyboard"
+
+
+@pytest.fixture
+def image(tmp_path: Path) -> Path:
+    path = tmp_path / "face.png"
+    path.write_bytes(png_bytes("purple"))
+    return path
+
+
+def refused(capsys: pytest.CaptureFixture[str], project: Path, *args: str | Path) -> str:
+    before = folder_digest(project)
+    code, out, err = run_cli(capsys, *args)
+    assert code == 1, (out, err)
+    assert err.startswith("error: ")
+    assert "Traceback" not in err
+    assert folder_digest(project) == before
+    return err
+
+
+def ok(capsys: pytest.CaptureFixture[str], *args: str | Path) -> str:
+    code, out, err = run_cli(capsys, *args)
+    assert code == 0, err
+    return out
+
+
+def opened(project: Path) -> ProjectStore:
+    return ProjectStore.open(project)
+
+
+def test_edit_character_changes_its_fields(project, image, capsys) -> None:
+    ok(
+        capsys,
+        *("edit-character", project, "Mara", "--description", "short grey hair"),
+        *("--negative", "hat", "--seed", "77", "--color", "#112233", "--reference", image),
+    )
+    with opened(project) as store:
+        mara = store.characters.get("Mara")
+        assert (mara.description, mara.negative_prompt) == ("short grey hair", "hat")
+        assert (mara.seed, mara.color) == (77, "#112233")
+        assert mara.reference_media is not None
+        assert store.media.read_bytes(mara.reference_media) == image.read_bytes()
+    ok(capsys, "edit-character", project, "Mara", "--no-reference")
+    with opened(project) as store:
+        assert store.characters.get("Mara").reference_media is None
+
+
+def test_renaming_a_character_renames_its_tags(project, capsys) -> None:
+    out = ok(capsys, "edit-character", project, "Mara", "--name", "Mira")
+    assert "panels 1 and 3 now say [Mira]" in out
+    with opened(project) as store:
+        prompts = [s.prompt for s in store.scenes.list()]
+        assert prompts[0] == "[Mira] climbs the lighthouse stairs"
+        assert prompts[2] == "[Mira] and [Bob] look at the sea"
+        assert store.scenes.at(3).character_names == ("Mira", "Bob")
+    ok(capsys, "edit-character", project, "Mira", "--name", "MIRA")  # its own name, recased
+    with opened(project) as store:
+        assert store.scenes.at(1).prompt.startswith("[MIRA]")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["Zed", "--description", "x"], "no character 'Zed'"),
+        (["Zed", "--reference", "{image}"], "no character 'Zed'"),
+        (["Mara"], "Nothing to change"),
+        (["Mara", "--seed", "abc"], "'abc' is not a valid seed"),
+        (["Mara", "--seed", "-5"], "seed"),
+        (["Mara", "--color", "red", "--reference", "{image}"], "'red' is not a colour"),
+        (["Mara", "--name", "bob"], "'Bob' already exists"),
+        (["Mara", "--name", "NC"], "NC cannot be a character name"),
+        (["Mara", "--name", "[x]"], "cannot be a character name"),
+        (["Mara", "--description", "  "], "description of Mara is empty"),
+        (["Mara", "--reference", "{missing}"], "does not exist"),
+        (["Mara", "--reference", "{not_image}"], "not an image"),
+    ],
+)
+def test_edit_character_refusals_change_nothing(
+    project, image, tmp_path, capsys, options, message
+) -> None:
+    not_image = tmp_path / "notes.png"
+    not_image.write_text("not a picture")
+    paths = {"image": image, "missing": tmp_path / "none.png", "not_image": not_image}
+    args = [option.format(**paths) for option in options]
+    assert message in refused(capsys, project, "edit-character", project, *args)
+
+
+def test_delete_character_refuses_while_panels_use_it(project, capsys) -> None:
+    err = refused(capsys, project, "delete-character", project, "Mara")
+    assert "Mara is still used by panels 1 and 3" in err
+    assert "--force" in err and "[Mara]" in err
+    assert "no character 'Zed'" in refused(capsys, project, "delete-character", project, "Zed")
+
+
+def test_delete_character_with_force_strips_its_tags(project, capsys) -> None:
+    out = ok(capsys, "delete-character", project, "Mara", "--force")
+    assert "Removed its tag from panels 1 and 3" in out
+    with opened(project) as store:
+        assert [c.name for c in store.characters.list()] == ["Bob"]
+        scenes = store.scenes.list()
+        assert scenes[0].prompt == "Mara climbs the lighthouse stairs"
+        assert scenes[2].prompt == "Mara and [Bob] look at the sea"
+        assert scenes[2].character_names == ("Bob",)
+        assert store.characters.get("Bob").position == 0
+
+
+def test_delete_unused_character_needs_no_force(project, capsys) -> None:
+    ok(capsys, "add-character", project, "Eve", "--description", "a tall woman")
+    assert ok(capsys, "delete-character", project, "Eve") == "Deleted character Eve.\n"
+    with opened(project) as store:
+        assert [c.name for c in store.characters.list()] == ["Mara", "Bob"]
+
+
+def test_delete_scene_closes_up_the_story(project, capsys) -> None:
+    out = ok(capsys, "delete-scene", project, "2")
+    assert "Deleted panel 2 and its 1 take" in out and "3 panels left" in out
+    with opened(project) as store:
+        scenes = store.scenes.list()
+        assert [s.number for s in scenes] == [1, 2, 3]
+        assert [s.prompt for s in scenes][1] == "[Mara] and [Bob] look at the sea"
+        assert store.info().take_count == 2
+
+
+@pytest.mark.parametrize(
+    ("command", "extra"),
+    [("delete-scene", []), ("takes", []), ("use-take", ["1"]), ("camera", ["--clear"])],
+)
+@pytest.mark.parametrize(
+    ("panel", "message"),
+    [
+        ("9", "Panel 9 is outside the story (it has 4 panels)"),
+        ("0", "Panel 0 is outside the story"),
+        ("-1", "Panel -1 is outside the story"),
+        ("two", "'two' is not a valid panel number"),
+    ],
+)
+def test_unknown_panels_are_refused(project, capsys, command, extra, panel, message) -> None:
+    assert message in refused(capsys, project, command, project, f"{panel}", *extra)
+
+
+def test_takes_lists_ids_seeds_parameters_and_hashes(project, capsys) -> None:
+    rows = json.loads(ok(capsys, "takes", project, "1", "--json"))
+    assert [(r["id"], r["active"], r["seed"]) for r in rows] == [(1, False, 11), (2, True, 12)]
+    assert [r["sha256"] for r in rows] == [hashlib.sha256(b).hexdigest() for b in (RED, BLUE)]
+    assert rows[0]["params"]["steps"] == 4 and rows[0]["params"]["width"] == 16
+    assert {r["media_status"] for r in rows} == {"ok"}
+    table = ok(capsys, "takes", project, "1")
+    assert hashlib.sha256(BLUE).hexdigest() in table
+    assert ok(capsys, "takes", project, "4").strip().endswith("(none)")
+
+
+def test_takes_reports_a_missing_image(project, capsys) -> None:
+    with opened(project) as store:
+        store.media.path(store.takes.list(store.scenes.at(2).id)[0].media).unlink()
+    (row,) = json.loads(ok(capsys, "takes", project, "2", "--json"))
+    assert (row["sha256"], row["media_status"]) == (None, "missing")
+
+
+def test_use_take_makes_it_active(project, capsys) -> None:
+    assert ok(capsys, "use-take", project, "1", "1") == "Panel 1 now shows take 1.\n"
+    with opened(project) as store:
+        assert store.scenes.at(1).active_take_id == 1
+
+
+@pytest.mark.parametrize(
+    ("panel", "take", "message"),
+    [
+        ("1", "3", "Take 3 belongs to another panel (panel 2), not to panel 1"),
+        ("3", "1", "This panel has no takes yet"),
+        ("1", "99", "There is no take 99"),
+        ("1", "first", "'first' is not a valid take id"),
+    ],
+)
+def test_use_take_refusals_change_nothing(project, capsys, panel, take, message) -> None:
+    err = refused(capsys, project, "use-take", project, panel, take)
+    assert message in err
+    if take == "3":
+        assert "this panel's takes: 1, 2" in err
+
+
+def test_camera_sets_and_clears_a_move(project, capsys) -> None:
+    out = ok(
+        capsys, "camera", project, "2", "--from", "0.5,0.5,1", "--to", "0.25,0.4,2.5",
+        "--ease", "ease-out",
+    )  # fmt: skip
+    assert out == "Panel 2: camera from 0.5,0.5,1 to 0.25,0.4,2.5, ease_out.\n"
+    with opened(project) as store:
+        assert store.scenes.at(2).camera_move == CameraMove(
+            Framing(0.5, 0.5, 1.0), Framing(0.25, 0.4, 2.5), "ease_out"
+        )
+    ok(capsys, "camera", project, "2", "--clear")
+    with opened(project) as store:
+        assert store.scenes.at(2).camera_move is None
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--from", "nan,0.5,1", "--to", "0.5,0.5,1"], "not made of finite numbers"),
+        (["--from", "0.5,0.5,1", "--to", "0.5,0.5,inf"], "not made of finite numbers"),
+        (["--from", "0.5,0.5", "--to", "0.5,0.5,1"], "has 2 number(s), not three"),
+        (["--from", "a,b,c", "--to", "0.5,0.5,1"], "is not three numbers"),
+        (["--from", "1.5,0.5,1", "--to", "0.5,0.5,1"], "--from: The camera centre x = 1.5"),
+        (["--from", "0.5,0.5,1", "--to", "0.5,0.5,0.5"], "--to: A zoom of 0.5 is out of range"),
+        (["--from", "0.5,0.5,9", "--to", "0.5,0.5,1"], "A zoom of 9 is out of range"),
+        (["--from", "0.5,0.5,1", "--to", "0.5,0.5,1", "--ease", "bounce"], "not an easing"),
+        (["--from", "0.5,0.5,1"], "needs both --from and --to"),
+        ([], "needs both --from and --to"),
+        (["--clear", "--to", "0.5,0.5,1"], "cannot be given with --from or --to"),
+    ],
+)
+def test_camera_refusals_change_nothing(project, capsys, options, message) -> None:
+    with opened(project) as store:
+        store.scenes.update(store.scenes.at(1).id, camera_move=CameraMove(easing="linear"))
+    assert message in refused(capsys, project, "camera", project, "1", *options)
