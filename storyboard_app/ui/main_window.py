@@ -243,7 +243,7 @@ class MainWindow(QMainWindow):
         choice = dialog.choice()
         self.app_settings.set_engine_options(choice.engine)
         if self.workspace is not None:
-            self.workspace.change_settings(choice.project)
+            self.workspace.change_settings(dialog.applied_to(self.workspace.store.settings()))
 
     def _ask_new_project(self) -> None:
         path = file_dialogs.ask_new_project(self, self.app_settings.last_folder())

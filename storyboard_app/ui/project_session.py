@@ -118,6 +118,11 @@ class ProjectSession(QObject):
         if settings:
             self.settingsChanged.emit()
 
+    def reload_from_store(self) -> None:
+        """Another program (or the engine thread) changed the project: every view reads it
+        again, so what is shown, and the next edit made here, start from what is stored."""
+        self.changed(characters=True, scenes=True, settings=True)
+
     def close(self) -> None:
         self.undo_stack.clear()
         self.store.close()

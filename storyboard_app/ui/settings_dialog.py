@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from dataclasses import dataclass
+from typing import TypeVar
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -37,6 +38,7 @@ from storyboard_app.worker.engine_api import JobError
 from storyboard_app.worker.host import EngineHost
 from storyboard_app.worker.jobs import DeviceInfo, EngineOptions, ModelCheck
 
+T = TypeVar("T")
 CHECK_DELAY_MS = 400
 DEVICES = (("Automatic", ""), ("CPU", "cpu"), ("NVIDIA CUDA", "cuda"), ("Apple MPS", "mps"))
 PRECISIONS = (("Automatic", ""), ("fp32", "fp32"), ("fp16", "fp16"), ("bf16", "bf16"))
@@ -193,6 +195,15 @@ class SettingsDialog(QDialog):
         )
         return SettingsChoice(project, engine)
 
+    def applied_to(self, current: ProjectSettings) -> ProjectSettings:
+        """``current`` with only the settings changed in this dialog changed.
+
+        Another program (the command line) may have changed other settings while
+        the dialog was open; those are kept rather than put back to what the
+        dialog was opened with.
+        """
+        return changed_onto(self._project, self.choice().project, current)
+
     def detect_gpu(self) -> asyncio.Task[None]:
         if self._detect_task is not None and not self._detect_task.done():
             self._detect_task.cancel()
@@ -267,6 +278,20 @@ class SettingsDialog(QDialog):
         layout.addWidget(_group("Consistency (this project)", consistency))
         layout.addWidget(self.error)
         layout.addWidget(buttons)
+
+
+def changed_onto(start: T, chosen: T, current: T) -> T:
+    """``current`` with each field that differs between ``start`` and ``chosen`` taken
+    from ``chosen`` (nested settings field by field)."""
+    changes: dict[str, object] = {}
+    for field in dataclasses.fields(start):
+        before, after = getattr(start, field.name), getattr(chosen, field.name)
+        if before == after:
+            continue
+        if dataclasses.is_dataclass(after):
+            after = changed_onto(before, after, getattr(current, field.name))
+        changes[field.name] = after
+    return dataclasses.replace(current, **changes)
 
 
 def describe_device(info: DeviceInfo) -> str:

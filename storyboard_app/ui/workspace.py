@@ -31,6 +31,7 @@ from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.inspector import PanelInspector
 from storyboard_app.ui.message_bar import UserMessage
 from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.project_watcher import ProjectWatcher
 from storyboard_app.ui.render_controller import RenderController
 from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.storyboard_model import StoryboardModel
@@ -63,6 +64,7 @@ class ProjectWorkspace(QObject):
         self.characters_panel = CharactersPanel(self.session, self.characters)
         self.inspector = PanelInspector(self.session, self.characters, self.thumbnails, self.status)
         self.renders = RenderController(self.session, host, app_settings, self)
+        self.watcher = ProjectWatcher(self.session, parent=self)
         self.storyboard.currentSceneChanged.connect(self.inspector.show_scene)
         self.storyboard.moveRequested.connect(self.move_panels)
         self.inspector.renderRequested.connect(self._render_from_inspector)
@@ -146,6 +148,7 @@ class ProjectWorkspace(QObject):
 
     def close(self) -> None:
         """Forget the project: cancel its jobs, stop thumbnail loading, close the database."""
+        self.watcher.close()
         self.renders.cancel_all()
         self.thumbnails.close()
         for widget in (self.storyboard, self.characters_panel, self.inspector):

@@ -1,0 +1,104 @@
+"""Issue #9: the open window follows edits another program (the command line) makes.
+
+The command line runs as a real separate process on the project the window has
+open; the window must show its edit without being told, and an edit made in the
+window afterwards must keep it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.ui.main_window import MainWindow
+from storyboard_app.ui.storyboard_model import PanelRole
+from storyboard_app.worker.host import EngineHost
+
+CLI_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
+    story_store.update_settings(model_source="fake")
+    window = make_window(fake_host)
+    assert window.open_project(story_store.folder)
+    return window
+
+
+def run_cli_process(qtbot: Any, *args: str | Path) -> str:
+    """Run ``python -m storyboard_app ARGS`` as its own process while the window stays live."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "storyboard_app", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    qtbot.waitUntil(lambda: process.poll() is not None, timeout=CLI_TIMEOUT_MS)
+    out, err = process.communicate()
+    assert process.returncode == 0, err
+    return out
+
+
+def captions(window: MainWindow) -> list[str]:
+    assert window.workspace is not None
+    model = window.workspace.storyboard_model
+    return [model.index(row).data(PanelRole.CAPTION) for row in range(model.rowCount())]
+
+
+def test_the_window_shows_a_command_line_edit_and_a_later_edit_here_keeps_it(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    second = workspace.store.scenes.at(2).id
+    workspace.storyboard.select_scenes([second])
+    assert workspace.inspector.fields.caption.toPlainText() == ""
+
+    run_cli_process(qtbot, "edit-scene", workspace.store.folder, "2", "--caption", "From the CLI")
+
+    qtbot.waitUntil(lambda: captions(opened)[1] == "From the CLI", timeout=5000)
+    assert workspace.inspector.fields.caption.toPlainText() == "From the CLI"
+    assert workspace.storyboard.selected_scene_ids() == [second]
+    notes = workspace.inspector.fields.notes
+    notes.setPlainText("Edited in the window")
+    notes.commit()
+    scene = workspace.store.scenes.get(second)
+    assert (scene.caption, scene.notes) == ("From the CLI", "Edited in the window")
+
+
+def test_a_panel_added_by_the_command_line_appears_and_the_selection_stays(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    third = workspace.store.scenes.at(3).id
+    workspace.storyboard.select_scenes([third])
+
+    run_cli_process(qtbot, "add-scene", workspace.store.folder, "[NC] gulls", "--at", "1")
+
+    qtbot.waitUntil(lambda: workspace.storyboard_model.rowCount() == 5, timeout=5000)
+    assert captions(opened)[0] == "[NC] gulls"
+    assert workspace.storyboard.selected_scene_ids() == [third]
+    assert workspace.inspector.scene_id() == third
+    assert workspace.inspector.title.text() == "<b>Panel 4</b>"
+
+
+def test_the_settings_chosen_here_keep_a_setting_the_command_line_changed(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    """The settings dialog was opened before the command line changed the steps; choosing
+    another size in it must not put the old step count back."""
+    workspace = opened.workspace
+    assert workspace is not None
+    dialog = opened.open_settings()
+    assert dialog is not None
+    run_cli_process(qtbot, "settings", workspace.store.folder, "--set", "steps=7")
+    dialog.width_box.setValue(640)
+    dialog.accept()
+    settings = workspace.store.settings()
+    assert (settings.steps, settings.width) == (7, 640)
