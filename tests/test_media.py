@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from support import png_bytes
 
-from storyboard_app.project import media as media_module
-from storyboard_app.project.errors import MediaError
-from storyboard_app.project.media import MediaStore, atomic_write
+from storyboard_app.project import files as files_module
+from storyboard_app.project.errors import DiskFullError, MediaError
+from storyboard_app.project.files import atomic_write
+from storyboard_app.project.media import MediaStore
 
 
 def test_name_is_the_content_hash(tmp_path: Path) -> None:
@@ -33,8 +34,8 @@ def test_failed_write_leaves_neither_file_nor_temp(tmp_path: Path, monkeypatch) 
     def broken_replace(source: str, target: Path) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(media_module.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    monkeypatch.setattr(files_module.os, "replace", broken_replace)
+    with pytest.raises(DiskFullError, match="is full"):
         atomic_write(tmp_path / "ab" / "file.png", b"data")
     assert list((tmp_path / "ab").iterdir()) == []
 
@@ -42,13 +43,13 @@ def test_failed_write_leaves_neither_file_nor_temp(tmp_path: Path, monkeypatch) 
 def test_write_replaces_whole_file_and_fsyncs(tmp_path: Path, monkeypatch) -> None:
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(media_module.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    monkeypatch.setattr(files_module.os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
     target = tmp_path / "f.bin"
     target.write_bytes(b"old")
     atomic_write(target, b"new contents")
     assert target.read_bytes() == b"new contents"
     assert len(synced) >= 2  # the file, then its folder
-    assert oct(target.stat().st_mode & 0o777) == oct(media_module.MEDIA_FILE_MODE)
+    assert oct(target.stat().st_mode & 0o777) == oct(files_module.FILE_MODE)
 
 
 def test_not_an_image_is_refused(tmp_path: Path) -> None:

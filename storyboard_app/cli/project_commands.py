@@ -19,6 +19,7 @@ from storyboard_app.cli.common import (
     print_table,
 )
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.files import atomic_write_text
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.script_toml import dump_story_toml
@@ -300,11 +301,11 @@ def cmd_export_script(args: argparse.Namespace) -> int:
             "Create the folder first, or give a file in an existing folder.",
         )
     try:
-        args.output.write_text(text, encoding="utf-8")
+        atomic_write_text(args.output.absolute(), text)
     except OSError as error:
         raise ValidationError(
             f"Cannot write {args.output}: {error.strerror or error}.",
-            "Check the folder's permissions and free space, or write somewhere else.",
+            "Check the folder's permissions, or write somewhere else.",
         ) from None
     print(f"Wrote {args.output}.")
     return EXIT_OK

@@ -29,6 +29,7 @@ from storyboard_app.engine.render_request import (
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.files import project_path
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ProjectSettings
@@ -91,7 +92,7 @@ def build_render_request(
         device=options.device,
         dtype=options.dtype,
         low_vram=options.low_vram,
-        cache_dir=store.folder / IDENTITY_CACHE_DIR,
+        cache_dir=project_path(store.folder, IDENTITY_CACHE_DIR),
     )
 
 

@@ -1,9 +1,11 @@
 """Writing exports so that the output path holds the old file or the whole new one.
 
-Every export writes to a hidden temporary sibling of its target and renames it
-into place only when complete; an error, a cancel or Ctrl-C removes the
-temporary instead. The target is checked before any work starts, so a missing
-or read-only folder is reported at once, not after minutes of encoding.
+Every export writes to a hidden temporary sibling of its target, flushes it to
+the disk and renames it into place only when complete
+(:func:`storyboard_app.project.files.atomic_file`); an error, a cancel or
+Ctrl-C removes the temporary instead, and a full disk is reported as such.
+The target is checked before any work starts, so a missing or read-only
+folder is reported at once, not after minutes of encoding.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from storyboard_app.export.errors import OutputPathError
-
-FILE_MODE = 0o644
+from storyboard_app.project import files
 
 
 def check_output_file(path: Path | str, suffixes: tuple[str, ...]) -> Path:
@@ -65,18 +66,14 @@ def check_writable_folder(folder: Path, target: Path) -> None:
 
 @contextmanager
 def atomic_file(target: Path) -> Iterator[Path]:
-    """A temporary path to write; renamed onto ``target`` when the block succeeds."""
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".part")
-    os.close(fd)
-    temp = Path(temp_name)
+    """A temporary path to write; flushed and renamed onto ``target`` when the block succeeds."""
     try:
-        yield temp
-        os.chmod(temp, FILE_MODE)
-        os.replace(temp, target)
+        with files.atomic_file(target) as temp:
+            yield temp
     except OSError as exc:
+        if files.is_disk_full(exc):
+            raise files.disk_full_error(target.parent) from exc
         raise write_error(target, exc) from exc
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -86,8 +83,14 @@ def atomic_folder(target: Path) -> Iterator[Path]:
     try:
         yield temp
         os.chmod(temp, 0o755)
+        for written in temp.rglob("*"):
+            if written.is_file():
+                files.fsync_file(written)
         replace_folder(temp, target)
+        files.fsync_directory(target.parent)
     except OSError as exc:
+        if files.is_disk_full(exc):
+            raise files.disk_full_error(target.parent) from exc
         raise write_error(target, exc) from exc
     finally:
         shutil.rmtree(temp, ignore_errors=True)

@@ -50,6 +50,14 @@ class ProjectReadOnlyError(ProjectError):
     pass
 
 
+class DiskFullError(ProjectError):
+    """A write that found no room left on its disk; what was there before is unchanged."""
+
+
+class OutsideProjectError(ProjectError):
+    """A project path that a symlink leads out of the project folder."""
+
+
 class ValidationError(StoryboardError):
     """An edit that would leave the project inconsistent (empty prompt, duplicate name...)."""
 

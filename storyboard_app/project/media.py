@@ -3,44 +3,47 @@
 A file is named by the SHA-256 of its bytes (``media/ab/abcdef....png``), so the
 same image stored twice costs nothing and a name can never point at changed
 bytes. Writes are atomic: temp file, fsync, rename, fsync of the folder; a
-crash leaves either the whole file or none.
+crash leaves either the whole file or none. Every path is resolved first, and
+one that a symlink leads out of the project folder is refused, so no take is
+written outside it and no outside picture is read into an export.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
 from storyboard_app.project.errors import MediaError
+from storyboard_app.project.files import atomic_write, project_path
 
 MEDIA_NAME = re.compile(r"^[0-9a-f]{64}\.[a-z0-9]{1,5}$")
-# mkstemp creates 0600 files; media should be readable like any file the user saves.
-MEDIA_FILE_MODE = 0o644
 MAX_IMAGE_PIXELS = 40_000_000
 LEFTOVER_AGE_S = 600.0  # a media write takes seconds; older temporary files are leftovers
 IMAGE_FORMATS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "BMP": "bmp", "TIFF": "tif"}
 
 
 class MediaStore:
-    """The ``media/`` folder of one project."""
+    """The ``media/`` folder of one project.
 
-    def __init__(self, root: Path) -> None:
+    ``project`` is the folder no media path may leave (default: ``root`` itself).
+    """
+
+    def __init__(self, root: Path, project: Path | None = None) -> None:
         self.root = root
+        self.project = project if project is not None else root
 
     def path(self, name: str) -> Path:
-        """Where the media file ``name`` lives; refuses names that are not media names."""
+        """Where the media file ``name`` lives; refuses non-media names and outside links."""
         if not MEDIA_NAME.match(name):
             raise MediaError(
                 f"{name!r} is not a media file name.", "Media names are <sha256>.<extension>."
             )
-        return self.root / name[:2] / name
+        return project_path(self.project, self.root.relative_to(self.project), name[:2], name)
 
     def remove_leftover_temp_files(self, older_than_s: float = LEFTOVER_AGE_S) -> int:
         """Delete the ``.*.tmp`` files of writes that were killed; return how many went.
@@ -69,7 +72,7 @@ class MediaStore:
         target = self.path(name)
         if target.is_file() and target.stat().st_size == len(data):
             return name
-        atomic_write(target, data)
+        atomic_write(target, data, place=self.project)
         return name
 
     def put_image_file(self, source: Path) -> str:
@@ -136,32 +139,3 @@ def _too_large(what: str, width: int | None, height: int | None) -> MediaError:
         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are refused.",
         "Scale the image down (for example to 4096 pixels on the long side) and try again.",
     )
-
-
-def atomic_write(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` so that readers see the old file or the whole new one."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.chmod(temp_name, MEDIA_FILE_MODE)
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
-    fsync_directory(target.parent)
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename durable; a no-op where directories cannot be opened (Windows)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

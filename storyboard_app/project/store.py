@@ -61,7 +61,7 @@ class ProjectStore:
         self.folder = folder
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self.media = MediaStore(folder / MEDIA_DIR)
+        self.media = MediaStore(folder / MEDIA_DIR, project=folder)
         self.characters = CharacterRepository(self)
         self.scenes = SceneRepository(self)
         self.takes = TakeRepository(self)

@@ -16,6 +16,7 @@ from PIL import Image
 from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 
+from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.worker.host import lower_thread_priority
 
@@ -92,8 +93,12 @@ class ThumbnailCache(QObject):
         self._pool.waitForDone()
 
     def _load(self, media: str) -> None:
+        try:
+            path = self._store.media.path(media)
+        except StoryboardError:  # a link leading outside the project: shown as missing
+            self._missing.add(media)
+            return
         self._loading.add(media)
-        path = self._store.media.path(media)
 
         def task() -> None:
             lower_thread_priority()

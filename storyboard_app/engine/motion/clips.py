@@ -23,7 +23,7 @@ from safetensors.torch import save
 from storyboard_app.engine.motion.encoder import ClipImageEncoder
 from storyboard_app.engine.motion.errors import MotionPredictorError, TrainingDataError
 from storyboard_app.engine.motion.predictor import read_safetensors
-from storyboard_app.project.media import atomic_write
+from storyboard_app.project.files import atomic_write
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg"})
 ENCODE_CHUNK = 64

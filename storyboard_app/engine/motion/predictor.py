@@ -27,7 +27,7 @@ from torch import nn
 
 from storyboard_app.engine.motion.errors import MotionPredictorError
 from storyboard_app.engine.motion.sources import resolve_component
-from storyboard_app.project.media import atomic_write
+from storyboard_app.project.files import atomic_write
 
 CONFIG_METADATA_KEY = "storyboard.motion_predictor"
 _PARALLEL_THRESHOLD = 1e-4

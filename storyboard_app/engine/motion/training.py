@@ -46,7 +46,7 @@ from storyboard_app.engine.motion.predictor import (
     save_predictor,
 )
 from storyboard_app.project.errors import ValidationError
-from storyboard_app.project.media import atomic_write
+from storyboard_app.project.files import atomic_write
 
 CHECKPOINT_SUFFIX = ".training.safetensors"
 EMBEDDINGS_SUFFIX = ".embeddings.safetensors"

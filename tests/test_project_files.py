@@ -1,0 +1,154 @@
+"""Issue 19: nothing outside the project is touched, writes are atomic, a full disk is a message.
+
+Symlinks are made by the tests; a full disk is a real 2 MB tmpfs (skipped
+where mounting needs root and the tests do not run as root).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from support import fill_disk, folder_digest, png_bytes, run_cli, small_disk
+
+from storyboard_app.project.errors import OutsideProjectError
+from storyboard_app.project.files import project_path
+from storyboard_app.project.records import TakeParams
+from storyboard_app.project.store import ProjectStore
+
+OUTSIDE_MESSAGE = "leads outside the project folder"
+
+
+def outside_folder(tmp_path: Path) -> Path:
+    outside = tmp_path / "somebody-elses"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("not Storyboard's")
+    return outside
+
+
+def test_project_path_follows_links_and_refuses_one_leading_out(tmp_path: Path) -> None:
+    root = tmp_path / "p.storyboard"
+    (root / "media").mkdir(parents=True)
+    assert project_path(root, "media", "ab") == root / "media" / "ab"
+    (root / "inner").symlink_to(root / "media")
+    assert project_path(root, "inner", "x") == root / "inner" / "x"
+    (root / "out").symlink_to(outside_folder(tmp_path))
+    (root / "dangling").symlink_to(tmp_path / "not-yet")
+    for parts in (("out",), ("out", "new.png"), ("dangling", "x"), ("..", "x")):
+        with pytest.raises(OutsideProjectError, match=OUTSIDE_MESSAGE):
+            project_path(root, *parts)
+
+
+def test_a_project_folder_that_is_itself_a_link_still_works(tmp_path: Path) -> None:
+    real = tmp_path / "disk" / "real.storyboard"
+    real.parent.mkdir()
+    ProjectStore.create(real).close()
+    (tmp_path / "linked.storyboard").symlink_to(real)
+    with ProjectStore.open(tmp_path / "linked.storyboard") as store:
+        scene = store.scenes.add("[NC] the sea")
+        store.takes.add(scene.id, png_bytes(), TakeParams(width=16, height=16))
+    assert len(list((real / "media").rglob("*.png"))) == 1
+
+
+def test_no_take_is_written_through_a_media_folder_linked_outside(
+    store: ProjectStore, tmp_path: Path
+) -> None:
+    scene = store.scenes.add("[NC] the sea")
+    outside = outside_folder(tmp_path)
+    before = folder_digest(outside)
+    shutil.rmtree(store.folder / "media")
+    (store.folder / "media").symlink_to(outside)
+    with pytest.raises(OutsideProjectError, match=OUTSIDE_MESSAGE):
+        store.takes.add(scene.id, png_bytes(), TakeParams(width=16, height=16))
+    assert folder_digest(outside) == before
+    assert store.takes.list(scene.id) == []
+
+
+def test_no_take_is_written_through_a_media_subfolder_linked_outside(
+    store: ProjectStore, tmp_path: Path
+) -> None:
+    import hashlib
+
+    scene = store.scenes.add("[NC] the sea")
+    outside = outside_folder(tmp_path)
+    before = folder_digest(outside)
+    data = png_bytes()
+    (store.folder / "media" / hashlib.sha256(data).hexdigest()[:2]).symlink_to(outside)
+    with pytest.raises(OutsideProjectError, match=OUTSIDE_MESSAGE):
+        store.takes.add(scene.id, data, TakeParams(width=16, height=16))
+    assert folder_digest(outside) == before
+    assert store.takes.list(scene.id) == []
+
+
+def test_add_character_refuses_a_media_link_with_one_message(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = outside_folder(tmp_path)
+    shutil.rmtree(store.folder / "media")
+    (store.folder / "media").symlink_to(outside)
+    reference = tmp_path / "face.png"
+    reference.write_bytes(png_bytes("blue"))
+    code, _, err = run_cli(
+        capsys, "add-character", store.folder, "Mara", "--description", "red hair",
+        "--reference", reference,
+    )  # fmt: skip
+    assert code == 1
+    assert OUTSIDE_MESSAGE in err and "Traceback" not in err
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+    assert store.characters.list() == []
+
+
+@pytest.mark.parametrize("output", ["--panels", "--cbz", "--pdf"])
+def test_an_outside_picture_linked_as_media_is_never_exported(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    scene = store.scenes.add("[NC] the sea")
+    take = store.takes.add(scene.id, png_bytes("red"), TakeParams(width=16, height=16))
+    secret = tmp_path / "private-photo.png"
+    secret.write_bytes(png_bytes("blue"))
+    media_file = store.media.path(take.media)
+    media_file.unlink()
+    media_file.symlink_to(secret)
+    target = tmp_path / {"--panels": "stills", "--cbz": "story.cbz", "--pdf": "story.pdf"}[output]
+    code, _, err = run_cli(capsys, "export", store.folder, output, target)
+    assert code == 1, err
+    assert OUTSIDE_MESSAGE in err and "Traceback" not in err
+    assert not target.exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+def long_story(store: ProjectStore, panels: int = 120) -> None:
+    for number in range(panels):
+        store.scenes.add(f"[NC] panel {number}: the lighthouse keeper climbs the stairs " * 3)
+
+
+def test_export_script_on_a_full_disk_keeps_the_old_script_whole(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    long_story(store)
+    with small_disk(tmp_path / "disk") as disk:
+        script = disk / "story.toml"
+        old = "# the script the artist wrote by hand\n" * 80
+        script.write_text(old)
+        fill_disk(disk)
+        code, _, err = run_cli(capsys, "export-script", store.folder, "-o", script)
+        assert code == 1
+        assert f"The disk holding {disk} is full" in err
+        assert "MB free); free space and try again" in err and "Traceback" not in err
+        assert script.read_text() == old
+        assert sorted(p.name for p in disk.iterdir()) == ["filler.bin", "story.toml"]
+
+
+def test_export_script_replaces_the_old_script_atomically(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """The new script is renamed over the old one: the old file's inode is never truncated."""
+    script = tmp_path / "story.toml"
+    script.write_text("old")
+    old_inode = script.stat().st_ino
+    code, _, err = run_cli(capsys, "export-script", store.folder, "-o", script)
+    assert code == 0, err
+    assert script.stat().st_ino != old_inode
+    assert "[project]" in script.read_text() or "title" in script.read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
