@@ -147,13 +147,20 @@ def test_delete_unused_character_needs_no_force(project, capsys) -> None:
 
 
 def test_delete_scene_closes_up_the_story(project, capsys) -> None:
+    with opened(project) as store:
+        first, second, third, _ = store.scenes.list()
+        store.transitions.set(first.id, second.id, kind="crossfade")
+        store.transitions.set(second.id, third.id, kind="cut")
     out = ok(capsys, "delete-scene", project, "2")
-    assert "Deleted panel 2 and its 1 take" in out and "3 panels left" in out
+    assert out.startswith("Deleted panel 2 and its 1 take and 2 transitions: [Bob] waits")
+    assert out.endswith("(3 panels left).\n")
     with opened(project) as store:
         scenes = store.scenes.list()
         assert [s.number for s in scenes] == [1, 2, 3]
         assert [s.prompt for s in scenes][1] == "[Mara] and [Bob] look at the sea"
         assert store.info().take_count == 2
+        assert store.transitions.list() == []
+    assert ok(capsys, "delete-scene", project, "3").startswith("Deleted panel 3: [NC] a storm")
 
 
 @pytest.mark.parametrize(
@@ -167,6 +174,9 @@ def test_delete_scene_closes_up_the_story(project, capsys) -> None:
         ("0", "Panel 0 is outside the story"),
         ("-1", "Panel -1 is outside the story"),
         ("two", "'two' is not a valid panel number"),
+        ("1.5", "'1.5' is not a valid panel number"),
+        ("9" * 25, f"Panel {'9' * 25} is outside the story (it has 4 panels)"),
+        ("9" * 5000, "is not a valid panel number"),
     ],
 )
 def test_unknown_panels_are_refused(project, capsys, command, extra, panel, message) -> None:
@@ -203,6 +213,8 @@ def test_use_take_makes_it_active(project, capsys) -> None:
         ("1", "3", "Take 3 belongs to another panel (panel 2), not to panel 1"),
         ("3", "1", "This panel has no takes yet"),
         ("1", "99", "There is no take 99"),
+        ("1", "9" * 25, f"There is no take {'9' * 25}"),
+        ("1", "0", "There is no take 0"),
         ("1", "first", "'first' is not a valid take id"),
     ],
 )
@@ -248,3 +260,10 @@ def test_camera_refusals_change_nothing(project, capsys, options, message) -> No
     with opened(project) as store:
         store.scenes.update(store.scenes.at(1).id, camera_move=CameraMove(easing="linear"))
     assert message in refused(capsys, project, "camera", project, "1", *options)
+
+
+def test_existing_commands_refuse_panel_numbers_too_large_for_sqlite(project, capsys) -> None:
+    huge = "9" * 25
+    err = refused(capsys, project, "edit-scene", project, huge, "--prompt", "x")
+    assert f"Panel {huge} is outside the story (it has 4 panels)" in err
+    assert "outside the story" in refused(capsys, project, "move-scene", project, huge, "--to", "1")

@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import hashlib
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,20 +26,24 @@ from storyboard_app.cli.common import (
     add_project_argument,
     print_json,
     print_table,
+    shorten,
 )
 from storyboard_app.project.camera import EASINGS, MAX_ZOOM, CameraMove, Framing
-from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.errors import CharacterInUseError, ValidationError
 from storyboard_app.project.records import TakeRecord
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import find_tags
 
 
 def parse_int(text: str, what: str, hint: str) -> int:
-    """An integer typed by the user, or a ValidationError naming ``what``."""
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise ValidationError(f"{text!r} is not a valid {what}.", hint) from None
+    """An integer typed by the user, or a ValidationError naming ``what``.
+
+    Digits are capped so that a pasted wall of digits gets this message, not
+    Python's limit on converting huge numbers.
+    """
+    if not re.fullmatch(r"\s*[+-]?[0-9]{1,30}\s*", text):
+        raise ValidationError(f"{shorten(text, 40)!r} is not a valid {what}.", hint)
+    return int(text)
 
 
 def panel_number(text: str) -> int:
@@ -138,16 +143,17 @@ def register_delete_character(commands: Commands) -> None:
 
 def cmd_delete_character(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project) as store:
-        character = store.characters.get(args.name)
-        users = store.characters.panels_using(character.id)
-        if users and not args.force:
-            raise ValidationError(
-                f"{character.name} is still used by {panels_text(users)}.",
-                f"Add --force to delete it anyway: the [{character.name}] tags in those "
-                f"prompts become the plain word {character.name!r}.",
+        try:
+            untagged = store.characters.delete(
+                args.name, untag_panels=args.force, if_unused=not args.force
             )
-        untagged = store.characters.delete(character.id, untag_panels=True)
-    message = f"Deleted character {character.name}."
+        except CharacterInUseError as used:
+            raise ValidationError(
+                f"{used.name} is still used by {panels_text(used.panels)}.",
+                f"Add --force to delete it anyway: the [{used.name}] tags in those "
+                f"prompts become the plain word {used.name!r}.",
+            ) from None
+    message = f"Deleted character {args.name.strip()}."
     if untagged:
         message += f" Removed its tag from {panels_text(untagged)}."
     print(message)
@@ -169,14 +175,24 @@ def cmd_delete_scene(args: argparse.Namespace) -> int:
     number = panel_number(args.panel)
     with ProjectStore.open(args.project) as store:
         scene = store.scenes.at(number)
+        joined = [
+            t for t in store.transitions.list() if scene.id in (t.from_scene_id, t.to_scene_id)
+        ]
         store.scenes.delete(scene.id)
         remaining = len(store.scenes.list())
-    takes = f" and its {scene.take_count} take{'s' if scene.take_count != 1 else ''}"
+    went = [counted(scene.take_count, "take"), counted(len(joined), "transition")]
+    went = [part for part in went if part]
     print(
-        f"Deleted panel {number}{takes if scene.take_count else ''}: {scene.prompt} "
-        f"({remaining} panel{'s' if remaining != 1 else ''} left)."
+        f"Deleted panel {number}"
+        + (f" and its {' and '.join(went)}" if went else "")
+        + f": {scene.prompt} ({counted(remaining, 'panel') or 'no panels'} left)."
     )
     return EXIT_OK
+
+
+def counted(count: int, noun: str) -> str:
+    """``1 take`` / ``3 takes``; empty for none."""
+    return f"{count} {noun}{'s' if count != 1 else ''}" if count else ""
 
 
 def register_takes(commands: Commands) -> None:

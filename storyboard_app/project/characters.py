@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.errors import CharacterInUseError, NotFoundError, ValidationError
 from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene
 from storyboard_app.project.records import CharacterRecord
@@ -151,15 +151,21 @@ class CharacterRepository:
             row = find_character(session, name_or_id)
             return [scene.position + 1 for scene in scenes_using(session, row.name)]
 
-    def delete(self, name_or_id: str | int, *, untag_panels: bool = False) -> list[int]:
+    def delete(
+        self, name_or_id: str | int, *, untag_panels: bool = False, if_unused: bool = False
+    ) -> list[int]:
         """Delete a character; return the numbers of the panels whose tags were removed.
 
         Without ``untag_panels`` the prompts keep their ``[Name]`` text (shown as an
         unknown character); with it each tag becomes the plain name, in the same
         transaction as the deletion, so either both happen or neither does.
+        ``if_unused`` refuses (CharacterInUseError) while any panel uses it, checked
+        in that same transaction so no other process can tag it in between.
         """
         with self._store.session() as session:
             row = find_character(session, name_or_id)
+            if if_unused and (users := scenes_using(session, row.name)):
+                raise CharacterInUseError(row.name, [scene.position + 1 for scene in users])
             untagged = untag_scenes(session, row.name) if untag_panels else []
             session.delete(row)
             session.flush()

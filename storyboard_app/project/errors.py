@@ -62,6 +62,19 @@ class ValidationError(StoryboardError):
     """An edit that would leave the project inconsistent (empty prompt, duplicate name...)."""
 
 
+class CharacterInUseError(ValidationError):
+    """A character that panels still use, deleted with ``if_unused``; ``panels`` are 1-based."""
+
+    def __init__(self, name: str, panels: list[int]) -> None:
+        count = f"{len(panels)} panel{'s' if len(panels) != 1 else ''}"
+        super().__init__(
+            f"{name} is still used by {count}.",
+            "Remove it from those panels first, or delete it and remove its tags.",
+        )
+        self.name = name
+        self.panels = panels
+
+
 class NotFoundError(StoryboardError):
     """A character, scene, take or transition that does not exist."""
 

@@ -243,7 +243,7 @@ def renumber(rows: Sequence[Scene]) -> None:
 
 
 def find_scene(session: Session, scene_id: int) -> Scene:
-    row = session.get(Scene, scene_id)
+    row = session.get(Scene, scene_id) if 0 < scene_id < 2**63 else None
     if row is None:
         raise NotFoundError(
             f"There is no scene with id {scene_id}.", "List scenes to see their ids."
@@ -252,9 +252,13 @@ def find_scene(session: Session, scene_id: int) -> Scene:
 
 
 def scene_at(session: Session, number: int) -> Scene:
-    row = session.scalar(select(Scene).where(Scene.position == number - 1))
+    """The panel numbered ``number`` (1 = first), or one message for any number the
+    story lacks, even one too large for an SQLite integer."""
+    count = session.scalar(select(func.count()).select_from(Scene)) or 0
+    row = None
+    if 1 <= number <= count:
+        row = session.scalar(select(Scene).where(Scene.position == number - 1))
     if row is None:
-        count = session.scalar(select(func.count()).select_from(Scene)) or 0
         size = f"{count} panel{'s' if count != 1 else ''}" if count else "no panels"
         raise NotFoundError(
             f"Panel {number} is outside the story (it has {size}).",

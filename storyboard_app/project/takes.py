@@ -143,7 +143,7 @@ def check_take_of(scene: Scene, take: Take) -> None:
 
 
 def find_take(session: Session, take_id: int) -> Take:
-    take = session.get(Take, take_id)
+    take = session.get(Take, take_id) if 0 < take_id < 2**63 else None  # SQLite's INTEGER
     if take is None:
         raise NotFoundError(
             f"There is no take {take_id}.", "List the panel's takes to see their ids."
