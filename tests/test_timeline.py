@@ -70,15 +70,18 @@ def test_timeline_places_panels_and_transitions(story_store: ProjectStore) -> No
     story_store.transitions.set(s2.id, s3.id, kind="cut")
     take = story_store.takes.add(s2.id, png_bytes(), TakeParams(width=16, height=16))
     timeline = build_timeline(story_store)
-    kinds = [type(c).__name__ for c in timeline.clips]
-    assert kinds == ["PanelClip", "TransitionClip", "PanelClip", "PanelClip", "PanelClip"]
-    assert [c.frame_count for c in timeline.clips] == [36, 12, 48, 48, 48]
-    assert timeline.total_frames == 192
-    assert timeline.duration == pytest.approx(8.0)
+    assert [c.frame_count for c in timeline.panels] == [36, 48, 48, 48]
+    (fade,) = timeline.transitions
+    assert (fade.kind, fade.cut_frame, fade.start_frame) == ("crossfade", 36, 30)
+    assert fade.frame_count == 12
+    assert timeline.total_frames == 180
+    assert timeline.duration == pytest.approx(7.5)
     assert timeline.panels[1].media == take.media
     assert timeline.panels[0].media is None
-    assert timeline.clip_at(40).kind == "crossfade"
-    assert timeline.clip_at(192) is None
+    assert timeline.transition_at(40).kind == "crossfade"
+    assert timeline.transition_at(42) is None
+    assert timeline.panel_at(40).number == 2
+    assert timeline.panel_at(180) is None
 
 
 def test_stale_transitions_play_as_cuts(story_store: ProjectStore) -> None:
@@ -94,4 +97,4 @@ def test_frame_boundaries_do_not_drift(store: ProjectStore) -> None:
         store.scenes.add("[NC] a beat", duration=1 / 3)
     timeline = build_timeline(store)
     assert timeline.total_frames == 240
-    assert {c.frame_count for c in timeline.clips} == {8}
+    assert {c.frame_count for c in timeline.panels} == {8}

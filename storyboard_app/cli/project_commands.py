@@ -83,7 +83,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("panels", f"{info.scene_count} ({info.rendered_scene_count} rendered)"),
         ("takes", str(info.take_count)),
         ("transitions", f"{info.transition_count} ({info.stale_transition_count} stale)"),
-        ("duration", f"{info.total_duration:g} s"),
+        (
+            "duration",
+            f"{info.total_duration:g} s ({info.total_frames} frames at {settings.frame_rate} fps)",
+        ),
         ("model", settings.model_source or "(none configured)"),
         ("size", f"{settings.width}x{settings.height}"),
         ("steps / guidance", f"{settings.steps} / {settings.guidance:g}"),

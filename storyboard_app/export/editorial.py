@@ -2,7 +2,9 @@
 
 Panels become clips of their durations that point at still images written
 beside the timeline (``NAME_stills/panel_001.png`` ...); transitions become
-OTIO dissolves centred on the cut between their panels. The frame layout is
+OTIO dissolves over the cut between their panels, which add no time, as on
+the project's timeline (a transition that plays as a cut is left out). The
+frame layout is
 the same :class:`Timeline` the MP4 is encoded from, so an editor's cut lines
 up with the animatic to the frame. FCP XML and EDL are written by the
 official OTIO adapter packages from the same OTIO timeline.
@@ -125,37 +127,25 @@ def build_otio_timeline(
 ) -> otio.schema.Timeline:
     """One video track: a clip per panel, a dissolve per transition, at the timeline's rate.
 
-    A transition of ``n`` frames between two panels is an OTIO transition over
-    the cut, ``n // 2`` frames before it and the rest after, so clip lengths
-    include their halves and the track is exactly as long as the animatic.
+    Clips are exactly as long as their panels on the timeline; a transition
+    overlaps the cut (its frames before and after the cut are its in and out
+    offsets), so the track is exactly as long as the animatic.
     """
     rate = timeline.frame_rate
     panels = {panel.scene_id: panel for panel in story.panels}
     handle = max((t.frame_count for t in timeline.transitions), default=0)
+    over_cut = {t.from_scene_id: t for t in timeline.transitions}
     track = otio.schema.Track(name="Panels", kind=otio.schema.TrackKind.Video)
-    clips = timeline.clips
-    for index, clip in enumerate(clips):
-        if isinstance(clip, TransitionClip):
-            track.append(otio_transition(clip, rate))
-            continue
-        before = clips[index - 1] if index > 0 else None
-        after = clips[index + 1] if index + 1 < len(clips) else None
-        extra_before = after_cut(before) if isinstance(before, TransitionClip) else 0
-        extra_after = before_cut(after) if isinstance(after, TransitionClip) else 0
-        frames = extra_before + clip.frame_count + extra_after
+    for clip in timeline.panels:
         caption = panels[clip.scene_id].caption.strip()
-        track.append(otio_clip(clip, frames, handle, stills[clip.scene_id], rate, caption))
+        track.append(
+            otio_clip(clip, clip.frame_count, handle, stills[clip.scene_id], rate, caption)
+        )
+        if clip.scene_id in over_cut:
+            track.append(otio_transition(over_cut[clip.scene_id], rate))
     result = otio.schema.Timeline(name=story.title, tracks=[track])
     result.global_start_time = otio.opentime.RationalTime(0, rate)
     return result
-
-
-def before_cut(transition: TransitionClip) -> int:
-    return transition.frame_count // 2
-
-
-def after_cut(transition: TransitionClip) -> int:
-    return transition.frame_count - before_cut(transition)
 
 
 def otio_clip(
@@ -182,13 +172,13 @@ def otio_clip(
 
 
 def otio_transition(clip: TransitionClip, rate: int) -> otio.schema.Transition:
-    """A dissolve centred on the cut; the storyboard's kind (morph, motion...) is kept as metadata
+    """A dissolve over the cut; the storyboard's kind (morph, motion...) is kept as metadata
     because editing software only knows dissolves."""
     return otio.schema.Transition(
         name=f"{clip.kind} {clip.frame_count} frames",
         transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-        in_offset=otio.opentime.RationalTime(before_cut(clip), rate),
-        out_offset=otio.opentime.RationalTime(after_cut(clip), rate),
+        in_offset=otio.opentime.RationalTime(clip.frames_before_cut, rate),
+        out_offset=otio.opentime.RationalTime(clip.frames_after_cut, rate),
         metadata={"storyboard": {"kind": clip.kind, "transition_id": clip.transition_id}},
     )
 

@@ -2,9 +2,11 @@
 
 :class:`TimelineFrames` turns a :class:`Timeline` into RGB frames of one
 output size. Panels are held for their frames, framed by their camera move
-(eased per frame, sub-pixel smooth); a crossfade is blended on the fly from
-the two panels' neighbouring frames; a transition with generated frames (a
-morph, a motion clip) plays them, resampled to the transition's frame count.
+(eased per frame, sub-pixel smooth). A transition overlaps the cut between
+its panels (it adds no time, see :mod:`storyboard_app.project.timeline`): a
+crossfade is blended on the fly from the two panels as they play; a morph or
+motion clip plays its generated frames, resampled to the transition's frame
+count.
 Pictures keep their aspect ratio, with black bars where it differs from the
 output's.
 """
@@ -97,7 +99,9 @@ class TimelineFrames:
         self.media = media
         self.size = check_frame_size(size)
         self.style = style or FrameStyle()
-        self._starts = [clip.start_frame for clip in timeline.clips]
+        self._starts = [clip.start_frame for clip in timeline.panels]
+        self._fades = sorted(timeline.transitions, key=lambda clip: clip.start_frame)
+        self._fade_starts = [clip.start_frame for clip in self._fades]
         self._panels = {clip.scene_id: clip for clip in timeline.panels}
         self._pictures: SmallCache[int, PanelPicture | np.ndarray] = SmallCache()
         self._overlays: SmallCache[int, list[Overlay]] = SmallCache()
@@ -115,15 +119,27 @@ class TimelineFrames:
         """Frame ``index`` as a new array the caller may change."""
         if not 0 <= index < len(self):
             raise IndexError(f"frame {index} is outside the timeline (0..{len(self) - 1})")
-        clip = self.timeline.clips[bisect.bisect_right(self._starts, index) - 1]
-        offset = index - clip.start_frame
-        if isinstance(clip, PanelClip):
-            return self.panel_frame(clip, progress(offset, clip.frame_count)).copy()
-        return self.transition_frame(clip, offset)
+        transition = self._transition_at(index)
+        if transition is not None:
+            return self.transition_frame(transition, index)
+        clip = self.timeline.panels[bisect.bisect_right(self._starts, index) - 1]
+        return self.panel_at(clip, index).copy()
+
+    def _transition_at(self, index: int) -> TransitionClip | None:
+        place = bisect.bisect_right(self._fade_starts, index) - 1
+        if place >= 0 and index < self._fades[place].end_frame:
+            return self._fades[place]
+        return None
 
     def image(self, index: int) -> Image.Image:
         """Frame ``index`` as a Pillow image (for previews)."""
         return Image.fromarray(self.frame(index))
+
+    def panel_at(self, clip: PanelClip, index: int) -> np.ndarray:
+        """The panel as it looks at timeline frame ``index``: held at its first or last
+        frame outside its own time (a transition overlapping its cut shows it there)."""
+        offset = min(max(index - clip.start_frame, 0), clip.frame_count - 1)
+        return self.panel_frame(clip, progress(offset, clip.frame_count))
 
     def panel_frame(self, clip: PanelClip, t: float) -> np.ndarray:
         """The panel at time ``t`` in [0, 1] of its clip, with its overlays; do not modify."""
@@ -162,8 +178,10 @@ class TimelineFrames:
             overlays.append(number_overlay(clip.number, self.size))
         return overlays
 
-    def transition_frame(self, clip: TransitionClip, offset: int) -> np.ndarray:
-        """A generated frame of the transition, or a crossfade between its two panels."""
+    def transition_frame(self, clip: TransitionClip, index: int) -> np.ndarray:
+        """Timeline frame ``index`` inside a transition: one of its generated frames, or
+        the two panels blended as they play (a crossfade)."""
+        offset = index - clip.start_frame
         if clip.media:
             name = clip.media[
                 min(len(clip.media) - 1, offset * len(clip.media) // clip.frame_count)
@@ -171,8 +189,8 @@ class TimelineFrames:
             still = self._stills.get(name, lambda: self._fit_still(name))
             if still is not None:
                 return still.copy()
-        before = self.panel_frame(self._panels[clip.from_scene_id], 1.0)
-        after = self.panel_frame(self._panels[clip.to_scene_id], 0.0)
+        before = self.panel_at(self._panels[clip.from_scene_id], index)
+        after = self.panel_at(self._panels[clip.to_scene_id], index)
         weight = (offset + 1) / (clip.frame_count + 1)
         return cv2.addWeighted(before, 1.0 - weight, after, weight, 0.0)
 

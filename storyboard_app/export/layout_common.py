@@ -134,6 +134,10 @@ def cast_list(story: Story, box: Rect) -> list[PageItem]:
 
 
 def format_duration(seconds: float) -> str:
-    """``1:05`` for 65 seconds; how running times read on a slate."""
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
+    """``1:05`` for 65 seconds, ``0:28.5`` for 28.5: how running times read on a slate,
+    to the hundredth, so the cover agrees with the animatic to the frame."""
+    minutes, hundredths = divmod(round(seconds * 100), 6000)
+    text = f"{minutes}:{hundredths // 100:02d}"
+    if hundredths % 100:
+        text += f".{hundredths % 100:02d}".rstrip("0")
+    return text

@@ -17,6 +17,7 @@ from storyboard_app.project.errors import MediaError
 from storyboard_app.project.media import MediaStore
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.timeline import build_timeline
 
 NOT_RENDERED = "not rendered"
 IMAGE_MISSING = "image file missing"
@@ -51,14 +52,18 @@ class ExportPanel:
 
 @dataclass(frozen=True)
 class Story:
+    """``total_frames`` at ``frame_rate`` is the running time, read from the timeline."""
+
     title: str
     panels: tuple[ExportPanel, ...]
     characters: tuple[tuple[str, str], ...]
     frame_size: tuple[int, int]
+    total_frames: int
+    frame_rate: int
 
     @property
     def duration(self) -> float:
-        return sum(panel.duration for panel in self.panels)
+        return self.total_frames / self.frame_rate
 
 
 def collect_story(store: ProjectStore) -> Story:
@@ -71,11 +76,14 @@ def collect_story(store: ProjectStore) -> Story:
         )
     settings = store.settings()
     frame_size = (settings.width, settings.height)
+    timeline = build_timeline(store)
     return Story(
         title=store.name,
         panels=tuple(export_panel(store, scene, frame_size) for scene in scenes),
         characters=tuple((c.name, c.description) for c in store.characters.list()),
         frame_size=frame_size,
+        total_frames=timeline.total_frames,
+        frame_rate=timeline.frame_rate,
     )
 
 

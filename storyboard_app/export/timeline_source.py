@@ -5,7 +5,7 @@ from __future__ import annotations
 from storyboard_app.export.errors import ExportOptionsError, NothingToExportError
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore
-from storyboard_app.project.timeline import Timeline, active_media, build_timeline, layout
+from storyboard_app.project.timeline import Timeline, build_timeline
 
 DEFAULT_VIDEO_HEIGHT = 720
 MAX_FRAME_RATE = 120
@@ -17,19 +17,13 @@ def project_timeline(store: ProjectStore, frame_rate: int | None = None) -> Time
     Every export that places panels in time goes through here, so the MP4, the
     image sequence and the editorial timelines agree to the frame.
     """
-    if frame_rate is None:
-        timeline = build_timeline(store)
-    else:
-        if not 1 <= frame_rate <= MAX_FRAME_RATE:
-            raise ExportOptionsError(
-                f"A frame rate of {frame_rate} fps is out of range.",
-                f"Use 1 to {MAX_FRAME_RATE} frames per second, e.g. 24.",
-            )
-        scenes = store.scenes.list()
-        media = {scene.id: active_media(store, scene) for scene in scenes}
-        transitions = {(t.from_scene_id, t.to_scene_id): t for t in store.transitions.list()}
-        timeline = layout(frame_rate, scenes, media, transitions)
-    if not timeline.clips:
+    if frame_rate is not None and not 1 <= frame_rate <= MAX_FRAME_RATE:
+        raise ExportOptionsError(
+            f"A frame rate of {frame_rate} fps is out of range.",
+            f"Use 1 to {MAX_FRAME_RATE} frames per second, e.g. 24.",
+        )
+    timeline = build_timeline(store, frame_rate)
+    if not timeline.panels:
         raise NothingToExportError(
             f"The project {store.name!r} has no panels to export.",
             "Add panels first (storyboard add-scene, or the app's + button).",

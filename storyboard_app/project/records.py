@@ -103,3 +103,4 @@ class ProjectInfo:
     transition_count: int
     stale_transition_count: int
     total_duration: float
+    total_frames: int

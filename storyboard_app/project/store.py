@@ -34,9 +34,10 @@ from storyboard_app.project.errors import (
 from storyboard_app.project.media import MediaStore
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Take, Transition
 from storyboard_app.project.records import ProjectInfo
-from storyboard_app.project.scenes import SceneRepository, stored_duration
+from storyboard_app.project.scenes import SceneRepository
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.takes import TakeRepository
+from storyboard_app.project.timeline import build_timeline
 from storyboard_app.project.transitions import TransitionRepository
 
 PROJECT_SUFFIX = ".storyboard"
@@ -196,6 +197,8 @@ class ProjectStore:
             ).scalar_one()
 
     def info(self) -> ProjectInfo:
+        """The project's summary; its running time is the timeline's, to the frame."""
+        timeline = build_timeline(self)
         with self.session() as session:
             row = session.get_one(ProjectSettingsRow, 1)
             scenes = session.scalars(select(Scene)).all()
@@ -211,9 +214,8 @@ class ProjectStore:
                 take_count=session.scalar(select(func.count()).select_from(Take)) or 0,
                 transition_count=len(transitions),
                 stale_transition_count=sum(1 for t in transitions if t.status == "stale"),
-                total_duration=sum(
-                    stored_duration(s.duration, f"panel {s.position + 1}") for s in scenes
-                ),
+                total_duration=timeline.duration,
+                total_frames=timeline.total_frames,
             )
 
     def integrity_check(self) -> list[str]:

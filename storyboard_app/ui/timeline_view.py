@@ -1,7 +1,9 @@
 """TimelineView: the story as a track of clips beneath the storyboard.
 
 The view is rebuilt from :func:`build_timeline` whenever the session says the
-panels changed, so it never keeps a second copy of the story. Dragging a
+panels changed, so it never keeps a second copy of the story: panels sit cut to
+cut, a transition is drawn over the cut it overlaps, and one that plays as a cut
+(failed, stale, not made yet) is a hatched mark on the cut. Dragging a
 panel's right edge only moves the drawing until the mouse is released; the new
 duration then goes through the panel edit command, so it is one undo step.
 """
@@ -20,7 +22,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.project.records import TransitionRecord
 from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip, build_timeline
 from storyboard_app.ui.commands.timeline import TimelineEditCommand
 from storyboard_app.ui.project_session import ProjectSession
@@ -29,7 +30,7 @@ RULER_HEIGHT = 20.0
 TRACK_TOP = RULER_HEIGHT + 4.0
 TRACK_HEIGHT = 56.0
 EDGE_GRAB_PX = 6.0
-STALE_MARK_WIDTH = 10.0
+AS_CUT_MARK_WIDTH = 10.0
 QUARTER_SECOND = 0.25
 QUARTER_SNAP_PX = 6.0
 MIN_DURATION = 0.04
@@ -71,24 +72,39 @@ class PanelClipItem(QGraphicsRectItem):
         self.setRect(rect)
 
 
-class TransitionItem(QGraphicsRectItem):
-    """A transition between two panels: a timed block, or a narrow mark when stale (a stale
-    transition plays as a cut, but the artist must see that it needs regenerating)."""
+# How a transition that plays as a cut is drawn, by status: colour and what the tooltip says.
+AS_CUT_LOOKS = {
+    "failed": ("#c0392b", "failed: plays as a cut until you make it again"),
+    "stale": ("#e67e22", "stale: a panel's picture changed; plays as a cut until remade"),
+    "pending": ("#7f8c8d", "not made yet: plays as a cut"),
+}
 
-    def __init__(self, transition_id: int, kind: str, rect: QRectF, *, stale: bool = False) -> None:
+
+class TransitionItem(QGraphicsRectItem):
+    """A transition between two panels: a block over the cut it overlaps, or, when it plays
+    as a cut (failed, stale, not made yet), a narrow hatched mark on the cut, so the artist
+    sees that it needs making while the time shown is the time that plays."""
+
+    def __init__(self, clip: TransitionClip, rect: QRectF, *, as_cut: bool = False) -> None:
         super().__init__(rect)
-        self.transition_id = transition_id
-        self.kind = kind
-        self.stale = stale
-        colour = QColor("#c0392b") if stale else QColor("#d4a017")
-        self.setBrush(
-            QBrush(colour, Qt.BrushStyle.BDiagPattern if stale else Qt.BrushStyle.SolidPattern)
-        )
-        self.setPen(QPen(colour.darker()))
-        self.setToolTip(f"{kind} (stale: regenerate)" if stale else kind)
-        if not stale:
-            label = QGraphicsSimpleTextItem(kind, self)
+        self.clip = clip
+        self.transition_id = clip.transition_id
+        self.kind = clip.kind
+        self.as_cut = as_cut
+        self.status = clip.status if as_cut else "ready"
+        self.stale = as_cut and clip.status == "stale"
+        if as_cut:
+            colour, note = AS_CUT_LOOKS.get(clip.status, AS_CUT_LOOKS["pending"])
+            brush = QBrush(QColor(colour), Qt.BrushStyle.DiagCrossPattern)
+            self.setToolTip(f"{clip.kind} ({note})")
+        else:
+            colour = "#d4a017"
+            brush = QBrush(QColor(212, 160, 23, 170))
+            self.setToolTip(f"{clip.kind}, {clip.frame_count} frames over the cut")
+            label = QGraphicsSimpleTextItem(clip.kind, self)
             label.setPos(rect.left() + 2, rect.bottom() - 16)
+        self.setBrush(brush)
+        self.setPen(QPen(QColor(colour).darker(), 2 if as_cut else 1))
 
 
 class TimelineView(QGraphicsView):
@@ -141,9 +157,14 @@ class TimelineView(QGraphicsView):
         width = max(self.x_of_frame(self.timeline.total_frames), 1.0) + 40
         scene.setSceneRect(0, 0, width, TRACK_TOP + TRACK_HEIGHT + 8)
         self._draw_ruler(width)
-        for clip in self.timeline.clips:
-            self._add_clip(clip)
-        self._add_stale_marks(self.session.store.transitions.list())
+        for clip in self.timeline.panels:
+            self.scene().addItem(
+                PanelClipItem(clip, self._clip_rect(clip.start_frame, clip.frame_count))
+            )
+        for transition in self.timeline.transitions:
+            self._add_transition(transition)
+        for transition in self.timeline.as_cuts:
+            self._add_as_cut_mark(transition)
         self.playhead = scene.addLine(0, 0, 0, TRACK_TOP + TRACK_HEIGHT, QPen(QColor("#e74c3c"), 2))
         self.playhead.setZValue(10)
         self.set_frame(self._frame)
@@ -250,24 +271,21 @@ class TimelineView(QGraphicsView):
         left = self.x_of_frame(start_frame)
         return QRectF(left, TRACK_TOP, self.x_of_frame(frame_count), TRACK_HEIGHT)
 
-    def _add_clip(self, clip: PanelClip | TransitionClip) -> None:
+    def _add_transition(self, clip: TransitionClip) -> None:
+        """A playing transition overlaps the cut: drawn over the ends of both panels."""
         rect = self._clip_rect(clip.start_frame, clip.frame_count)
-        if isinstance(clip, PanelClip):
-            self.scene().addItem(PanelClipItem(clip, rect))
-        else:
-            self.scene().addItem(TransitionItem(clip.transition_id, clip.kind, rect))
+        rect.adjust(0, TRACK_HEIGHT / 2, 0, 0)
+        item = TransitionItem(clip, rect)
+        item.setZValue(3)
+        self.scene().addItem(item)
 
-    def _add_stale_marks(self, transitions: list[TransitionRecord]) -> None:
-        """Stale transitions take no time, so they are drawn over the cut after their panel."""
-        ends = {clip.scene_id: clip.end_frame for clip in self.timeline.panels}
-        for transition in transitions:
-            if transition.status != "stale" or transition.from_scene_id not in ends:
-                continue
-            x = self.x_of_frame(ends[transition.from_scene_id])
-            rect = QRectF(x - STALE_MARK_WIDTH / 2, TRACK_TOP, STALE_MARK_WIDTH, TRACK_HEIGHT)
-            item = TransitionItem(transition.id, transition.kind, rect, stale=True)
-            item.setZValue(5)
-            self.scene().addItem(item)
+    def _add_as_cut_mark(self, clip: TransitionClip) -> None:
+        """A transition that plays as a cut takes no time: a mark on the cut."""
+        x = self.x_of_frame(clip.cut_frame)
+        rect = QRectF(x - AS_CUT_MARK_WIDTH / 2, TRACK_TOP, AS_CUT_MARK_WIDTH, TRACK_HEIGHT)
+        item = TransitionItem(clip, rect, as_cut=True)
+        item.setZValue(5)
+        self.scene().addItem(item)
 
     def _draw_ruler(self, width: float) -> None:
         """Ticks every second (labelled) and every quarter second when zoomed in enough."""

@@ -3,7 +3,8 @@
 Four panels at 24 fps: a PNG with a camera move and a speech caption, a
 larger JPEG with a narration caption, an unrendered panel, and a plain PNG;
 between them a crossfade, a cut and a morph with three generated frames.
-Timeline: 12 + 6 (crossfade) + 12 + 6 + 6 (morph) + 12 = 54 frames.
+Timeline: panels of 12 + 12 + 6 + 12 = 42 frames; the 6-frame crossfade (frames 9-14)
+and morph (27-32) overlap their cuts and add no time.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ RED = (220, 30, 30)
 BLUE = (30, 30, 220)
 GREEN = (30, 200, 30)
 MORPH_COLORS = ((250, 250, 0), (0, 250, 250), (250, 0, 250))
-TOTAL_FRAMES = 54
+TOTAL_FRAMES = 42
 
 
 def image_bytes(color: tuple[int, int, int], size: tuple[int, int], kind: str = "PNG") -> bytes:

@@ -17,9 +17,9 @@ from storyboard_app.export import (
 )
 from storyboard_app.project.store import ProjectStore
 
-# Panels of 12, 12, 6 and 12 frames; the 6-frame crossfade and 6-frame morph give
-# 3 frames to each side of their cuts.
-CLIP_FRAMES = [15, 15, 9, 15]
+# Panels of 12, 12, 6 and 12 frames; the 6-frame crossfade and 6-frame morph overlap
+# their cuts by 3 frames each side and add no time.
+CLIP_FRAMES = [12, 12, 6, 12]
 TRANSITION_OFFSETS = [(3, 3), (3, 3)]
 
 
@@ -78,8 +78,8 @@ def test_edl_has_an_event_per_panel_and_dissolves(board: ProjectStore, tmp_path:
     clips, transitions = clips_and_transitions(track_of(timeline))
     assert len(clips) == 4 and len(transitions) == 2
     assert track_of(timeline).duration().to_frames() == TOTAL_FRAMES
-    # An EDL puts a whole dissolve after its cut: the incoming clip carries it.
-    assert [c.source_range.duration.to_frames() for c in clips] == [12, 18, 6, 18]
+    # An EDL puts a whole dissolve after its cut: the outgoing clip gives up its half.
+    assert [c.source_range.duration.to_frames() for c in clips] == [9, 15, 3, 15]
 
 
 def test_any_rate_for_otio_but_only_timecode_rates_for_edl_and_fcp(
@@ -88,7 +88,7 @@ def test_any_rate_for_otio_but_only_timecode_rates_for_edl_and_fcp(
     twelve = EditorialOptions(frame_rate=12)
     result = export_editorial(board, tmp_path / "cut.otio", "otio", twelve)
     timeline = otio.adapters.read_from_file(str(result.path))
-    assert track_of(timeline).duration().to_frames() == 27
+    assert track_of(timeline).duration().to_frames() == 21
     for name, suffix in (("edl", ".edl"), ("fcp_xml", ".xml")):
         with pytest.raises(ExportOptionsError, match="no 12 fps"):
             export_editorial(board, tmp_path / f"cut{suffix}", name, twelve)

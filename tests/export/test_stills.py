@@ -30,7 +30,8 @@ def test_frames_folder_holds_every_frame_in_order(board: ProjectStore, tmp_path:
 
 def test_an_existing_empty_folder_may_receive_frames(board: ProjectStore, tmp_path: Path) -> None:
     (tmp_path / "frames").mkdir()
-    assert export_frames(board, tmp_path / "frames", FrameOptions(size=(16, 16))).count == 54
+    result = export_frames(board, tmp_path / "frames", FrameOptions(size=(16, 16)))
+    assert result.count == TOTAL_FRAMES
 
 
 def test_a_folder_with_files_is_never_overwritten(board: ProjectStore, tmp_path: Path) -> None:

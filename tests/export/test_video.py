@@ -56,8 +56,8 @@ def test_frame_rate_override_lays_the_timeline_out_again(
     result = export_mp4(board, tmp_path / "a.mp4", VideoOptions(size=SMALL, frame_rate=12))
     info = probe(result.path)
     assert info["rate"] == 12
-    assert len(info["frames"]) == project_timeline(board, 12).total_frames == 27
-    assert info["duration"] == Fraction(27, 12)
+    assert len(info["frames"]) == project_timeline(board, 12).total_frames == 21
+    assert info["duration"] == Fraction(21, 12)
 
 
 def test_frames_show_panels_transitions_and_placeholders_in_order(
@@ -67,12 +67,12 @@ def test_frames_show_panels_transitions_and_placeholders_in_order(
     centre = [frame[24, 32].astype(int) for frame in frames]
     assert_close(centre[0], (220, 30, 30))
     assert_close(centre[20], (30, 30, 220))
-    assert_close(centre[53], (30, 200, 30))
-    fade = centre[15]
+    assert_close(centre[41], (30, 200, 30))
+    fade = centre[12]
     assert 60 < fade[0] < 190 and 60 < fade[2] < 190
-    placeholder = centre[33]
+    placeholder = centre[25]
     assert abs(placeholder[0] - placeholder[1]) < 12 and abs(placeholder[1] - placeholder[2]) < 12
-    assert_close(centre[37], (250, 250, 0))
+    assert_close(centre[27], (250, 250, 0))
 
 
 def test_default_size_is_720_lines_at_the_panels_aspect(board: ProjectStore) -> None:
@@ -86,7 +86,7 @@ def test_cancel_midway_leaves_no_partial_file(board: ProjectStore, tmp_path: Pat
     def cancel_after_ten() -> bool:
         return len(seen) >= 10
 
-    with pytest.raises(ExportCancelledError, match="after 10 of 54 frames"):
+    with pytest.raises(ExportCancelledError, match="after 10 of 42 frames"):
         export_mp4(
             board, tmp_path / "a.mp4", VideoOptions(size=SMALL), seen.append, cancel_after_ten
         )
