@@ -152,3 +152,40 @@ def test_export_script_replaces_the_old_script_atomically(
     assert script.stat().st_ino != old_inode
     assert "[project]" in script.read_text() or "title" in script.read_text()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_refused_add_character_leaves_no_reference_file(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.characters.add("Mara", "red hair")
+    reference = tmp_path / "face.png"
+    reference.write_bytes(png_bytes("blue"))
+    before = folder_digest(store.folder)
+    code, _, err = run_cli(
+        capsys, "add-character", store.folder, "Mara", "--description", "another Mara",
+        "--reference", reference,
+    )  # fmt: skip
+    assert code == 1 and "Traceback" not in err
+    assert folder_digest(store.folder) == before
+    assert list((store.folder / "media").rglob("*.png")) == []
+
+
+def test_a_refused_script_import_leaves_no_reference_file(
+    store: ProjectStore, tmp_path: Path
+) -> None:
+    from storyboard_app.project.errors import ValidationError
+    from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript
+    from storyboard_app.project.story import import_story
+
+    reference = tmp_path / "face.png"
+    reference.write_bytes(png_bytes("blue"))
+    script = StoryScript(
+        title="t",
+        settings={},
+        characters=(CharacterSpec(name="Mara", description="red hair", reference_image=reference),),
+        scenes=(SceneSpec(prompt=""),),
+    )
+    with pytest.raises(ValidationError):
+        import_story(store, script)
+    assert list((store.folder / "media").rglob("*.png")) == []
+    assert store.characters.list() == []

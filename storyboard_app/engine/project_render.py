@@ -7,6 +7,7 @@ finished panel and never leaves a partial one.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
-from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import project_path
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
 from storyboard_app.project.seeds import MAX_SEED
@@ -43,6 +44,7 @@ IDENTITY_FRAMINGS = (
     "close-up of the face",
 )
 IDENTITY_CACHE_DIR = Path("cache") / "identity"
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -202,19 +204,33 @@ def render_scenes(
     scene's seed always reproduces its newest take.
     """
     takes: list[TakeRecord] = []
-    seeds = {panel.scene_id: panel.seed for panel in request.panels}
+    panels = {panel.scene_id: panel for panel in request.panels}
 
     def handle(event: RenderEvent) -> None:
         if isinstance(event, PanelRendered):
-            takes.append(
-                store.takes.add(
-                    event.scene_id, event.png, event.params, scene_seed=seeds[event.scene_id]
-                )
-            )
+            take = store_take(store, panels[event.scene_id], event)
+            if take is None:
+                return  # the panel was deleted meanwhile: its picture is dropped
+            takes.append(take)
         on_event(event)
 
     renderer.render(request, handle, is_cancelled)
     return takes
+
+
+def store_take(store: ProjectStore, panel: PanelJob, event: PanelRendered) -> TakeRecord | None:
+    """The panel's new take, or None when the panel was deleted while it rendered.
+
+    Another window or process may delete a panel mid-render; that panel's result
+    is dropped (no take, no media file) and the rest of the render goes on.
+    """
+    try:
+        return store.takes.add(event.scene_id, event.png, event.params, scene_seed=panel.seed)
+    except NotFoundError:
+        _log.warning(
+            "Panel %d was deleted while it rendered; its picture was dropped.", panel.number
+        )
+        return None
 
 
 def load_pipeline_for(request: RenderRequest) -> LoadedPipeline:

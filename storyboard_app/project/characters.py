@@ -89,7 +89,10 @@ class CharacterRepository:
         color: str | None = None,
         reference_image: Path | None = None,
     ) -> CharacterRecord:
-        reference = self._store.media.put_image_file(reference_image) if reference_image else None
+        image: tuple[bytes, str] | None = None
+        if reference_image is not None:
+            data = read_image_file(Path(reference_image))
+            image = (data, image_extension(data, str(reference_image)))
         with self._store.session() as session:
             row = add_character(
                 session,
@@ -98,8 +101,11 @@ class CharacterRepository:
                 negative_prompt=negative_prompt,
                 seed=seed,
                 color=color,
-                reference_media=reference,
             )
+            if image is not None:
+                # Stored once the character is known to be valid (a duplicate name,
+                # an empty description), so a refused add leaves no file behind.
+                row.reference_media = self._store.media.put_bytes(*image)
             return to_record(row)
 
     def update(self, name_or_id: str | int, **changes: Any) -> CharacterRecord:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from storyboard_app.project.characters import add_character
 from storyboard_app.project.errors import StoryboardError, ValidationError
+from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Transition
 from storyboard_app.project.records import TransitionRecord
 from storyboard_app.project.scenes import add_scene
@@ -54,28 +55,38 @@ def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bo
     """Append the script's characters and scenes (and settings) to ``store`` in one transaction."""
     if apply_settings and script.settings:
         new_settings = settings_from_script(script, store.settings())
-    references = {
-        spec.name: store.media.put_image_file(spec.reference_image)
+    images = {
+        spec.name: checked_image(spec.reference_image)
         for spec in script.characters
         if spec.reference_image is not None
     }
     with store.session() as session:
         if apply_settings and script.settings:
             settings_to_row(new_settings, session.get_one(ProjectSettingsRow, 1))
-        for spec in script.characters:
-            add_character(
+        rows = {
+            spec.name: add_character(
                 session,
                 spec.name,
                 spec.description,
                 negative_prompt=spec.negative_prompt,
                 seed=spec.seed,
                 color=spec.color,
-                reference_media=references.get(spec.name),
             )
+            for spec in script.characters
+        }
         scenes = [import_scene(session, spec) for spec in script.scenes]
         for spec, start, end in zip(script.scenes, scenes, scenes[1:], strict=False):
             if spec.transition_to_next is not None:
                 add_transition(session, start, end, spec.transition_to_next)
+        # Written last, once everything else is valid: a refused import leaves no files.
+        for name, image in images.items():
+            rows[name].reference_media = store.media.put_bytes(*image)
+
+
+def checked_image(path: Path) -> tuple[bytes, str]:
+    """A reference image's bytes and extension, verified but not yet stored."""
+    data = read_image_file(Path(path))
+    return data, image_extension(data, str(path))
 
 
 def import_scene(session: Session, spec: SceneSpec) -> Scene:

@@ -1,8 +1,9 @@
 """Takes: every rendered or imported image of a scene, kept until deleted on purpose.
 
 A reroll adds a take; it never overwrites one. The media file is written (atomically)
-before the row that points at it is committed, so a crash can leave an unused
-file but never a take without its image.
+inside the take's transaction, after its scene is found and before the row that
+points at it is committed, so a crash can leave an unused file but never a take
+without its image, and a deleted scene gets no file at all.
 """
 
 from __future__ import annotations
@@ -54,9 +55,13 @@ class TakeRepository:
         ``scene_seed`` (a reroll's new seed) is written to the scene in the same
         transaction as the take, so the two are never seen apart.
         """
-        media = self._store.media.put_image_bytes(image, what="The rendered image")
+        extension = image_extension(image, "The rendered image")
         with self._store.session() as session:
+            # The scene is looked up under the write lock before the file is
+            # written: a panel deleted meanwhile (by another window or process)
+            # gets neither a take nor an orphan media file.
             scene = find_scene(session, scene_id)
+            media = self._store.media.put_bytes(image, extension)
             if scene_seed is not None and scene.seed != scene_seed:
                 scene.seed = check_seed(int(scene_seed), f"panel {scene.position + 1}")
             take = take_row(scene.id, media, params)
