@@ -75,3 +75,24 @@ def fill_disk(folder: Path) -> Path:
     finally:
         os.close(fd)
     return filler
+
+
+RED, BLUE, GREEN = png_bytes("red"), png_bytes("blue"), png_bytes("green")
+
+
+def edit_demo_project(path: Path) -> Path:
+    """Four panels, two characters; panel 1 has two takes (the second active), panel 2 one."""
+    from storyboard_app.project.records import TakeParams
+    from storyboard_app.project.store import ProjectStore
+
+    with ProjectStore.create(path) as store:
+        store.characters.add("Mara", "a young woman with short red hair, green raincoat")
+        store.characters.add("Bob", "an old man with a white beard, blue sweater")
+        first = store.scenes.add("[Mara] climbs the lighthouse stairs")
+        second = store.scenes.add("[Bob] waits at the top")
+        store.scenes.add("[Mara] and [Bob] look at the sea")
+        store.scenes.add("[NC] a storm over the sea")
+        store.takes.add(first.id, RED, TakeParams(width=16, height=16, seed=11, steps=4))
+        store.takes.add(first.id, BLUE, TakeParams(width=16, height=16, seed=12, steps=4))
+        store.takes.add(second.id, GREEN, TakeParams(width=16, height=16, seed=21))
+        return store.folder

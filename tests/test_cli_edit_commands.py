@@ -11,29 +11,15 @@ import json
 from pathlib import Path
 
 import pytest
-from support import folder_digest, png_bytes, run_cli
+from support import BLUE, RED, edit_demo_project, folder_digest, png_bytes, run_cli
 
 from storyboard_app.project.camera import CameraMove, Framing
-from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
-
-RED, BLUE, GREEN = png_bytes("red"), png_bytes("blue"), png_bytes("green")
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """Four panels, two characters; panel 1 has two takes (the second active), panel 2 one."""
-    with ProjectStore.create(tmp_path / "demo") as store:
-        store.characters.add("Mara", "a young woman with short red hair, green raincoat")
-        store.characters.add("Bob", "an old man with a white beard, blue sweater")
-        first = store.scenes.add("[Mara] climbs the lighthouse stairs")
-        second = store.scenes.add("[Bob] waits at the top")
-        store.scenes.add("[Mara] and [Bob] look at the sea")
-        store.scenes.add("[NC] a storm over the sea")
-        store.takes.add(first.id, RED, TakeParams(width=16, height=16, seed=11, steps=4))
-        store.takes.add(first.id, BLUE, TakeParams(width=16, height=16, seed=12, steps=4))
-        store.takes.add(second.id, GREEN, TakeParams(width=16, height=16, seed=21))
-    return tmp_path / "demo.storyboard"
+    return edit_demo_project(tmp_path / "demo")
 
 
 @pytest.fixture
@@ -105,6 +91,9 @@ def test_renaming_a_character_renames_its_tags(project, capsys) -> None:
         (["Mara", "--name", "bob"], "'Bob' already exists"),
         (["Mara", "--name", "NC"], "NC cannot be a character name"),
         (["Mara", "--name", "[x]"], "cannot be a character name"),
+        (["Mara", "--name", "Ma\x00ra"], "cannot be a character name"),
+        (["Mara", "--name", "Ma\u200bra"], "cannot be a character name"),
+        (["Mara", "--reference", "face\x00.png"], "is not a file name"),
         (["Mara", "--description", "  "], "description of Mara is empty"),
         (["Mara", "--reference", "{missing}"], "does not exist"),
         (["Mara", "--reference", "{not_image}"], "not an image"),

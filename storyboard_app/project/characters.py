@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +34,14 @@ def check_character_name(name: str) -> str:
     name = name.strip()
     if not name:
         raise ValidationError("A character name is empty.", "Give every character a name.")
-    if not TAG_PATTERN.fullmatch(f"[{name}]") or len(name) > 100:
+    if (
+        not TAG_PATTERN.fullmatch(f"[{name}]")
+        or len(name) > 100
+        or any(unicodedata.category(char) in {"Cc", "Cf"} for char in name)
+    ):
         raise ValidationError(
             f"{name!r} cannot be a character name.",
-            "Use up to 100 characters without brackets, '#' or line breaks.",
+            "Use up to 100 characters without brackets, '#', line breaks or control characters.",
         )
     if name == NO_CHARACTER_TAG:
         raise ValidationError(

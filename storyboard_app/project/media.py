@@ -106,6 +106,10 @@ def read_image_file(source: Path) -> bytes:
         raise MediaError(
             f"Cannot read {source}: {exc.strerror}.", "Check its permissions."
         ) from exc
+    except ValueError as exc:  # a NUL byte in the path
+        raise MediaError(
+            f"{str(source)!r} is not a file name.", "Give the path of an image file."
+        ) from exc
 
 
 def image_extension(data: bytes, what: str) -> str:
