@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -19,6 +21,18 @@ if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
 
 STATUSES = ("pending", "ready", "failed", "stale")
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    """Everything a transition row holds besides its two scenes: what one save writes."""
+
+    kind: str
+    duration: float
+    frame_count: int
+    status: str
+    media: tuple[str, ...] = ()
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 class TransitionRepository:
@@ -50,40 +64,44 @@ class TransitionRepository:
 
         Replacing resets it to pending with no media: its frames belonged to the old settings.
         """
-        if kind not in TRANSITION_KINDS:
+        status = "ready" if kind == "cut" else "pending"
+        return self.save(
+            from_scene_id,
+            to_scene_id,
+            TransitionResult(kind, duration, frame_count, status, settings=settings or {}),
+        )
+
+    def save(
+        self, from_scene_id: int, to_scene_id: int, result: TransitionResult
+    ) -> TransitionRecord:
+        """Create or replace the transition between two neighbours with ``result``, in one
+        transaction, so a process killed at any point leaves the old one or the new one."""
+        check_result(result)
+        missing = [name for name in result.media if not self._store.media.exists(name)]
+        if missing:
             raise ValidationError(
-                f"{kind!r} is not a transition kind.",
-                "Use one of: " + ", ".join(TRANSITION_KINDS) + ".",
-            )
-        if not 0 <= duration <= 60:
-            raise ValidationError(
-                f"A transition of {duration:g} s is out of range.", "Use 0 to 60 seconds."
-            )
-        if frame_count < 0:
-            raise ValidationError(
-                "A transition cannot have a negative frame count.", "Use 0 or more."
+                f"Transition media {missing[0]} is not in the project.", "Store the frames first."
             )
         with self._store.session() as session:
-            start, end = find_scene(session, from_scene_id), find_scene(session, to_scene_id)
-            if end.position != start.position + 1:
-                raise ValidationError(
-                    f"Panels {start.position + 1} and {end.position + 1} are not neighbours.",
-                    "A transition joins a panel to the next one.",
-                )
-            row = session.scalar(
-                select(Transition).where(
-                    Transition.from_scene_id == start.id, Transition.to_scene_id == end.id
-                )
-            )
-            if row is None:
-                row = Transition(from_scene_id=start.id, to_scene_id=end.id)
-                session.add(row)
-            row.kind = kind
-            row.duration = duration
-            row.frame_count = frame_count
-            row.status = "ready" if kind == "cut" else "pending"
-            row.media_json = "[]"
-            row.settings_json = json.dumps(settings or {}, sort_keys=True)
+            row = neighbour_row(session, from_scene_id, to_scene_id)
+            apply_result(row, result)
+            session.flush()
+            return to_record(row)
+
+    def save_failure(
+        self, from_scene_id: int, to_scene_id: int, result: TransitionResult
+    ) -> TransitionRecord:
+        """Record a failed attempt, unless a finished transition is already there.
+
+        A ready crossfade, morph or motion is kept (the failed attempt made
+        nothing to replace it with); a cut, a pending or an older failed one is
+        replaced by the failure, so the timeline shows what went wrong.
+        """
+        with self._store.session() as session:
+            row = neighbour_row(session, from_scene_id, to_scene_id)
+            if row.id is not None and row.status == "ready" and row.kind != "cut":
+                return to_record(row)
+            apply_result(row, dataclasses.replace(result, status="failed", media=()))
             session.flush()
             return to_record(row)
 
@@ -111,6 +129,53 @@ class TransitionRepository:
     def delete(self, transition_id: int) -> None:
         with self._store.session() as session:
             session.delete(find_transition(session, transition_id))
+
+
+def check_result(result: TransitionResult) -> None:
+    if result.kind not in TRANSITION_KINDS:
+        raise ValidationError(
+            f"{result.kind!r} is not a transition kind.",
+            "Use one of: " + ", ".join(TRANSITION_KINDS) + ".",
+        )
+    if not 0 <= result.duration <= 60:
+        raise ValidationError(
+            f"A transition of {result.duration:g} s is out of range.", "Use 0 to 60 seconds."
+        )
+    if result.frame_count < 0:
+        raise ValidationError("A transition cannot have a negative frame count.", "Use 0 or more.")
+    if result.status not in STATUSES:
+        raise ValidationError(
+            f"{result.status!r} is not a transition status.", f"Use one of {STATUSES}."
+        )
+
+
+def neighbour_row(session: Session, from_scene_id: int, to_scene_id: int) -> Transition:
+    """The row joining two neighbouring scenes, added to the session if there is none yet
+    (its ``id`` is None until flushed)."""
+    start, end = find_scene(session, from_scene_id), find_scene(session, to_scene_id)
+    if end.position != start.position + 1:
+        raise ValidationError(
+            f"Panels {start.position + 1} and {end.position + 1} are not neighbours.",
+            "A transition joins a panel to the next one.",
+        )
+    row = session.scalar(
+        select(Transition).where(
+            Transition.from_scene_id == start.id, Transition.to_scene_id == end.id
+        )
+    )
+    if row is None:
+        row = Transition(from_scene_id=start.id, to_scene_id=end.id)
+        session.add(row)
+    return row
+
+
+def apply_result(row: Transition, result: TransitionResult) -> None:
+    row.kind = result.kind
+    row.duration = result.duration
+    row.frame_count = len(result.media) if result.media else result.frame_count
+    row.status = result.status
+    row.media_json = json.dumps(list(result.media))
+    row.settings_json = json.dumps(result.settings, sort_keys=True)
 
 
 def find_transition(session: Session, transition_id: int) -> Transition:

@@ -6,10 +6,11 @@ and checks it before any work; :func:`make_transition_frames` needs nothing
 but that request (and a loaded motion model for generated ones), so it can
 run on a worker thread. :func:`generate_transition` joins the two.
 
-The store is written only after every frame exists: a cancelled job leaves
-the project exactly as it was (an earlier transition between the panels
-included), and a failed one is recorded as ``failed`` with its error in the
-transition's settings, so the timeline can show what went wrong.
+The store is written once, after every frame exists: a cancelled or killed
+job leaves the project exactly as it was (an earlier transition between the
+panels included). A failed one is recorded as ``failed`` with its error in the
+transition's settings, so the timeline can show what went wrong, unless a
+finished transition is already there: that one is kept.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from storyboard_app.project.errors import StoryboardError, ValidationError
 from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.settings import TRANSITION_KINDS
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.transitions import TransitionResult
 
 GENERATED_KINDS = ("crossfade", "morph", "motion")
 DEFAULT_DURATION = 1.0
@@ -302,20 +304,21 @@ def generate_transition(
 def store_frames(
     store: ProjectStore, request: TransitionRequest, images: list[np.ndarray]
 ) -> TransitionRecord:
-    """Write the frames as PNG media, then the transition as ready with them."""
-    media = [
+    """Write the frames as PNG media, then the transition as ready with them in one commit:
+    until that commit the project still holds the transition it had before."""
+    media = tuple(
         store.media.put_image_bytes(encode_png(image), what="A transition frame")
         for image in images
-    ]
-    record = store.transitions.set(
-        request.from_scene_id,
-        request.to_scene_id,
-        kind=request.kind,
-        duration=request.duration,
-        frame_count=len(media),
+    )
+    result = TransitionResult(
+        request.kind,
+        request.duration,
+        len(media),
+        "ready",
+        media=media,
         settings=request.settings_record(),
     )
-    return store.transitions.set_result(record.id, "ready", media)
+    return store.transitions.save(request.from_scene_id, request.to_scene_id, result)
 
 
 def decode_png(data: bytes) -> np.ndarray:
@@ -360,20 +363,22 @@ def _frame_reporter(on_progress: ProgressSink) -> Callable[[int, int], None]:
 def record_failure(
     store: ProjectStore, request: TransitionRequest, exc: Exception
 ) -> TransitionFailedError:
-    """Store the transition as failed, with the error, and return the error to raise."""
+    """Record the failure (a finished transition already there is kept) and return the
+    error to raise."""
     detail, hint = f"{type(exc).__name__}: {exc}", _RETRY_HINT
     if isinstance(exc, StoryboardError):
         detail, hint = exc.message, exc.hint or _RETRY_HINT
     message = f"Making the {request.label} failed: {detail}"
-    record = store.transitions.set(
-        request.from_scene_id,
-        request.to_scene_id,
-        kind=request.kind,
-        duration=request.duration,
-        frame_count=request.frames,
+    result = TransitionResult(
+        request.kind,
+        request.duration,
+        request.frames,
+        "failed",
         settings={**request.settings_record(), "error": message},
     )
-    store.transitions.set_result(record.id, "failed")
+    kept = store.transitions.save_failure(request.from_scene_id, request.to_scene_id, result)
+    if kept.status == "ready":
+        hint = f"The {kept.kind} that was there is kept. {hint}"
     return TransitionFailedError(message, hint)
 
 

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import io
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,3 +161,76 @@ def test_motion_transition_with_the_tiny_model(
     assert [e.step for e in events] == [1, 2] and events[0].stage == "denoising"
     frame = decode_png(project.media.read_bytes(record.media[0]))
     assert frame.shape == (64, 64, 3)
+
+
+def test_a_failed_attempt_keeps_the_finished_transition(
+    project: ProjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue #19.3: a 6-frame morph, then a failing motion run, still plays the morph."""
+    first, second, _ = scene_ids(project)
+    morph = generate_transition(project, first, second, "morph", 6)
+
+    def broken(*args: object, **kwargs: object) -> list[np.ndarray]:
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(job, "generate_motion_frames", broken)
+    with pytest.raises(TransitionFailedError, match="out of memory") as raised:
+        generate_transition(project, first, second, "motion", 8, motion_model=object())
+    assert "morph that was there is kept" in raised.value.hint
+    assert project.transitions.list() == [morph]
+    assert all(project.media.exists(name) for name in morph.media)
+
+
+# A child that makes a 4-frame morph over a ready 6-frame one and SIGKILLs itself at a
+# chosen point: at the third frame made, or just after its first write to the database.
+KILLED_JOB = textwrap.dedent(
+    """
+    import os, signal, sys
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+    from storyboard_app.engine.transitions.job import generate_transition
+    from storyboard_app.project.store import ProjectStore
+
+    def die(*args):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def mark_write(session, context):
+        session.info["wrote"] = True
+
+    def after_commit(session):
+        if session.info.pop("wrote", False):
+            die()
+
+    when = sys.argv[2]
+    with ProjectStore.open(sys.argv[1]) as store:
+        first, second = [scene.id for scene in store.scenes.list()][:2]
+        if when == "commit":
+            event.listen(Session, "after_flush", mark_write)
+            event.listen(Session, "after_commit", after_commit)
+        progress = (lambda e: e.step == 3 and die()) if when == "frames" else (lambda e: None)
+        generate_transition(store, first, second, "morph", 4, on_progress=progress)
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_killed_job_leaves_the_old_transition_or_the_new_one(
+    project: ProjectStore, tmp_path: Path
+) -> None:
+    """Issue #19.3: never pending with no frames, wherever the job dies."""
+    first, second, _ = scene_ids(project)
+    old = generate_transition(project, first, second, "morph", 6)
+    project.close()
+    children = {}
+    for when in ("frames", "commit"):
+        copy = shutil.copytree(project.folder, tmp_path / when / project.folder.name)
+        children[when] = (copy, subprocess.Popen([sys.executable, "-c", KILLED_JOB, copy, when]))
+    found = {}
+    for when, (copy, child) in children.items():
+        assert child.wait(timeout=120) == -signal.SIGKILL
+        with ProjectStore.open(copy) as store:
+            (record,) = store.transitions.list()
+            assert record.status == "ready" and record.media
+            assert all(store.media.exists(name) for name in record.media)
+            found[when] = record.frame_count
+    assert found == {"frames": old.frame_count, "commit": 4}
