@@ -32,6 +32,7 @@ from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import project_path
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore
@@ -115,12 +116,7 @@ def select_scenes(
         if not scenes:
             raise ValidationError("The story has no panels to render.", "Add panels first.")
         return list(scenes)
-    by_id = {scene.id: scene for scene in scenes}
-    missing = [i for i in scene_ids if i not in by_id]
-    if missing:
-        raise ValidationError(
-            f"Scene(s) {missing} are not in the project.", "List the scenes again."
-        )
+    check_panels_exist((scene.id for scene in scenes), scene_ids)
     wanted = set(scene_ids)
     return [scene for scene in scenes if scene.id in wanted]
 

@@ -204,9 +204,7 @@ class PanelInspector(QScrollArea):
         """Read the panel again (after an edit or a render); progress updates do not."""
         scene = self._read_scene()
         self._scene = scene
-        self._media = None
-        if scene is not None and scene.active_take_id is not None:
-            self._media = self._session.store.takes.get(scene.active_take_id).media
+        self._media = self._active_media(scene)
         self.fields.show_scene(scene)
         self.render_button.setEnabled(scene is not None)
         self.reroll_button.setEnabled(scene is not None)
@@ -237,6 +235,14 @@ class PanelInspector(QScrollArea):
             return self._session.store.scenes.get(self._scene_id)
         except StoryboardError:
             return None
+
+    def _active_media(self, scene: SceneRecord | None) -> str | None:
+        if scene is None or scene.active_take_id is None:
+            return None
+        try:
+            return self._session.store.takes.get(scene.active_take_id).media
+        except StoryboardError:
+            return None  # deleted (or damaged) by another program since the panel was read
 
     def _show_picture(self) -> None:
         """The live preview while the panel renders, else its active take (no database reads)."""

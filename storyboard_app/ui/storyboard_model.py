@@ -102,7 +102,13 @@ class StoryboardModel(QAbstractListModel):
         row = self.row_of(scene_id)
         if row is None:
             return
-        self._rows[row] = self._row(self._session.store.scenes.get(scene_id))
+        try:
+            scene = self._session.store.scenes.get(scene_id)
+        except StoryboardError:
+            # Deleted by another program since: the story is read again.
+            self.reload()
+            return
+        self._rows[row] = self._row(scene)
         self.dataChanged.emit(self.index(row), self.index(row))
 
     def scene_ids(self) -> list[int]:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams
+from storyboard_app.project.render_guard import DeletedPanels, check_panels_exist
 from storyboard_app.project.seeds import derive_seed
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.undo_support import character_signature, record_take_identities
@@ -60,13 +61,24 @@ class FakeEngine:
             if job.kind is JobKind.IDENTITY:
                 self._build_identities(list(characters), reporter, is_cancelled)
                 return
-            scenes = [s for s in store.scenes.list() if _wanted(s, job.scene_ids)]
+            every = store.scenes.list()
+            if job.scene_ids is not None:
+                check_panels_exist((s.id for s in every), job.scene_ids)
+            scenes = [s for s in every if _wanted(s, job.scene_ids)]
             seeds = {s.id: self._seed_for(s, job.kind) for s in scenes}
             windows = _windows(scenes, settings.consistency.window_size)
+            deleted = DeletedPanels()
             for index, window in enumerate(windows):
                 self._denoise(window, index + 1, len(windows), reporter, is_cancelled)
                 for scene in window:
-                    self._store_take(store, scene, seeds[scene.id], characters, reporter)
+                    seed = seeds[scene.id]
+                    done = deleted.store(
+                        scene.number,
+                        lambda s=scene, seed=seed: self._store_take(store, s, seed, characters),
+                    )
+                    if done is not None:
+                        reporter.panel_done(scene.id, done)
+            deleted.raise_if_any()
 
     def check_model(self, source: str) -> str:
         self._check_source(source)
@@ -133,8 +145,8 @@ class FakeEngine:
         scene: SceneRecord,
         seed: int,
         characters: dict[str, CharacterRecord],
-        reporter: Reporter,
-    ) -> None:
+    ) -> int:
+        """Store a finished panel as its new active take; the take's id."""
         settings = store.settings()
         params = TakeParams(
             width=settings.width,
@@ -152,7 +164,7 @@ class FakeEngine:
             store.scenes.update(scene.id, seed=seed)
         named = [characters[name] for name in scene.character_names if name in characters]
         record_take_identities(store, take.id, {c.id: character_signature(c) for c in named})
-        reporter.panel_done(scene.id, take.id)
+        return take.id
 
 
 def _wanted(scene: SceneRecord, scene_ids: Sequence[int] | None) -> bool:

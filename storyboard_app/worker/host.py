@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QObject, QThread, QThreadPool, Signal
 
+from storyboard_app.project.errors import StoryboardError
 from storyboard_app.worker.engine_api import Engine, JobCancelled, JobError, classify_error
 from storyboard_app.worker.job_queue import CancelResult, JobQueue
 from storyboard_app.worker.jobs import (
@@ -292,7 +293,11 @@ class EngineThread(QThread):
         except JobCancelled:
             return JobOutcome(job.id, JobStatus.CANCELLED, reporter.take_ids())
         except Exception as exc:
-            if not isinstance(exc, JobError):
+            if isinstance(exc, StoryboardError):
+                # A refused input or a project changed meanwhile: the artist gets the
+                # message; it is no bug, so no traceback goes to the log.
+                logger.info("job %s stopped: %s", job.id, exc)
+            elif not isinstance(exc, JobError):
                 logger.exception("job %s failed", job.id)
             return JobOutcome(job.id, JobStatus.FAILED, reporter.take_ids(), classify_error(exc))
         return JobOutcome(job.id, JobStatus.FINISHED, reporter.take_ids())

@@ -47,6 +47,7 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES
+from storyboard_app.project.render_guard import raise_for_deleted
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.undo_support import identity_signature, record_take_identities
 from storyboard_app.worker.engine_api import CancelCheck, JobCancelled, JobError, Reporter
@@ -102,7 +103,10 @@ class TorchEngine:
             renderer = self._renderer_for(request)
             signatures = panel_signatures(store, request)
             on_event = _TakeRecorder(store, reporter, signatures)
-            render_scenes(store, renderer, request, on_event, is_cancelled)
+            takes = render_scenes(store, renderer, request, on_event, is_cancelled)
+            stored = {take.scene_id for take in takes}
+            # Panels deleted elsewhere mid-render were skipped: the artist hears it once.
+            raise_for_deleted([p.number for p in request.panels if p.scene_id not in stored])
 
     def check_model(self, source: str) -> str:
         source = source.strip()

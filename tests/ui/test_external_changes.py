@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support_ui import statuses, wait_task
 
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.main_window import MainWindow
+from storyboard_app.ui.message_bar import UserMessage
 from storyboard_app.ui.storyboard_model import PanelRole
+from storyboard_app.worker.fake_engine import FakeEngine
 from storyboard_app.worker.host import EngineHost
 
 CLI_TIMEOUT_MS = 60_000
@@ -102,3 +105,78 @@ def test_the_settings_chosen_here_keep_a_setting_the_command_line_changed(
     dialog.accept()
     settings = workspace.store.settings()
     assert (settings.steps, settings.width) == (7, 640)
+
+
+def _start_slow_render(opened: MainWindow, fake_engine: FakeEngine, qtbot: Any) -> Any:
+    """Render all four panels one at a time, slowly enough for a command to run meanwhile."""
+    workspace = opened.workspace
+    assert workspace is not None
+    workspace.store.update_settings(window_size=1)
+    fake_engine.step_delay = 0.25
+    task = workspace.render_all()
+    assert task is not None
+    qtbot.waitUntil(lambda: "rendering" in statuses(workspace)[0], timeout=10_000)
+    return task
+
+
+def _no_traceback_logged(caplog: pytest.LogCaptureFixture) -> None:
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+def test_a_panel_deleted_by_the_command_line_while_it_renders_gets_one_message(
+    qtbot: Any, opened: MainWindow, fake_engine: FakeEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    last = workspace.store.scenes.at(4).id
+    task = _start_slow_render(opened, fake_engine, qtbot)
+    shown: list[UserMessage] = []
+    workspace.messageRaised.connect(shown.append)
+
+    run_cli_process(qtbot, "delete-scene", workspace.store.folder, "4")
+    outcome = wait_task(qtbot, task)
+
+    _no_traceback_logged(caplog)
+    assert len(shown) == 1
+    assert "deleted" in shown[0].text and "4" in shown[0].text
+    assert opened.messages.isVisible()
+    assert len(outcome.take_ids) == 3
+    assert [s.id for s in workspace.store.scenes.list() if s.id == last] == []
+    qtbot.waitUntil(lambda: workspace.storyboard_model.rowCount() == 3, timeout=5000)
+    assert statuses(workspace) == ["rendered"] * 3
+    assert workspace.render_all() is not None, "the window carries on rendering"
+
+
+def test_a_queued_render_of_a_panel_the_command_line_deleted_says_so_once(
+    qtbot: Any, opened: MainWindow, fake_engine: FakeEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    running = _start_slow_render(opened, fake_engine, qtbot)
+    fourth = workspace.store.scenes.at(4).id
+    queued = workspace.render([fourth])
+    shown: list[UserMessage] = []
+    workspace.messageRaised.connect(shown.append)
+
+    run_cli_process(qtbot, "delete-scene", workspace.store.folder, "4")
+    wait_task(qtbot, running)
+    outcome = wait_task(qtbot, queued)
+
+    _no_traceback_logged(caplog)
+    assert outcome.take_ids == ()
+    assert any("deleted" in m.text for m in shown), [m.text for m in shown]
+
+
+def test_a_refresh_of_a_panel_deleted_elsewhere_reads_the_story_again(
+    qtbot: Any, opened: MainWindow
+) -> None:
+    """A render's "panel done" can reach the views after another program deleted the panel."""
+    workspace = opened.workspace
+    assert workspace is not None
+    second = workspace.store.scenes.at(2).id
+    workspace.storyboard.select_scenes([second])
+    with ProjectStore.open(workspace.store.folder) as other:
+        other.scenes.delete(second)
+    workspace.session.changed(scene_ids=[second])
+    assert workspace.storyboard_model.rowCount() == 3
+    assert workspace.inspector.title.text() == "No panel selected"

@@ -107,8 +107,10 @@ def test_an_unexpected_exception_becomes_an_internal_error(
     store: ProjectStore, fake_engine: FakeEngine, fake_host: EngineHost, run_async: Any
 ) -> None:
     three_panel_project(store)
+    # Like the real engine, a panel that is not there (deleted meanwhile) is said in words.
     outcome = run_async(fake_host.run(JobRequest(JobKind.RENDER, store.folder, (999,))))
-    assert outcome.status is JobStatus.FINISHED and outcome.take_ids == ()
+    assert outcome.status is JobStatus.FAILED and outcome.take_ids == ()
+    assert outcome.error is not None and outcome.error.kind is ErrorKind.INPUT
 
     broken = JobRequest(JobKind.RENDER, store.folder / "missing.storyboard")
     outcome = run_async(fake_host.run(broken))
