@@ -234,7 +234,8 @@ def test_camera_sets_and_clears_a_move(project, capsys) -> None:
     [
         (["--from", "nan,0.5,1", "--to", "0.5,0.5,1"], "not made of finite numbers"),
         (["--from", "0.5,0.5,1", "--to", "0.5,0.5,inf"], "not made of finite numbers"),
-        (["--from", "0.5,0.5", "--to", "0.5,0.5,1"], "has 2 number(s), not three"),
+        (["--from", "0.5,0.5", "--to", "0.5,0.5,1"], "has 2 numbers, not three"),
+        (["--from", "0.5", "--to", "0.5,0.5,1"], "has 1 number, not three"),
         (["--from", "a,b,c", "--to", "0.5,0.5,1"], "is not three numbers"),
         (["--from", "1.5,0.5,1", "--to", "0.5,0.5,1"], "--from: The camera centre x = 1.5"),
         (["--from", "0.5,0.5,1", "--to", "0.5,0.5,0.5"], "--to: A zoom of 0.5 is out of range"),

@@ -310,7 +310,8 @@ def parse_framing(text: str, option: str) -> Framing:
         raise ValidationError(f"{option} {text!r} is not three numbers.", hint) from None
     if len(values) != 3:
         raise ValidationError(
-            f"{option} {text!r} has {len(values)} number(s), not three (x, y and zoom).", hint
+            f"{option} {text!r} has {counted(len(values), 'number')}, not three (x, y and zoom).",
+            hint,
         )
     if not all(math.isfinite(v) for v in values):
         raise ValidationError(f"{option} {text!r} is not made of finite numbers.", hint)
