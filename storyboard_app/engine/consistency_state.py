@@ -19,7 +19,7 @@ from functools import cached_property
 
 import torch
 
-from storyboard_app.engine.identity_cache import IdentityCache, PrefetchedStep
+from storyboard_app.engine.identity_cache import IdentityBank, IdentitySink, PrefetchedStep
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.settings import DEFAULT_CONSISTENCY_BLOCKS, ConsistencySettings
 
@@ -200,7 +200,7 @@ class LayerPlan:
     halves: int
     indices: torch.Tensor
     groups: tuple[PanelGroup, ...]
-    record_to: IdentityCache | None = None
+    record_to: IdentitySink | None = None
 
     def record(self, tokens: torch.Tensor) -> None:
         """Keep the sampled input tokens of every image in the identity cache."""
@@ -234,8 +234,8 @@ class ConsistencyState:
         self.step = 0
         self.seed = 0
         self._images = 0
-        self._write_cache: IdentityCache | None = None
-        self._read_caches: tuple[IdentityCache, ...] = ()
+        self._write_cache: IdentitySink | None = None
+        self._read_caches: tuple[IdentityBank, ...] = ()
         self._layouts: tuple[PanelGroup, ...] = ()
         self._prefetched: dict[int, list[PrefetchedStep]] = {}
         self._current: list[dict[str, torch.Tensor]] = []
@@ -262,7 +262,7 @@ class ConsistencyState:
             device=device,
         )
 
-    def begin_write(self, cache: IdentityCache, *, seed: int, images: int) -> None:
+    def begin_write(self, cache: IdentitySink, *, seed: int, images: int) -> None:
         """Denoise a character's identity batch of ``images`` images into ``cache``."""
         if images < 1:
             raise ValueError("An identity batch needs at least one image.")
@@ -270,7 +270,7 @@ class ConsistencyState:
         self._write_cache = cache
         self._layouts = (PanelGroup.layout(range(images), images, (), self.device),)
 
-    def begin_read(self, panels: Sequence[Sequence[IdentityCache]], *, seed: int) -> None:
+    def begin_read(self, panels: Sequence[Sequence[IdentityBank]], *, seed: int) -> None:
         """Denoise a window of panels; ``panels[i]`` are the caches panel i names."""
         if not panels:
             raise ValueError("A read pass needs at least one panel.")
@@ -292,9 +292,13 @@ class ConsistencyState:
         """Set the denoising step; in READ mode bring its cache entries on device.
 
         The next step's entries start streaming now, so they arrive while this
-        step computes; older steps are dropped so device memory stays flat.
+        step computes; older steps are dropped so device memory stays flat. In
+        WRITE mode the step that ended goes to the cache (to disk when it is a
+        writer), so a build holds one step, not the whole cache.
         """
         self.step = step
+        if self.mode is ConsistencyMode.WRITE and self._write_cache is not None and step > 0:
+            self._write_cache.end_step(step - 1)
         if self.mode is not ConsistencyMode.READ:
             return
         current = self._prefetched.pop(step, None) or self._prefetch(step)
@@ -393,16 +397,16 @@ class ConsistencyState:
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
-def _unique(caches: Iterable[IdentityCache]) -> tuple[IdentityCache, ...]:
+def _unique(caches: Iterable[IdentityBank]) -> tuple[IdentityBank, ...]:
     """Caches in first-seen order, each once (compared by identity)."""
-    seen: dict[int, IdentityCache] = {}
+    seen: dict[int, IdentityBank] = {}
     for cache in caches:
         seen.setdefault(id(cache), cache)
     return tuple(seen.values())
 
 
 def _group_panels(
-    panels: Sequence[Sequence[IdentityCache]], caches: tuple[IdentityCache, ...]
+    panels: Sequence[Sequence[IdentityBank]], caches: tuple[IdentityBank, ...]
 ) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
     """Panels grouped by the set of caches they name, as (panels, cache positions)."""
     position = {id(cache): i for i, cache in enumerate(caches)}

@@ -1,17 +1,18 @@
 """Per-character identity cache of Consistent Self-Attention.
 
 A character's identity batch is denoised once (WRITE mode); at every scheduled
-(step, layer) the tokens it sampled from each identity image are kept here, so
-that every panel naming the character can attend to them later (READ mode)
-without denoising the identity images again.
+(step, layer) the tokens it sampled from each identity image are kept, so that
+every panel naming the character can attend to them later (READ mode) without
+denoising the identity images again. Only sampled input tokens of scheduled
+entries are kept: every one of them is read by every panel naming the
+character, and inputs are half the size of the keys and values they project to.
 
-Only sampled tokens of scheduled entries are kept, in the model dtype, in host
-memory (pinned when they come from CUDA). A panel render streams one step ahead
-to the GPU with :meth:`IdentityCache.prefetch`, so GPU memory holds at most two
-steps of a cache whatever the number of steps, identity images or characters.
-The cache persists as safetensors under a key that hashes everything that
-affects it (:func:`identity_cache_key`), so a reroll after a restart stays cheap
-and a stale file is recognised instead of being read.
+This module holds the settings key, the storage precision (16-bit, or 8-bit
+``float8_e4m3fn`` with one scale per entry) and :class:`IdentityCache`, the
+in-memory form used when a render has no cache folder. On disk a cache is a
+safetensors file written and streamed step by step by
+:mod:`storyboard_app.engine.identity_cache_file`; both forms answer
+:meth:`prefetch`, which is all the attention state asks of a cache.
 """
 
 from __future__ import annotations
@@ -20,17 +21,24 @@ import dataclasses
 import enum
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import torch
-from safetensors import safe_open
-from safetensors.torch import load_file, save_file
 
 from storyboard_app.project.errors import StoryboardError
 
-CACHE_FORMAT = "storyboard-identity-cache/1"
+CACHE_PRECISIONS = ("fp16", "fp8")
+FP8 = torch.float8_e4m3fn
+FP8_MAX = torch.finfo(FP8).max
+SAFETENSORS_DTYPES = {
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    FP8: "F8_E4M3",
+}
+TORCH_DTYPES = {name: dtype for dtype, name in SAFETENSORS_DTYPES.items()}
 
 
 class IdentityCacheMismatch(StoryboardError):
@@ -62,41 +70,115 @@ def _jsonable(value: object) -> object:
     raise TypeError(f"Cannot use {type(value).__name__} in an identity cache key.")
 
 
+@dataclass(frozen=True)
+class EncodedEntry:
+    """One entry as stored: the tensor in its storage dtype and, for 8-bit, its scale."""
+
+    tensor: torch.Tensor
+    scale: torch.Tensor | float | None = None
+
+    def decode(self, dtype: torch.dtype) -> torch.Tensor:
+        """The entry's tokens in ``dtype`` (the stored tensor itself when nothing changes)."""
+        if self.scale is None:
+            return self.tensor if self.tensor.dtype == dtype else self.tensor.to(dtype)
+        scale = self.scale
+        if isinstance(scale, torch.Tensor):
+            scale = scale.to(self.tensor.device, non_blocking=True)
+        return (self.tensor.to(torch.float32) * scale).to(dtype)
+
+
 @dataclass
 class PrefetchedStep:
     """One step of a cache on its way to a device.
 
     On CUDA the copies run on a side stream; :meth:`wait` makes the current
-    stream wait for them (on the GPU, not the host) and tells the allocator the
-    tensors are used there. On the CPU the tensors are the host tensors.
+    stream wait for them (on the GPU, not the host), tells the allocator the
+    tensors are used there and decodes 8-bit entries. On the CPU the tensors
+    are the host tensors (or views of the mapped cache file).
     """
 
-    tensors: dict[str, torch.Tensor]
+    entries: dict[str, EncodedEntry]
+    dtype: torch.dtype | None = None
     event: torch.cuda.Event | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def wait(self) -> dict[str, torch.Tensor]:
-        """The tensors, safe to use on the current stream."""
+        """The decoded tensors by layer, safe to use on the current stream."""
         if self.event is not None:
             stream = torch.cuda.current_stream(self.device)
             stream.wait_event(self.event)
-            for tensor in self.tensors.values():
-                tensor.record_stream(stream)
+            for entry in self.entries.values():
+                entry.tensor.record_stream(stream)
             self.event = None
-        return self.tensors
+        return {
+            layer: entry.decode(self.dtype or entry.tensor.dtype)
+            for layer, entry in self.entries.items()
+        }
+
+
+class IdentitySink(Protocol):
+    """What a WRITE pass records into (:class:`IdentityCache`, or a writer to disk)."""
+
+    key: str
+
+    def put(self, step: int, layer: str, tokens: torch.Tensor) -> None: ...
+
+    def end_step(self, step: int) -> None: ...
+
+
+class IdentityBank(Protocol):
+    """What a READ pass reads: one step at a time, on its way to the device."""
+
+    key: str
+
+    def prefetch(self, step: int, device: torch.device | str) -> PrefetchedStep: ...
+
+
+def check_precision(precision: str | None) -> None:
+    if precision is not None and precision not in CACHE_PRECISIONS:
+        raise ValueError(f"Unknown identity cache precision {precision!r}.")
+
+
+def decoded_dtype(source: torch.dtype, precision: str | None) -> torch.dtype:
+    """The dtype entries are read back in: the model's 16-bit dtype for ``fp16``
+    and ``fp8`` (float16 from an fp32 model), the source dtype when ``None``."""
+    if precision is None or source in (torch.float16, torch.bfloat16):
+        return source
+    return torch.float16
+
+
+def encode_entry(tokens: torch.Tensor, precision: str | None) -> EncodedEntry:
+    """``tokens`` in the storage precision, on their own device, without a host sync.
+
+    ``fp8`` divides by one scale per entry (its largest magnitude over the
+    largest ``float8_e4m3fn`` value) so that no entry overflows and small ones
+    keep their 3-bit mantissa; ``None`` keeps the tensor exactly.
+    """
+    check_precision(precision)
+    tokens = tokens.detach()
+    if precision == "fp8":
+        amax = tokens.abs().amax().to(torch.float32)
+        scale = torch.where(amax > 0, amax / FP8_MAX, torch.ones_like(amax))
+        return EncodedEntry((tokens.to(torch.float32) / scale).to(FP8).contiguous(), scale)
+    dtype = decoded_dtype(tokens.dtype, precision)
+    return EncodedEntry(tokens.to(dtype).clone(memory_format=torch.contiguous_format))
 
 
 class IdentityCache:
-    """Sampled self-attention tokens of one character's identity batch.
+    """Sampled self-attention tokens of one character's identity batch, in memory.
 
     Entries are keyed by (step, layer name) and hold ``[halves, n * k, C]``:
     the guidance halves (uncond first), the k tokens sampled from each of the n
-    identity images, and the channels of the layer's input.
+    identity images, and the channels of the layer's input. ``precision`` is
+    the storage (``fp16``, ``fp8``, or ``None`` to keep the tensors exactly).
     """
 
-    def __init__(self, key: str = "") -> None:
+    def __init__(self, key: str = "", precision: str | None = None) -> None:
+        check_precision(precision)
         self.key = key
-        self._steps: dict[int, dict[str, torch.Tensor]] = {}
+        self.precision = precision
+        self._steps: dict[int, dict[str, EncodedEntry]] = {}
+        self._dtype: torch.dtype | None = None
         self._pending_copy: torch.cuda.Event | None = None
         self._side_streams: dict[torch.device, torch.cuda.Stream] = {}
 
@@ -112,34 +194,45 @@ class IdentityCache:
         return sorted((step, layer) for step, layers in self._steps.items() for layer in layers)
 
     @property
+    def dtype(self) -> torch.dtype | None:
+        """The dtype entries decode to (None while empty)."""
+        return self._dtype
+
+    @property
     def nbytes(self) -> int:
-        """Host bytes held by the cache."""
-        return sum(t.nbytes for layers in self._steps.values() for t in layers.values())
+        """Bytes of the stored tensors (what the cache file's data holds)."""
+        return sum(e.tensor.nbytes for layers in self._steps.values() for e in layers.values())
 
     def put(self, step: int, layer: str, tokens: torch.Tensor) -> None:
-        """Keep a copy of ``tokens`` in host memory, in their dtype.
+        """Keep ``tokens`` in the cache's precision, in host memory.
 
         From CUDA the copy goes to pinned memory without blocking the GPU; it
-        is waited for before the cache is read, streamed or saved.
+        is waited for before the cache is read or streamed.
         """
+        encoded = encode_entry(tokens, self.precision)
+        self._dtype = decoded_dtype(tokens.dtype, self.precision)
         if tokens.is_cuda:
-            host = torch.empty(tokens.shape, dtype=tokens.dtype, pin_memory=True)
-            host.copy_(tokens, non_blocking=True)
+            encoded = EncodedEntry(_to_pinned(encoded.tensor), encoded.scale)
             self._pending_copy = torch.cuda.Event()
             self._pending_copy.record(torch.cuda.current_stream(tokens.device))
-        else:
-            host = tokens.detach().clone(memory_format=torch.contiguous_format)
-        self._steps.setdefault(step, {})[layer] = host
+        self._steps.setdefault(step, {})[layer] = encoded
 
-    def get(self, step: int, layer: str) -> torch.Tensor:
-        """The host tensor of one entry (KeyError when it was not stored)."""
+    def end_step(self, step: int) -> None:
+        """Nothing to flush: entries are kept as they come."""
+
+    def encoded(self, step: int, layer: str) -> EncodedEntry:
+        """The stored form of one entry (KeyError when it was not stored)."""
         self._finish_copies()
         return self._steps[step][layer]
 
+    def get(self, step: int, layer: str) -> torch.Tensor:
+        """One entry's tokens, decoded (KeyError when it was not stored)."""
+        entry = self.encoded(step, layer)
+        return entry.decode(self._dtype or entry.tensor.dtype)
+
     def step_entries(self, step: int) -> dict[str, torch.Tensor]:
-        """Host tensors of one step by layer name (empty when none was stored)."""
-        self._finish_copies()
-        return dict(self._steps.get(step, {}))
+        """Decoded host tensors of one step by layer name (empty when none was stored)."""
+        return {layer: self.get(step, layer) for layer in self._steps.get(step, {})}
 
     def prefetch(self, step: int, device: torch.device | str) -> PrefetchedStep:
         """Start copying one step's entries to ``device``.
@@ -149,75 +242,20 @@ class IdentityCache:
         :meth:`PrefetchedStep.wait` before use. Elsewhere nothing is copied.
         """
         device = torch.device(device)
-        entries = self.step_entries(step)
         if device.type != "cuda":
-            return PrefetchedStep({k: t.to(device) for k, t in entries.items()}, device=device)
+            entries = self.step_entries(step)
+            return PrefetchedStep({k: EncodedEntry(t.to(device)) for k, t in entries.items()})
+        self._finish_copies()
         stream = self._side_stream(device)
+        layers = self._steps.get(step, {})
         with torch.cuda.stream(stream):
-            moved = {k: t.to(device, non_blocking=True) for k, t in entries.items()}
+            moved = {
+                layer: EncodedEntry(e.tensor.to(device, non_blocking=True), e.scale)
+                for layer, e in layers.items()
+            }
             event = torch.cuda.Event()
             event.record(stream)
-        return PrefetchedStep(moved, event, device)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the cache as safetensors, atomically, with its key and shapes."""
-        self._finish_copies()
-        tensors = {
-            _tensor_name(step, layer): self.get(step, layer) for step, layer in self.entries()
-        }
-        metadata = {
-            "format": CACHE_FORMAT,
-            "key": self.key,
-            "shapes": json.dumps({name: list(t.shape) for name, t in tensors.items()}),
-        }
-        path = Path(path)
-        partial = path.with_name(path.name + ".partial")
-        save_file({name: t.contiguous() for name, t in tensors.items()}, partial, metadata)
-        os.replace(partial, path)
-
-    @classmethod
-    def load(
-        cls,
-        path: str | os.PathLike[str],
-        *,
-        key: str | None = None,
-        pin_memory: bool | None = None,
-    ) -> IdentityCache:
-        """Read a saved cache; with ``key``, refuse one built for other settings.
-
-        ``pin_memory`` defaults to whether CUDA is available, so loaded entries
-        stream to the GPU as fast as freshly built ones.
-        """
-        stored = cls.stored_key(path)
-        if key is not None and stored != key:
-            raise IdentityCacheMismatch(
-                f"The identity cache {Path(path).name} was built for other settings.",
-                "Rebuild the character's identity cache.",
-            )
-        pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-        cache = cls(stored)
-        tensors = load_file(str(path))
-        shapes = json.loads(_metadata(path).get("shapes", "{}"))
-        if {name: list(t.shape) for name, t in tensors.items()} != shapes:
-            raise IdentityCacheMismatch(
-                f"The identity cache {Path(path).name} is damaged.",
-                "Rebuild the character's identity cache.",
-            )
-        for name, tensor in tensors.items():
-            step, layer = _parse_tensor_name(name)
-            cache._steps.setdefault(step, {})[layer] = tensor.pin_memory() if pin else tensor
-        return cache
-
-    @staticmethod
-    def stored_key(path: str | os.PathLike[str]) -> str:
-        """The key a saved cache was built under, without loading its tensors."""
-        metadata = _metadata(path)
-        if metadata.get("format") != CACHE_FORMAT:
-            raise IdentityCacheMismatch(
-                f"{Path(path).name} is not an identity cache of this version.",
-                "Rebuild the character's identity cache.",
-            )
-        return metadata.get("key", "")
+        return PrefetchedStep(moved, self._dtype, event, device)
 
     def _finish_copies(self) -> None:
         """Wait for device-to-host copies still in flight (CUDA only)."""
@@ -231,24 +269,6 @@ class IdentityCache:
         return self._side_streams[device]
 
 
-def is_identity_cache(path: str | os.PathLike[str]) -> bool:
-    """Whether ``path`` is a safetensors file Storyboard wrote as an identity cache."""
-    try:
-        IdentityCache.stored_key(path)
-    except Exception:
-        return False
-    return True
-
-
-def _metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    with safe_open(str(path), framework="pt") as handle:
-        return handle.metadata() or {}
-
-
-def _tensor_name(step: int, layer: str) -> str:
-    return f"{step}/{layer}"
-
-
-def _parse_tensor_name(name: str) -> tuple[int, str]:
-    step, layer = name.split("/", 1)
-    return int(step), layer
+def _to_pinned(tensor: torch.Tensor) -> torch.Tensor:
+    host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+    return host.copy_(tensor, non_blocking=True)

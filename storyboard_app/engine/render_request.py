@@ -59,6 +59,8 @@ class RenderRequest:
     dtype: str | None = None
     low_vram: str | None = None
     cache_dir: Path | None = None
+    identity_cache_precision: str = "fp16"
+    identity_cache_budget_gb: float = 20.0
 
     def character(self, name: str) -> CharacterIdentity:
         return next(c for c in self.characters if c.name == name)

@@ -14,7 +14,6 @@ import hashlib
 import io
 import itertools
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,14 +21,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from storyboard_app.engine.cache_store import budget_bytes, cache_path, evict_caches
 from storyboard_app.engine.consistency_state import ConsistencySchedule, ConsistencyState
 from storyboard_app.engine.consistent_attention import consistent_attention, consistent_layer_names
 from storyboard_app.engine.devices import dtype_name, translate_oom
-from storyboard_app.engine.identity_cache import (
-    IdentityCache,
-    identity_cache_key,
-    is_identity_cache,
-)
+from storyboard_app.engine.identity_cache import IdentityBank, IdentityCache, identity_cache_key
+from storyboard_app.engine.identity_cache_file import IdentityCacheWriter, open_identity_cache
 from storyboard_app.engine.loading import LoadedPipeline
 from storyboard_app.engine.preview import latents_to_preview
 from storyboard_app.engine.render_request import (
@@ -118,21 +115,26 @@ class StoryRenderer:
         )
         windows = list(batched(panels, request.consistency.window_size))
         counter = PassCounter(len(windows) + len(needed))
+        caches: dict[str, IdentityBank] = {}
         with torch.inference_mode(), translate_oom(), consistent_attention(self.pipe.unet, state):
-            caches = {
-                name: self._identity_cache(
-                    request,
-                    request.character(name),
-                    state,
-                    schedule,
-                    counter,
-                    on_event,
-                    is_cancelled,
-                )
-                for name in needed
-            }
-            for window in windows:
-                self._render_window(request, window, caches, state, counter, on_event, is_cancelled)
+            try:
+                for name in needed:
+                    caches[name] = self._identity_cache(
+                        request,
+                        request.character(name),
+                        state,
+                        schedule,
+                        counter,
+                        on_event,
+                        is_cancelled,
+                    )
+                keep_under_budget(request, caches.values())
+                for window in windows:
+                    self._render_window(
+                        request, window, caches, state, counter, on_event, is_cancelled
+                    )
+            finally:
+                close_caches(caches.values())
 
     def _identity_cache(
         self,
@@ -143,8 +145,8 @@ class StoryRenderer:
         counter: PassCounter,
         on_event: EventSink,
         is_cancelled: CancelCheck,
-    ) -> IdentityCache:
-        """Load the character's cache from disk when its key matches, else build and save it."""
+    ) -> IdentityBank:
+        """Open the character's cache on disk when its key matches, else build and save it."""
         key = identity_cache_key(
             model=request.model_source,
             architecture=self.loaded.architecture,
@@ -160,12 +162,13 @@ class StoryRenderer:
             identity_prompts=list(character.identity_prompts),
             consistency=request.consistency_record(),
             schedule=schedule.digest(),
+            precision=request.identity_cache_precision,
         )
         path = cache_path(request.cache_dir, character.name, key)
         counter.next()
         if path is not None and path.is_file():
             try:
-                cache = IdentityCache.load(path, key=key)
+                cache = open_identity_cache(path, key=key)
             except Exception as error:  # a cache is disposable: any damage means rebuild
                 _log.warning(
                     "Identity cache %s of %s is damaged (%s); rebuilding it.",
@@ -177,7 +180,6 @@ class StoryRenderer:
             else:
                 on_event(IdentityReady(character.name, built=False, nbytes=cache.nbytes))
                 return cache
-        cache = IdentityCache(key)
         identity_pass = DenoisePass(
             stage="identity",
             label=character.name,
@@ -189,20 +191,50 @@ class StoryRenderer:
             ),
             preview_keys=(character.name,),
         )
-        state.begin_write(cache, seed=character.seed, images=len(identity_pass.prompts))
-        self._denoise(request, identity_pass, state, counter, on_event, is_cancelled)
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_caches(path)
-            cache.save(path)
+        if path is None:
+            cache = IdentityCache(key, precision=request.identity_cache_precision)
+            state.begin_write(cache, seed=character.seed, images=len(identity_pass.prompts))
+            self._denoise(request, identity_pass, state, counter, on_event, is_cancelled)
+        else:
+            cache = self._build_to_disk(
+                request, character, key, path, state, identity_pass, counter, on_event, is_cancelled
+            )
         on_event(IdentityReady(character.name, built=True, nbytes=cache.nbytes))
         return cache
+
+    def _build_to_disk(
+        self,
+        request: RenderRequest,
+        character: CharacterIdentity,
+        key: str,
+        path: Path,
+        state: ConsistencyState,
+        identity_pass: DenoisePass,
+        counter: PassCounter,
+        on_event: EventSink,
+        is_cancelled: CancelCheck,
+    ) -> IdentityBank:
+        """Denoise the identity batch straight into its cache file (one step in memory)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        writer = IdentityCacheWriter(
+            path,
+            key,
+            precision=request.identity_cache_precision,
+            metadata={"character": character.name, "summary": cache_summary(request, character)},
+        )
+        state.begin_write(writer, seed=character.seed, images=len(identity_pass.prompts))
+        try:
+            self._denoise(request, identity_pass, state, counter, on_event, is_cancelled)
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.finish()
 
     def _render_window(
         self,
         request: RenderRequest,
         window: Sequence[PanelJob],
-        caches: dict[str, IdentityCache],
+        caches: dict[str, IdentityBank],
         state: ConsistencyState,
         counter: PassCounter,
         on_event: EventSink,
@@ -342,24 +374,28 @@ def batched(items: Sequence[PanelJob], size: int) -> list[tuple[PanelJob, ...]]:
     return list(iter(lambda: tuple(itertools.islice(iterator, size)), ()))
 
 
-def cache_path(cache_dir: Path | None, character: str, key: str) -> Path | None:
-    if cache_dir is None:
-        return None
-    # The slug is for people; the full name's hash keeps names that slug alike apart.
-    name_id = hashlib.sha256(character.encode("utf-8")).hexdigest()[:16]
-    return cache_dir / f"{slug(character)}-{name_id}-{key[:24]}.safetensors"
+def cache_summary(request: RenderRequest, character: CharacterIdentity) -> str:
+    """What ``storyboard cache`` shows of a cache's settings (its key is a hash)."""
+    return (
+        f"{request.width}x{request.height}, {request.steps} steps, {request.scheduler}, "
+        f"{len(character.identity_prompts)} identity images, {request.identity_cache_precision}, "
+        f"model {Path(request.model_source).name or request.model_source}"
+    )
 
 
-def remove_stale_caches(path: Path) -> None:
-    """A character keeps one cache on disk: older ones were built for old settings."""
-    prefix = path.name.rsplit("-", 1)[0]
-    for old in path.parent.glob(f"{prefix}-*.safetensors"):
-        if old != path and is_identity_cache(old):
-            old.unlink(missing_ok=True)
+def keep_under_budget(request: RenderRequest, in_use: Iterable[IdentityBank]) -> None:
+    """Evict least recently used caches over the budget, never one this render reads."""
+    if request.cache_dir is not None and request.cache_dir.is_dir():
+        keep = [cache.path for cache in in_use if isinstance(getattr(cache, "path", None), Path)]
+        evict_caches(request.cache_dir, budget_bytes(request.identity_cache_budget_gb), keep)
 
 
-def slug(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") or "character"
+def close_caches(caches: Iterable[object]) -> None:
+    """Close the caches opened from disk (their mappings and staging buffers)."""
+    for cache in caches:
+        close = getattr(cache, "close", None)
+        if close is not None:
+            close()
 
 
 def identity_fingerprint(keys: Iterable[str]) -> str:

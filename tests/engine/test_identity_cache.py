@@ -11,6 +11,8 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.attention_processor import Attention
 
+from storyboard_app.engine.cache_format import CacheFileDamaged, is_identity_cache
+from storyboard_app.engine.cache_store import cache_path, clear_caches
 from storyboard_app.engine.consistency_state import (
     ConsistencySchedule,
     ConsistencyState,
@@ -27,6 +29,7 @@ from storyboard_app.engine.identity_cache import (
     IdentityCacheMismatch,
     identity_cache_key,
 )
+from storyboard_app.engine.identity_cache_file import open_identity_cache, save_identity_cache
 from storyboard_app.project.settings import ConsistencySettings
 
 STEPS = 4
@@ -124,8 +127,8 @@ def test_saved_cache_loads_identical_and_gives_the_same_panel(
 ) -> None:
     cache = built_cache(unet, schedule)
     path = tmp_path / "mara.safetensors"
-    cache.save(path)
-    loaded = IdentityCache.load(path, key="mara")
+    save_identity_cache(cache, path)
+    loaded = open_identity_cache(path, key="mara")
     assert loaded.key == "mara"
     assert loaded.entries() == cache.entries()
     assert all(torch.equal(loaded.get(*e), cache.get(*e)) for e in cache.entries())
@@ -143,16 +146,16 @@ def test_cache_for_other_settings_is_refused(tmp_path: Path) -> None:
     cache = IdentityCache(key=identity_cache_key(character_seed=1))
     cache.put(1, LAYER, torch.ones(2, 4, 8))
     path = tmp_path / "bob.safetensors"
-    cache.save(path)
-    assert IdentityCache.stored_key(path) == cache.key
+    save_identity_cache(cache, path)
+    assert open_identity_cache(path).key == cache.key
     with pytest.raises(IdentityCacheMismatch):
-        IdentityCache.load(path, key=identity_cache_key(character_seed=2))
+        open_identity_cache(path, key=identity_cache_key(character_seed=2))
     not_a_cache = tmp_path / "other.safetensors"
     from safetensors.torch import save_file
 
     save_file({"x": torch.zeros(1)}, not_a_cache)
-    with pytest.raises(IdentityCacheMismatch):
-        IdentityCache.load(not_a_cache)
+    with pytest.raises(CacheFileDamaged):
+        open_identity_cache(not_a_cache)
 
 
 def test_key_changes_with_every_part() -> None:
@@ -212,9 +215,6 @@ def test_panel_needing_a_missing_entry_fails_clearly() -> None:
 
 
 def test_damaged_or_foreign_files_are_not_identity_caches(tmp_path: Path) -> None:
-    from storyboard_app.engine.identity_cache import is_identity_cache
-    from storyboard_app.engine.story_renderer import cache_path, remove_stale_caches
-
     for i, data in enumerate([b"", b"\x80\x04garbage", b"\x10\x00\x00\x00"]):
         bad = tmp_path / f"bad{i}.safetensors"
         bad.write_bytes(data)
@@ -224,5 +224,5 @@ def test_damaged_or_foreign_files_are_not_identity_caches(tmp_path: Path) -> Non
     assert a != b
     foreign = a.with_name(a.name.rsplit("-", 1)[0] + "-old.safetensors")
     foreign.write_bytes(b"not ours")
-    remove_stale_caches(a)
+    clear_caches(tmp_path, "Mr. X")
     assert foreign.exists()

@@ -1,0 +1,362 @@
+"""Identity caches on disk: written as they are built, streamed step by step to render.
+
+The saved safetensors file is the cache. :class:`IdentityCacheWriter` writes
+each step's entries as soon as the step ends, so building a cache holds one
+step in memory, never the whole cache. :class:`StreamedIdentityCache` maps the
+file and hands the attention state one step at a time: on the CPU as views of
+the mapping, on CUDA through a pair of staging buffers pinned once at their
+exact size (not through PyTorch's power-of-two pinned allocator) and copied to
+the device on a side stream one step ahead. Pages of steps already used are
+given back to the system, so the host memory a render holds for a character is
+two steps' entries, whatever the number of steps, and a reroll reads only the
+steps it renders.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import mmap
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from storyboard_app.engine.cache_format import (
+    CACHE_FORMAT,
+    CacheFileDamaged,
+    CacheHeader,
+    encode_header,
+    read_header,
+    tensor_name,
+)
+from storyboard_app.engine.identity_cache import (
+    SAFETENSORS_DTYPES,
+    TORCH_DTYPES,
+    EncodedEntry,
+    IdentityCache,
+    IdentityCacheMismatch,
+    PrefetchedStep,
+    check_precision,
+    decoded_dtype,
+    encode_entry,
+)
+
+STAGED_STEPS = 2
+COPY_CHUNK = 16 * 2**20
+
+
+class IdentityCacheWriter:
+    """Builds an identity cache straight into its file, one step at a time.
+
+    Entries arrive from the attention processors during a step and stay where
+    they were made (on the GPU when rendering there) until :meth:`end_step`
+    writes them to a data file, one entry at a time. :meth:`finish` puts the
+    header in front and moves the file into place atomically; :meth:`abort`
+    (on cancel or error) leaves nothing behind.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        key: str,
+        *,
+        precision: str | None = "fp16",
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        check_precision(precision)
+        self.path = Path(path)
+        self.key = key
+        self.precision = precision
+        self.nbytes = 0
+        self._metadata = dict(metadata or {})
+        self._data_path = self.path.with_name(self.path.name + ".data.partial")
+        self._data = open(self._data_path, "wb")  # noqa: SIM115 - closed by finish/abort
+        self._pending: dict[tuple[int, str], EncodedEntry] = {}
+        self._written: list[tuple[str, str, tuple[int, ...], int]] = []
+        self._scales: dict[str, float] = {}
+        self._dtype: torch.dtype | None = None
+
+    def put(self, step: int, layer: str, tokens: torch.Tensor) -> None:
+        """Keep one entry until its step ends; a later step's entry ends earlier ones."""
+        if any(pending_step != step for pending_step, _ in self._pending):
+            self.end_step(step - 1)
+        self._dtype = decoded_dtype(tokens.dtype, self.precision)
+        self._pending[(step, layer)] = encode_entry(tokens, self.precision)
+
+    def end_step(self, step: int) -> None:
+        """Write the entries kept so far (the state calls this as each step ends)."""
+        for (entry_step, layer), entry in self._pending.items():
+            self._write(tensor_name(entry_step, layer), entry)
+        self._pending.clear()
+
+    def finish(self) -> StreamedIdentityCache:
+        """Write the header and the data as one safetensors file; open it for reading."""
+        self.end_step(-1)
+        self._data.close()
+        header = encode_header(self._file_metadata(), self._written)
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "wb") as target, open(self._data_path, "rb") as data:
+            target.write(header)
+            shutil.copyfileobj(data, target, COPY_CHUNK)
+        os.replace(partial, self.path)
+        self._data_path.unlink(missing_ok=True)
+        return StreamedIdentityCache.open(self.path, key=self.key)
+
+    def abort(self) -> None:
+        """Drop everything written so far (a cancelled or failed build)."""
+        self._pending.clear()
+        self._data.close()
+        self._data_path.unlink(missing_ok=True)
+        self.path.with_name(self.path.name + ".partial").unlink(missing_ok=True)
+
+    def _write(self, name: str, entry: EncodedEntry) -> None:
+        host = entry.tensor.detach().to("cpu").contiguous()
+        self._data.write(host.reshape(-1).view(torch.uint8).numpy().data)
+        if entry.scale is not None:
+            self._scales[name] = float(entry.scale)
+        self._written.append((name, SAFETENSORS_DTYPES[host.dtype], tuple(host.shape), host.nbytes))
+        self.nbytes += host.nbytes
+
+    def _file_metadata(self) -> dict[str, str]:
+        metadata = {"format": CACHE_FORMAT, "key": self.key}
+        metadata["precision"] = self.precision or "exact"
+        metadata["dtype"] = str(self._dtype or torch.float16).removeprefix("torch.")
+        if self._scales:
+            metadata["scales"] = json.dumps(self._scales, separators=(",", ":"))
+        return {**metadata, **self._metadata}
+
+
+def save_identity_cache(
+    cache: IdentityCache, path: str | os.PathLike[str], metadata: Mapping[str, str] | None = None
+) -> None:
+    """Write an in-memory cache to ``path`` in the streaming layout."""
+    writer = IdentityCacheWriter(path, cache.key, precision=cache.precision, metadata=metadata)
+    try:
+        for step, layer in cache.entries():
+            writer._dtype = cache.dtype
+            writer._write(tensor_name(step, layer), cache.encoded(step, layer))
+        writer.finish().close()
+    except BaseException:
+        writer.abort()
+        raise
+
+
+class StreamedIdentityCache:
+    """A saved identity cache read step by step from its memory-mapped file.
+
+    Answers the same questions as :class:`IdentityCache` (``entries``, ``get``,
+    ``prefetch``) without ever holding more than :data:`STAGED_STEPS` steps in
+    host memory. Open it with :meth:`open`; :meth:`close` when the render ends.
+    """
+
+    def __init__(self, path: Path, header: CacheHeader) -> None:
+        self.path = path
+        self.header = header
+        self.key = header.key
+        self.precision = header.metadata.get("precision", "fp16")
+        self._dtype = _dtype_named(path, header.metadata.get("dtype", "float16"))
+        self._scales = _scales(path, header)
+        self._handle = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._map: mmap.mmap | None = mmap.mmap(self._handle.fileno(), 0, access=mmap.ACCESS_COPY)
+        self._live: collections.deque[int] = collections.deque()
+        self._staging: list[torch.Tensor] = []
+        self._registered: list[bool] = []
+        self._staging_events: list[torch.cuda.Event | None] = []
+        self._next_staging = 0
+        self._side_streams: dict[torch.device, torch.cuda.Stream] = {}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, key: str | None = None) -> StreamedIdentityCache:
+        """Map a saved cache; with ``key``, refuse one built for other settings.
+
+        Reads only the header; marks the file used now (its modification time),
+        which is what least-recently-used eviction goes by.
+        """
+        path = Path(path)
+        header = read_header(path)
+        if header.format != CACHE_FORMAT:
+            raise IdentityCacheMismatch(
+                f"{path.name} is an identity cache of another version.",
+                "Rebuild the character's identity cache.",
+            )
+        if key is not None and header.key != key:
+            raise IdentityCacheMismatch(
+                f"The identity cache {path.name} was built for other settings.",
+                "Rebuild the character's identity cache.",
+            )
+        if not header.is_step_contiguous():
+            raise CacheFileDamaged(path, "its steps are not stored one after another")
+        os.utime(path)
+        return cls(path, header)
+
+    def __len__(self) -> int:
+        return len(self.header.entries)
+
+    def __contains__(self, entry: tuple[int, str]) -> bool:
+        step, layer = entry
+        return any(span.layer == layer for span in self.header.steps.get(step, ()))
+
+    def entries(self) -> list[tuple[int, str]]:
+        """Every stored (step, layer), sorted."""
+        return sorted((span.step, span.layer) for span in self.header.entries)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the stored tensors on disk."""
+        return self.header.data_bytes
+
+    @property
+    def staging_bytes(self) -> int:
+        """Pinned host bytes this cache holds for streaming (0 until read on CUDA)."""
+        return sum(buffer.nbytes for buffer in self._staging)
+
+    def get(self, step: int, layer: str) -> torch.Tensor:
+        """One entry, decoded, read from the file (KeyError when it was not stored)."""
+        entries = self._encoded_step(step, self._step_view(step), self._step_start(step))
+        return entries[layer].decode(self._dtype)
+
+    def step_entries(self, step: int) -> dict[str, torch.Tensor]:
+        """Decoded entries of one step, as views of the mapped file where possible."""
+        return self.prefetch(step, "cpu").wait()
+
+    def prefetch(self, step: int, device: torch.device | str) -> PrefetchedStep:
+        """Bring one step towards ``device``: mapped views on the CPU; on CUDA a copy
+        through a staging buffer, asynchronous on a side stream.
+
+        Steps older than the last :data:`STAGED_STEPS` prefetched give their pages back.
+        """
+        device = torch.device(device)
+        start, end = self.header.step_range(step)
+        self._mark_live(step)
+        if end == start:
+            return PrefetchedStep({}, self._dtype, device=device)
+        view = self._step_view(step)
+        if device.type != "cuda":
+            return PrefetchedStep(self._encoded_step(step, view, start), self._dtype, device=device)
+        return self._prefetch_cuda(step, view, start, device)
+
+    def close(self) -> None:
+        """Release the mapping, the staging buffers and the file."""
+        for event in self._staging_events:
+            if event is not None:
+                event.synchronize()
+        for buffer, registered in zip(self._staging, self._registered, strict=True):
+            if registered:
+                torch.cuda.cudart().cudaHostUnregister(buffer.data_ptr())
+        self._staging.clear()
+        self._registered.clear()
+        self._staging_events.clear()
+        if self._map is not None:
+            # With views still alive elsewhere, the mapping closes with the last of them.
+            with contextlib.suppress(BufferError):
+                self._map.close()
+            self._map = None
+        self._handle.close()
+
+    def _step_start(self, step: int) -> int:
+        return self.header.step_range(step)[0]
+
+    def _step_view(self, step: int) -> torch.Tensor:
+        """The bytes of one step, as a view of the mapping (no copy)."""
+        if self._map is None:
+            raise ValueError(f"The identity cache {self.path.name} is closed.")
+        start, end = self.header.step_range(step)
+        if end == start:
+            raise KeyError(step)
+        return torch.frombuffer(self._map, dtype=torch.uint8, count=end - start, offset=start)
+
+    def _encoded_step(self, step: int, data: torch.Tensor, start: int) -> dict[str, EncodedEntry]:
+        """Entries of one step as views of ``data``, whose first byte is file offset ``start``."""
+        entries = {}
+        for span in self.header.steps.get(step, ()):
+            raw = data[span.start - start : span.end - start]
+            tensor = raw.view(TORCH_DTYPES[span.dtype]).view(span.shape)
+            entries[span.layer] = EncodedEntry(tensor, self._scales.get(span.name))
+        return entries
+
+    def _prefetch_cuda(
+        self, step: int, view: torch.Tensor, start: int, device: torch.device
+    ) -> PrefetchedStep:
+        index = self._next_staging
+        self._next_staging = (index + 1) % STAGED_STEPS
+        staging = self._staging_buffer(index)[: view.numel()]
+        staging.copy_(view)
+        self._release_pages(step)
+        stream = self._side_streams.setdefault(device, torch.cuda.Stream(device))
+        with torch.cuda.stream(stream):
+            on_device = staging.to(device, non_blocking=True)
+            event = torch.cuda.Event()
+            event.record(stream)
+        self._staging_events[index] = event
+        return PrefetchedStep(
+            self._encoded_step(step, on_device, start), self._dtype, event, device
+        )
+
+    def _staging_buffer(self, index: int) -> torch.Tensor:
+        """Staging buffer ``index``, allocated once at the largest step's exact size;
+        waits for the copy that last read it."""
+        while len(self._staging) < STAGED_STEPS:
+            buffer, registered = _pinned(self.header.max_step_bytes)
+            self._staging.append(buffer)
+            self._registered.append(registered)
+            self._staging_events.append(None)
+        event = self._staging_events[index]
+        if event is not None:
+            event.synchronize()
+        return self._staging[index]
+
+    def _mark_live(self, step: int) -> None:
+        if step in self._live:
+            return
+        self._live.append(step)
+        while len(self._live) > STAGED_STEPS:
+            self._release_pages(self._live.popleft())
+
+    def _release_pages(self, step: int) -> None:
+        """Give one step's mapped pages back; reading them again re-reads the file."""
+        start, end = self.header.step_range(step)
+        if self._map is None or end == start or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        aligned = start - start % mmap.PAGESIZE
+        self._map.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+
+
+def open_identity_cache(
+    path: str | os.PathLike[str], *, key: str | None = None
+) -> StreamedIdentityCache:
+    """Open a saved identity cache for streaming (see :meth:`StreamedIdentityCache.open`)."""
+    return StreamedIdentityCache.open(path, key=key)
+
+
+def _pinned(nbytes: int) -> tuple[torch.Tensor, bool]:
+    """``nbytes`` of page-locked memory, exactly, and whether it was registered here:
+    ordinary memory registered with CUDA (PyTorch's pinned allocator would round a
+    220 MB buffer up to 256 MB); that allocator only if registering fails."""
+    buffer = torch.empty(nbytes, dtype=torch.uint8)
+    if nbytes and int(torch.cuda.cudart().cudaHostRegister(buffer.data_ptr(), nbytes, 0)) == 0:
+        return buffer, True
+    return torch.empty(nbytes, dtype=torch.uint8, pin_memory=True), False
+
+
+def _dtype_named(path: Path, name: str) -> torch.dtype:
+    dtype = getattr(torch, name, None)
+    if not isinstance(dtype, torch.dtype) or dtype not in SAFETENSORS_DTYPES:
+        raise CacheFileDamaged(path, f"its dtype {name!r} is unknown")
+    return dtype
+
+
+def _scales(path: Path, header: CacheHeader) -> dict[str, float]:
+    """Per-entry scales of an 8-bit cache; every 8-bit entry must have one."""
+    try:
+        scales = {
+            str(k): float(v) for k, v in json.loads(header.metadata.get("scales", "{}")).items()
+        }
+    except (ValueError, TypeError, AttributeError) as error:
+        raise CacheFileDamaged(path, "its scales are malformed") from error
+    if any(span.dtype == "F8_E4M3" and span.name not in scales for span in header.entries):
+        raise CacheFileDamaged(path, "an 8-bit entry has no scale")
+    return scales

@@ -1,0 +1,254 @@
+"""Identity caches streamed from disk: host memory stays at two steps per character
+whatever the step count, a reroll reads the file step by step instead of loading it,
+a build holds one step, and the file stays a plain safetensors file."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from storyboard_app.engine.consistency_state import (
+    ConsistencySchedule,
+    ConsistencyState,
+    TokenSampler,
+)
+from storyboard_app.engine.identity_cache_file import (
+    IdentityCacheWriter,
+    StreamedIdentityCache,
+    open_identity_cache,
+)
+from storyboard_app.engine.loading import LoadedPipeline, load_text_to_image_pipeline
+from storyboard_app.engine.project_render import build_render_request
+from storyboard_app.engine.render_request import IdentityReady, RenderEvent
+from storyboard_app.engine.story_renderer import StoryRenderer
+from storyboard_app.project.store import ProjectStore
+
+LAYERS = tuple(f"up_blocks.0.attentions.{i}.transformer_blocks.0.attn1" for i in range(3))
+TOKENS, CHANNELS, IMAGES = 256, 1024, 2
+SAMPLER = TokenSampler(0.5, 0.5, 512, 512)  # k = 128 of 256 tokens
+ENTRY_SHAPE = (2, IMAGES * SAMPLER.count(TOKENS), CHANNELS)
+STEP_BYTES = len(LAYERS) * 2 * IMAGES * SAMPLER.count(TOKENS) * CHANNELS * 2  # fp16, 3 MiB
+# Linux maps a whole large folio of page cache on a fault, so a mapping may show
+# up to a few of those beyond the bytes touched, whatever the size of the cache.
+FOLIO_SLACK = 2 * 2**20
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/smaps")
+
+
+def full_schedule(steps: int) -> ConsistencySchedule:
+    return ConsistencySchedule(
+        steps, LAYERS, frozenset((s, layer) for s in range(steps) for layer in LAYERS)
+    )
+
+
+def write_cache(path: Path, steps: int, seed: int, precision: str = "fp16") -> None:
+    """A cache as a WRITE pass leaves it: every layer at every step, step by step."""
+    generator = torch.Generator().manual_seed(seed)
+    writer = IdentityCacheWriter(path, f"key{seed}", precision=precision)
+    for step in range(steps):
+        for layer in LAYERS:
+            writer.put(step, layer, torch.randn(ENTRY_SHAPE, generator=generator))
+        writer.end_step(step)
+    writer.finish().close()
+
+
+def mapped_rss(path: Path) -> int:
+    """Resident bytes of this process's mappings of ``path`` (from /proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        fields = line.split()
+        if fields and "-" in fields[0] and len(fields) >= 5:  # a mapping's first line
+            inside = len(fields) >= 6 and fields[5] == str(path)
+        elif inside and fields[:1] == ["Rss:"]:
+            total += int(fields[1]) * 1024
+    return total
+
+
+def read_like_a_panel(
+    caches: list[StreamedIdentityCache], steps: int, probe: list[Path]
+) -> tuple[int, int]:
+    """Every step of a READ pass over ``caches``, touching every cached token as the
+    attention does; the largest resident bytes of the ``probe`` files, and of all."""
+    state = ConsistencyState(full_schedule(steps), SAMPLER)
+    state.begin_read([caches], seed=1)
+    peak_probe = peak_all = 0
+    for step in range(steps):
+        state.begin_step(step)
+        for layer in LAYERS:
+            plan = state.layer_plan(layer, 2, TOKENS, torch.float32, torch.device("cpu"))
+            assert plan is not None and plan.groups[0].cached is not None
+            assert torch.isfinite(plan.groups[0].cached).all()
+        peak_probe = max(peak_probe, sum(mapped_rss(p) for p in probe))
+        peak_all = max(peak_all, sum(mapped_rss(c.path) for c in caches))
+    return peak_probe, peak_all
+
+
+@linux_only
+@pytest.mark.parametrize("characters", [1, 2])
+def test_streaming_holds_two_steps_per_character_whatever_the_steps(
+    tmp_path: Path, characters: int
+) -> None:
+    peaks = {}
+    for steps in (3, 12):
+        paths = [tmp_path / f"c{steps}-{i}.safetensors" for i in range(characters)]
+        for i, path in enumerate(paths):
+            write_cache(path, steps, seed=i)
+        caches = [open_identity_cache(path) for path in paths]
+        try:
+            _, peaks[steps] = read_like_a_panel(caches, steps, [])
+        finally:
+            for cache in caches:
+                cache.close()
+        assert sum(path.stat().st_size for path in paths) > characters * steps * STEP_BYTES
+    bound = characters * (2 * STEP_BYTES + FOLIO_SLACK)
+    assert 0 < peaks[3] <= bound, peaks
+    assert peaks[12] <= bound, peaks  # four times the steps, the same memory
+
+
+@linux_only
+def test_a_step_already_used_gives_its_pages_back(tmp_path: Path) -> None:
+    path = tmp_path / "mara.safetensors"
+    write_cache(path, steps=6, seed=0)
+    with_cache = open_identity_cache(path)
+    try:
+        for step in range(6):
+            entries = with_cache.prefetch(step, "cpu").wait()
+            assert all(float(t.float().abs().sum()) > 0 for t in entries.values())
+        assert mapped_rss(path) <= 2 * STEP_BYTES + FOLIO_SLACK
+        assert with_cache.staging_bytes == 0  # no staging copy on the CPU: mapped views
+    finally:
+        with_cache.close()
+
+
+def test_streamed_file_is_plain_safetensors_laid_out_step_by_step(tmp_path: Path) -> None:
+    path = tmp_path / "mara.safetensors"
+    write_cache(path, steps=3, seed=4)
+    cache = open_identity_cache(path, key="key4")
+    try:
+        assert len(cache) == 3 * len(LAYERS)
+        with safe_open(str(path), framework="pt") as handle:
+            assert handle.metadata()["format"].startswith("storyboard-identity-cache/")
+            for step, layer in cache.entries():
+                assert torch.equal(handle.get_tensor(f"{step}/{layer}"), cache.get(step, layer))
+        starts = [cache.header.step_range(step) for step in range(3)]
+        assert starts[0][1] == starts[1][0] and starts[1][1] == starts[2][0]
+        assert cache.header.max_step_bytes == STEP_BYTES
+    finally:
+        cache.close()
+
+
+def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
+    """The writer holds one step's entries, never the whole cache."""
+    path = tmp_path / "bob.safetensors"
+    writer = IdentityCacheWriter(path, "k")
+    data = path.with_name(path.name + ".data.partial")
+    for step in range(4):
+        for layer in LAYERS:
+            writer.put(step, layer, torch.ones(ENTRY_SHAPE))
+        assert data.stat().st_size == step * STEP_BYTES  # earlier steps are on disk
+        writer.end_step(step)
+        writer._data.flush()
+        assert data.stat().st_size == (step + 1) * STEP_BYTES
+    writer.finish().close()
+    assert not data.exists()
+    assert not path.with_name(path.name + ".partial").exists()
+
+
+def test_aborted_build_leaves_nothing(tmp_path: Path) -> None:
+    writer = IdentityCacheWriter(tmp_path / "bob.safetensors", "k")
+    writer.put(1, LAYERS[0], torch.ones(ENTRY_SHAPE))
+    writer.end_step(1)
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_sdxl_dir: Path) -> LoadedPipeline:
+    return load_text_to_image_pipeline(str(tiny_sdxl_dir), device="cpu")
+
+
+@pytest.fixture
+def story(tmp_path: Path, tiny_sdxl_dir: Path) -> Iterator[ProjectStore]:
+    store = ProjectStore.create(tmp_path / "story")
+    store.update_settings(
+        model_source=str(tiny_sdxl_dir), width=64, height=64, steps=4, identity_images=2
+    )
+    store.characters.add("Mara", "a woman with red hair", seed=11)
+    store.characters.add("Bob", "an old man with a beard", seed=22)
+    store.scenes.add("[Mara] climbs the stairs")
+    store.scenes.add("[Bob] waits at the top")
+    yield store
+    store.close()
+
+
+class ReadSpy:
+    """Records every step a streamed cache reads, and fails any whole-file load."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.reads: list[tuple[str, int, int]] = []
+        original = StreamedIdentityCache._step_view
+
+        def spy(cache: StreamedIdentityCache, step: int) -> torch.Tensor:
+            view = original(cache, step)
+            self.reads.append((cache.path.name, step, view.numel()))
+            return view
+
+        def refuse(*args: object, **kwargs: object) -> None:
+            raise AssertionError("an identity cache was loaded whole")
+
+        monkeypatch.setattr(StreamedIdentityCache, "_step_view", spy)
+        monkeypatch.setattr("safetensors.torch.load_file", refuse)
+        monkeypatch.setattr("safetensors.torch.load", refuse)
+
+
+def test_reroll_after_restart_streams_the_cache_step_by_step(
+    story: ProjectStore, loaded: LoadedPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    StoryRenderer(loaded).render(build_render_request(story), lambda event: None)
+    (mara,) = (story.folder / "cache" / "identity").glob("mara-*.safetensors")
+    header = open_identity_cache(mara).header
+
+    spy = ReadSpy(monkeypatch)
+    events: list[RenderEvent] = []
+    restarted = StoryRenderer(loaded)  # nothing of the first render kept in memory
+    panel = story.scenes.at(1)
+    restarted.render(build_render_request(story, [panel.id]), events.append)
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [False]
+    mara_reads = [(step, size) for name, step, size in spy.reads if name == mara.name]
+    assert [step for step, _ in mara_reads] == sorted(header.steps)  # each step once, in order
+    assert max(size for _, size in mara_reads) == header.max_step_bytes < header.data_bytes
+    assert all(name == mara.name for name, _, _ in spy.reads)  # Bob's cache is not read
+
+
+def test_damaged_cache_is_deleted_and_rebuilt(story: ProjectStore, loaded: LoadedPipeline) -> None:
+    request = build_render_request(story, [story.scenes.at(1).id])
+    StoryRenderer(loaded).render(request, lambda event: None)
+    (mara,) = (story.folder / "cache" / "identity").glob("mara-*.safetensors")
+    whole = mara.read_bytes()
+    for damage in (whole[: len(whole) // 2], whole[:100], whole + b"extra"):
+        mara.write_bytes(damage)
+        events: list[RenderEvent] = []
+        StoryRenderer(loaded).render(request, events.append)
+        assert [e.built for e in events if isinstance(e, IdentityReady)] == [True]
+        assert mara.read_bytes() == whole
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_streams_through_two_exactly_sized_pinned_buffers(tmp_path: Path) -> None:
+    path = tmp_path / "mara.safetensors"
+    write_cache(path, steps=5, seed=2)
+    cache = open_identity_cache(path)
+    try:
+        for step in range(5):
+            on_device = cache.prefetch(step, "cuda").wait()
+            for layer, tensor in on_device.items():
+                assert tensor.is_cuda
+                assert torch.equal(tensor.cpu(), cache.get(step, layer))
+        assert cache.staging_bytes == 2 * cache.header.max_step_bytes
+        assert all(buffer.is_pinned() for buffer in cache._staging)
+    finally:
+        cache.close()
