@@ -63,26 +63,27 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == ["0001", "0002", "0003"]
-    assert schema.head_revision() == "0003"
+    assert schema.known_revisions() == ["0001", "0002", "0003", "0004"]
+    assert schema.head_revision() == "0004"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
     folder = tmp_path / "old.storyboard"
     database = make_version_0001_project(folder)
     with ProjectStore.open(folder) as store:
-        assert store.schema_revision() == "0003"
+        assert store.schema_revision() == schema.head_revision()
         assert store.name == "Old story"
         settings = store.settings()
         assert (settings.width, settings.frame_rate) == (512, 24)
         assert settings.consistency.sampling_rate == pytest.approx(0.4)
+        assert settings.consistency.share_between_panels is False
         scenes = store.scenes.list()
         assert [s.prompt for s in scenes] == ["[Mara] panel 0", "[Mara] panel 1"]
         assert scenes[0].character_names == ("Mara",)
         transition = store.transitions.set(scenes[0].id, scenes[1].id, kind="crossfade")
         assert transition.status == "pending"
         assert store.integrity_check() == ["ok"]
-    backups = list(folder.glob("project.sqlite.before-0003-from-0001*.bak"))
+    backups = list(folder.glob(f"project.sqlite.before-{schema.head_revision()}-from-0001*.bak"))
     assert len(backups) == 1
     assert database.exists()
 

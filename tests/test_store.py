@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from support import png_bytes
 
+from storyboard_app.project import schema
 from storyboard_app.project.errors import NotFoundError, ProjectExistsError, ValidationError
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.settings import ProjectSettings
@@ -216,7 +217,7 @@ def test_info_counts(story_store: ProjectStore) -> None:
     info = story_store.info()
     assert (info.character_count, info.scene_count, info.take_count) == (2, 4, 0)
     assert info.total_duration == pytest.approx(8.0)
-    assert info.schema_revision == "0003"
+    assert info.schema_revision == schema.head_revision()
 
 
 def test_integrity_check_of_new_project(store: ProjectStore) -> None:

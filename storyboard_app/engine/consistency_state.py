@@ -171,11 +171,22 @@ class PanelGroup:
 
     @classmethod
     def layout(
-        cls, images: Sequence[int], total: int, reads: tuple[int, ...], device: torch.device
+        cls,
+        images: Sequence[int],
+        total: int,
+        reads: tuple[int, ...],
+        device: torch.device,
+        *,
+        shared: bool = True,
     ) -> PanelGroup:
-        """``images`` of a batch of ``total``; ``others[i]`` are the images image i sees."""
-        others = [[other for other in range(total) if other != image] for image in images]
-        others_index = torch.tensor(others, dtype=torch.long).view(len(images), total - 1)
+        """``images`` of a batch of ``total``; ``others[i]`` are the images image i sees.
+
+        A shared group's images see each other's sampled tokens; an unshared
+        one's see only their own tokens and the cached ones.
+        """
+        others = [[o for o in images if o != image] if shared else [] for image in images]
+        width = len(images) - 1 if shared else 0
+        others_index = torch.tensor(others, dtype=torch.long).view(len(images), width)
         return cls(
             images=tuple(images),
             reads=reads,
@@ -183,6 +194,10 @@ class PanelGroup:
             others=to_device(others_index, device),
             all_images=tuple(images) == tuple(range(total)),
         )
+
+    @property
+    def sees_others(self) -> bool:
+        return self.others.shape[1] > 0
 
 
 @dataclass(frozen=True)
@@ -270,8 +285,21 @@ class ConsistencyState:
         self._write_cache = cache
         self._layouts = (PanelGroup.layout(range(images), images, (), self.device),)
 
-    def begin_read(self, panels: Sequence[Sequence[IdentityBank]], *, seed: int) -> None:
-        """Denoise a window of panels; ``panels[i]`` are the caches panel i names."""
+    def begin_read(
+        self,
+        panels: Sequence[Sequence[IdentityBank]],
+        *,
+        seed: int,
+        share_between_panels: bool = False,
+    ) -> None:
+        """Denoise a window of panels; ``panels[i]`` are the caches panel i names.
+
+        Each panel attends to its own tokens and its characters' cached ones,
+        as in the official read phase, so the window only batches work; a
+        panel naming no one attends plainly. With ``share_between_panels``
+        panels naming the same characters (at least one) also see each
+        other's tokens.
+        """
         if not panels:
             raise ValueError("A read pass needs at least one panel.")
         if self.window_size is not None and len(panels) > self.window_size:
@@ -279,7 +307,9 @@ class ConsistencyState:
         self._reset(ConsistencyMode.READ, seed, len(panels))
         self._read_caches = _unique(cache for caches in panels for cache in caches)
         self._layouts = tuple(
-            PanelGroup.layout(images, len(panels), reads, self.device)
+            PanelGroup.layout(
+                images, len(panels), reads, self.device, shared=share_between_panels and bool(reads)
+            )
             for images, reads in _group_panels(panels, self._read_caches)
         )
         self.begin_step(0)
@@ -317,7 +347,7 @@ class ConsistencyState:
         """The plan of ``layer`` now, or None when it must attend plainly.
 
         Plain when the schedule says so, when no token is sampled (rate 0), or
-        when an image would see no other tokens and nothing is recorded.
+        when no image sees another's tokens or a cache and nothing is recorded.
         """
         if self.mode is ConsistencyMode.OFF or not self.schedule.is_consistent(self.step, layer):
             return None
@@ -331,20 +361,28 @@ class ConsistencyState:
             )
             for group in self._layouts
         )
-        shares = self._images > 1 or any(group.cached is not None for group in groups)
-        if not (shares or writing):
+        samples = writing or any(group.sees_others for group in groups)
+        if not (samples or any(group.cached is not None for group in groups)):
             return None
-        layer_index = self.schedule.layer_index(layer)
-        indices = self.sampler.indices(self.seed, self.step, layer_index, self._images, tokens)
         return LayerPlan(
             step=self.step,
             layer=layer,
             images=self._images,
             halves=halves,
-            indices=to_device(indices, device),
+            indices=self._sampled_indices(layer, tokens, device if samples else None),
             groups=groups,
             record_to=self._write_cache if writing else None,
         )
+
+    def _sampled_indices(
+        self, layer: str, tokens: int, device: torch.device | None
+    ) -> torch.Tensor:
+        """Tokens each image shows the others; none (no draw at all) when ``device`` is None."""
+        if device is None:
+            return torch.empty(self._images, 0, dtype=torch.long)
+        layer_index = self.schedule.layer_index(layer)
+        indices = self.sampler.indices(self.seed, self.step, layer_index, self._images, tokens)
+        return to_device(indices, device)
 
     def _reset(self, mode: ConsistencyMode, seed: int, images: int) -> None:
         self.mode = mode

@@ -2,8 +2,9 @@
 
 In the UNet's self-attention layers each image keeps its own queries, and its
 keys and values are its own tokens followed by tokens sampled from the other
-images it should agree with (and, for panels, the cached tokens of the
-characters it names). Nothing is trained.
+images it should agree with (the images of a character's identity batch, or
+panels of one cast when sharing between panels is on) and, for panels, the
+cached tokens of the characters it names. Nothing is trained.
 
 Unlike the official code, extra tokens are gathered by index (the cost grows
 with the sampled tokens, not with a mask over every token of the batch) and
@@ -157,7 +158,16 @@ def _group_attention(
     key: torch.Tensor,
     value: torch.Tensor,
 ) -> torch.Tensor:
-    """Attention of one group of images, whose extra tokens have the same length."""
+    """Attention of one group of images, whose extra tokens have the same length.
+
+    A group that sees neither other images nor a cache (an ``[NC]`` panel)
+    attends plainly to its own tokens.
+    """
+    if group.cached is None and not group.sees_others:
+        return _attend(
+            attn,
+            *(_select_images(_by_image(t, plan), group).flatten(0, 1) for t in (query, key, value)),
+        )
     cached_keys = cached_values = None
     if group.cached is not None:
         cached_keys = attn.to_k(group.cached)

@@ -75,6 +75,7 @@ SCHEDULER_NAMES: tuple[str, ...] = (
     "euler_a",
     "dpmpp_2m",
     "dpmpp_2m_karras",
+    "dpmpp_2m_sde",
     "ddim",
     "unipc",
 )
@@ -333,9 +334,9 @@ def scheduler_spec(name: str) -> tuple[type[SchedulerMixin], dict[str, Any]]:
         return EulerDiscreteScheduler, {"use_karras_sigmas": False}
     if name == "euler_a":
         return EulerAncestralDiscreteScheduler, {}
-    if name in ("dpmpp_2m", "dpmpp_2m_karras"):
+    if name in ("dpmpp_2m", "dpmpp_2m_karras", "dpmpp_2m_sde"):
         return DPMSolverMultistepScheduler, {
-            "algorithm_type": "dpmsolver++",
+            "algorithm_type": "sde-dpmsolver++" if name == "dpmpp_2m_sde" else "dpmsolver++",
             "solver_order": 2,
             "use_karras_sigmas": name == "dpmpp_2m_karras",
         }

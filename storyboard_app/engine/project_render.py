@@ -7,6 +7,7 @@ finished panel and never leaves a partial one.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from collections.abc import Iterable, Sequence
@@ -31,10 +32,10 @@ from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import project_path
-from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams, TakeRecord
 from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
-from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
 
@@ -45,6 +46,7 @@ IDENTITY_FRAMINGS = (
     "close-up of the face",
 )
 IDENTITY_CACHE_DIR = Path("cache") / "identity"
+CONSISTENCY_FIELDS = frozenset(f.name for f in dataclasses.fields(ConsistencySettings))
 _log = logging.getLogger(__name__)
 
 
@@ -69,16 +71,76 @@ def build_render_request(
 ) -> RenderRequest:
     """A request for ``scene_ids`` (all scenes when None), with project settings and overrides."""
     settings = apply_options(store.settings(), options)
-    if not settings.model_source:
-        raise ValidationError(
-            "No model is configured for this project.",
-            "Pass --model SOURCE (a hub id, a diffusers folder or a .safetensors file; 'tiny' "
-            "for a quick test) or set model_source with 'storyboard settings'.",
-        )
-    scenes = store.scenes.list()
-    selected = select_scenes(scenes, scene_ids)
+    check_model(settings)
+    selected = select_scenes(store.scenes.list(), scene_ids)
     characters = {c.name: c for c in store.characters.list()}
-    named = dict.fromkeys(name for scene in selected for name in scene.character_names)
+    panels = [panel_job(scene, characters, settings, options.reroll) for scene in selected]
+    return request_for(store, settings, panels, options)
+
+
+def rerender_request(
+    store: ProjectStore,
+    take_id: int,
+    companions: Sequence[int] = (),
+    options: RenderOptions = RenderOptions(),
+) -> RenderRequest:
+    """A request that renders a take again from the parameters it recorded.
+
+    The take's panel is rendered with its recorded prompt, seed, size, steps,
+    scheduler and consistency settings, against the characters it names now
+    (the same identities when the new take's fingerprint matches the old).
+    ``companions`` are other scenes batched with it under the same settings:
+    they do not change its image.
+    """
+    take = store.takes.get(take_id)
+    if take.params.source != "rendered":
+        raise ValidationError(
+            f"Take {take_id} was imported, not rendered.", "Only rendered takes re-render."
+        )
+    settings = settings_of_take(store.settings(), take.params)
+    scene = store.scenes.get(take.scene_id)
+    characters = {c.name: c for c in store.characters.list()}
+    panel = dataclasses.replace(
+        panel_job(scene, characters, settings, reroll=False),
+        prompt=take.params.prompt,
+        negative_prompt=take.params.negative_prompt,
+        seed=take.params.seed,
+    )
+    others = [s for s in select_scenes(store.scenes.list(), companions) if s.id != scene.id]
+    panels = [panel] + [panel_job(s, characters, settings, reroll=False) for s in others]
+    return request_for(store, settings, panels, options)
+
+
+def settings_of_take(settings: ProjectSettings, params: TakeParams) -> ProjectSettings:
+    """The project settings with a take's recorded render settings put back."""
+    consistency = {
+        k: tuple(v) if k == "blocks" else v
+        for k, v in params.consistency.items()
+        if k in CONSISTENCY_FIELDS
+    }
+    return settings.with_changes(
+        model_source=params.model_source,
+        width=params.width,
+        height=params.height,
+        steps=params.steps,
+        guidance=params.guidance,
+        scheduler=params.scheduler,
+        base_seed=params.consistency.get("schedule_seed", settings.base_seed),
+        **consistency,
+    )
+
+
+def request_for(
+    store: ProjectStore,
+    settings: ProjectSettings,
+    panels: Sequence[PanelJob],
+    options: RenderOptions,
+) -> RenderRequest:
+    """The request rendering ``panels`` with ``settings`` and the characters they name."""
+    check_model(settings)
+    scenes = store.scenes.list()
+    characters = {c.name: c for c in store.characters.list()}
+    named = dict.fromkeys(name for panel in panels for name in panel.characters)
     return RenderRequest(
         model_source=settings.model_source,
         width=settings.width,
@@ -91,12 +153,21 @@ def build_render_request(
         characters=tuple(
             character_identity(characters[name], scenes, characters, settings) for name in named
         ),
-        panels=tuple(panel_job(scene, characters, settings, options.reroll) for scene in selected),
+        panels=tuple(panels),
         device=options.device,
         dtype=options.dtype,
         low_vram=options.low_vram,
         cache_dir=project_path(store.folder, IDENTITY_CACHE_DIR),
     )
+
+
+def check_model(settings: ProjectSettings) -> None:
+    if not settings.model_source:
+        raise ValidationError(
+            "No model is configured for this project.",
+            "Pass --model SOURCE (a hub id, a diffusers folder or a .safetensors file; 'tiny' "
+            "for a quick test) or set model_source with 'storyboard settings'.",
+        )
 
 
 def apply_options(settings: ProjectSettings, options: RenderOptions) -> ProjectSettings:

@@ -65,8 +65,17 @@ class RenderRequest:
     def character(self, name: str) -> CharacterIdentity:
         return next(c for c in self.characters if c.name == name)
 
-    def take_params(self, panel: PanelJob, identity_fingerprint: str) -> TakeParams:
-        """What a finished panel records so that it can be reproduced."""
+    def take_params(
+        self, panel: PanelJob, identity_fingerprint: str, shared_with: tuple[int, ...] = ()
+    ) -> TakeParams:
+        """What a finished panel records so that it can be reproduced.
+
+        ``shared_with``: scene ids of the panels whose tokens it saw (only with
+        ``share_between_panels``); a panel that saw none re-renders alone.
+        """
+        consistency = self.consistency_record()
+        if shared_with:
+            consistency["shared_with"] = list(shared_with)
         return TakeParams(
             width=self.width,
             height=self.height,
@@ -77,7 +86,7 @@ class RenderRequest:
             scheduler=self.scheduler,
             prompt=panel.prompt,
             negative_prompt=panel.negative_prompt,
-            consistency=self.consistency_record(),
+            consistency=consistency,
             identity_fingerprint=identity_fingerprint,
         )
 

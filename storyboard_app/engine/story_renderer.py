@@ -3,9 +3,16 @@
 Reads like a pipeline: check the request, draw the step/layer schedule from its
 seed, build (or load) each named character's identity cache by denoising its
 identity prompts together, then render the panels in windows of at most
-``window_size`` images that read the caches of the characters they name. Each
-image starts from latents drawn from its own seed, so a panel does not depend on
-which other panels happen to share its batch for anything but attention.
+``window_size`` images that read the caches of the characters they name.
+
+A panel's image depends on its own parameters only, so a take re-renders from
+its recorded parameters whatever panels it is batched with: each image has its
+own torch generator, seeded from its seed, for its initial noise and for the
+noise that ancestral and SDE schedulers add at every step; it attends to its
+own tokens and its characters' caches only (unless the opt-in
+``share_between_panels``); and on the CPU each panel is its own pipeline call,
+because batched CPU kernels (oneDNN convolutions, small matrix products) round
+differently with the batch size. On an accelerator a window is one call.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from storyboard_app.engine.consistent_attention import consistent_attention, con
 from storyboard_app.engine.devices import dtype_name, translate_oom
 from storyboard_app.engine.identity_cache import IdentityBank, IdentityCache, identity_cache_key
 from storyboard_app.engine.identity_cache_file import IdentityCacheWriter, open_identity_cache
-from storyboard_app.engine.loading import LoadedPipeline
+from storyboard_app.engine.loading import LoadedPipeline, set_scheduler
 from storyboard_app.engine.preview import latents_to_preview
 from storyboard_app.engine.render_request import (
     CancelCheck,
@@ -61,9 +68,13 @@ class DenoisePass:
 class StoryRenderer:
     """Renders :class:`RenderRequest` s on one loaded pipeline (kept warm between jobs)."""
 
-    def __init__(self, loaded: LoadedPipeline) -> None:
+    def __init__(self, loaded: LoadedPipeline, *, batch_panels: bool | None = None) -> None:
+        """``batch_panels``: a window in one pipeline call (default: on accelerators only)."""
         self.loaded = loaded
         self.pipe = loaded.pipe
+        self.batch_panels = (
+            torch.device(loaded.device).type != "cpu" if batch_panels is None else batch_panels
+        )
 
     def render(
         self,
@@ -104,6 +115,8 @@ class StoryRenderer:
         is_cancelled: CancelCheck,
     ) -> None:
         """Identity caches of ``needed`` first, then ``panels`` in windows."""
+        if self.loaded.scheduler != request.scheduler:
+            self.loaded = set_scheduler(self.loaded, request.scheduler)
         layers = consistent_layer_names(self.pipe.unet, request.consistency.blocks)
         schedule = ConsistencySchedule.draw(request.schedule_seed, request.steps, layers)
         state = ConsistencyState.from_settings(
@@ -113,8 +126,12 @@ class StoryRenderer:
             width=request.width,
             device=self.loaded.device,
         )
-        windows = list(batched(panels, request.consistency.window_size))
-        counter = PassCounter(len(windows) + len(needed))
+        batches = [
+            batch
+            for window in batched(panels, request.consistency.window_size)
+            for batch in self._panel_batches(window, request.consistency.share_between_panels)
+        ]
+        counter = PassCounter(len(batches) + len(needed))
         caches: dict[str, IdentityBank] = {}
         with torch.inference_mode(), translate_oom(), consistent_attention(self.pipe.unet, state):
             try:
@@ -129,12 +146,22 @@ class StoryRenderer:
                         is_cancelled,
                     )
                 keep_under_budget(request, caches.values())
-                for window in windows:
+                for batch in batches:
                     self._render_window(
-                        request, window, caches, state, counter, on_event, is_cancelled
+                        request, batch, caches, state, counter, on_event, is_cancelled
                     )
             finally:
                 close_caches(caches.values())
+
+    def _panel_batches(self, window: Sequence[PanelJob], share: bool) -> list[tuple[PanelJob, ...]]:
+        """Pipeline calls for a window: all of it at once, or one panel at a time.
+
+        Panels that share tokens must be denoised together; otherwise the
+        window is split where batching would change an image's rounding.
+        """
+        if share or self.batch_panels:
+            return [tuple(window)]
+        return [(panel,) for panel in window]
 
     def _identity_cache(
         self,
@@ -249,18 +276,20 @@ class StoryRenderer:
             seeds=tuple(p.seed for p in window),
             preview_keys=tuple(p.scene_id for p in window),
         )
+        share = request.consistency.share_between_panels
         state.begin_read(
             [[caches[name] for name in panel.characters] for panel in window],
             seed=derive_seed(request.schedule_seed, "panels:" + panel_pass.label),
+            share_between_panels=share,
         )
         images = self._denoise(request, panel_pass, state, counter, on_event, is_cancelled)
         for panel, image in zip(window, images, strict=True):
-            fingerprint = identity_fingerprint(caches[name].key for name in panel.characters)
-            on_event(
-                PanelRendered(
-                    panel.scene_id, png_bytes(image), request.take_params(panel, fingerprint)
-                )
+            keys = [caches[name].key for name in panel.characters]
+            shared_with = shared_panels(panel, window) if share else ()
+            params = request.take_params(
+                panel, identity_fingerprint(keys, shared=bool(shared_with)), shared_with
             )
+            on_event(PanelRendered(panel.scene_id, png_bytes(image), params))
 
     def _denoise(
         self,
@@ -295,6 +324,7 @@ class StoryRenderer:
 
         if is_cancelled():
             raise RenderCancelled()
+        generators = [torch.Generator().manual_seed(seed) for seed in denoise_pass.seeds]
         result = self.pipe(
             prompt=list(denoise_pass.prompts),
             negative_prompt=list(denoise_pass.negative_prompts),
@@ -302,15 +332,21 @@ class StoryRenderer:
             width=request.width,
             num_inference_steps=request.steps,
             guidance_scale=request.guidance,
-            latents=self._initial_latents(request, denoise_pass.seeds),
+            latents=self._initial_latents(request, generators),
+            generator=generators,
             callback_on_step_end=on_step_end,
             callback_on_step_end_tensor_inputs=["latents"],
             output_type="pil",
         )
         return list(result.images)
 
-    def _initial_latents(self, request: RenderRequest, seeds: Sequence[int]) -> torch.Tensor:
-        """Noise for each image from its own seed, drawn on the CPU so every device agrees."""
+    def _initial_latents(
+        self, request: RenderRequest, generators: Sequence[torch.Generator]
+    ) -> torch.Tensor:
+        """Noise for each image from its own generator, drawn on the CPU so every device agrees.
+
+        The pipeline then draws each image's step noise from the same generator.
+        """
         scale = self.pipe.vae_scale_factor
         shape = (
             1,
@@ -318,9 +354,7 @@ class StoryRenderer:
             request.height // scale,
             request.width // scale,
         )
-        noise = [
-            torch.randn(shape, generator=torch.Generator().manual_seed(seed)) for seed in seeds
-        ]
+        noise = [torch.randn(shape, generator=generator) for generator in generators]
         return torch.cat(noise).to(device=self.loaded.device, dtype=self.loaded.dtype)
 
 
@@ -398,10 +432,25 @@ def close_caches(caches: Iterable[object]) -> None:
             close()
 
 
-def identity_fingerprint(keys: Iterable[str]) -> str:
-    """Which identities a panel was rendered against, so edits can mark it stale."""
-    joined = "\n".join(sorted(keys))
+def identity_fingerprint(keys: Iterable[str], *, shared: bool = False) -> str:
+    """Which identities a panel was rendered against, so edits can mark it stale.
+
+    A panel that also saw other panels' tokens depends on them: marked apart.
+    """
+    joined = "\n".join(sorted(keys)) + ("\nshared between panels" if shared else "")
     return hashlib.sha256(joined.encode()).hexdigest() if joined else ""
+
+
+def shared_panels(panel: PanelJob, window: Sequence[PanelJob]) -> tuple[int, ...]:
+    """Scene ids of the panels whose tokens ``panel`` saw: the same cast, in its window."""
+    if not panel.characters:
+        return ()
+    cast = set(panel.characters)
+    return tuple(
+        other.scene_id
+        for other in window
+        if other.scene_id != panel.scene_id and set(other.characters) == cast
+    )
 
 
 def png_bytes(image: Image.Image) -> bytes:

@@ -70,6 +70,7 @@ class ProjectSettingsRow(Base):
     window_size: Mapped[int] = mapped_column(Integer, default=6)
     identity_images: Mapped[int] = mapped_column(Integer, default=4)
     consistency_blocks: Mapped[str] = mapped_column(Text, default="up_blocks")
+    share_between_panels: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

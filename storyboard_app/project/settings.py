@@ -34,6 +34,12 @@ class ConsistencySettings:
     ``sampling_rate`` applies to the low-resolution level (SDXL's 32x32 tokens at
     1024 px), ``sampling_rate_high_res`` to the high-resolution level; both are the
     probability that a token of another image is visible.
+
+    By default a panel attends to its own tokens and to the identity caches of
+    the characters it names, as in the official read phase, so a panel renders
+    the same whichever panels share its window. ``share_between_panels`` also
+    lets panels naming the same characters see each other's tokens inside a
+    window (more alike, but then a panel depends on its window).
     """
 
     sampling_rate: float = 0.5
@@ -41,6 +47,7 @@ class ConsistencySettings:
     window_size: int = 6
     identity_images: int = 4
     blocks: tuple[str, ...] = DEFAULT_CONSISTENCY_BLOCKS
+    share_between_panels: bool = False
 
     def __post_init__(self) -> None:
         for name in ("sampling_rate", "sampling_rate_high_res"):
@@ -73,6 +80,7 @@ SCHEDULER_NAMES: tuple[str, ...] = (
     "euler_a",
     "dpmpp_2m",
     "dpmpp_2m_karras",
+    "dpmpp_2m_sde",
     "ddim",
     "unipc",
 )

@@ -296,6 +296,7 @@ def settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
             window_size=row.window_size,
             identity_images=row.identity_images,
             blocks=tuple(b for b in row.consistency_blocks.split(",") if b),
+            share_between_panels=row.share_between_panels,
         ),
     )
 
@@ -315,3 +316,4 @@ def settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
     row.window_size = settings.consistency.window_size
     row.identity_images = settings.consistency.identity_images
     row.consistency_blocks = ",".join(settings.consistency.blocks)
+    row.share_between_panels = settings.consistency.share_between_panels

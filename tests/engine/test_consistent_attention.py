@@ -158,16 +158,19 @@ def masked_read_reference(
     panels: torch.Tensor,
     panel_indices: torch.Tensor,
     named: Sequence[Sequence[int]],
+    share: bool,
 ) -> torch.Tensor:
     """Identity images and panels in one sequence; a panel sees its own tokens,
-    the sampled tokens of the identity batches it names and of the other panels."""
+    the sampled tokens of the identity batches it names and, when ``share``, of
+    the other panels naming the same characters."""
     owners = [b for b, (hidden, _) in enumerate(identities) for _ in range(hidden.shape[0] // 2)]
     first_panel = len(owners)
     count = panels.shape[0] // 2
     rows = []
     for p in range(count):
         sources = [i for i, owner in enumerate(owners) if owner in named[p]]
-        sources += [first_panel + q for q in range(count) if q != p]
+        same_cast = [q for q in range(count) if q != p and set(named[q]) == set(named[p])]
+        sources += [first_panel + q for q in same_cast] if share and named[p] else []
         rows.append((first_panel + p, sources))
     indices = torch.cat([idx for _, idx in identities] + [panel_indices])
     visible = bench.official_visibility(TOKENS, indices, rows)
@@ -179,13 +182,14 @@ def masked_read_reference(
     return out.view_as(panels)
 
 
+@pytest.mark.parametrize("share", [False, True], ids=["own", "shared"])
 @pytest.mark.parametrize(
     "named",
-    [[[0]], [[0, 1]], [[]], [[0], [], [0]], [[0], [1]], [[0, 1], [1], []]],
+    [[[0]], [[0, 1]], [[]], [[0], [], [0]], [[0], [1]], [[0, 1], [1], [], [1, 0], []]],
     ids=["one", "two-characters", "nc", "window", "window-two", "window-mixed"],
 )
 def test_read_equals_masked_reference(
-    attn: Attention, bench: ModuleType, named: list[list[int]]
+    attn: Attention, bench: ModuleType, named: list[list[int]], share: bool
 ) -> None:
     identity_inputs = [(images(2, seed=10), 11), (images(1, seed=12), 13)]
     caches = [identity_cache(attn, hidden, seed) for hidden, seed in identity_inputs]
@@ -196,10 +200,49 @@ def test_read_equals_masked_reference(
     panels = images(len(named), seed=14)
 
     state = make_state()
-    state.begin_read([[caches[c] for c in cs] for cs in named], seed=15)
+    state.begin_read([[caches[c] for c in cs] for cs in named], seed=15, share_between_panels=share)
     panel_indices = sampler.indices(15, 0, 0, len(named), TOKENS)
-    expected = masked_read_reference(bench, attn, identities, panels, panel_indices, named)
+    expected = masked_read_reference(bench, attn, identities, panels, panel_indices, named, share)
     torch.testing.assert_close(run(state, attn, panels), expected)
+
+
+def test_panels_do_not_depend_on_their_window(attn: Attention) -> None:
+    """By default an [NC] panel attends plainly and a character panel reads only
+    its cache, whatever else the window holds (the official read phase)."""
+    mara = identity_cache(attn, images(2, seed=70), seed=1)
+    bob = identity_cache(attn, images(2, seed=71), seed=2)
+    nc, mara_panel, others = images(1, seed=72), images(1, seed=73), images(3, seed=74)
+    alone = {}
+    for name, panel, caches in (("nc", nc, []), ("mara", mara_panel, [mara])):
+        state = make_state()
+        state.begin_read([caches], seed=3)
+        alone[name] = run(state, attn, panel)
+    torch.testing.assert_close(alone["nc"], plain(attn, nc), rtol=0, atol=1e-6)
+    window = torch.cat([nc[:1], mara_panel[:1], others[:3], nc[1:], mara_panel[1:], others[3:]])
+    for seed, casts in ((3, [[mara], [bob], []]), (9, [[mara], [mara, bob], [mara]])):
+        state = make_state()
+        state.begin_read([[], [mara], *casts], seed=seed)
+        out = run(state, attn, window).view(2, 5, TOKENS, CHANNELS)
+        torch.testing.assert_close(
+            out[:, 0], alone["nc"].view(2, TOKENS, CHANNELS), rtol=0, atol=1e-6
+        )
+        torch.testing.assert_close(
+            out[:, 1], alone["mara"].view(2, TOKENS, CHANNELS), rtol=0, atol=1e-6
+        )
+
+
+def test_shared_panels_of_one_cast_see_each_other(attn: Attention) -> None:
+    mara = identity_cache(attn, images(2, seed=80), seed=1)
+    panels = images(2, seed=81)
+    changed = panels.clone()
+    changed[3] += 1.0  # the second panel's conditional half
+    outputs = {}
+    for share in (False, True):
+        state = make_state()
+        state.begin_read([[mara], [mara]], seed=3, share_between_panels=share)
+        outputs[share] = run(state, attn, panels), run(state, attn, changed)
+    assert torch.equal(outputs[False][0][2], outputs[False][1][2])
+    assert not torch.allclose(outputs[True][0][2], outputs[True][1][2])
 
 
 @pytest.mark.parametrize("mode", ["write", "read"])
@@ -217,7 +260,7 @@ def test_gathered_projections_equal_projecting_each_images_tokens(mode: str) -> 
     else:
         cache = identity_cache(attn, images(2, seed=61), seed=9)
         cached = cache.get(0, LAYER)
-        state.begin_read([[cache]] * n, seed=8)
+        state.begin_read([[cache]] * n, seed=8, share_between_panels=True)
     indices = state.sampler.indices(8, 0, 0, n, TOKENS)
     by_image = hidden.view(2, n, TOKENS, CHANNELS)
     expected = torch.empty_like(by_image)

@@ -234,6 +234,7 @@ SCHEDULER_CLASSES = {
     "euler_a": EulerAncestralDiscreteScheduler,
     "dpmpp_2m": DPMSolverMultistepScheduler,
     "dpmpp_2m_karras": DPMSolverMultistepScheduler,
+    "dpmpp_2m_sde": DPMSolverMultistepScheduler,
     "ddim": DDIMScheduler,
     "unipc": UniPCMultistepScheduler,
 }
