@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == ["0001", "0002", "0003", "0004"]
-    assert schema.head_revision() == "0004"
+    assert schema.known_revisions() == ["0001", "0002", "0003", "0004", "0005"]
+    assert schema.head_revision() == "0005"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:

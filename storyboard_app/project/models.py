@@ -149,7 +149,12 @@ class Take(Base):
 
 
 class Transition(Base):
-    """The clip between two neighbouring scenes (``from_scene`` comes first)."""
+    """The clip between two neighbouring scenes (``from_scene`` comes first).
+
+    ``from_take_id``/``to_take_id`` are the takes a morph or motion was made
+    from: when either panel shows another picture, its frames are stale. A
+    deleted take leaves NULL, which matches no take.
+    """
 
     __tablename__ = "transitions"
     __table_args__ = (UniqueConstraint("from_scene_id", "to_scene_id"),)
@@ -165,6 +170,12 @@ class Transition(Base):
     status: Mapped[str] = mapped_column(String(20), default="pending")
     media_json: Mapped[str] = mapped_column(Text, default="[]")
     settings_json: Mapped[str] = mapped_column(Text, default="{}")
+    from_take_id: Mapped[int | None] = mapped_column(
+        ForeignKey("takes.id", ondelete="SET NULL"), nullable=True
+    )
+    to_take_id: Mapped[int | None] = mapped_column(
+        ForeignKey("takes.id", ondelete="SET NULL"), nullable=True
+    )
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utc_now, onupdate=utc_now
     )

@@ -88,6 +88,8 @@ class TransitionRecord:
     status: str
     media: tuple[str, ...]
     settings: dict[str, Any]
+    from_take_id: int | None = None
+    to_take_id: int | None = None
 
 
 @dataclass(frozen=True)

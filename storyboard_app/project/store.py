@@ -32,7 +32,7 @@ from storyboard_app.project.errors import (
     ValidationError,
 )
 from storyboard_app.project.media import MediaStore
-from storyboard_app.project.models import ProjectSettingsRow, Scene, Take, Transition
+from storyboard_app.project.models import ProjectSettingsRow, Scene, Take
 from storyboard_app.project.records import ProjectInfo
 from storyboard_app.project.scenes import SceneRepository
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
@@ -199,10 +199,10 @@ class ProjectStore:
     def info(self) -> ProjectInfo:
         """The project's summary; its running time is the timeline's, to the frame."""
         timeline = build_timeline(self)
+        transitions = self.transitions.list()
         with self.session() as session:
             row = session.get_one(ProjectSettingsRow, 1)
             scenes = session.scalars(select(Scene)).all()
-            transitions = session.scalars(select(Transition)).all()
             return ProjectInfo(
                 name=row.name,
                 path=self.folder,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storyboard_app.project.errors import NotFoundError, ValidationError
-from storyboard_app.project.models import Transition
+from storyboard_app.project.models import Scene, Transition
 from storyboard_app.project.records import TransitionRecord
 from storyboard_app.project.scenes import find_scene
 from storyboard_app.project.settings import TRANSITION_KINDS
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
 
 STATUSES = ("pending", "ready", "failed", "stale")
+# Kinds whose frames are made from the two panels' pictures.
+GENERATED_KINDS = ("morph", "motion")
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class TransitionResult:
     status: str
     media: tuple[str, ...] = ()
     settings: dict[str, Any] = field(default_factory=dict)
+    from_take_id: int | None = None
+    to_take_id: int | None = None
 
 
 class TransitionRepository:
@@ -41,14 +45,15 @@ class TransitionRepository:
 
     def list(self) -> list[TransitionRecord]:
         with self._store.session() as session:
+            active = active_takes(session)
             return [
-                to_record(row)
+                to_record(row, active)
                 for row in session.scalars(select(Transition).order_by(Transition.id))
             ]
 
     def get(self, transition_id: int) -> TransitionRecord:
         with self._store.session() as session:
-            return to_record(find_transition(session, transition_id))
+            return to_record(find_transition(session, transition_id), active_takes(session))
 
     def set(
         self,
@@ -86,7 +91,7 @@ class TransitionRepository:
             row = neighbour_row(session, from_scene_id, to_scene_id)
             apply_result(row, result)
             session.flush()
-            return to_record(row)
+            return to_record(row, active_takes(session))
 
     def save_failure(
         self, from_scene_id: int, to_scene_id: int, result: TransitionResult
@@ -99,16 +104,18 @@ class TransitionRepository:
         """
         with self._store.session() as session:
             row = neighbour_row(session, from_scene_id, to_scene_id)
-            if row.id is not None and row.status == "ready" and row.kind != "cut":
-                return to_record(row)
+            active = active_takes(session)
+            if row.id is not None and current_status(row, active) == "ready" and row.kind != "cut":
+                return to_record(row, active)
             apply_result(row, dataclasses.replace(result, status="failed", media=()))
             session.flush()
-            return to_record(row)
+            return to_record(row, active)
 
     def set_result(
         self, transition_id: int, status: str, media: Sequence[str] = ()
     ) -> TransitionRecord:
-        """Record the outcome of generating a transition's frames."""
+        """Record the outcome of generating a transition's frames; frames marked ready are
+        taken to be made from the pictures the two panels show now."""
         if status not in STATUSES:
             raise ValidationError(
                 f"{status!r} is not a transition status.", f"Use one of {STATUSES}."
@@ -120,11 +127,15 @@ class TransitionRepository:
             )
         with self._store.session() as session:
             row = find_transition(session, transition_id)
+            active = active_takes(session)
             row.status = status
             row.media_json = json.dumps(list(media))
             if media:
                 row.frame_count = len(media)
-            return to_record(row)
+            if status == "ready":
+                row.from_take_id = active.get(row.from_scene_id)
+                row.to_take_id = active.get(row.to_scene_id)
+            return to_record(row, active)
 
     def delete(self, transition_id: int) -> None:
         with self._store.session() as session:
@@ -176,6 +187,8 @@ def apply_result(row: Transition, result: TransitionResult) -> None:
     row.status = result.status
     row.media_json = json.dumps(list(result.media))
     row.settings_json = json.dumps(result.settings, sort_keys=True)
+    row.from_take_id = result.from_take_id
+    row.to_take_id = result.to_take_id
 
 
 def find_transition(session: Session, transition_id: int) -> Transition:
@@ -187,7 +200,29 @@ def find_transition(session: Session, transition_id: int) -> Transition:
     return row
 
 
-def to_record(row: Transition) -> TransitionRecord:
+def active_takes(session: Session) -> dict[int, int | None]:
+    """Each scene's active take id, to tell which transitions' frames are stale."""
+    return {
+        scene_id: take_id
+        for scene_id, take_id in session.execute(select(Scene.id, Scene.active_take_id))
+    }
+
+
+def current_status(row: Transition, active: dict[int, int | None]) -> str:
+    """The stored status, or ``stale`` for ready morph or motion frames made from a take
+    that either panel no longer shows (another take chosen, a new render, a deleted take).
+
+    Worked out on every read, so everything that shows a transition sees the same
+    status, and choosing the old take again makes the frames fresh again.
+    """
+    if row.status != "ready" or row.kind not in GENERATED_KINDS:
+        return row.status
+    made_from = (row.from_take_id, row.to_take_id)
+    showing = (active.get(row.from_scene_id), active.get(row.to_scene_id))
+    return "ready" if made_from == showing else "stale"
+
+
+def to_record(row: Transition, active: dict[int, int | None]) -> TransitionRecord:
     return TransitionRecord(
         id=row.id,
         from_scene_id=row.from_scene_id,
@@ -195,7 +230,9 @@ def to_record(row: Transition) -> TransitionRecord:
         kind=row.kind,
         duration=row.duration,
         frame_count=row.frame_count,
-        status=row.status,
+        status=current_status(row, active),
         media=tuple(json.loads(row.media_json)),
         settings=json.loads(row.settings_json),
+        from_take_id=row.from_take_id,
+        to_take_id=row.to_take_id,
     )

@@ -134,6 +134,8 @@ def _restore_transitions(session: Session, transitions: Sequence[TransitionRecor
         row.status = record.status
         row.media_json = json.dumps(list(record.media))
         row.settings_json = json.dumps(record.settings, sort_keys=True)
+        row.from_take_id = record.from_take_id
+        row.to_take_id = record.to_take_id
 
 
 def restore_take(store: ProjectStore, take: TakeRecord, *, make_active: bool) -> int:

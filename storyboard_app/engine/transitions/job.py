@@ -317,6 +317,8 @@ def store_frames(
         "ready",
         media=media,
         settings=request.settings_record(),
+        from_take_id=request.from_take_id or None,
+        to_take_id=request.to_take_id or None,
     )
     return store.transitions.save(request.from_scene_id, request.to_scene_id, result)
 
