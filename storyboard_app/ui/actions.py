@@ -32,6 +32,11 @@ class WindowActions:
         self.settings = self._action("&Settings…", Key.Preferences, "Ctrl+,")
         self.render_selected = self._action("&Render Selected Panels", shortcut="Ctrl+R")
         self.render_all = self._action("Render &All Panels", shortcut="Ctrl+Shift+R")
+        self.render_stale = self._action("Render &Stale Panels", shortcut="Ctrl+Alt+R")
+        self.render_stale.setToolTip(
+            "Render the panels whose picture is out of date (prompt, cast, seed, a "
+            "character's look or the settings changed since)."
+        )
         self.reroll = self._action("Re&roll Selected Panels", shortcut="Ctrl+E")
         self.build_identities = self._action("Build Character &Identities")
         self.cancel = self._action("&Cancel Render", shortcut="Ctrl+.")
@@ -49,6 +54,7 @@ class WindowActions:
             self.settings,
             self.render_selected,
             self.render_all,
+            self.render_stale,
             self.reroll,
             self.build_identities,
         ]
@@ -74,7 +80,9 @@ class WindowActions:
         edit_menu.addSeparator()
         edit_menu.addAction(self.settings)
         render_menu = bar.addMenu("&Render")
-        render_menu.addActions([self.render_selected, self.render_all, self.reroll])
+        render_menu.addActions(
+            [self.render_selected, self.render_all, self.render_stale, self.reroll]
+        )
         render_menu.addActions([self.build_identities, self.cancel])
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.reset_layout)

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.settings import SHOT_TYPES
+from storyboard_app.project.staleness import describe_reasons, panel_stale_reasons
 from storyboard_app.ui.character_model import CharacterListModel, PanelCastModel
 from storyboard_app.ui.commands.scenes import EditSceneCommand
 from storyboard_app.ui.commands.takes import DeleteTakeCommand, SetActiveTakeCommand
@@ -173,6 +174,10 @@ class PanelInspector(QScrollArea):
         self.picture.setFixedHeight(PREVIEW_SIZE.height())
         self.picture.setWordWrap(True)
         self.title = QLabel()
+        self.stale_note = QLabel()
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setStyleSheet("color: #b36b00")
+        self.stale_note.hide()
         self.fields = PanelFields(session, characters)
         self.render_button = QPushButton("Render")
         self.reroll_button = QPushButton("Reroll")
@@ -186,6 +191,7 @@ class PanelInspector(QScrollArea):
         self.takes.deleteRequested.connect(self._delete_take)
         session.scenesChanged.connect(self.refresh)
         session.charactersChanged.connect(self.refresh)
+        session.settingsChanged.connect(self.refresh)
         session.sceneChanged.connect(self._on_scene_changed)
         status.changed.connect(self._on_status)
         thumbnails.ready.connect(self._on_media)
@@ -209,6 +215,7 @@ class PanelInspector(QScrollArea):
         self.render_button.setEnabled(scene is not None)
         self.reroll_button.setEnabled(scene is not None)
         self.title.setText(f"<b>Panel {scene.number}</b>" if scene else "No panel selected")
+        self._show_stale(scene)
         self._show_picture()
 
     def _build(self) -> None:
@@ -219,6 +226,7 @@ class PanelInspector(QScrollArea):
         content = QWidget()
         layout = QVBoxLayout(content)
         layout.addWidget(self.title)
+        layout.addWidget(self.stale_note)
         layout.addWidget(self.picture)
         layout.addWidget(self.fields)
         layout.addLayout(buttons)
@@ -235,6 +243,17 @@ class PanelInspector(QScrollArea):
             return self._session.store.scenes.get(self._scene_id)
         except StoryboardError:
             return None
+
+    def _show_stale(self, scene: SceneRecord | None) -> None:
+        """Say why the picture no longer matches the panel ("prompt changed", ...)."""
+        try:
+            reasons = panel_stale_reasons(self._session.store, scene) if scene else []
+        except StoryboardError:
+            reasons = []
+        self.stale_note.setText(
+            f"Out of date: {describe_reasons(reasons)}. Render the panel to bring it up to date."
+        )
+        self.stale_note.setVisible(bool(reasons))
 
     def _active_media(self, scene: SceneRecord | None) -> str | None:
         if scene is None or scene.active_take_id is None:

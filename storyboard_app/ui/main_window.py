@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         actions.delete.triggered.connect(self._on_workspace(lambda w: w.delete_selected()))
         actions.render_selected.triggered.connect(self._on_workspace(lambda w: w.render_selected()))
         actions.render_all.triggered.connect(self._on_workspace(lambda w: w.render_all()))
+        actions.render_stale.triggered.connect(self._on_workspace(lambda w: w.render_stale()))
         actions.reroll.triggered.connect(
             self._on_workspace(lambda w: w.render_selected(reroll=True))
         )

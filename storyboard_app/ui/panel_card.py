@@ -103,7 +103,11 @@ class PanelCardDelegate(QStyledItemDelegate):
 
     def _paint_status(self, painter: QPainter, rect: QRect, kind: StatusKind, text: str) -> None:
         color = QColor(STATUS_COLORS[kind])
-        width = painter.fontMetrics().horizontalAdvance(text) + 14
+        metrics = painter.fontMetrics()
+        # A long status ("stale: prompt changed, Mara's look changed") ends in "…";
+        # the card's tooltip has it whole.
+        text = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() - 14)
+        width = metrics.horizontalAdvance(text) + 14
         chip = QRect(rect.left(), rect.top(), min(width, rect.width()), rect.height())
         painter.setBrush(color)
         painter.setPen(Qt.PenStyle.NoPen)

@@ -29,7 +29,7 @@ from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRec
 from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.render_status import RenderStatusBook
-from storyboard_app.ui.staleness import is_stale
+from storyboard_app.ui.staleness import StaleReason, describe_reasons, stale_reasons
 
 PANEL_MIME_TYPE = "application/x-storyboard-panels"
 Index = QModelIndex | QPersistentModelIndex
@@ -43,6 +43,7 @@ class PanelRole(enum.IntEnum):
     STATUS = enum.auto()
     STATUS_KIND = enum.auto()
     IMAGE = enum.auto()
+    STALE_REASONS = enum.auto()  # list of texts: why the picture is out of date
 
 
 class StatusKind(enum.StrEnum):
@@ -60,7 +61,11 @@ class PanelRow:
     scene: SceneRecord
     take: TakeRecord | None
     colors: tuple[str, ...]
-    stale: bool
+    stale_reasons: tuple[StaleReason, ...] = ()
+
+    @property
+    def stale(self) -> bool:
+        return bool(self.stale_reasons)
 
 
 class StoryboardModel(QAbstractListModel):
@@ -77,8 +82,10 @@ class StoryboardModel(QAbstractListModel):
         self._thumbnails = thumbnails
         self._rows: list[PanelRow] = []
         self._characters: dict[str, CharacterRecord] = {}
+        self._settings = session.store.settings()
         session.scenesChanged.connect(self.reload)
         session.charactersChanged.connect(self.reload)
+        session.settingsChanged.connect(self.reload)
         session.sceneChanged.connect(self.refresh_scene)
         status.changed.connect(self._on_activity)
         thumbnails.ready.connect(self._on_media)
@@ -88,6 +95,7 @@ class StoryboardModel(QAbstractListModel):
     def reload(self) -> None:
         """Read every panel again; same panels in the same order update in place."""
         self._characters = {c.name: c for c in self._session.store.characters.list()}
+        self._settings = self._session.store.settings()
         rows = [self._row(scene) for scene in self._session.store.scenes.list()]
         if [r.scene.id for r in rows] == self.scene_ids():
             self._rows = rows
@@ -120,6 +128,10 @@ class StoryboardModel(QAbstractListModel):
     def panel(self, row: int) -> PanelRow:
         return self._rows[row]
 
+    def stale_scene_ids(self) -> list[int]:
+        """The panels whose picture is out of date, in story order: what Render Stale renders."""
+        return [row.scene.id for row in self._rows if row.stale]
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._rows)
 
@@ -130,7 +142,12 @@ class StoryboardModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, PanelRole.CAPTION):
             return row.scene.caption or row.scene.prompt
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"Panel {row.scene.number}: {row.scene.prompt}"
+            tip = f"Panel {row.scene.number}: {row.scene.prompt}"
+            if row.stale:
+                tip += f"\nStale: {describe_reasons(row.stale_reasons)}"
+            return tip
+        if role == PanelRole.STALE_REASONS:
+            return [reason.text for reason in row.stale_reasons]
         if role == PanelRole.SCENE_ID:
             return row.scene.id
         if role == PanelRole.NUMBER:
@@ -176,16 +193,20 @@ class StoryboardModel(QAbstractListModel):
         return [int(scene_id) for scene_id in payload["scenes"]]
 
     def _row(self, scene: SceneRecord) -> PanelRow:
-        take = None
+        takes: list[TakeRecord] = []
         if scene.active_take_id is not None:
             try:
-                take = self._session.store.takes.get(scene.active_take_id)
+                takes = self._session.store.takes.list(scene.id)
             except StoryboardError:
-                take = None
+                takes = []
+        take = next((t for t in takes if t.id == scene.active_take_id), None)
         characters = self._characters
         colors = tuple(characters[n].color for n in scene.character_names if n in characters)
-        stale = take is not None and is_stale(take, scene, characters)
-        return PanelRow(scene, take, colors, stale)
+        if take is None:
+            return PanelRow(scene, None, colors)
+        seeds = {t.params.seed for t in takes if t.params.source == "rendered"}
+        reasons = stale_reasons(take, scene, characters, self._settings, seeds)
+        return PanelRow(scene, take, colors, tuple(reasons))
 
     def _status_of(self, row: PanelRow) -> tuple[StatusKind, str]:
         activity = self._status.activity(row.scene.id)
@@ -197,7 +218,7 @@ class StoryboardModel(QAbstractListModel):
         if self._thumbnails.is_missing(row.take.media):
             return StatusKind.MISSING, str(StatusKind.MISSING)
         if row.stale:
-            return StatusKind.STALE, str(StatusKind.STALE)
+            return StatusKind.STALE, f"stale: {describe_reasons(row.stale_reasons)}"
         source = (
             StatusKind.IMPORTED if row.take.params.source == "imported" else StatusKind.RENDERED
         )

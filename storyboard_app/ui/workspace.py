@@ -110,6 +110,14 @@ class ProjectWorkspace(QObject):
     def render_all(self) -> asyncio.Task[JobOutcome] | None:
         return self.render(None)
 
+    def render_stale(self) -> asyncio.Task[JobOutcome] | None:
+        """Render exactly the panels whose picture is out of date; None when none is."""
+        ids = self.storyboard_model.stale_scene_ids()
+        if not ids:
+            self.statusMessage.emit("No panel is stale: every picture matches its panel.")
+            return None
+        return self.render(ids)
+
     def render(
         self, scene_ids: Sequence[int] | None, *, reroll: bool = False
     ) -> asyncio.Task[JobOutcome] | None:

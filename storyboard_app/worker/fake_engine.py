@@ -21,6 +21,8 @@ from PIL import Image
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams
 from storyboard_app.project.render_guard import DeletedPanels, check_panels_exist
 from storyboard_app.project.seeds import derive_seed
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.staleness import panel_inputs, record_take_inputs
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.undo_support import character_signature, record_take_identities
 from storyboard_app.worker.engine_api import CancelCheck, JobCancelled, JobError, Reporter
@@ -74,7 +76,9 @@ class FakeEngine:
                     seed = seeds[scene.id]
                     done = deleted.store(
                         scene.number,
-                        lambda s=scene, seed=seed: self._store_take(store, s, seed, characters),
+                        lambda s=scene, seed=seed: self._store_take(
+                            store, s, seed, characters, settings
+                        ),
                     )
                     if done is not None:
                         reporter.panel_done(scene.id, done)
@@ -145,9 +149,10 @@ class FakeEngine:
         scene: SceneRecord,
         seed: int,
         characters: dict[str, CharacterRecord],
+        settings: ProjectSettings,
     ) -> int:
-        """Store a finished panel as its new active take; the take's id."""
-        settings = store.settings()
+        """Store a finished panel as its new active take, recording what it was made from
+        (as read when the job started, like the real engine); the take's id."""
         params = TakeParams(
             width=settings.width,
             height=settings.height,
@@ -164,6 +169,7 @@ class FakeEngine:
             store.scenes.update(scene.id, seed=seed)
         named = [characters[name] for name in scene.character_names if name in characters]
         record_take_identities(store, take.id, {c.id: character_signature(c) for c in named})
+        record_take_inputs(store, take.id, panel_inputs(scene, settings, characters))
         return take.id
 
 

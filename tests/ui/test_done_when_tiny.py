@@ -76,6 +76,7 @@ def test_render_all_then_reroll_one_panel_and_switch_takes(
     strip.view.setCurrentIndex(strip.model.index(strip.model.take_ids().index(takes[0].id)))
     strip.use_button.click()
     assert store.scenes.get(ids[1]).active_take_id == takes[0].id
+    assert statuses(workspace) == ["rendered"] * 3, "an older take chosen is not stale"
     window.actions.undo.trigger()
     assert store.scenes.get(ids[1]).active_take_id == takes[1].id
     assert [scene.take_count for scene in store.scenes.list()] == [1, 2, 1]

@@ -107,7 +107,7 @@ def test_editing_a_character_marks_its_panels_stale_until_undone(
     editor = workspace.characters_panel.editor
     editor.seed.setText("4242")
     editor.seed.editingFinished.emit()
-    assert statuses(workspace) == ["rendered", "stale", "stale", "rendered"]
+    assert statuses(workspace) == ["rendered", *["stale: Bob's look changed"] * 2, "rendered"]
     opened.actions.undo.trigger()
     assert statuses(workspace) == ["rendered"] * 4
 

@@ -7,7 +7,9 @@ import dataclasses
 from support import png_bytes
 
 from storyboard_app.project.records import TakeParams, TakeRecord
+from storyboard_app.project.staleness import panel_inputs, record_take_inputs
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.tags import expand_tags
 from storyboard_app.project.undo_support import character_signature, record_take_identities
 from storyboard_app.ui.staleness import is_stale
 
@@ -15,21 +17,22 @@ from storyboard_app.ui.staleness import is_stale
 def rendered_take(
     store: ProjectStore, number: int, *, record: bool = True, **params: object
 ) -> TakeRecord:
+    """A take as the engine stores one: the prompt as sent (tags expanded), the panel's seed."""
     scene = store.scenes.at(number)
     characters = {c.name: c for c in store.characters.list()}
-    prompt = ", ".join(characters[n].description for n in scene.character_names)
-    take = store.takes.add(
-        scene.id, png_bytes(), TakeParams(width=16, height=16, prompt=prompt, **params)
-    )
+    prompt = expand_tags(scene.prompt, {n: c.description for n, c in characters.items()})
+    values: dict[str, object] = {"prompt": prompt, "seed": scene.seed, **params}
+    take = store.takes.add(scene.id, png_bytes(), TakeParams(width=16, height=16, **values))
     if record:
         cast = [characters[n] for n in scene.character_names]
         record_take_identities(store, take.id, {c.id: character_signature(c) for c in cast})
+        record_take_inputs(store, take.id, panel_inputs(scene, store.settings(), characters))
     return store.takes.get(take.id)
 
 
 def stale(store: ProjectStore, number: int, take: TakeRecord) -> bool:
     characters = {c.name: c for c in store.characters.list()}
-    return is_stale(take, store.scenes.at(number), characters)
+    return is_stale(take, store.scenes.at(number), characters, store.settings())
 
 
 def test_a_fresh_take_is_not_stale(story_store: ProjectStore) -> None:

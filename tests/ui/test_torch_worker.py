@@ -7,6 +7,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from storyboard_app.project.staleness import panel_stale_reasons
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.undo_support import character_signature, take_identities
 from storyboard_app.worker.host import EngineHost
@@ -31,6 +32,11 @@ def test_render_records_takes_with_their_identities(
     for scene_id in scene_ids:
         take = store.takes.get(store.scenes.get(scene_id).active_take_id)
         assert take_identities(take) == {mara.id: character_signature(mara)}
+        assert panel_stale_reasons(store, store.scenes.get(scene_id)) == []
+    store.update_settings(steps=store.settings().steps + 1)
+    assert [r.text for r in panel_stale_reasons(store, store.scenes.get(scene_ids[0]))] == [
+        "settings changed"
+    ]
 
 
 def test_a_failing_model_source_is_reported_and_the_next_job_succeeds(

@@ -1,0 +1,238 @@
+"""When is a panel's picture stale, and why? One rule, from plain records, for every view.
+
+A panel's active take is **stale** when anything that went into it has changed
+since it was rendered:
+
+- the panel's prompt or negative prompt ("prompt changed"),
+- its cast: a character named now that the take was not rendered with, or the
+  other way round ("cast changed"),
+- its seed ("seed changed"),
+- the identity of a character it names: description, negative prompt or seed
+  (``undo_support.character_signature``; "Mara's look changed"),
+- the model or the render settings ("settings changed").
+
+A render records what it was made from in the take's consistency record: the
+identities by character id (``undo_support.record_take_identities``) and the
+panel's own inputs (:func:`record_take_inputs`: raw prompts and a signature of
+the settings). Renaming a character changes no picture; undoing an edit brings
+the old value back and the panel is fresh again. Imported pictures are never
+stale. Takes rendered without a record (older ones, the command line) are
+judged from what they kept: their seed, their settings fields and the text of
+the prompts they were rendered with.
+
+Each reason is a :class:`StaleReason`, so a view can say which, and more kinds
+can be added without changing the callers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.tags import TAG_PATTERN
+from storyboard_app.project.takes import find_take
+from storyboard_app.project.undo_support import character_signature, take_identities
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
+
+INPUTS_KEY = "panel"
+
+
+class StaleKind(enum.StrEnum):
+    PROMPT = "prompt"
+    NEGATIVE_PROMPT = "negative prompt"
+    CAST = "cast"
+    SEED = "seed"
+    CHARACTER = "character"
+    SETTINGS = "settings"
+
+
+@dataclass(frozen=True)
+class StaleReason:
+    """One thing that changed since the take was rendered, in words for the artist."""
+
+    kind: StaleKind
+    text: str
+    character: str | None = None
+
+
+def stale_reasons(
+    take: TakeRecord,
+    scene: SceneRecord,
+    characters: Mapping[str, CharacterRecord],
+    settings: ProjectSettings,
+    take_seeds: Collection[int] = (),
+) -> list[StaleReason]:
+    """Why ``take`` no longer shows ``scene`` as it would render now (empty: it does).
+
+    ``take_seeds`` are the seeds of the panel's takes: a panel seed that one of
+    them was rendered with came from a reroll (and choosing an older take is no
+    change), while any other seed was typed in.
+    """
+    if take.params.source != "rendered":
+        return []
+    inputs = take_inputs(take)
+    reasons = _prompt_reasons(take, scene, characters, inputs)
+    reasons += _cast_reasons(take, scene, characters)
+    if take.params.seed != scene.seed and scene.seed not in take_seeds:
+        reasons.append(StaleReason(StaleKind.SEED, "seed changed"))
+    if _settings_changed(take, settings, inputs):
+        reasons.append(StaleReason(StaleKind.SETTINGS, "settings changed"))
+    return reasons
+
+
+def is_stale(
+    take: TakeRecord,
+    scene: SceneRecord,
+    characters: Mapping[str, CharacterRecord],
+    settings: ProjectSettings,
+    take_seeds: Collection[int] = (),
+) -> bool:
+    return bool(stale_reasons(take, scene, characters, settings, take_seeds))
+
+
+def panel_stale_reasons(store: ProjectStore, scene: SceneRecord) -> list[StaleReason]:
+    """Why ``scene``'s active take is out of date, read from the store (for one panel)."""
+    if scene.active_take_id is None:
+        return []
+    takes = store.takes.list(scene.id)
+    take = next((t for t in takes if t.id == scene.active_take_id), None)
+    if take is None:
+        return []
+    characters = {c.name: c for c in store.characters.list()}
+    seeds = {t.params.seed for t in takes if t.params.source == "rendered"}
+    return stale_reasons(take, scene, characters, store.settings(), seeds)
+
+
+def describe_reasons(reasons: Sequence[StaleReason]) -> str:
+    """``"prompt changed"``, ``"prompt changed, Mara's look changed"``: for cards and tooltips."""
+    return ", ".join(dict.fromkeys(reason.text for reason in reasons))
+
+
+def panel_inputs(
+    scene: SceneRecord, settings: ProjectSettings, characters: Mapping[str, CharacterRecord]
+) -> dict[str, str]:
+    """What a render of ``scene`` takes from the panel and the settings, to record with it.
+
+    Tags are kept by character id, so renaming a character (which renames its
+    tags) leaves the prompt as it was.
+    """
+    return {
+        "prompt": _tags_by_id(scene.prompt, characters),
+        "negative_prompt": _tags_by_id(scene.negative_prompt, characters),
+        "settings": settings_signature(settings),
+    }
+
+
+def record_take_inputs(store: ProjectStore, take_id: int, inputs: Mapping[str, str]) -> None:
+    """Note the panel's inputs (:func:`panel_inputs`, read when the render started) in
+    the take's consistency record, beside its identities."""
+    with store.session() as session:
+        row = find_take(session, take_id)
+        record = json.loads(row.consistency_json)
+        record[INPUTS_KEY] = dict(inputs)
+        row.consistency_json = json.dumps(record, sort_keys=True)
+
+
+def take_inputs(take: TakeRecord) -> dict[str, str] | None:
+    """The panel inputs recorded for a take, or None for takes rendered without a record."""
+    recorded = take.params.consistency.get(INPUTS_KEY)
+    if not isinstance(recorded, dict):
+        return None
+    return {str(key): str(value) for key, value in recorded.items()}
+
+
+def settings_signature(settings: ProjectSettings) -> str:
+    """Everything in the settings that changes a rendered picture (not the frame rate)."""
+    relevant = dataclasses.asdict(settings)
+    relevant.pop("frame_rate")
+    text = json.dumps(relevant, sort_keys=True, default=list)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _tags_by_id(text: str, characters: Mapping[str, CharacterRecord]) -> str:
+    """``[Mara] waves`` -> ``[#3] waves``: ``#`` cannot be in a tag, so this reads as none."""
+
+    def by_id(match: re.Match[str]) -> str:
+        character = characters.get(match.group(1).strip())
+        return f"[#{character.id}]" if character is not None else match.group(0)
+
+    return TAG_PATTERN.sub(by_id, text)
+
+
+def _prompt_reasons(
+    take: TakeRecord,
+    scene: SceneRecord,
+    characters: Mapping[str, CharacterRecord],
+    inputs: dict[str, str] | None,
+) -> list[StaleReason]:
+    if inputs is None:
+        changed = not _words_kept(scene.prompt, take.params.prompt)
+        negative_changed = not _words_kept(scene.negative_prompt, take.params.negative_prompt)
+    else:
+        changed = inputs.get("prompt") != _tags_by_id(scene.prompt, characters)
+        negative = _tags_by_id(scene.negative_prompt, characters)
+        negative_changed = inputs.get("negative_prompt") != negative
+    reasons = []
+    if changed:
+        reasons.append(StaleReason(StaleKind.PROMPT, "prompt changed"))
+    if negative_changed:
+        reasons.append(StaleReason(StaleKind.NEGATIVE_PROMPT, "negative prompt changed"))
+    return reasons
+
+
+def _cast_reasons(
+    take: TakeRecord, scene: SceneRecord, characters: Mapping[str, CharacterRecord]
+) -> list[StaleReason]:
+    cast = [characters[name] for name in scene.character_names if name in characters]
+    recorded = take_identities(take)
+    if recorded is None:
+        return [_look_changed(c) for c in cast if _description_missing(take, c)]
+    if set(recorded) != {character.id for character in cast}:
+        return [StaleReason(StaleKind.CAST, "cast changed")]
+    return [_look_changed(c) for c in cast if recorded[c.id] != character_signature(c)]
+
+
+def _look_changed(character: CharacterRecord) -> StaleReason:
+    return StaleReason(
+        StaleKind.CHARACTER, f"{character.name}'s look changed", character=character.name
+    )
+
+
+def _description_missing(take: TakeRecord, character: CharacterRecord) -> bool:
+    if character.description not in take.params.prompt:
+        return True
+    negative = character.negative_prompt
+    return bool(negative) and negative not in take.params.negative_prompt
+
+
+def _words_kept(prompt: str, rendered: str) -> bool:
+    """Without a record: every stretch of the prompt between tags is in what was rendered
+    (tags were replaced by descriptions, so they are not compared here)."""
+    pieces = (piece.strip(" ,") for piece in TAG_PATTERN.split(prompt)[::2])
+    return all(piece in rendered for piece in pieces if piece)
+
+
+def _settings_changed(
+    take: TakeRecord, settings: ProjectSettings, inputs: dict[str, str] | None
+) -> bool:
+    if inputs is not None and "settings" in inputs:
+        return inputs["settings"] != settings_signature(settings)
+    params = take.params
+    if not params.model_source:
+        return False
+    rendered_with = (params.model_source, params.width, params.height, params.steps)
+    now = (settings.model_source, settings.width, settings.height, settings.steps)
+    return rendered_with != now or (params.scheduler, params.guidance) != (
+        settings.scheduler,
+        settings.guidance,
+    )

@@ -1,0 +1,133 @@
+"""Stale means one thing: whatever went into the active take changed, and the reasons say what."""
+
+from __future__ import annotations
+
+from support import png_bytes
+
+from storyboard_app.project.records import TakeParams, TakeRecord
+from storyboard_app.project.staleness import (
+    panel_inputs,
+    panel_stale_reasons,
+    record_take_inputs,
+)
+from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.tags import expand_tags
+from storyboard_app.project.undo_support import character_signature, record_take_identities
+
+
+def render(store: ProjectStore, number: int, *, record: bool = True, **params: object) -> None:
+    """Store a take of panel ``number`` the way the engine does, as its active take."""
+    scene = store.scenes.at(number)
+    settings = store.settings()
+    characters = {c.name: c for c in store.characters.list()}
+    values: dict[str, object] = {
+        "prompt": expand_tags(scene.prompt, {n: c.description for n, c in characters.items()}),
+        "negative_prompt": scene.negative_prompt,
+        "seed": scene.seed,
+        "model_source": settings.model_source,
+        "steps": settings.steps,
+        "guidance": settings.guidance,
+        "scheduler": settings.scheduler,
+        **params,
+    }
+    size = {"width": settings.width, "height": settings.height}
+    take = store.takes.add(scene.id, png_bytes(), TakeParams(**size, **values))
+    if record:
+        cast = [characters[n] for n in scene.character_names]
+        record_take_identities(store, take.id, {c.id: character_signature(c) for c in cast})
+        record_take_inputs(store, take.id, panel_inputs(scene, settings, characters))
+
+
+def reasons(store: ProjectStore, number: int) -> list[str]:
+    return [reason.text for reason in panel_stale_reasons(store, store.scenes.at(number))]
+
+
+def test_a_fresh_render_has_no_reason(story_store: ProjectStore) -> None:
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+        assert reasons(story_store, number) == []
+
+
+def test_editing_the_prompt_makes_the_panel_stale_and_putting_it_back_fresh(
+    story_store: ProjectStore,
+) -> None:
+    render(story_store, 4)
+    scene = story_store.scenes.at(4)
+    story_store.scenes.update(scene.id, prompt="[NC] a calm sea")
+    assert reasons(story_store, 4) == ["prompt changed"]
+    story_store.scenes.update(scene.id, prompt=scene.prompt)
+    assert reasons(story_store, 4) == []
+
+
+def test_the_negative_prompt_the_cast_and_the_seed_each_say_so(
+    story_store: ProjectStore,
+) -> None:
+    for number in (1, 2, 4):
+        render(story_store, number)
+    story_store.scenes.update(story_store.scenes.at(1).id, negative_prompt="blurry")
+    story_store.scenes.update(story_store.scenes.at(2).id, characters=["Bob", "Mara"])
+    story_store.scenes.update(story_store.scenes.at(4).id, seed=77)
+    assert reasons(story_store, 1) == ["negative prompt changed"]
+    assert reasons(story_store, 2) == ["cast changed"]
+    assert reasons(story_store, 4) == ["seed changed"]
+
+
+def test_a_character_look_names_the_character(story_store: ProjectStore) -> None:
+    for number in (1, 2, 3):
+        render(story_store, number)
+    story_store.characters.update("Mara", description="a tall woman with a grey coat")
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    assert reasons(story_store, 2) == []
+    assert reasons(story_store, 3) == ["Mara's look changed"]
+
+
+def test_renaming_a_character_changes_no_picture(story_store: ProjectStore) -> None:
+    render(story_store, 1)
+    story_store.characters.update("Mara", name="Marta")
+    assert story_store.scenes.at(1).prompt.startswith("[Marta]")
+    assert reasons(story_store, 1) == []
+
+
+def test_render_settings_count_and_the_frame_rate_does_not(story_store: ProjectStore) -> None:
+    story_store.update_settings(model_source="tiny")
+    render(story_store, 4)
+    story_store.update_settings(frame_rate=12)
+    assert reasons(story_store, 4) == []
+    for change in ({"steps": 12}, {"style_preset": "ink"}, {"window_size": 2}):
+        before = story_store.settings()
+        story_store.update_settings(**change)
+        assert reasons(story_store, 4) == ["settings changed"], change
+        story_store.update_settings(before)
+
+
+def test_choosing_an_older_reroll_is_not_a_seed_change(story_store: ProjectStore) -> None:
+    render(story_store, 4)
+    scene = story_store.scenes.at(4)
+    first = scene.active_take_id
+    story_store.scenes.update(scene.id, seed=scene.seed + 1)
+    render(story_store, 4)
+    story_store.takes.set_active(scene.id, first)
+    assert reasons(story_store, 4) == []
+
+
+def test_takes_without_a_record_are_judged_from_what_they_kept(
+    story_store: ProjectStore,
+) -> None:
+    story_store.update_settings(model_source="tiny")
+    render(story_store, 1, record=False)
+    assert reasons(story_store, 1) == []
+    scene = story_store.scenes.at(1)
+    story_store.scenes.update(scene.id, prompt="[Mara] sleeps")
+    story_store.update_settings(steps=3)
+    story_store.characters.update("Mara", description="someone else")
+    assert reasons(story_store, 1) == ["prompt changed", "Mara's look changed", "settings changed"]
+
+
+def test_imported_pictures_are_never_stale(story_store: ProjectStore) -> None:
+    scene = story_store.scenes.at(1)
+    take: TakeRecord = story_store.takes.add(
+        scene.id, png_bytes(), TakeParams(width=16, height=16, source="imported")
+    )
+    assert take.params.source == "imported"
+    story_store.scenes.update(scene.id, prompt="[Mara] anything", seed=5)
+    assert reasons(story_store, 1) == []
