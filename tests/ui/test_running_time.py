@@ -14,6 +14,7 @@ import opentimelineio as otio
 import pytest
 from PIL import Image
 from pypdf import PdfReader
+from PySide6.QtCore import Qt
 from support import run_cli
 
 from storyboard_app.export import (
@@ -116,3 +117,59 @@ def test_every_view_and_export_has_the_same_running_time(
     assert frames.count == len(list((tmp_path / "frames").iterdir())) == EXPECTED_FRAMES
     for name, suffix in (("otio", ".otio"), ("fcp_xml", ".xml"), ("edl", ".edl")):
         assert editorial_frames(mixed, tmp_path, name, suffix) == EXPECTED_FRAMES, name
+
+
+def centre(image: Image.Image) -> tuple[int, ...]:
+    return image.convert("RGB").getpixel((image.width // 2, image.height // 2))
+
+
+def test_failed_and_stale_transitions_play_as_cuts_in_every_export(
+    mixed: ProjectStore, tmp_path: Path
+) -> None:
+    """Issue #11.3: around the cuts of the failed motion (frame 90) and of the stale morph
+    (frame 138) every frame is one panel or the other, never blended or morphed."""
+    colours = {90: (90, 80, 200), 138: (120, 80, 200)}  # the panels before those cuts
+    after = {90: (120, 80, 200), 138: (150, 80, 200)}
+    export_frames(mixed, tmp_path / "frames", FrameOptions(size=(32, 24)))
+    mp4 = export_mp4(mixed, tmp_path / "a.mp4", VideoOptions(size=(32, 24))).path
+    with av.open(str(mp4)) as container:
+        decoded = [frame.to_image() for frame in container.decode(video=0)]
+    for cut in (90, 138):
+        for frame, expected in ((cut - 1, colours[cut]), (cut, after[cut])):
+            with Image.open(tmp_path / "frames" / f"frame_{frame:06d}.png") as still:
+                assert centre(still) == expected, frame
+            pixel = centre(decoded[frame])
+            assert all(abs(a - b) < 12 for a, b in zip(pixel, expected, strict=True)), frame
+    for name, suffix in (("otio", ".otio"), ("fcp_xml", ".xml"), ("edl", ".edl")):
+        result = export_editorial(mixed, tmp_path / f"cut{suffix}", name)
+        extra = {"rate": 24} if name == "edl" else {}
+        (track,) = otio.adapters.read_from_file(str(result.path), **extra).video_tracks()
+        dissolves = [item for item in track if isinstance(item, otio.schema.Transition)]
+        assert len(dissolves) == 2, name  # the crossfade and the ready morph only
+    kinds = [t.metadata["storyboard"]["kind"] for t in dissolves_of(tmp_path / "cut.otio")]
+    assert kinds == ["crossfade", "morph"]
+
+
+def dissolves_of(path: Path) -> list[otio.schema.Transition]:
+    (track,) = otio.adapters.read_from_file(str(path)).video_tracks()
+    return [item for item in track if isinstance(item, otio.schema.Transition)]
+
+
+def test_transitions_that_play_as_cuts_look_different(qtbot: Any, mixed: ProjectStore) -> None:
+    """Issue #11.3: failed, stale and unmade transitions are thin hatched marks on their cut,
+    each its own colour, never a timed block like a transition that plays."""
+    view = TimelineView(ProjectSession(mixed))
+    qtbot.addWidget(view)
+    items = {item.status: item for item in view.transition_items() if item.as_cut}
+    playing = [item for item in view.transition_items() if not item.as_cut]
+    assert sorted(items) == ["failed", "pending", "stale"]
+    assert sorted(item.kind for item in playing) == ["crossfade", "morph"]
+    colours = {item.brush().color().name() for item in [*items.values(), *playing]}
+    assert len(colours) == 4
+    for status, item in items.items():
+        assert item.brush().style() == Qt.BrushStyle.DiagCrossPattern
+        assert item.rect().width() < view.x_of_frame(4) < playing[0].rect().width()
+        assert item.rect().center().x() == pytest.approx(view.x_of_frame(item.clip.cut_frame))
+        assert {"failed": "failed", "stale": "stale", "pending": "not made"}[status] in (
+            item.toolTip()
+        )
