@@ -189,3 +189,138 @@ def test_a_refused_script_import_leaves_no_reference_file(
         import_story(store, script)
     assert list((store.folder / "media").rglob("*.png")) == []
     assert store.characters.list() == []
+
+
+SCRIPT = "[Mara] a woman with red hair\n\n[Mara] climbs the stairs\n[NC] the sea at night\n"
+
+
+def write_script(folder: Path) -> Path:
+    script = folder / "story.txt"
+    script.write_text(SCRIPT)
+    return script
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["transition", "--between", "1", "2", "--kind", "crossfade"],
+        ["add-scene", "[NC] dawn"],
+        ["export-script", "-o", "{out}"],
+        ["render", "--model", "tiny", "--size", "64x64", "--steps", "1"],
+    ],
+    ids=lambda c: c[0],
+)
+def test_commands_on_a_full_disk_say_so_instead_of_damaged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        assert run_cli(capsys, "new", disk / "p", "--from", write_script(tmp_path))[0] == 0
+        project = disk / "p.storyboard"
+        before = folder_digest(project)
+        fill_disk(disk)
+        args = [a.replace("{out}", str(disk / "story.toml")) for a in command]
+        code, _, err = run_cli(capsys, args[0], project, *args[1:])
+        assert code == 1
+        assert f"The disk holding {project} is full" in err or f"holding {disk} is full" in err
+        assert "damaged" not in err and "Traceback" not in err
+        (disk / "filler.bin").unlink()
+        assert folder_digest(project) == before
+        assert sorted(p.name for p in disk.iterdir()) == ["p.storyboard"]
+        with ProjectStore.open(project) as store:
+            assert store.integrity_check() == ["ok"]
+
+
+def test_an_edit_that_finds_the_disk_full_is_refused_and_loses_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with small_disk(tmp_path / "disk") as disk:
+        assert run_cli(capsys, "new", disk / "p", "--from", write_script(tmp_path))[0] == 0
+        project = disk / "p.storyboard"
+        with ProjectStore.open(project) as editor:  # an open editor keeps the -shm file
+            fill_disk(disk)
+            big = "x" * 200_000
+            code, _, err = run_cli(capsys, "add-scene", project, f"[NC] {big}")
+            assert code == 1
+            assert f"The disk holding {project} is full" in err and "Traceback" not in err
+            (disk / "filler.bin").unlink()
+            assert [s.prompt for s in editor.scenes.list()] == [
+                "[Mara] climbs the stairs",
+                "the sea at night",
+            ]
+            assert editor.integrity_check() == ["ok"]
+
+
+def test_new_on_a_full_disk_leaves_nothing_and_a_retry_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    script = write_script(tmp_path)
+    with small_disk(tmp_path / "disk") as disk:
+        filler = fill_disk(disk)
+        for args in (["new", disk / "empty"], ["new", disk / "story", "--from", script]):
+            code, _, err = run_cli(capsys, *args)
+            assert code == 1, err
+            assert "is full" in err and "MB free); free space and try again" in err
+            assert "Traceback" not in err
+            assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]
+        filler.unlink()
+        assert run_cli(capsys, "new", disk / "story", "--from", script)[0] == 0
+        with ProjectStore.open(disk / "story.storyboard") as store:
+            assert store.info().scene_count == 2
+
+
+KILLED_NEW = """
+import os, signal, sys
+from storyboard_app.cli import main
+from storyboard_app.project import story
+
+real_import = story.import_story
+
+def import_then_die(store, *args, **kwargs):
+    real_import(store, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)  # killed after the import, before the project is ready
+
+story.import_story = import_then_die
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def test_a_killed_new_does_not_block_the_next_try(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    script, killer = write_script(tmp_path), tmp_path / "killed_new.py"
+    killer.write_text(KILLED_NEW)
+    work = tmp_path / "work"
+    work.mkdir()
+    child = subprocess.run(
+        [sys.executable, str(killer), "new", str(work / "p"), "--from", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr
+    assert not (work / "p.storyboard").exists()
+    leftovers = list(work.iterdir())
+    assert len(leftovers) == 1 and leftovers[0].name.startswith(".p.storyboard.")
+    code, _, err = run_cli(capsys, "new", work / "p", "--from", script)
+    assert code == 0, err
+    with ProjectStore.open(work / "p.storyboard") as store:
+        assert store.info().scene_count == 2
+    os.utime(leftovers[0], (1_000_000, 1_000_000))  # now a leftover from long ago
+    assert run_cli(capsys, "new", work / "p")[0] == 1  # a real project is never replaced
+    assert sorted(p.name for p in work.iterdir()) == ["p.storyboard"]
+
+
+def test_new_into_an_existing_empty_folder_works(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "p.storyboard").mkdir()
+    code, _, err = run_cli(capsys, "new", tmp_path / "p")
+    assert code == 0, err
+    with ProjectStore.open(tmp_path / "p.storyboard") as store:
+        assert store.info().scene_count == 0

@@ -31,7 +31,7 @@ from storyboard_app.engine.render_request import (
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.errors import NotFoundError, ValidationError
-from storyboard_app.project.files import project_path
+from storyboard_app.project.files import disk_full_error, is_disk_full, project_path
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams, TakeRecord
 from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
@@ -281,7 +281,12 @@ def render_scenes(
             takes.append(take)
         on_event(event)
 
-    renderer.render(request, handle, is_cancelled)
+    try:
+        renderer.render(request, handle, is_cancelled)
+    except Exception as exc:  # the identity cache's writer reports a full disk in its own type
+        if is_disk_full(exc, store.folder):
+            raise disk_full_error(store.folder) from exc
+        raise
     return takes
 
 

@@ -28,6 +28,7 @@ from storyboard_app.project.errors import DiskFullError, OutsideProjectError
 FILE_MODE = 0o644  # mkstemp creates 0600 files; ours should be readable like any saved file
 TEMP_SUFFIX = ".tmp"
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+LOW_SPACE_BYTES = 1_000_000
 
 
 def project_path(root: Path, *parts: str | os.PathLike[str]) -> Path:
@@ -49,21 +50,29 @@ def project_path(root: Path, *parts: str | os.PathLike[str]) -> Path:
     return candidate
 
 
-def is_disk_full(error: BaseException) -> bool:
-    """Whether ``error`` says the disk (or the user's quota) has no room left."""
+def is_disk_full(error: BaseException, place: Path | None = None) -> bool:
+    """Whether ``error`` says the disk (or the user's quota) has no room left.
+
+    SQLite reports a ``-shm`` or journal file it could not grow as a plain
+    "disk I/O error"; with ``place`` such an error counts as a full disk when
+    the disk holding ``place`` has less than a megabyte left, so it is not
+    mistaken for a damaged database.
+    """
     if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
         return True
     text = str(error).lower()
-    return "no space left" in text or "disk is full" in text or "database or disk is full" in text
+    if "no space left" in text or "disk is full" in text or "disk quota" in text:
+        return True
+    return place is not None and "disk i/o error" in text and free_bytes(place) < LOW_SPACE_BYTES
 
 
-def free_megabytes(place: Path) -> int:
-    """Free space, in MB, on the disk holding ``place`` (or its nearest existing parent)."""
+def free_bytes(place: Path) -> int:
+    """Free space on the disk holding ``place`` (or its nearest existing parent)."""
     place = Path(place).absolute()
     while not place.exists() and place != place.parent:
         place = place.parent
     try:
-        return shutil.disk_usage(place).free // 1_000_000
+        return shutil.disk_usage(place).free
     except OSError:
         return 0
 
@@ -71,7 +80,7 @@ def free_megabytes(place: Path) -> int:
 def disk_full_error(place: Path) -> DiskFullError:
     """The message for a write that ran out of room on the disk holding ``place``."""
     return DiskFullError(
-        f"The disk holding {place} is full ({free_megabytes(place)} MB free); "
+        f"The disk holding {place} is full ({free_bytes(place) // 1_000_000} MB free); "
         "free space and try again.",
         "Nothing was half-written: what was there before is unchanged.",
     )

@@ -21,6 +21,7 @@ from storyboard_app.project.errors import (
     ProjectReadOnlyError,
     ProjectTooNewError,
 )
+from storyboard_app.project.files import disk_full_error, is_disk_full
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -67,6 +68,8 @@ def inspect_database(db_path: Path) -> str:
                 )
             row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.OperationalError as exc:
+        if is_disk_full(exc, db_path.parent):
+            raise disk_full_error(db_path.parent) from exc
         if "unable to open" in str(exc):
             raise ProjectReadOnlyError(
                 f"Cannot open {db_path} ({exc}).",
@@ -109,6 +112,8 @@ def _check_header(db_path: Path) -> None:
         with closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as conn:
             conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.OperationalError as exc:
+        if is_disk_full(exc, db_path.parent):
+            raise disk_full_error(db_path.parent) from exc
         if "unable to open" in str(exc):
             raise ProjectCorruptError(
                 f"Cannot read {db_path}: {exc}.", "Check the file's permissions."

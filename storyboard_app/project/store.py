@@ -8,9 +8,15 @@ and never touched.
 
 from __future__ import annotations
 
+import errno
+import glob
+import os
+import shutil
 import sqlite3
+import tempfile
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from storyboard_app.project import schema
 from storyboard_app.project.characters import CharacterRepository
 from storyboard_app.project.errors import (
+    DiskFullError,
     NotAProjectError,
     ProjectCorruptError,
     ProjectError,
@@ -31,7 +38,8 @@ from storyboard_app.project.errors import (
     ProjectReadOnlyError,
     ValidationError,
 )
-from storyboard_app.project.media import MediaStore
+from storyboard_app.project.files import disk_full_error, fsync_directory, is_disk_full
+from storyboard_app.project.media import LEFTOVER_AGE_S, MediaStore
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Take
 from storyboard_app.project.records import ProjectInfo
 from storyboard_app.project.scenes import SceneRepository
@@ -45,6 +53,7 @@ DATABASE_NAME = "project.sqlite"
 MEDIA_DIR = "media"
 BUSY_TIMEOUT_MS = 10000
 _IMMEDIATE = "storyboard_begin_immediate"
+PARTIAL = ".partial"  # suffix of a project folder still being created
 
 
 def project_folder(path: Path | str) -> Path:
@@ -71,35 +80,57 @@ class ProjectStore:
 
     @classmethod
     def create(
-        cls, path: Path | str, name: str | None = None, settings: ProjectSettings | None = None
+        cls,
+        path: Path | str,
+        name: str | None = None,
+        settings: ProjectSettings | None = None,
+        fill: Callable[[ProjectStore], None] | None = None,
     ) -> ProjectStore:
-        """Create a new, empty project folder and open it."""
+        """Create a new project folder (filled by ``fill``, e.g. a script import) and open it.
+
+        The project is built in a hidden sibling folder and renamed into place
+        only when complete, so a failure, a full disk or a kill never leaves a
+        half-made project that blocks the next try; leftovers of killed tries
+        are removed once they are old.
+        """
         folder = project_folder(path)
-        if folder.exists():
-            raise ProjectExistsError(
-                f"{folder} already exists.",
-                "Choose another name, or open the existing project instead.",
-            )
-        if not folder.parent.is_dir():
-            raise ProjectNotFoundError(
-                f"Cannot create {folder}: the folder {folder.parent} does not exist.",
-                "Create the parent folder first or choose another location.",
-            )
+        remove_stale_partial_projects(folder)
+        check_new_project_folder(folder)
         try:
-            folder.mkdir()
-            (folder / MEDIA_DIR).mkdir()
+            partial = Path(
+                tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=PARTIAL)
+            )
         except OSError as exc:
-            raise ProjectReadOnlyError(
-                f"Cannot create {folder}: {exc.strerror}.", "Choose a folder you can write to."
-            ) from exc
-        store = cls(folder, _make_engine(folder / DATABASE_NAME))
-        with store._engine.begin() as connection:
-            schema.upgrade(connection)
-        settings = settings or ProjectSettings()
-        with store.session() as session:
-            session.add(ProjectSettingsRow(id=1, name=name or _default_name(folder)))
-        store.update_settings(settings)
-        return store
+            raise creation_error(folder, exc) from exc
+        try:
+            cls._build(partial, name or _default_name(folder), settings, fill)
+            os.replace(partial, folder)
+            fsync_directory(folder.parent)
+        except BaseException as exc:
+            shutil.rmtree(partial, ignore_errors=True)
+            if isinstance(exc, OSError):
+                raise creation_error(folder, exc) from exc
+            if isinstance(exc, DiskFullError):
+                raise disk_full_error(folder) from exc  # named by the folder asked for
+            raise
+        return cls(folder, _make_engine(folder / DATABASE_NAME))
+
+    @classmethod
+    def _build(
+        cls,
+        folder: Path,
+        name: str,
+        settings: ProjectSettings | None,
+        fill: Callable[[ProjectStore], None] | None,
+    ) -> None:
+        (folder / MEDIA_DIR).mkdir()
+        with cls(folder, _make_engine(folder / DATABASE_NAME)) as store:
+            with store.session() as session:
+                schema.upgrade(session.connection())
+                session.add(ProjectSettingsRow(id=1, name=name))
+            store.update_settings(settings or ProjectSettings())
+            if fill is not None:
+                fill(store)
 
     @classmethod
     def open(cls, path: Path | str) -> ProjectStore:
@@ -158,6 +189,8 @@ class ProjectStore:
         except OperationalError as exc:
             raise _translate_operational_error(self.folder, exc) from exc
         except SqlDatabaseError as exc:
+            if is_disk_full(exc, self.folder):
+                raise disk_full_error(self.folder) from exc
             raise ProjectCorruptError(
                 f"The project database in {self.folder} is damaged ({exc.orig}).",
                 "Restore project.sqlite from a backup.",
@@ -259,6 +292,8 @@ def _make_engine(database: Path) -> Engine:
 
 def _translate_operational_error(folder: Path, exc: OperationalError) -> ProjectError:
     detail = str(exc.orig)
+    if is_disk_full(exc, folder):
+        return disk_full_error(folder)
     if "readonly" in detail or "unable to open" in detail:
         return ProjectReadOnlyError(
             f"Cannot write to the project in {folder} ({detail}).",
@@ -272,6 +307,46 @@ def _translate_operational_error(folder: Path, exc: OperationalError) -> Project
         )
     return ProjectError(
         f"Database error in {folder}: {detail}.", "Try again; report it if it persists."
+    )
+
+
+def check_new_project_folder(folder: Path) -> None:
+    """Refuse a folder that exists (an empty one is fine) or whose parent is missing."""
+    if folder.is_dir() and not any(folder.iterdir()):
+        return
+    if folder.exists() or folder.is_symlink():
+        raise ProjectExistsError(
+            f"{folder} already exists.",
+            "Choose another name, or open the existing project instead.",
+        )
+    if not folder.parent.is_dir():
+        raise ProjectNotFoundError(
+            f"Cannot create {folder}: the folder {folder.parent} does not exist.",
+            "Create the parent folder first or choose another location.",
+        )
+
+
+def remove_stale_partial_projects(folder: Path) -> None:
+    """Delete the hidden half-built folders that killed creations of ``folder`` left."""
+    cutoff = time.time() - LEFTOVER_AGE_S
+    for partial in folder.parent.glob(f".{glob.escape(folder.name)}.*{PARTIAL}"):
+        try:
+            if partial.is_dir() and not partial.is_symlink() and partial.stat().st_mtime < cutoff:
+                shutil.rmtree(partial)
+        except OSError:
+            continue  # another process's, or gone already
+
+
+def creation_error(folder: Path, exc: OSError) -> ProjectError:
+    if is_disk_full(exc, folder.parent):
+        return disk_full_error(folder)
+    if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+        return ProjectExistsError(
+            f"{folder} already exists.",
+            "Choose another name, or open the existing project instead.",
+        )
+    return ProjectReadOnlyError(
+        f"Cannot create {folder}: {exc.strerror or exc}.", "Choose a folder you can write to."
     )
 
 

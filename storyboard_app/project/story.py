@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import os
-import shutil
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -27,15 +26,12 @@ from storyboard_app.project.store import ProjectStore, settings_to_row
 
 def create_project_from_script(path: Path | str, script: StoryScript) -> ProjectStore:
     """Create a project holding ``script``; a failed import leaves no half-made folder."""
-    settings = settings_from_script(script)
-    store = ProjectStore.create(path, name=script.title or None, settings=settings)
-    try:
-        import_story(store, script, apply_settings=False)
-    except BaseException:
-        store.close()
-        shutil.rmtree(store.folder, ignore_errors=True)
-        raise
-    return store
+    return ProjectStore.create(
+        path,
+        name=script.title or None,
+        settings=settings_from_script(script),
+        fill=lambda store: import_story(store, script, apply_settings=False),
+    )
 
 
 def settings_from_script(

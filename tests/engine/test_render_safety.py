@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support import folder_digest, run_cli
+from support import fill_disk, folder_digest, run_cli, small_disk
 
 from storyboard_app.cli import main
 from storyboard_app.project.store import ProjectStore
@@ -140,3 +140,38 @@ def test_a_panel_moved_by_another_process_mid_render_keeps_its_take(
         assert [s.take_count for s in scenes] == [1, 1, 1]
         kept = {store.takes.get(s.active_take_id).media for s in scenes}
     assert media_files(project) == kept
+
+
+@pytest.mark.parametrize("cached", [False, True], ids=["building-caches", "writing-takes"])
+def test_a_disk_that_fills_during_a_render_gets_a_message_and_nothing_half_made(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    cached: bool,
+) -> None:
+    from storyboard_app.engine.story_renderer import StoryRenderer
+
+    monkeypatch.setenv("STORYBOARD_CACHE_DIR", str(tmp_path / "model-cache"))
+    script = tmp_path / "story.txt"
+    script.write_text(STORY)
+    render = ["--model", "tiny", "--size", "64x64", "--steps", "1"]
+    with small_disk(tmp_path / "disk", "8m") as disk:
+        project = disk / "p.storyboard"
+        assert run_cli(capsys, "new", disk / "p", "--from", script)[0] == 0
+        if cached:
+            assert run_cli(capsys, "render", project, *render)[0] == 0
+        before = folder_digest(project)
+        real_render = StoryRenderer.render
+
+        def render_on_a_filling_disk(self: StoryRenderer, *args: object, **kwargs: object):
+            fill_disk(disk)  # the disk fills up once the model is loaded
+            return real_render(self, *args, **kwargs)
+
+        monkeypatch.setattr(StoryRenderer, "render", render_on_a_filling_disk)
+        code, _, err = run_cli(capsys, "render", project, *render, "--reroll")
+        assert code == 1
+        assert f"The disk holding {project} is full" in err and "Traceback" not in err
+        (disk / "filler.bin").unlink()
+        assert folder_digest(project) == before  # no partial cache, media or temp file
+        with ProjectStore.open(project) as store:
+            assert store.integrity_check() == ["ok"]
