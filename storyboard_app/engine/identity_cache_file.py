@@ -95,14 +95,20 @@ class IdentityCacheWriter:
 
     def finish(self) -> StreamedIdentityCache:
         """Write the header and the data as one safetensors file; open it for reading."""
-        self.end_step(-1)
-        self._data.close()
-        header = encode_header(self._file_metadata(), self._written)
-        partial = self.path.with_name(self.path.name + ".partial")
-        with open(partial, "wb") as target, open(self._data_path, "rb") as data:
-            target.write(header)
-            shutil.copyfileobj(data, target, COPY_CHUNK)
-        os.replace(partial, self.path)
+        try:
+            self.end_step(-1)
+            self._data.close()
+            header = encode_header(self._file_metadata(), self._written)
+            partial = self.path.with_name(self.path.name + ".partial")
+            with open(partial, "wb") as target, open(self._data_path, "rb") as data:
+                target.write(header)
+                shutil.copyfileobj(data, target, COPY_CHUNK)
+                target.flush()
+                os.fsync(target.fileno())
+            os.replace(partial, self.path)
+        except BaseException:  # a full disk while finishing: leave no half-made file
+            self.abort()
+            raise
         self._data_path.unlink(missing_ok=True)
         return StreamedIdentityCache.open(self.path, key=self.key)
 
