@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == ["0001", "0002", "0003", "0004", "0005"]
-    assert schema.head_revision() == "0005"
+    assert schema.known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006"]
+    assert schema.head_revision() == "0006"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -77,6 +77,10 @@ def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
         assert (settings.width, settings.frame_rate) == (512, 24)
         assert settings.consistency.sampling_rate == pytest.approx(0.4)
         assert settings.consistency.share_between_panels is False
+        assert (settings.identity_cache_precision, settings.identity_cache_budget_gb) == (
+            "fp16",
+            20.0,
+        )
         scenes = store.scenes.list()
         assert [s.prompt for s in scenes] == ["[Mara] panel 0", "[Mara] panel 1"]
         assert scenes[0].character_names == ("Mara",)

@@ -158,6 +158,8 @@ def request_for(
         dtype=options.dtype,
         low_vram=options.low_vram,
         cache_dir=project_path(store.folder, IDENTITY_CACHE_DIR),
+        identity_cache_precision=settings.identity_cache_precision,
+        identity_cache_budget_gb=settings.identity_cache_budget_gb,
     )
 
 

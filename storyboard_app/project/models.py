@@ -68,9 +68,15 @@ class ProjectSettingsRow(Base):
     sampling_rate: Mapped[float] = mapped_column(Float, default=0.5)
     sampling_rate_high_res: Mapped[float] = mapped_column(Float, default=0.5)
     window_size: Mapped[int] = mapped_column(Integer, default=6)
-    identity_images: Mapped[int] = mapped_column(Integer, default=4)
+    identity_images: Mapped[int] = mapped_column(Integer, default=2)
     consistency_blocks: Mapped[str] = mapped_column(Text, default="up_blocks")
     share_between_panels: Mapped[bool] = mapped_column(Boolean, default=False)
+    identity_cache_precision: Mapped[str] = mapped_column(
+        String(8), default="fp16", server_default="fp16"
+    )
+    identity_cache_budget_gb: Mapped[float] = mapped_column(
+        Float, default=20.0, server_default="20.0"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 

@@ -45,7 +45,7 @@ class ConsistencySettings:
     sampling_rate: float = 0.5
     sampling_rate_high_res: float = 0.5
     window_size: int = 6
-    identity_images: int = 4
+    identity_images: int = 2
     blocks: tuple[str, ...] = DEFAULT_CONSISTENCY_BLOCKS
     share_between_panels: bool = False
 
@@ -65,7 +65,7 @@ class ConsistencySettings:
         if not 1 <= self.identity_images <= 8:
             raise ValidationError(
                 f"{self.identity_images} identity images per character is out of range.",
-                "Use 1 to 8 identity images (4 is the usual choice).",
+                "Use 1 to 8 identity images (2 is the usual choice).",
             )
         if not self.blocks:
             raise ValidationError(
@@ -73,6 +73,10 @@ class ConsistencySettings:
                 "Name at least one block, for example up_blocks.0.",
             )
 
+
+# How identity caches are stored (engine.identity_cache.CACHE_PRECISIONS; a test keeps
+# the two equal): 16-bit, or 8-bit float with a scale per entry at half the size.
+IDENTITY_CACHE_PRECISIONS: tuple[str, ...] = ("fp16", "fp8")
 
 # The engine's schedulers (engine.loading.SCHEDULER_NAMES; a test keeps the two equal).
 SCHEDULER_NAMES: tuple[str, ...] = (
@@ -99,6 +103,8 @@ class ProjectSettings:
     style_preset: str = ""
     base_seed: int = 1234
     frame_rate: int = 24
+    identity_cache_precision: str = "fp16"
+    identity_cache_budget_gb: float = 20.0
     consistency: ConsistencySettings = field(default_factory=ConsistencySettings)
 
     def __post_init__(self) -> None:
@@ -123,6 +129,16 @@ class ProjectSettings:
         if not 1 <= self.frame_rate <= 120:
             raise ValidationError(
                 f"Frame rate {self.frame_rate} is out of range.", "Use 1 to 120 frames per second."
+            )
+        if self.identity_cache_precision not in IDENTITY_CACHE_PRECISIONS:
+            raise ValidationError(
+                f"'{self.identity_cache_precision}' is not an identity cache precision.",
+                "Use fp16 (the default) or fp8 (half the disk, a small reconstruction error).",
+            )
+        if not 0.0 < self.identity_cache_budget_gb <= 100_000.0:
+            raise ValidationError(
+                f"An identity cache budget of {self.identity_cache_budget_gb} GB is not usable.",
+                "Use a positive number of gigabytes (20 is the default).",
             )
         if not 0 <= self.base_seed < 2**63:
             raise ValidationError(

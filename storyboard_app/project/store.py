@@ -365,6 +365,8 @@ def settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
         style_preset=row.style_preset,
         base_seed=row.base_seed,
         frame_rate=row.frame_rate,
+        identity_cache_precision=row.identity_cache_precision,
+        identity_cache_budget_gb=row.identity_cache_budget_gb,
         consistency=ConsistencySettings(
             sampling_rate=row.sampling_rate,
             sampling_rate_high_res=row.sampling_rate_high_res,
@@ -386,6 +388,8 @@ def settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
     row.style_preset = settings.style_preset
     row.base_seed = settings.base_seed
     row.frame_rate = settings.frame_rate
+    row.identity_cache_precision = settings.identity_cache_precision
+    row.identity_cache_budget_gb = settings.identity_cache_budget_gb
     row.sampling_rate = settings.consistency.sampling_rate
     row.sampling_rate_high_res = settings.consistency.sampling_rate_high_res
     row.window_size = settings.consistency.window_size

@@ -252,3 +252,28 @@ def test_cuda_streams_through_two_exactly_sized_pinned_buffers(tmp_path: Path) -
         assert all(buffer.is_pinned() for buffer in cache._staging)
     finally:
         cache.close()
+
+
+def test_precision_is_a_setting_and_each_setting_keeps_its_own_cache(
+    story: ProjectStore, loaded: LoadedPipeline
+) -> None:
+    folder = story.folder / "cache" / "identity"
+    request = build_render_request(story, [story.scenes.at(1).id])
+    StoryRenderer(loaded).render(request, lambda event: None)
+    story.update_settings(identity_cache_precision="fp8")
+    events: list[RenderEvent] = []
+    StoryRenderer(loaded).render(
+        build_render_request(story, [story.scenes.at(1).id]), events.append
+    )
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [True]
+    paths = sorted(folder.glob("mara-*.safetensors"))
+    assert len(paths) == 2  # the fp16 cache is kept for when the setting goes back
+    headers = {open_identity_cache(p).header.metadata["precision"]: p for p in paths}
+    assert set(headers) == {"fp16", "fp8"}
+    assert headers["fp8"].stat().st_size < 0.6 * headers["fp16"].stat().st_size
+    story.update_settings(identity_cache_precision="fp16")
+    events.clear()
+    StoryRenderer(loaded).render(
+        build_render_request(story, [story.scenes.at(1).id]), events.append
+    )
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [False]

@@ -226,3 +226,82 @@ def test_damaged_or_foreign_files_are_not_identity_caches(tmp_path: Path) -> Non
     foreign.write_bytes(b"not ours")
     clear_caches(tmp_path, "Mr. X")
     assert foreign.exists()
+
+
+class ReadRecorder(dict):
+    """A step's entries that remember which layers a panel asked for."""
+
+    def __init__(self, entries: dict, step: int, seen: set) -> None:
+        super().__init__(entries)
+        self.step, self.seen = step, seen
+
+    def get(self, layer: str, default: object = None) -> object:
+        self.seen.add((self.step, layer))
+        return super().get(layer, default)
+
+
+def test_every_stored_entry_is_read_by_a_panel(
+    unet: UNet2DConditionModel, schedule: ConsistencySchedule
+) -> None:
+    """Nothing in a cache goes unread: the store holds exactly what panels read."""
+    cache = built_cache(unet, schedule)
+    seen: set[tuple[int, str]] = set()
+    original = cache.prefetch
+
+    def recording_prefetch(step: int, device: object) -> object:
+        prefetched = original(step, device)
+        entries = prefetched.wait()
+        return type("Ready", (), {"wait": lambda self: ReadRecorder(entries, step, seen)})()
+
+    cache.prefetch = recording_prefetch  # type: ignore[method-assign]
+    state = ConsistencyState(schedule, TokenSampler(0.5, 0.5, 128, 128))
+    state.begin_read([[cache]], seed=11)
+    denoise(unet, state, latents(2, seed=12))
+    assert seen == set(cache.entries())
+
+
+def test_fp8_round_trip_error_is_bounded() -> None:
+    """Within float8_e4m3fn's rounding (3 mantissa bits, half an ulp = 2^-4 relative)
+    of each value, or its subnormal step at the entry's scale; about 2% RMS."""
+    generator = torch.Generator().manual_seed(0)
+    spread = torch.logspace(-3, 2, 64)  # channels five decades apart, as SDXL's outliers
+    tokens = torch.randn(2, 96, 64, generator=generator) * spread
+    cache = IdentityCache(precision="fp8")
+    cache.put(1, LAYER, tokens)
+    stored = cache.encoded(1, LAYER)
+    assert stored.tensor.dtype == torch.float8_e4m3fn
+    assert stored.tensor.nbytes == tokens.numel()
+    decoded = cache.get(1, LAYER).float()
+    scale = float(tokens.abs().max()) / torch.finfo(torch.float8_e4m3fn).max
+    bound = tokens.abs() * (2**-4 + 2**-10) + scale * 2**-10
+    assert ((decoded - tokens).abs() <= bound).all()
+    relative = (decoded - tokens).norm() / tokens.norm()
+    assert 0 < relative < 0.03
+
+
+def test_fp8_file_is_half_the_size_and_streams_what_was_stored(tmp_path: Path) -> None:
+    generator = torch.Generator().manual_seed(3)
+    caches = {p: IdentityCache(key=p, precision=p) for p in ("fp16", "fp8")}
+    for step in range(1, 4):
+        tokens = torch.randn(2, 32, 16, generator=generator) * step
+        for cache in caches.values():
+            cache.put(step, LAYER, tokens)
+    sizes = {}
+    for precision, cache in caches.items():
+        path = tmp_path / f"{precision}.safetensors"
+        save_identity_cache(cache, path)
+        streamed = open_identity_cache(path, key=precision)
+        sizes[precision] = streamed.nbytes
+        assert streamed.precision == precision
+        for step, layer in cache.entries():
+            assert torch.equal(streamed.get(step, layer), cache.get(step, layer))
+            assert streamed.get(step, layer).dtype == torch.float16
+        streamed.close()
+    assert sizes["fp8"] * 2 == sizes["fp16"]
+
+
+def test_engine_and_settings_agree_on_precisions() -> None:
+    from storyboard_app.engine.identity_cache import CACHE_PRECISIONS
+    from storyboard_app.project.settings import IDENTITY_CACHE_PRECISIONS
+
+    assert CACHE_PRECISIONS == IDENTITY_CACHE_PRECISIONS
