@@ -96,3 +96,30 @@ def edit_demo_project(path: Path) -> Path:
         store.takes.add(first.id, BLUE, TakeParams(width=16, height=16, seed=12, steps=4))
         store.takes.add(second.id, GREEN, TakeParams(width=16, height=16, seed=21))
         return store.folder
+
+
+@contextmanager
+def read_only_view(folder: Path) -> Iterator[Path]:
+    """``folder`` as this process cannot write it: a read-only bind mount as root, else chmod."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.rglob("*")]}
+        for path in modes:
+            path.chmod(modes[path] & ~0o222)
+        try:
+            if os.access(folder, os.W_OK):
+                pytest.skip("chmod does not stop this user from writing")
+            yield folder
+        finally:
+            for path, mode in modes.items():
+                path.chmod(mode)
+        return
+    view = folder.parent / f"{folder.name}-read-only-view"
+    view.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(folder), str(view)], check=False)
+    if mounted.returncode != 0:
+        pytest.skip("cannot bind-mount a read-only view here")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+        yield view
+    finally:
+        subprocess.run(["umount", "-l", str(view)], check=False)

@@ -324,3 +324,34 @@ def test_new_into_an_existing_empty_folder_works(
     assert code == 0, err
     with ProjectStore.open(tmp_path / "p.storyboard") as store:
         assert store.info().scene_count == 0
+
+
+def test_a_read_only_project_can_be_read_and_exported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from support import read_only_view
+
+    folder = tmp_path / "shelf"
+    folder.mkdir()
+    with ProjectStore.create(folder / "p") as store:
+        scene = store.scenes.add("[NC] the sea at night")
+        store.takes.add(scene.id, png_bytes("red"), TakeParams(width=16, height=16))
+        store.scenes.add("[NC] dawn")
+    before = folder_digest(folder)
+    out = tmp_path / "out"
+    out.mkdir()
+    with read_only_view(folder) as view:
+        project = view / "p.storyboard"
+        code, text, err = run_cli(capsys, "info", project)
+        assert code == 0, err
+        assert "2 (1 rendered)" in text
+        assert run_cli(capsys, "scenes", project)[0] == 0
+        code, _, err = run_cli(
+            capsys, "export", project, "--pdf", out / "s.pdf", "--panels", out / "p"
+        )
+        assert code == 0, err
+        assert (out / "s.pdf").stat().st_size > 0 and len(list((out / "p").iterdir())) == 2
+        code, _, err = run_cli(capsys, "add-scene", project, "[NC] one more")
+        assert code == 1
+        assert "Cannot write to the project" in err and "Traceback" not in err
+    assert folder_digest(folder) == before

@@ -48,15 +48,25 @@ def upgrade(connection: Connection, revision: str = "head") -> None:
     command.upgrade(alembic_config(connection), revision)
 
 
-def inspect_database(db_path: Path) -> str:
+def read_only_uri(db_path: Path, writable: bool = True) -> str:
+    """A URI opening ``db_path`` read-only.
+
+    Where the folder cannot be written (a read-only copy, a locked drive) SQLite
+    cannot create the ``-shm`` file even a reader needs, so the file is opened
+    as immutable: nothing can change it there anyway.
+    """
+    return f"{db_path.absolute().as_uri()}?mode=ro" + ("" if writable else "&immutable=1")
+
+
+def inspect_database(db_path: Path, writable: bool = True) -> str:
     """The schema revision of an existing project database, after checking it is sound.
 
     Raises a clear error for a file that is not SQLite, a damaged file, a SQLite
     file that is not a project, and a project written by a newer app.
     """
-    _check_header(db_path)
+    _check_header(db_path, writable)
     try:
-        with closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(read_only_uri(db_path, writable), uri=True)) as conn:
             problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
             if problems != ["ok"]:
                 raise _corrupt(db_path, "; ".join(problems[:3]))
@@ -100,7 +110,7 @@ def backup_before_migration(db_path: Path, revision: str) -> Path:
     return backup
 
 
-def _check_header(db_path: Path) -> None:
+def _check_header(db_path: Path, writable: bool = True) -> None:
     """Refuse a file that is not SQLite, asking SQLite itself.
 
     The file is never opened by any other means: this process may already hold a
@@ -109,7 +119,7 @@ def _check_header(db_path: Path) -> None:
     think itself alone and delete the WAL under the first.
     """
     try:
-        with closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as conn:
+        with closing(sqlite3.connect(read_only_uri(db_path, writable), uri=True)) as conn:
             conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.OperationalError as exc:
         if is_disk_full(exc, db_path.parent):

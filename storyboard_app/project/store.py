@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DatabaseError as SqlDatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from storyboard_app.project import schema
 from storyboard_app.project.characters import CharacterRepository
@@ -77,6 +78,7 @@ class ProjectStore:
         self.takes = TakeRepository(self)
         self.transitions = TransitionRepository(self)
         self._depth = threading.local()
+        self.read_only = False
 
     @classmethod
     def create(
@@ -146,9 +148,18 @@ class ProjectStore:
                 f"{folder} is not a storyboard project (it has no {DATABASE_NAME}).",
                 "Open a folder created by 'storyboard new' or the app.",
             )
-        revision = schema.inspect_database(database)
+        writable = is_writable(folder, database)
+        revision = schema.inspect_database(database, writable)
         if revision != schema.head_revision():
+            if not writable:
+                raise ProjectReadOnlyError(
+                    f"{folder} was saved by an older Storyboard and must be upgraded, "
+                    "which needs write access, but the folder is read-only.",
+                    "Copy the project somewhere writable and open the copy.",
+                )
             schema.backup_before_migration(database, revision)
+        if not writable:
+            return cls._open_read_only(folder, database)
         store = cls(folder, _make_engine(database))
         try:
             if revision != schema.head_revision():
@@ -160,6 +171,18 @@ class ProjectStore:
             raise
         (folder / MEDIA_DIR).mkdir(exist_ok=True)
         store.media.remove_leftover_temp_files()
+        return store
+
+    @classmethod
+    def _open_read_only(cls, folder: Path, database: Path) -> ProjectStore:
+        """A project in a folder this process cannot write: everything reads, edits refuse."""
+        store = cls(folder, _make_engine(database, read_only=True))
+        store.read_only = True
+        try:
+            store._check_settings_row()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     def close(self) -> None:
@@ -265,10 +288,23 @@ class ProjectStore:
                 )
 
 
-def _make_engine(database: Path) -> Engine:
-    engine = create_engine(
-        f"sqlite:///{database}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
-    )
+def is_writable(folder: Path, database: Path) -> bool:
+    """Whether this process may write the project (False on a read-only drive or copy)."""
+    return os.access(folder, os.W_OK | os.X_OK) and os.access(database, os.W_OK)
+
+
+def _make_engine(database: Path, read_only: bool = False) -> Engine:
+    if read_only:
+        uri = schema.read_only_uri(database, writable=False)
+        engine = create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+            poolclass=NullPool,
+        )
+    else:
+        engine = create_engine(
+            f"sqlite:///{database}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+        )
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: object) -> None:
@@ -278,8 +314,9 @@ def _make_engine(database: Path) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        if not read_only:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
