@@ -13,7 +13,15 @@ import sys
 from collections.abc import Callable, Sequence
 
 from storyboard_app import __version__
-from storyboard_app.cli import edit_commands, export, project_commands, render, selftest, transition
+from storyboard_app.cli import (
+    cache,
+    edit_commands,
+    export,
+    project_commands,
+    render,
+    selftest,
+    transition,
+)
 from storyboard_app.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Commands
 from storyboard_app.project.errors import StoryboardError
 
@@ -84,4 +92,5 @@ COMMANDS: list[Callable[[Commands], None]] = [
     export.register_export,
     selftest.register_self_test,
     transition.register_transition,
+    cache.register_cache,
 ]

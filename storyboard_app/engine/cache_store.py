@@ -26,6 +26,7 @@ from storyboard_app.engine.cache_format import (
 )
 
 CACHE_SUFFIX = ".safetensors"
+IDENTITY_CACHE_DIR = Path("cache") / "identity"  # inside the project folder
 DEFAULT_BUDGET_GB = 20.0
 
 

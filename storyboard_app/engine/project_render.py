@@ -12,8 +12,8 @@ import logging
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from storyboard_app.engine.cache_store import IDENTITY_CACHE_DIR
 from storyboard_app.engine.loading import (
     LoadedPipeline,
     LowVramOptions,
@@ -45,7 +45,6 @@ IDENTITY_FRAMINGS = (
     "full body, standing",
     "close-up of the face",
 )
-IDENTITY_CACHE_DIR = Path("cache") / "identity"
 CONSISTENCY_FIELDS = frozenset(f.name for f in dataclasses.fields(ConsistencySettings))
 _log = logging.getLogger(__name__)
 
