@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006"]
-    assert schema.head_revision() == "0006"
+    assert schema.known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
+    assert schema.head_revision() == "0007"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -81,6 +81,7 @@ def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
             "fp16",
             20.0,
         )
+        assert (settings.width, settings.height, settings.freeu) == (512, 512, "off")
         scenes = store.scenes.list()
         assert [s.prompt for s in scenes] == ["[Mara] panel 0", "[Mara] panel 1"]
         assert scenes[0].character_names == ("Mara",)
@@ -111,3 +112,30 @@ def test_newer_project_is_refused_untouched(tmp_path: Path) -> None:
     assert leftovers <= {"project.sqlite-wal", "project.sqlite-shm"}
     wal = folder / "project.sqlite-wal"
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_upgrade_from_0004_keeps_takes_and_records_freeu_off(tmp_path: Path) -> None:
+    folder = tmp_path / "v4.storyboard"
+    database = make_version_0001_project(folder)
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        schema.upgrade(connection, "0004")
+        connection.execute(text("UPDATE project_settings SET share_between_panels = 1"))
+        connection.execute(
+            text(
+                "INSERT INTO takes (id, scene_id, media, source, model_source, seed, steps, "
+                "guidance, width, height, scheduler, prompt, negative_prompt, consistency_json, "
+                "identity_fingerprint, created_at) VALUES (1, 1, 'take.png', 'rendered', 'tiny', "
+                "5, 20, 6.0, 512, 512, 'euler_a', 'a woman', '', '{\"window_size\": 4}', 'abc', "
+                "'2025-01-01 00:00:00')"
+            )
+        )
+    engine.dispose()
+    with ProjectStore.open(folder) as store:
+        assert store.schema_revision() == schema.head_revision()
+        assert store.settings().consistency.share_between_panels is True
+        assert store.settings().freeu == "off"
+        params = store.takes.get(1).params
+        assert (params.scheduler, params.seed, params.prompt) == ("euler_a", 5, "a woman")
+        assert params.consistency == {"window_size": 4}
+        assert params.freeu == "off"

@@ -11,7 +11,7 @@ from support import png_bytes
 from storyboard_app.project import schema
 from storyboard_app.project.errors import NotFoundError, ProjectExistsError, ValidationError
 from storyboard_app.project.records import TakeParams
-from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.settings import AUTO_SIZE, ProjectSettings
 from storyboard_app.project.store import ProjectStore, project_folder
 
 
@@ -31,7 +31,13 @@ def test_database_uses_wal_and_foreign_keys(store: ProjectStore) -> None:
 
 def test_settings_round_trip_through_reopen(tmp_path: Path) -> None:
     wanted = ProjectSettings(width=768, height=512, steps=12, guidance=7.5, base_seed=99)
-    wanted = wanted.with_changes(sampling_rate=0.3, window_size=3, blocks=("up_blocks.0",))
+    wanted = wanted.with_changes(
+        sampling_rate=0.3,
+        window_size=3,
+        blocks=("up_blocks.0",),
+        share_between_panels=True,
+        freeu="on",
+    )
     with ProjectStore.create(tmp_path / "s", settings=wanted):
         pass
     with ProjectStore.open(tmp_path / "s.storyboard") as store:
@@ -45,7 +51,20 @@ def test_invalid_settings_are_refused(store: ProjectStore) -> None:
         store.update_settings(sampling_rate=1.5)
     with pytest.raises(ValidationError, match="Unknown setting"):
         store.update_settings(colour="blue")
+    with pytest.raises(ValidationError, match="freeu=on or freeu=off"):
+        store.update_settings(freeu="maybe")
     assert store.settings() == ProjectSettings()
+
+
+def test_size_defaults_to_the_models_native_size(store: ProjectStore) -> None:
+    """Unset (auto, stored as 0): SDXL renders at 1024 px, SD 1.5 at 512 px."""
+    settings = store.settings()
+    assert (settings.width, settings.height) == (AUTO_SIZE, AUTO_SIZE)
+    assert settings.render_size("sdxl") == (1024, 1024)
+    assert settings.render_size("sd15") == (512, 512)
+    assert settings.render_size() == (1024, 1024)
+    settings = store.update_settings(width=768)
+    assert settings.render_size("sd15") == (768, 512)
 
 
 def test_characters_round_trip(story_store: ProjectStore, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from storyboard_app.project.files import atomic_write_text
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.script_toml import dump_story_toml
-from storyboard_app.project.settings import SHOT_TYPES, ProjectSettings
+from storyboard_app.project.settings import AUTO_SIZE, SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script, export_story, flat_settings
 
@@ -88,7 +88,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             f"{info.total_duration:g} s ({info.total_frames} frames at {settings.frame_rate} fps)",
         ),
         ("model", settings.model_source or "(none configured)"),
-        ("size", f"{settings.width}x{settings.height}"),
+        ("size", describe_size(settings)),
         ("steps / guidance", f"{settings.steps} / {settings.guidance:g}"),
         ("scheduler", settings.scheduler),
         ("base seed", str(settings.base_seed)),
@@ -343,6 +343,8 @@ def cmd_settings(args: argparse.Namespace) -> int:
         width = max(len(key) for key in flat)
         for key, value in flat.items():
             shown = ",".join(value) if isinstance(value, list) else value
+            if key in ("width", "height") and value == AUTO_SIZE:
+                shown = "auto (the model's native size)"
             print(f"{key:<{width}}  {shown}")
     return EXIT_OK
 
@@ -363,7 +365,15 @@ def parse_setting_changes(settings: ProjectSettings, changes: Sequence[str]) -> 
     return parsed
 
 
+def describe_size(settings: ProjectSettings) -> str:
+    if AUTO_SIZE in (settings.width, settings.height):
+        return "auto: the model's native size (SDXL 1024, SD 1.5 512)"
+    return f"{settings.width}x{settings.height}"
+
+
 def typed_value(key: str, text: str, example: object) -> object:
+    if key in ("width", "height") and text.lower() == "auto":
+        return AUTO_SIZE
     try:
         if isinstance(example, bool):
             return text.lower() in {"1", "true", "yes", "on"}

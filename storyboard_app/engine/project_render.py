@@ -124,6 +124,7 @@ def settings_of_take(settings: ProjectSettings, params: TakeParams) -> ProjectSe
         steps=params.steps,
         guidance=params.guidance,
         scheduler=params.scheduler,
+        freeu=params.freeu,
         base_seed=params.consistency.get("schedule_seed", settings.base_seed),
         **consistency,
     )
@@ -149,6 +150,7 @@ def request_for(
         scheduler=settings.scheduler,
         consistency=settings.consistency,
         schedule_seed=settings.base_seed,
+        freeu=settings.freeu,
         characters=tuple(
             character_identity(characters[name], scenes, characters, settings) for name in named
         ),

@@ -45,6 +45,8 @@ class PanelJob:
 
 @dataclass(frozen=True)
 class RenderRequest:
+    """A render job. A ``width`` or ``height`` of 0 (auto) is the model's native size."""
+
     model_source: str
     width: int
     height: int
@@ -61,6 +63,7 @@ class RenderRequest:
     cache_dir: Path | None = None
     identity_cache_precision: str = "fp16"
     identity_cache_budget_gb: float = 20.0
+    freeu: str = "off"
 
     def character(self, name: str) -> CharacterIdentity:
         return next(c for c in self.characters if c.name == name)
@@ -88,12 +91,20 @@ class RenderRequest:
             negative_prompt=panel.negative_prompt,
             consistency=consistency,
             identity_fingerprint=identity_fingerprint,
+            freeu=self.freeu,
         )
 
     def consistency_record(self) -> dict[str, Any]:
         record = dataclasses.asdict(self.consistency)
         record["blocks"] = list(record["blocks"])
         record["schedule_seed"] = self.schedule_seed
+        return record
+
+    def identity_record(self) -> dict[str, Any]:
+        """The consistency settings an identity cache depends on (not how panels batch)."""
+        record = self.consistency_record()
+        for panel_only in ("window_size", "share_between_panels"):
+            record.pop(panel_only)
         return record
 
 

@@ -17,11 +17,13 @@ differently with the batch size. On an accelerator a window is one call.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import itertools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from storyboard_app.engine.devices import dtype_name, translate_oom
 from storyboard_app.engine.identity_cache import IdentityBank, IdentityCache, identity_cache_key
 from storyboard_app.engine.identity_cache_file import IdentityCacheWriter, open_identity_cache
 from storyboard_app.engine.loading import LoadedPipeline, set_scheduler
+from storyboard_app.engine.pipeline_options import decode_per_image, freeu
 from storyboard_app.engine.preview import latents_to_preview
 from storyboard_app.engine.render_request import (
     CancelCheck,
@@ -49,6 +52,7 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.seeds import derive_seed
+from storyboard_app.project.settings import native_size, resolve_size
 
 StepCallback = Callable[[int, torch.Tensor], None]
 
@@ -115,6 +119,7 @@ class StoryRenderer:
         is_cancelled: CancelCheck,
     ) -> None:
         """Identity caches of ``needed`` first, then ``panels`` in windows."""
+        request = self.sized(request)
         if self.loaded.scheduler != request.scheduler:
             self.loaded = set_scheduler(self.loaded, request.scheduler)
         layers = consistent_layer_names(self.pipe.unet, request.consistency.blocks)
@@ -133,7 +138,12 @@ class StoryRenderer:
         ]
         counter = PassCounter(len(batches) + len(needed))
         caches: dict[str, IdentityBank] = {}
-        with torch.inference_mode(), translate_oom(), consistent_attention(self.pipe.unet, state):
+        with (
+            torch.inference_mode(),
+            translate_oom(),
+            self._pipeline_options(request),
+            consistent_attention(self.pipe.unet, state),
+        ):
             try:
                 for name in needed:
                     caches[name] = self._identity_cache(
@@ -152,6 +162,21 @@ class StoryRenderer:
                     )
             finally:
                 close_caches(caches.values())
+
+    def sized(self, request: RenderRequest) -> RenderRequest:
+        """``request`` with auto sides at the loaded architecture's native size."""
+        native = native_size(self.loaded.architecture)
+        width, height = resolve_size(request.width, native), resolve_size(request.height, native)
+        return dataclasses.replace(request, width=width, height=height)
+
+    @contextmanager
+    def _pipeline_options(self, request: RenderRequest) -> Iterator[None]:
+        """FreeU as asked, and the VAE decoding one image at a time, for this render."""
+        with (
+            freeu(self.pipe, self.loaded.architecture, request.freeu == "on"),
+            decode_per_image(self.pipe, request.width, request.height),
+        ):
+            yield
 
     def _panel_batches(self, window: Sequence[PanelJob], share: bool) -> list[tuple[PanelJob, ...]]:
         """Pipeline calls for a window: all of it at once, or one panel at a time.
@@ -187,7 +212,8 @@ class StoryRenderer:
             negative_prompt=character.negative_prompt,
             seed=character.seed,
             identity_prompts=list(character.identity_prompts),
-            consistency=request.consistency_record(),
+            consistency=request.identity_record(),
+            freeu=request.freeu,
             schedule=schedule.digest(),
             precision=request.identity_cache_precision,
         )

@@ -75,7 +75,7 @@ def collect_story(store: ProjectStore) -> Story:
             "Add panels first (storyboard add-scene, or the app's + button).",
         )
     settings = store.settings()
-    frame_size = (settings.width, settings.height)
+    frame_size = settings.render_size()
     timeline = build_timeline(store)
     return Story(
         title=store.name,

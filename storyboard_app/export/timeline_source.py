@@ -34,5 +34,6 @@ def project_timeline(store: ProjectStore, frame_rate: int | None = None) -> Time
 def default_frame_size(settings: ProjectSettings) -> tuple[int, int]:
     """720 lines at the panels' aspect ratio, both sides even as H.264 in yuv420p needs."""
     height = DEFAULT_VIDEO_HEIGHT
-    width = round(height * settings.width / settings.height / 2) * 2
+    panel_width, panel_height = settings.render_size()
+    width = round(height * panel_width / panel_height / 2) * 2
     return width, height

@@ -66,6 +66,7 @@ class TakeParams:
     consistency: dict[str, Any] = field(default_factory=dict)
     identity_fingerprint: str = ""
     source: str = "rendered"
+    freeu: str = "off"
 
 
 @dataclass(frozen=True)

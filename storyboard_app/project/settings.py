@@ -78,6 +78,14 @@ class ConsistencySettings:
 # the two equal): 16-bit, or 8-bit float with a scale per entry at half the size.
 IDENTITY_CACHE_PRECISIONS: tuple[str, ...] = ("fp16", "fp8")
 
+# A width or height of AUTO_SIZE renders at the loaded model's native size:
+# SDXL was trained at 1024 px, SD 1.5 at 512 px (at 1024 px SD 1.5 repeats
+# subjects and its top attention level holds 16,384 tokens).
+AUTO_SIZE = 0
+NATIVE_SIZES: dict[str, int] = {"sdxl": 1024, "sd15": 512}
+DEFAULT_ARCHITECTURE = "sdxl"
+FREEU_CHOICES: tuple[str, ...] = ("off", "on")
+
 # The engine's schedulers (engine.loading.SCHEDULER_NAMES; a test keeps the two equal).
 SCHEDULER_NAMES: tuple[str, ...] = (
     "euler",
@@ -95,8 +103,8 @@ class ProjectSettings:
     """Render settings of a project; every field has a default so a new project renders."""
 
     model_source: str = ""
-    width: int = 1024
-    height: int = 1024
+    width: int = AUTO_SIZE
+    height: int = AUTO_SIZE
     steps: int = 30
     guidance: float = 5.0
     scheduler: str = "euler"
@@ -105,16 +113,22 @@ class ProjectSettings:
     frame_rate: int = 24
     identity_cache_precision: str = "fp16"
     identity_cache_budget_gb: float = 20.0
+    freeu: str = "off"
     consistency: ConsistencySettings = field(default_factory=ConsistencySettings)
 
     def __post_init__(self) -> None:
         for name in ("width", "height"):
             value = getattr(self, name)
-            if not 64 <= value <= 4096 or value % 8:
+            if value != AUTO_SIZE and (not 64 <= value <= 4096 or value % 8):
                 raise ValidationError(
                     f"Image {name} {value} is not usable.",
-                    "Use a multiple of 8 between 64 and 4096 pixels.",
+                    "Use a multiple of 8 between 64 and 4096 pixels, or auto (0) for the "
+                    "model's native size.",
                 )
+        if self.freeu not in FREEU_CHOICES:
+            raise ValidationError(
+                f"FreeU '{self.freeu}' is not a choice.", "Use freeu=on or freeu=off."
+            )
         if not 1 <= self.steps <= 200:
             raise ValidationError(f"{self.steps} steps is out of range.", "Use 1 to 200 steps.")
         if not 0.0 <= self.guidance <= 50.0:
@@ -145,6 +159,11 @@ class ProjectSettings:
                 f"Seed {self.base_seed} is out of range.", "Use a non-negative integer seed."
             )
 
+    def render_size(self, architecture: str | None = None) -> tuple[int, int]:
+        """(width, height) to render at: auto sides take the architecture's native size."""
+        native = NATIVE_SIZES.get(architecture or DEFAULT_ARCHITECTURE, 1024)
+        return resolve_size(self.width, native), resolve_size(self.height, native)
+
     def with_changes(self, **changes: Any) -> ProjectSettings:
         """A copy with ``changes`` applied; consistency fields may be given flat."""
         consistency_fields = {f.name for f in dataclasses.fields(ConsistencySettings)}
@@ -159,6 +178,16 @@ class ProjectSettings:
             base = changes.get("consistency", self.consistency)
             changes["consistency"] = dataclasses.replace(base, **flat_consistency)
         return dataclasses.replace(self, **changes)
+
+
+def resolve_size(value: int, native: int) -> int:
+    """``value``, or ``native`` when it is auto."""
+    return native if value == AUTO_SIZE else value
+
+
+def native_size(architecture: str) -> int:
+    """The size an architecture was trained at (1024 when unknown)."""
+    return NATIVE_SIZES.get(architecture, 1024)
 
 
 def settings_field_names() -> list[str]:

@@ -131,6 +131,7 @@ def take_row(scene_id: int, media: str, params: TakeParams, **columns: Any) -> T
         negative_prompt=params.negative_prompt,
         consistency_json=json.dumps(params.consistency, sort_keys=True),
         identity_fingerprint=params.identity_fingerprint,
+        freeu=params.freeu,
         **columns,
     )
 
@@ -174,6 +175,7 @@ def to_record(take: Take) -> TakeRecord:
             negative_prompt=take.negative_prompt,
             consistency=_stored_consistency(take),
             identity_fingerprint=take.identity_fingerprint,
+            freeu=take.freeu,
             source=take.source,
         ),
     )

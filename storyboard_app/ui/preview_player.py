@@ -117,7 +117,7 @@ class PreviewPlayer(QWidget):
     def _source(self) -> TimelineFrames | None:
         if self._frames is None:
             settings = self.session.store.settings()
-            size = preview_size(settings.width, settings.height)
+            size = preview_size(*settings.render_size())
             try:
                 self._frames = animatic_frames(self.session.store, FrameOptions(size=size))
             except NothingToExportError:

@@ -152,8 +152,8 @@ class SettingsDialog(QDialog):
         self.low_vram = _combo(VRAM_PRESETS, engine.low_vram or "")
         self.detected = QLabel("Detecting the GPU…")
         self.detected.setWordWrap(True)
-        self.width_box = _spin(64, 4096, project.width, step=8)
-        self.height_box = _spin(64, 4096, project.height, step=8)
+        self.width_box = _size_spin(project.width)
+        self.height_box = _size_spin(project.height)
         self.steps = _spin(1, 200, project.steps)
         consistency = project.consistency
         self.sampling_rate = _rate(consistency.sampling_rate)
@@ -326,6 +326,13 @@ def _spin(low: int, high: int, value: int, *, step: int = 1) -> QSpinBox:
     box.setRange(low, high)
     box.setSingleStep(step)
     box.setValue(value)
+    return box
+
+
+def _size_spin(value: int) -> QSpinBox:
+    """A side in pixels; its lowest value, 0, reads "auto" (the model's native size)."""
+    box = _spin(0, 4096, value, step=8)
+    box.setSpecialValueText("auto")
     return box
 
 

@@ -153,9 +153,10 @@ class FakeEngine:
     ) -> int:
         """Store a finished panel as its new active take, recording what it was made from
         (as read when the job started, like the real engine); the take's id."""
+        width, height = settings.render_size()
         params = TakeParams(
-            width=settings.width,
-            height=settings.height,
+            width=width,
+            height=height,
             model_source=settings.model_source,
             seed=seed,
             steps=self.steps,
@@ -163,6 +164,7 @@ class FakeEngine:
             scheduler=settings.scheduler,
             prompt=scene.prompt,
             negative_prompt=scene.negative_prompt,
+            freeu=settings.freeu,
         )
         take = store.takes.add(scene.id, _png(seed), params)
         if seed != scene.seed:

@@ -33,7 +33,7 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.engine.story_renderer import StoryRenderer, png_bytes
 from storyboard_app.project.errors import ValidationError
-from storyboard_app.project.settings import SCHEDULER_NAMES
+from storyboard_app.project.settings import NATIVE_SIZES, SCHEDULER_NAMES
 from storyboard_app.project.store import ProjectStore
 
 
@@ -394,3 +394,66 @@ def test_sharing_between_panels_is_opt_in_and_recorded(
     plain = run_events(renderer, single(story, [ids[0]]))[0]
     assert "shared_with" not in plain.params.consistency
     assert plain.params.identity_fingerprint != first.params.identity_fingerprint
+
+
+def test_auto_size_renders_at_the_architectures_native_size_and_records_it(
+    story: ProjectStore, renderer: StoryRenderer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = build_render_request(story, [story.scenes.at(4).id])
+    assert renderer.sized(dataclasses.replace(request, width=0, height=0)).width == 1024
+    monkeypatch.setitem(NATIVE_SIZES, "sdxl", 96)  # keep the tiny render small
+    story.update_settings(width=0, height=0)
+    (take,) = render_scenes(story, renderer, build_render_request(story, [story.scenes.at(4).id]))
+    assert (take.params.width, take.params.height) == (96, 96)
+    assert pixels(story.media.read_bytes(take.media)).shape == (96, 96, 3)
+    assert renderer.sized(dataclasses.replace(request, width=0)).width == 96
+    assert renderer.sized(request).width == 64
+
+
+def test_freeu_changes_panels_is_recorded_and_re_renders(
+    story: ProjectStore, renderer: StoryRenderer, loaded: LoadedPipeline
+) -> None:
+    scene_id = story.scenes.at(1).id
+    off, events = render(renderer, build_render_request(story, [scene_id]))
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [True]
+    story.update_settings(freeu="on")
+    (take,) = render_scenes(story, renderer, build_render_request(story, [scene_id]))
+    assert take.params.freeu == "on"
+    assert story.media.read_bytes(take.media) != off[scene_id]
+    assert loaded.pipe.unet.up_blocks[0].b1 is None  # off again after the render
+    story.update_settings(freeu="off")
+    again = run_events(renderer, rerender_request(story, take.id))
+    assert again[0].png == story.media.read_bytes(take.media)
+
+
+def test_freeu_on_builds_its_own_identity_cache(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    scene_id = story.scenes.at(1).id
+    _, first = render(renderer, build_render_request(story, [scene_id]))
+    story.update_settings(freeu="on")
+    _, second = render(renderer, build_render_request(story, [scene_id]))
+    story.update_settings(window_size=3)  # how panels batch does not touch identities
+    _, third = render(renderer, build_render_request(story, [scene_id]))
+    ready = [
+        [e.built for e in events if isinstance(e, IdentityReady)]
+        for events in (first, second, third)
+    ]
+    assert ready == [[True], [True], [False]]
+
+
+def test_vae_decodes_one_image_at_a_time(
+    story: ProjectStore, loaded: LoadedPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[int] = []
+    decode = loaded.pipe.vae._decode
+
+    def counting(z: torch.Tensor, *args: object, **kwargs: object) -> object:
+        batches.append(z.shape[0])
+        return decode(z, *args, **kwargs)
+
+    monkeypatch.setattr(loaded.pipe.vae, "_decode", counting)
+    renderer = StoryRenderer(loaded, batch_panels=True)
+    render(renderer, single(story, [s.id for s in story.scenes.list()][:2]))
+    assert batches and set(batches) == {1}
+    assert not loaded.pipe.vae.use_slicing
