@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from storyboard_app.project.camera import CameraMove
 from storyboard_app.project.characters import find_character
+from storyboard_app.project.damage import read_stored
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene, Take, Transition
 from storyboard_app.project.records import SceneRecord
@@ -295,13 +296,17 @@ def to_record(session: Session, row: Scene) -> SceneRecord:
         caption=row.caption,
         notes=row.notes,
         shot_type=row.shot_type,
-        duration=stored_duration(row.duration, f"panel {row.position + 1}"),
+        duration=read_stored(
+            row,
+            lambda: stored_duration(row.duration, f"panel {row.position + 1}"),
+            DEFAULT_DURATION,
+        ),
         seed=row.seed,
         seed_locked=row.seed_locked,
         character_names=tuple(c.name for c in row.characters),
         active_take_id=row.active_take_id,
         take_count=take_count or 0,
-        camera_move=_stored_camera_move(row),
+        camera_move=read_stored(row, lambda: _stored_camera_move(row), None),
     )
 
 

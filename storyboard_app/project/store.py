@@ -29,6 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from storyboard_app.project import schema
 from storyboard_app.project.characters import CharacterRepository
+from storyboard_app.project.damage import DAMAGE_LOG_KEY, DamageLog
 from storyboard_app.project.errors import (
     DiskFullError,
     NotAProjectError,
@@ -79,6 +80,8 @@ class ProjectStore:
         self.transitions = TransitionRepository(self)
         self._depth = threading.local()
         self.read_only = False
+        # Set by the app: damaged stored values are noted here and read as defaults.
+        self.damage: DamageLog | None = None
 
     @classmethod
     def create(
@@ -201,6 +204,8 @@ class ProjectStore:
         self._depth.value = depth + 1
         try:
             with self._sessions.begin() as session:
+                if self.damage is not None:
+                    session.info[DAMAGE_LOG_KEY] = self.damage
                 if depth == 0:
                     # The outermost session takes the write lock at once (BEGIN
                     # IMMEDIATE), so what it reads (positions, counts) cannot change

@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storyboard_app.project.damage import read_stored
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.media import image_extension
 from storyboard_app.project.models import Scene, Take
@@ -173,7 +174,7 @@ def to_record(take: Take) -> TakeRecord:
             scheduler=take.scheduler,
             prompt=take.prompt,
             negative_prompt=take.negative_prompt,
-            consistency=_stored_consistency(take),
+            consistency=read_stored(take, lambda: _stored_consistency(take), {}),
             identity_fingerprint=take.identity_fingerprint,
             freeu=take.freeu,
             source=take.source,

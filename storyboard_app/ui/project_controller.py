@@ -10,10 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from storyboard_app.project.damage import DamageLog
 from storyboard_app.project.errors import ProjectNotFoundError, StoryboardError
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.app_settings import AppSettings
-from storyboard_app.ui.message_bar import UserMessage
+from storyboard_app.ui.message_bar import Severity, UserMessage
 from storyboard_app.ui.project_files import create_from_script, duplicate_project
 from storyboard_app.ui.workspace import ProjectWorkspace
 from storyboard_app.worker.host import EngineHost
@@ -80,11 +81,26 @@ class ProjectController(QObject):
 
     def _install(self, store: ProjectStore) -> None:
         self.close()
+        store.damage = DamageLog()  # damaged values are reported below, not fatal
         self.workspace = ProjectWorkspace(store, self._host, self._app_settings, self)
         self._app_settings.add_recent_project(store.folder)
         self.recentChanged.emit()
         self.workspaceChanged.emit(self.workspace)
+        if store.damage.problems:
+            self.messageRaised.emit(damage_message(store.damage))
 
     def _refuse(self, error: StoryboardError) -> bool:
         self.messageRaised.emit(UserMessage.from_error(error))
         return False
+
+
+def damage_message(damage: DamageLog) -> UserMessage:
+    """One warning listing the project's damaged values (they are shown empty)."""
+    shown = damage.problems[:5]
+    more = len(damage.problems) - len(shown)
+    text = " ".join(shown) + (f" (and {more} more)" if more > 0 else "")
+    return UserMessage(
+        Severity.WARNING,
+        f"Some values in this project are damaged and are shown empty: {text}",
+        "Set those values again to repair them, or restore the project from a backup.",
+    )
