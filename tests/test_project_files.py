@@ -355,3 +355,17 @@ def test_a_read_only_project_can_be_read_and_exported(
         assert code == 1
         assert "Cannot write to the project" in err and "Traceback" not in err
     assert folder_digest(folder) == before
+
+
+def test_save_as_onto_a_full_disk_says_so_and_leaves_no_partial_copy(
+    store: ProjectStore, tmp_path: Path
+) -> None:
+    from storyboard_app.project.errors import DiskFullError
+    from storyboard_app.ui.project_files import duplicate_project
+
+    long_story(store, panels=300)
+    with small_disk(tmp_path / "disk", "256k") as disk:
+        fill_disk(disk)
+        with pytest.raises(DiskFullError, match="MB free"):
+            duplicate_project(store.folder, disk / "copy")
+        assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]

@@ -21,7 +21,7 @@ from storyboard_app.project.errors import (
     ProjectReadOnlyError,
     ProjectTooNewError,
 )
-from storyboard_app.project.files import disk_full_error, is_disk_full
+from storyboard_app.project.files import atomic_file, disk_full_error, is_disk_full
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -102,11 +102,17 @@ def inspect_database(db_path: Path, writable: bool = True) -> str:
 def backup_before_migration(db_path: Path, revision: str) -> Path:
     """Copy the database aside before migrating, so an upgrade can never lose work."""
     backup = db_path.with_name(f"{db_path.name}.before-{head_revision()}-from-{revision}.bak")
-    with (
-        closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True)) as source,
-        closing(sqlite3.connect(backup)) as target,
-    ):
-        source.backup(target)
+    try:
+        with (
+            atomic_file(backup, place=db_path.parent) as temp,
+            closing(sqlite3.connect(read_only_uri(db_path), uri=True)) as source,
+            closing(sqlite3.connect(temp)) as target,
+        ):
+            source.backup(target)
+    except sqlite3.Error as exc:
+        if is_disk_full(exc, db_path.parent):
+            raise disk_full_error(db_path.parent) from exc
+        raise _corrupt(db_path, str(exc)) from exc
     return backup
 
 

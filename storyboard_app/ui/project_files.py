@@ -17,6 +17,8 @@ from pathlib import Path
 
 from storyboard_app.project.bundled import examples_dir
 from storyboard_app.project.errors import ProjectExistsError, ProjectReadOnlyError
+from storyboard_app.project.files import disk_full_error, is_disk_full
+from storyboard_app.project.schema import read_only_uri
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.store import DATABASE_NAME, ProjectStore, project_folder
 from storyboard_app.project.story import create_project_from_script
@@ -55,10 +57,12 @@ def duplicate_project(source: Path, destination: Path) -> Path:
         )
         backup_database(source / DATABASE_NAME, staging / DATABASE_NAME)
         staging.rename(target)
-    except OSError as exc:
+    except (OSError, sqlite3.Error) as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        if is_disk_full(exc, target.parent):
+            raise disk_full_error(target) from exc
         raise ProjectReadOnlyError(
-            f"Cannot copy the project to {target}: {exc.strerror or exc}.",
+            f"Cannot copy the project to {target}: {getattr(exc, 'strerror', None) or exc}.",
             "Choose a folder you can write to, with enough free space.",
         ) from exc
     return target
@@ -67,7 +71,7 @@ def duplicate_project(source: Path, destination: Path) -> Path:
 def backup_database(source: Path, target: Path) -> None:
     """A consistent copy of a live SQLite database, committed WAL contents included."""
     with (
-        closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as reader,
+        closing(sqlite3.connect(read_only_uri(source), uri=True)) as reader,
         closing(sqlite3.connect(target)) as writer,
     ):
         reader.backup(writer)
