@@ -99,12 +99,23 @@ def test_move_scene_reports_stale_transitions(
         first = store.scenes.list()[0]
     assert before
     linked = [t for t in before if first.id in (t.from_scene_id, t.to_scene_id)]
+    assert {t.kind for t in linked} == {"crossfade"}
+    with ProjectStore.open(project) as store:
+        store.transitions.set(store.scenes.at(2).id, store.scenes.at(3).id, kind="morph")
+        morph = store.transitions.list()[-1]
     code, out, _ = run_cli(capsys, "move-scene", project, "1", "--to", "5")
-    assert code == 0 and "Moved panel 1 to 5" in out
+    assert code == 0 and out == "Moved panel 1 to 5.\n"
     with ProjectStore.open(project) as store:
         assert store.scenes.at(5).id == first.id
-        for transition in linked:
-            assert store.transitions.get(transition.id).status == "stale"
+        order = [scene.id for scene in store.scenes.list()]
+        for transition in linked:  # a crossfade needs no frames: it joins new neighbours
+            moved = store.transitions.get(transition.id)
+            assert order.index(moved.to_scene_id) == order.index(moved.from_scene_id) + 1
+            assert first.id in (moved.from_scene_id, moved.to_scene_id)
+    code, out, _ = run_cli(capsys, "move-scene", project, "1", "--to", "3")
+    assert code == 0 and "Moved panel 1 to 3. 1 transition(s) marked stale." in out
+    with ProjectStore.open(project) as store:
+        assert store.transitions.get(morph.id).status == "stale"
 
 
 def test_export_script_round_trip(

@@ -172,15 +172,21 @@ def test_deleting_a_scene_removes_its_takes(story_store: ProjectStore) -> None:
 
 def test_move_scene_marks_only_broken_transitions_stale(story_store: ProjectStore) -> None:
     s1, s2, s3, s4 = story_store.scenes.list()
-    t12 = story_store.transitions.set(s1.id, s2.id, kind="crossfade", duration=0.5)
+    story_store.transitions.set(s1.id, s2.id, kind="crossfade", duration=0.5)
     t34 = story_store.transitions.set(s3.id, s4.id, kind="morph", duration=1.0)
+    story_store.transitions.set_result(t34.id, "ready")
     stale = story_store.scenes.move(s1.id, 2)  # order now 2, 3, 1, 4
-    assert stale == [t12.id, t34.id]
+    assert stale == [t34.id]
     assert [s.id for s in story_store.scenes.list()] == [s2.id, s3.id, s1.id, s4.id]
+    fade, morph = story_store.transitions.list()
+    assert (fade.from_scene_id, fade.to_scene_id, fade.kind) == (s1.id, s4.id, "crossfade")
+    assert (morph.from_scene_id, morph.to_scene_id, morph.status) == (s3.id, s4.id, "stale")
     stale = story_store.scenes.move(s1.id, 0)  # back to 1, 2, 3, 4
     assert stale == []
-    # Stale transitions are never silently reattached, even when neighbours again.
-    assert {t.status for t in story_store.transitions.list()} == {"stale"}
+    fade, morph = story_store.transitions.list()
+    assert (fade.from_scene_id, fade.to_scene_id) == (s1.id, s2.id)
+    # The morph's frames fit again: the same panels, neighbours, showing the same pictures.
+    assert morph.status == "ready"
 
 
 def test_move_keeps_adjacent_transitions(story_store: ProjectStore) -> None:
@@ -190,13 +196,17 @@ def test_move_keeps_adjacent_transitions(story_store: ProjectStore) -> None:
     assert story_store.transitions.get(t12.id).status == "pending"
 
 
-def test_inserting_between_neighbours_makes_their_transition_stale(
+def test_inserting_between_neighbours_keeps_a_crossfade_and_stales_a_morph(
     story_store: ProjectStore,
 ) -> None:
-    s1, s2, *_ = story_store.scenes.list()
+    s1, s2, s3, _ = story_store.scenes.list()
     t12 = story_store.transitions.set(s1.id, s2.id, kind="crossfade")
-    story_store.scenes.add("[NC] gulls", position=1)
-    assert story_store.transitions.get(t12.id).status == "stale"
+    t23 = story_store.transitions.set(s2.id, s3.id, kind="morph")
+    story_store.transitions.set_result(t23.id, "ready")
+    gulls = story_store.scenes.add("[NC] gulls", position=1)
+    assert story_store.transitions.get(t12.id).to_scene_id == gulls.id
+    story_store.scenes.add("[NC] waves", position=3)  # between panels 2 and 3
+    assert story_store.transitions.get(t23.id).status == "stale"
 
 
 def test_transition_needs_neighbours(story_store: ProjectStore) -> None:

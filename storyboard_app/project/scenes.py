@@ -1,12 +1,15 @@
 """Scenes: the panels of the story, in timeline order.
 
-Positions are kept dense (0..n-1). After any change of order, transitions whose
-two scenes are no longer neighbours are marked stale: they are never silently
-reattached to new neighbours.
+Positions are kept dense (0..n-1). After any change of order, a cut or
+crossfade whose scenes are no longer neighbours moves to the new neighbours (it
+needs no frames); a morph or motion stays with its two scenes and reads as
+stale until they are neighbours again: its frames are never reattached to
+other panels.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,7 +24,7 @@ from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene, Take, Transition
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.seeds import check_seed, derive_seed
-from storyboard_app.project.settings import SHOT_TYPES
+from storyboard_app.project.settings import FRAMELESS_KINDS, SHOT_TYPES
 from storyboard_app.project.tags import NO_CHARACTER_TAG, find_tags
 
 if TYPE_CHECKING:
@@ -72,7 +75,8 @@ class SceneRepository:
             return to_record(session, row)
 
     def move(self, scene_id: int, new_position: int) -> list[int]:
-        """Move a scene to 0-based ``new_position``; returns ids of transitions made stale."""
+        """Move a scene to 0-based ``new_position``; returns ids of morph and motion
+        transitions whose panels stopped being neighbours."""
         with self._store.session() as session:
             rows = ordered_scenes(session)
             row = find_scene(session, scene_id)
@@ -84,7 +88,7 @@ class SceneRepository:
             rows.remove(row)
             rows.insert(new_position, row)
             renumber(rows)
-            return mark_non_adjacent_transitions_stale(session)
+            return relink_transitions(session)
 
     def delete(self, scene_id: int) -> None:
         """Delete a scene with its takes and the transitions that touch it."""
@@ -93,7 +97,7 @@ class SceneRepository:
             session.delete(row)
             session.flush()
             renumber(ordered_scenes(session))
-            mark_non_adjacent_transitions_stale(session)
+            relink_transitions(session)
 
 
 def add_scene(
@@ -145,7 +149,7 @@ def add_scene(
     session.add(row)
     renumber(rows)
     session.flush()
-    mark_non_adjacent_transitions_stale(session)
+    relink_transitions(session)
     return row
 
 
@@ -268,20 +272,42 @@ def scene_at(session: Session, number: int) -> Scene:
     return row
 
 
-def mark_non_adjacent_transitions_stale(session: Session) -> list[int]:
-    """Mark transitions whose scenes are no longer neighbours as stale; return their ids."""
+def relink_transitions(session: Session) -> list[int]:
+    """Fit the transitions to a new order of panels; returns the ids of generated ones
+    (morph, motion) whose panels stopped being neighbours.
+
+    Those keep their frames but read as stale (see ``transitions.current_status``)
+    until their panels are neighbours again. A cut or crossfade needs no frames,
+    so it moves with its first panel to that panel's new next one (or, for a
+    panel now last, with its second panel to its new previous one); it is
+    dropped only when both of those cuts already have a transition.
+    """
     session.flush()
-    positions = {
-        scene_id: pos for scene_id, pos in session.execute(select(Scene.id, Scene.position))
-    }
-    stale: list[int] = []
-    for transition in session.scalars(select(Transition).where(Transition.status != "stale")):
-        start = positions.get(transition.from_scene_id)
-        end = positions.get(transition.to_scene_id)
-        if start is None or end is None or end != start + 1:
-            transition.status = "stale"
-            stale.append(transition.id)
-    return stale
+    order = list(session.scalars(select(Scene.id).order_by(Scene.position, Scene.id)))
+    following = dict(itertools.pairwise(order))
+    preceding = {after: before for before, after in following.items()}
+    rows = list(session.scalars(select(Transition).order_by(Transition.id)))
+    cuts_taken = {r.from_scene_id for r in rows if following.get(r.from_scene_id) == r.to_scene_id}
+    went_stale: list[int] = []
+    for row in rows:
+        if following.get(row.from_scene_id) == row.to_scene_id:
+            continue
+        if row.kind not in FRAMELESS_KINDS:
+            went_stale.append(row.id)
+            continue
+        candidates = [
+            (row.from_scene_id, following.get(row.from_scene_id)),
+            (preceding.get(row.to_scene_id), row.to_scene_id),
+        ]
+        free = [
+            (a, b) for a, b in candidates if a is not None and b is not None and a not in cuts_taken
+        ]
+        if not free:
+            session.delete(row)
+            continue
+        row.from_scene_id, row.to_scene_id = free[0]
+        cuts_taken.add(free[0][0])
+    return went_stale
 
 
 def to_record(session: Session, row: Scene) -> SceneRecord:

@@ -25,6 +25,9 @@ SHOT_TYPES: tuple[str, ...] = (
     "insert",
 )
 TRANSITION_KINDS: tuple[str, ...] = ("cut", "crossfade", "morph", "motion")
+# A cut or crossfade needs no frames; a morph or motion has frames made from both panels.
+FRAMELESS_KINDS: tuple[str, ...] = ("cut", "crossfade")
+GENERATED_KINDS: tuple[str, ...] = ("morph", "motion")
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 
 from storyboard_app.project.camera import CameraMove
 from storyboard_app.project.records import SceneRecord, TransitionRecord
+from storyboard_app.project.settings import FRAMELESS_KINDS
 
 if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
-
-FRAMELESS_KINDS = ("cut", "crossfade")
 
 
 @dataclass(frozen=True)

@@ -15,14 +15,12 @@ from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Scene, Transition
 from storyboard_app.project.records import TransitionRecord
 from storyboard_app.project.scenes import find_scene
-from storyboard_app.project.settings import TRANSITION_KINDS
+from storyboard_app.project.settings import GENERATED_KINDS, TRANSITION_KINDS
 
 if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
 
 STATUSES = ("pending", "ready", "failed", "stale")
-# Kinds whose frames are made from the two panels' pictures.
-GENERATED_KINDS = ("morph", "motion")
 
 
 @dataclass(frozen=True)
@@ -133,8 +131,8 @@ class TransitionRepository:
             if media:
                 row.frame_count = len(media)
             if status == "ready":
-                row.from_take_id = active.get(row.from_scene_id)
-                row.to_take_id = active.get(row.to_scene_id)
+                row.from_take_id = active[row.from_scene_id][1]
+                row.to_take_id = active[row.to_scene_id][1]
             return to_record(row, active)
 
     def delete(self, transition_id: int) -> None:
@@ -200,29 +198,32 @@ def find_transition(session: Session, transition_id: int) -> Transition:
     return row
 
 
-def active_takes(session: Session) -> dict[int, int | None]:
-    """Each scene's active take id, to tell which transitions' frames are stale."""
-    return {
-        scene_id: take_id
-        for scene_id, take_id in session.execute(select(Scene.id, Scene.active_take_id))
-    }
+def active_takes(session: Session) -> dict[int, tuple[int, int | None]]:
+    """Each scene's position and active take id, to tell which transitions' frames are stale."""
+    rows = session.execute(select(Scene.id, Scene.position, Scene.active_take_id))
+    return {scene_id: (position, take_id) for scene_id, position, take_id in rows}
 
 
-def current_status(row: Transition, active: dict[int, int | None]) -> str:
-    """The stored status, or ``stale`` for ready morph or motion frames made from a take
-    that either panel no longer shows (another take chosen, a new render, a deleted take).
+def current_status(row: Transition, scenes: dict[int, tuple[int, int | None]]) -> str:
+    """The stored status, or ``stale`` for a morph or motion that no longer fits: its
+    panels are not neighbours any more (a reorder), or its ready frames were made from
+    another picture than a panel shows now (another take chosen, a new render, a deleted
+    take).
 
     Worked out on every read, so everything that shows a transition sees the same
-    status, and choosing the old take again makes the frames fresh again.
+    status, and undoing the change makes the frames fresh again.
     """
-    if row.status != "ready" or row.kind not in GENERATED_KINDS:
+    if row.kind not in GENERATED_KINDS:
         return row.status
-    made_from = (row.from_take_id, row.to_take_id)
-    showing = (active.get(row.from_scene_id), active.get(row.to_scene_id))
-    return "ready" if made_from == showing else "stale"
+    start, end = scenes.get(row.from_scene_id), scenes.get(row.to_scene_id)
+    if start is None or end is None or end[0] != start[0] + 1:
+        return "stale"
+    if row.status != "ready":
+        return row.status
+    return "ready" if (row.from_take_id, row.to_take_id) == (start[1], end[1]) else "stale"
 
 
-def to_record(row: Transition, active: dict[int, int | None]) -> TransitionRecord:
+def to_record(row: Transition, active: dict[int, tuple[int, int | None]]) -> TransitionRecord:
     return TransitionRecord(
         id=row.id,
         from_scene_id=row.from_scene_id,

@@ -35,8 +35,8 @@ from storyboard_app.project.records import (
 from storyboard_app.project.scenes import (
     check_camera_move,
     find_scene,
-    mark_non_adjacent_transitions_stale,
     ordered_scenes,
+    relink_transitions,
     renumber,
 )
 from storyboard_app.project.store import ProjectStore
@@ -114,28 +114,46 @@ def restore_transitions(store: ProjectStore, transitions: Sequence[TransitionRec
 
 
 def _restore_transitions(session: Session, transitions: Sequence[TransitionRecord]) -> None:
-    """Re-add deleted transitions and put back the status of the others.
+    """Put every transition back as it was: re-add deleted ones, and return moved ones
+    (a reorder moves cuts and crossfades to new neighbours) to their old panels.
 
-    A transition whose scenes are gone is skipped: it cannot exist without them.
+    The recorded rows are removed and written again, so a pair a moved
+    transition holds now is free before another one returns to it. A
+    transition whose scenes are gone is skipped: it cannot exist without them;
+    a take it was made from that is gone is forgotten (its frames read as stale).
     """
     scene_ids = set(session.scalars(select(Scene.id)))
-    for record in transitions:
-        if not {record.from_scene_id, record.to_scene_id} <= scene_ids:
-            continue
+    kept = [r for r in transitions if {r.from_scene_id, r.to_scene_id} <= scene_ids]
+    for record in kept:
         row = session.get(Transition, record.id)
-        if row is None:
-            row = Transition(id=record.id)
-            session.add(row)
-        row.from_scene_id = record.from_scene_id
-        row.to_scene_id = record.to_scene_id
-        row.kind = record.kind
-        row.duration = record.duration
-        row.frame_count = record.frame_count
-        row.status = record.status
-        row.media_json = json.dumps(list(record.media))
-        row.settings_json = json.dumps(record.settings, sort_keys=True)
-        row.from_take_id = record.from_take_id
-        row.to_take_id = record.to_take_id
+        if row is not None:
+            session.delete(row)
+    session.flush()
+    for record in kept:
+        session.add(restored_transition(session, record))
+
+
+def restored_transition(session: Session, record: TransitionRecord) -> Transition:
+    """The row of a recorded transition; a status that was only worked out (``stale``
+    frames, see ``transitions.current_status``) is stored as the ``ready`` it was."""
+    worked_out = record.status == "stale" and bool(record.media)
+    return Transition(
+        id=record.id,
+        from_scene_id=record.from_scene_id,
+        to_scene_id=record.to_scene_id,
+        kind=record.kind,
+        duration=record.duration,
+        frame_count=record.frame_count,
+        status="ready" if worked_out else record.status,
+        media_json=json.dumps(list(record.media)),
+        settings_json=json.dumps(record.settings, sort_keys=True),
+        from_take_id=existing_take(session, record.from_take_id),
+        to_take_id=existing_take(session, record.to_take_id),
+    )
+
+
+def existing_take(session: Session, take_id: int | None) -> int | None:
+    return take_id if take_id is not None and session.get(Take, take_id) is not None else None
 
 
 def restore_take(store: ProjectStore, take: TakeRecord, *, make_active: bool) -> int:
@@ -211,7 +229,7 @@ def reorder_scenes(store: ProjectStore, scene_ids: Sequence[int]) -> None:
                 "Reload the project and try again.",
             )
         renumber([rows[scene_id] for scene_id in scene_ids])
-        mark_non_adjacent_transitions_stale(session)
+        relink_transitions(session)
 
 
 def set_reference_media(store: ProjectStore, character_id: int, media: str | None) -> None:
