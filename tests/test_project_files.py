@@ -369,3 +369,43 @@ def test_save_as_onto_a_full_disk_says_so_and_leaves_no_partial_copy(
         with pytest.raises(DiskFullError, match="MB free"):
             duplicate_project(store.folder, disk / "copy")
         assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]
+
+
+def test_a_transition_that_fills_the_disk_says_so_and_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with (
+        small_disk(tmp_path / "disk", "4m") as disk,
+        ProjectStore.create(disk / "p") as store,  # stays open: the disk fills mid-job
+    ):
+        first, second = store.scenes.add("[NC] dawn"), store.scenes.add("[NC] dusk")
+        for scene, color in ((first, "red"), (second, "blue")):
+            store.takes.add(scene.id, png_bytes(color, (64, 64)), TakeParams(64, 64))
+        before = folder_digest(store.folder)
+        fill_disk(disk)
+        code, _, err = run_cli(
+            capsys, "transition", store.folder, "--between", "1", "2",
+            "--kind", "crossfade", "--frames", "4",
+        )  # fmt: skip
+        assert code == 1
+        assert f"The disk holding {store.folder} is full" in err and "Traceback" not in err
+        (disk / "filler.bin").unlink()
+        assert store.transitions.list() == []
+        assert folder_digest(store.folder) == before
+        assert sorted(p.name for p in (store.folder / "media").iterdir()) == sorted(
+            {store.takes.get(s.active_take_id).media[:2] for s in store.scenes.list()}
+        )
+
+
+def test_a_database_linked_from_outside_the_project_is_refused(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.close()
+    elsewhere = tmp_path / "elsewhere.sqlite"
+    (store.folder / "project.sqlite").rename(elsewhere)
+    (store.folder / "project.sqlite").symlink_to(elsewhere)
+    before = folder_digest(tmp_path)
+    code, _, err = run_cli(capsys, "add-scene", store.folder, "[NC] the sea")
+    assert code == 1
+    assert OUTSIDE_MESSAGE in err and "Traceback" not in err
+    assert folder_digest(tmp_path) == before

@@ -15,6 +15,7 @@ going through this module:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -117,14 +118,18 @@ def atomic_file(target: Path, *, place: Path | None = None) -> Iterator[Path]:
 def atomic_write(target: Path, data: bytes, *, place: Path | None = None) -> None:
     """Write ``data`` to ``target`` so that readers see the old file or the whole new one."""
     target = Path(target)
+    made_folder = not target.parent.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        if is_disk_full(exc):
+        with atomic_file(target, place=place) as temp:
+            temp.write_bytes(data)
+    except BaseException as exc:
+        if made_folder:  # leave no empty folder behind either
+            with contextlib.suppress(OSError):
+                target.parent.rmdir()
+        if isinstance(exc, OSError) and is_disk_full(exc):
             raise disk_full_error(place or target.parent) from exc
         raise
-    with atomic_file(target, place=place) as temp:
-        temp.write_bytes(data)
 
 
 def atomic_write_text(target: Path, text: str, *, place: Path | None = None) -> None:

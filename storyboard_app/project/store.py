@@ -40,7 +40,12 @@ from storyboard_app.project.errors import (
     ProjectReadOnlyError,
     ValidationError,
 )
-from storyboard_app.project.files import disk_full_error, fsync_directory, is_disk_full
+from storyboard_app.project.files import (
+    disk_full_error,
+    fsync_directory,
+    is_disk_full,
+    project_path,
+)
 from storyboard_app.project.media import LEFTOVER_AGE_S, MediaStore
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Take
 from storyboard_app.project.records import ProjectInfo
@@ -141,7 +146,7 @@ class ProjectStore:
     def open(cls, path: Path | str) -> ProjectStore:
         """Open a project, migrating an older schema after backing the file up."""
         folder = project_folder(path)
-        database = folder / DATABASE_NAME
+        database = project_path(folder, DATABASE_NAME)
         if not folder.exists():
             raise ProjectNotFoundError(
                 f"No project at {folder}.", "Check the path, or create one with 'storyboard new'."
