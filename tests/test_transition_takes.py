@@ -15,6 +15,7 @@ from storyboard_app.export import export_editorial
 from storyboard_app.project import schema
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.story import export_story
 from storyboard_app.project.timeline import build_timeline
 
 PARAMS = TakeParams(width=16, height=16, source="imported")
@@ -99,3 +100,12 @@ def test_the_upgrade_keeps_transitions_and_finds_their_takes(tmp_path: Path) -> 
         assert statuses(store) == ["ready", "ready"]
         store.takes.add(second, png_bytes("black"), PARAMS)
         assert statuses(store) == ["stale", "ready"]
+
+
+def test_export_script_keeps_a_stale_morph_as_the_kind_chosen(store: ProjectStore) -> None:
+    first, second = rendered(store, 2)
+    generate_transition(store, first, second, "morph", 4)
+    store.takes.add(second, png_bytes("white"), PARAMS)
+    assert statuses(store) == ["stale"]
+    spec = export_story(store).scenes[0].transition_to_next
+    assert spec is not None and (spec.kind, spec.frames) == ("morph", 4)

@@ -161,7 +161,10 @@ def flat_settings(settings: ProjectSettings) -> dict[str, object]:
 
 
 def _transition_spec(record: TransitionRecord | None) -> TransitionSpec | None:
-    if record is None or record.status == "stale":
+    """The transition a panel has to its next one, as the artist chose it: looked up by
+    the neighbours' pair, so a stale one (its frames no longer fit) is still the kind
+    wanted there; the script keeps the choice, not the frames."""
+    if record is None:
         return None
     return TransitionSpec(
         kind=record.kind, duration=record.duration, frames=record.frame_count or None
