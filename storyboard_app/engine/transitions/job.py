@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from storyboard_app.engine.project_render import compose_prompt, join_phrases
-from storyboard_app.engine.transitions.classic import crossfade_frames, morph_frames, resize_to
+from storyboard_app.engine.transitions.classic import morph_frames, resize_to
 from storyboard_app.engine.transitions.errors import (
     MissingPanelImageError,
     TransitionCancelled,
@@ -250,7 +250,11 @@ def make_transition_frames(
     on_progress: ProgressSink = lambda event: None,
     is_cancelled: CancelCheck = lambda: False,
 ) -> list[np.ndarray]:
-    """The transition's frames (RGB uint8); raises TransitionCancelled when cancelled."""
+    """The transition's frames (RGB uint8); raises TransitionCancelled when cancelled.
+
+    A crossfade has none to keep: players blend its two panels as they play
+    (see :mod:`storyboard_app.export.frames`), camera moves included.
+    """
     size = (request.width, request.height)
     start = resize_to(decode_png(request.start_png), size)
     end = resize_to(decode_png(request.end_png), size)
@@ -258,9 +262,8 @@ def make_transition_frames(
         return _motion_frames(request, start, end, motion_model, on_progress, is_cancelled)
     report = _frame_reporter(on_progress)
     if request.kind == "crossfade":
-        frames = crossfade_frames(start, end, request.frames)
-        report(len(frames), len(frames))
-        return frames
+        report(request.frames, request.frames)
+        return []
     return morph_frames(start, end, request.frames, on_frame=report, is_cancelled=is_cancelled)
 
 
@@ -313,7 +316,7 @@ def store_frames(
     result = TransitionResult(
         request.kind,
         request.duration,
-        len(media),
+        len(media) or request.frames,
         "ready",
         media=media,
         settings=request.settings_record(),

@@ -80,6 +80,9 @@ def test_frames_default_to_the_duration_at_the_frame_rate(project: ProjectStore)
     assert (record.frame_count, record.duration) == (12, 0.5)
     again = generate_transition(project, first, second, "crossfade")
     assert (again.id, again.duration, again.frame_count) == (record.id, 0.5, 12)
+    # Players blend a crossfade's panels as they play: no frames are kept for it.
+    assert (record.status, record.media) == ("ready", ())
+    assert len(media_files(project)) == 2  # the two panels' pictures only
 
 
 def test_cancel_leaves_the_project_as_it_was(project: ProjectStore) -> None:
