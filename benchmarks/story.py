@@ -39,8 +39,12 @@ Devices:
 
 Usage: ``python benchmarks/story.py [--device cuda] [--size PX] [--steps N]
 [--rounds N] [--threads N]``. Lines: ``consistent/plain panel time ratio: X.XX``
-(median consistent over median plain panel), then last
-``identity cache official/ours memory ratio: X.X`` (the SDXL 1024 px row).
+(median consistent over median plain panel), ``identity cache official/ours
+memory ratio: X.X`` (the SDXL 1024 px row) and the 8-bit reconstruction error of
+this run's cache; then, last, the footprint lines of ``cache_footprint.py``
+(disk per character and host memory while rendering at SDXL 1024 px defaults,
+checked against a measured tiny-model run, and the peak host RSS ratio of 32 to
+8 panels).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from cache_footprint import LayerShape, conditioning, consistent_layer_shapes, footprint_lines
 from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
 
 from storyboard_app.engine.consistency_state import (
@@ -61,14 +66,13 @@ from storyboard_app.engine.consistency_state import (
     ConsistencyState,
     TokenSampler,
 )
-from storyboard_app.engine.consistent_attention import consistent_attention, consistent_layer_names
-from storyboard_app.engine.identity_cache import IdentityCache
+from storyboard_app.engine.consistent_attention import consistent_attention
+from storyboard_app.engine.identity_cache import IdentityCache, encode_entry
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL = ROOT / "resources/pipeline_configs/sdxl"
 IDENTITY_IMAGES = 4
 RATE = 0.5
-BLOCKS = ("up_blocks",)
 SCHEDULE_SEED = 0
 GUIDANCE = 5.0
 TEXT_TOKENS = 77
@@ -99,15 +103,6 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
-class LayerShape:
-    """Tokens and channels a replaced self-attention layer sees."""
-
-    name: str
-    tokens: int
-    channels: int
-
-
-@dataclass(frozen=True)
 class PassTiming:
     label: str
     batch: int
@@ -131,48 +126,6 @@ def build_unet(config: dict, device: torch.device, dtype: torch.dtype) -> UNet2D
     with torch.device(device):
         unet = UNet2DConditionModel.from_config(config)
     return (unet if dtype == torch.float32 else unet.to(dtype=dtype)).eval()
-
-
-def conditioning(
-    config: dict, batch: int, size: int, device: torch.device, dtype: torch.dtype
-) -> dict:
-    """Random prompt embeddings and SDXL's size conditioning for a UNet call."""
-    pooled = config["projection_class_embeddings_input_dim"] - 6 * config["addition_time_embed_dim"]
-    time_ids = torch.tensor([size, size, 0, 0, size, size], device=device, dtype=dtype)
-    return {
-        "encoder_hidden_states": torch.randn(
-            batch, TEXT_TOKENS, config["cross_attention_dim"], device=device, dtype=dtype
-        ),
-        "added_cond_kwargs": {
-            "text_embeds": torch.randn(batch, pooled, device=device, dtype=dtype),
-            "time_ids": time_ids.expand(batch, -1),
-        },
-    }
-
-
-def consistent_layer_shapes(config: dict, size: int) -> list[LayerShape]:
-    """Shapes of the layers consistent attention replaces, by a forward on the meta device
-    (no memory, no compute), so any config and size can be sized exactly."""
-    meta = torch.device("meta")
-    with meta:
-        unet = UNet2DConditionModel.from_config(config)
-    shapes: dict[str, LayerShape] = {}
-
-    def recorder(name: str) -> Callable[..., None]:
-        def record(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
-            hidden = args[0] if args else kwargs["hidden_states"]
-            shapes[name] = LayerShape(name, hidden.shape[1], hidden.shape[2])
-
-        return record
-
-    names = consistent_layer_names(unet, BLOCKS)
-    for name in names:
-        unet.get_submodule(name).register_forward_pre_hook(recorder(name), with_kwargs=True)
-    latent = size // 8
-    sample = torch.empty(2, config["in_channels"], latent, latent, device=meta)
-    with torch.no_grad():
-        unet(sample, torch.tensor(500, device=meta), **conditioning(config, 2, size, meta, None))
-    return [shapes[name] for name in names]
 
 
 def official_cache_bytes(shapes: Sequence[LayerShape], steps: int, element_size: int) -> int:
@@ -411,6 +364,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     ratio = seconds["panel, consistent (read)"] / seconds["panel, plain processors"]
     print(f"consistent/plain panel time ratio: {ratio:.2f}")
     print(f"identity cache official/ours memory ratio: {full_official / full_ours:.1f}")
+    print(f"8-bit reconstruction error of this run's identity cache: {fp8_error(cache):.2%} RMS")
+    print()
+    for line in footprint_lines():
+        print(line)
+
+
+def fp8_error(cache: IdentityCache) -> float:
+    """Relative RMS error of storing this run's real identity-cache entries in 8 bits."""
+    error = total = 0.0
+    for step, layer in cache.entries():
+        exact = cache.get(step, layer).float()
+        decoded = encode_entry(exact, "fp8").decode(torch.float32)
+        error += float((decoded - exact).square().sum())
+        total += float(exact.square().sum())
+    return (error / total) ** 0.5
 
 
 if __name__ == "__main__":
