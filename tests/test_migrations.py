@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]
-    assert schema.head_revision() == "0007"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 9)]
+    assert schema.head_revision() == "0008"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -139,3 +139,19 @@ def test_upgrade_from_0004_keeps_takes_and_records_freeu_off(tmp_path: Path) -> 
         assert (params.scheduler, params.seed, params.prompt) == ("euler_a", 5, "a woman")
         assert params.consistency == {"window_size": 4}
         assert params.freeu == "off"
+
+
+def test_upgrade_from_0007_keeps_characters_with_the_default_framings(tmp_path: Path) -> None:
+    folder = tmp_path / "v7.storyboard"
+    database = make_version_0001_project(folder)
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        schema.upgrade(connection, "0007")
+    engine.dispose()
+    with ProjectStore.open(folder) as store:
+        assert store.schema_revision() == schema.head_revision()
+        mara = store.characters.get("Mara")
+        assert (mara.description, mara.seed, mara.color) == ("a woman in a raincoat", 5, "#4e79a7")
+        assert mara.identity_framings == ()
+        store.characters.update("Mara", identity_framings=["profile view"])
+        assert store.characters.get("Mara").identity_framings == ("profile view",)

@@ -12,6 +12,7 @@ from storyboard_app.project.errors import ScriptError
 from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
 from storyboard_app.project.script_io import load_story_script, validate_story
 from storyboard_app.project.script_toml import dump_story_toml, parse_story_toml
+from storyboard_app.project.story import create_project_from_script, export_story
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "projects_example"
 
@@ -54,6 +55,7 @@ FULL_SCRIPT = StoryScript(
             seed=42,
             color="#e4572e",
             reference_image=Path("refs/mara.png"),
+            identity_framings=("portrait, looking at the viewer", "full body, in the rain"),
         ),
         CharacterSpec(name="Tom", description="an old fisherman\nwith a white beard"),
     ),
@@ -443,3 +445,34 @@ def test_cast_without_scenes_round_trips() -> None:
     assert [dataclasses.replace(c, line=None) for c in back.characters] == [
         dataclasses.replace(c, line=None) for c in script.characters
     ]
+
+
+def test_identity_framings_are_read_and_checked() -> None:
+    script = parse_story_toml(
+        lines(*BASE[:5], 'identity_framings = ["profile view", "  ", "full body"]', *BASE[5:])
+    )
+    assert script.characters[0].identity_framings == ("profile view", "full body")
+    with pytest.raises(ScriptError, match="list of strings") as caught:
+        parse_story_toml(lines(*BASE[:5], "identity_framings = [1, 2]", *BASE[5:]))
+    assert caught.value.line == 6
+    with pytest.raises(ScriptError, match="at most 8"):
+        parse_story_toml(
+            lines(*BASE[:5], f"identity_framings = {[str(i) for i in range(9)]}", *BASE[5:])
+        )
+
+
+def test_a_projects_identity_framings_survive_export_and_import(tmp_path: Path) -> None:
+    mara, tom = FULL_SCRIPT.characters
+    script = dataclasses.replace(
+        FULL_SCRIPT, characters=(dataclasses.replace(mara, reference_image=None), tom)
+    )
+    with create_project_from_script(tmp_path / "a", script) as store:
+        assert store.characters.get("Mara").identity_framings == (
+            "portrait, looking at the viewer",
+            "full body, in the rain",
+        )
+        assert store.characters.get("Tom").identity_framings == ()
+        text = dump_story_toml(export_story(store))
+    assert 'identity_framings = ["portrait, looking at the viewer"' in text
+    with create_project_from_script(tmp_path / "b", parse_story_toml(text)) as again:
+        assert again.characters.get("Mara").identity_framings[1] == "full body, in the rain"

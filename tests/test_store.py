@@ -9,6 +9,7 @@ import pytest
 from support import png_bytes
 
 from storyboard_app.project import schema
+from storyboard_app.project.characters import DEFAULT_IDENTITY_FRAMINGS, identity_framings
 from storyboard_app.project.errors import NotFoundError, ProjectExistsError, ValidationError
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.settings import AUTO_SIZE, ProjectSettings
@@ -254,3 +255,23 @@ def test_integrity_check_of_new_project(store: ProjectStore) -> None:
     raw = sqlite3.connect(store.folder / "project.sqlite")
     assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
     raw.close()
+
+
+def test_identity_framings_belong_to_the_character(story_store: ProjectStore) -> None:
+    mara = story_store.characters.get("Mara")
+    assert mara.identity_framings == ()  # the defaults
+    assert identity_framings(mara) == DEFAULT_IDENTITY_FRAMINGS
+    updated = story_store.characters.update(
+        "Mara", identity_framings="  profile view \n\nfull body, running\n"
+    )
+    assert updated.identity_framings == ("profile view", "full body, running")
+    assert story_store.characters.get("Mara") == updated
+    reset = story_store.characters.update("Mara", identity_framings=DEFAULT_IDENTITY_FRAMINGS)
+    assert reset.identity_framings == ()
+    bob = story_store.characters.add("Ann", "a girl", identity_framings=["waving"])
+    assert bob.identity_framings == ("waving",)
+    with pytest.raises(ValidationError, match="at most 8"):
+        story_store.characters.update("Mara", identity_framings=[f"f{i}" for i in range(9)])
+    with pytest.raises(ValidationError, match="too long"):
+        story_store.characters.update("Mara", identity_framings=["x" * 301])
+    assert story_store.characters.get("Mara").identity_framings == ()

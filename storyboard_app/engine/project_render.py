@@ -30,6 +30,7 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
+from storyboard_app.project.characters import identity_framings
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import disk_full_error, is_disk_full, project_path
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams, TakeRecord
@@ -39,12 +40,6 @@ from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
 
-IDENTITY_FRAMINGS = (
-    "portrait, looking at the viewer",
-    "upper body, three-quarter view",
-    "full body, standing",
-    "close-up of the face",
-)
 CONSISTENCY_FIELDS = frozenset(f.name for f in dataclasses.fields(ConsistencySettings))
 _log = logging.getLogger(__name__)
 
@@ -138,7 +133,6 @@ def request_for(
 ) -> RenderRequest:
     """The request rendering ``panels`` with ``settings`` and the characters they name."""
     check_model(settings)
-    scenes = store.scenes.list()
     characters = {c.name: c for c in store.characters.list()}
     named = dict.fromkeys(name for panel in panels for name in panel.characters)
     return RenderRequest(
@@ -151,9 +145,7 @@ def request_for(
         consistency=settings.consistency,
         schedule_seed=settings.base_seed,
         freeu=settings.freeu,
-        characters=tuple(
-            character_identity(characters[name], scenes, characters, settings) for name in named
-        ),
+        characters=tuple(character_identity(characters[name], settings) for name in named),
         panels=tuple(panels),
         device=options.device,
         dtype=options.dtype,
@@ -210,28 +202,23 @@ def join_phrases(*phrases: str) -> str:
     return ", ".join(dict.fromkeys(p.strip() for p in phrases if p.strip()))
 
 
-def character_identity(
-    character: CharacterRecord,
-    scenes: Sequence[SceneRecord],
-    characters: dict[str, CharacterRecord],
-    settings: ProjectSettings,
-) -> CharacterIdentity:
-    """The character's identity prompts: its first solo panels, topped up with portraits.
+def character_identity(character: CharacterRecord, settings: ProjectSettings) -> CharacterIdentity:
+    """The character's identity prompts: its description with each of its framings.
 
-    Taken from the whole story (not only the selected panels) so that the
-    identity, and with it the cache, is the same whichever panels are rendered.
+    They come from the character alone, never from a panel, so editing a
+    panel never changes an identity (nor the cache, nor the other panels).
     """
-    wanted = settings.consistency.identity_images
-    solo = [s.prompt for s in scenes if s.character_names == (character.name,)][:wanted]
-    prompts = [compose_prompt(p, [character.name], characters, settings.style_preset) for p in solo]
-    framings = cycled(IDENTITY_FRAMINGS, wanted - len(prompts))
-    prompts += [join_phrases(character.description, f, settings.style_preset) for f in framings]
+    framings = cycled(identity_framings(character), settings.consistency.identity_images)
     return CharacterIdentity(
         name=character.name,
         description=character.description,
         negative_prompt=character.negative_prompt,
         seed=character.seed,
-        identity_prompts=tuple(prompts),
+        identity_prompts=tuple(
+            join_phrases(character.description, framing, settings.style_preset)
+            for framing in framings
+        ),
+        framings=character.identity_framings,
     )
 
 

@@ -29,6 +29,7 @@ class CharacterIdentity:
     negative_prompt: str
     seed: int
     identity_prompts: tuple[str, ...]
+    framings: tuple[str, ...] = ()  # the character's own; () when it uses the defaults
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +28,16 @@ DEFAULT_COLORS = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 )  # fmt: skip
-EDITABLE_FIELDS = {"name", "description", "negative_prompt", "seed", "color"}
+EDITABLE_FIELDS = {"name", "description", "negative_prompt", "seed", "color", "identity_framings"}
+# What the identity images show besides the description, when a character sets none.
+DEFAULT_IDENTITY_FRAMINGS: tuple[str, ...] = (
+    "portrait, looking at the viewer",
+    "upper body, three-quarter view",
+    "full body, standing",
+    "close-up of the face",
+)
+MAX_FRAMINGS = 8
+MAX_FRAMING_LENGTH = 300
 
 
 def check_character_name(name: str) -> str:
@@ -69,6 +80,35 @@ def check_description(description: str, name: str) -> str:
     return description
 
 
+def check_identity_framings(framings: Iterable[str], name: str) -> tuple[str, ...]:
+    """Framings stripped, empty ones dropped; the defaults stored as none (they are the default).
+
+    A framing is what an identity image shows besides the description
+    (``portrait, looking at the viewer``): the character's identity images are
+    its description with each framing, never a panel's prompt.
+    """
+    if isinstance(framings, str):
+        framings = framings.splitlines()
+    cleaned = tuple(f.strip() for f in framings if f.strip())
+    if len(cleaned) > MAX_FRAMINGS:
+        raise ValidationError(
+            f"{name} has {len(cleaned)} identity framings.",
+            f"Use at most {MAX_FRAMINGS}: only as many as the identity images are rendered.",
+        )
+    too_long = [f for f in cleaned if len(f) > MAX_FRAMING_LENGTH or "\n" in f]
+    if too_long:
+        raise ValidationError(
+            f"An identity framing of {name} is too long ({len(too_long[0])} characters).",
+            f"Keep each framing to one line of at most {MAX_FRAMING_LENGTH} characters.",
+        )
+    return () if cleaned == DEFAULT_IDENTITY_FRAMINGS else cleaned
+
+
+def identity_framings(character: CharacterRecord) -> tuple[str, ...]:
+    """The framings a character's identity images use: its own, else the defaults."""
+    return character.identity_framings or DEFAULT_IDENTITY_FRAMINGS
+
+
 class CharacterRepository:
     """Adds, edits, orders and deletes characters; every call is one committed transaction."""
 
@@ -93,6 +133,7 @@ class CharacterRepository:
         seed: int | None = None,
         color: str | None = None,
         reference_image: Path | None = None,
+        identity_framings: Iterable[str] = (),
     ) -> CharacterRecord:
         image: tuple[bytes, str] | None = None
         if reference_image is not None:
@@ -106,6 +147,7 @@ class CharacterRepository:
                 negative_prompt=negative_prompt,
                 seed=seed,
                 color=color,
+                identity_framings=identity_framings,
             )
             if image is not None:
                 # Stored once the character is known to be valid (a duplicate name,
@@ -141,6 +183,9 @@ class CharacterRepository:
                 row.seed = check_seed(int(changes["seed"]), row.name)
             if "color" in changes:
                 row.color = check_color(changes["color"])
+            if "identity_framings" in changes:
+                framings = check_identity_framings(changes["identity_framings"], row.name)
+                row.identity_framings = json.dumps(list(framings))
             if reference is not ...:
                 # Stored last, once every other change is valid: a refused edit
                 # leaves no new file behind.
@@ -196,6 +241,7 @@ def add_character(
     seed: int | None = None,
     color: str | None = None,
     reference_media: str | None = None,
+    identity_framings: Iterable[str] = (),
 ) -> Character:
     """Validate and add a character at the end of the list (the seed derives from the name)."""
     name = check_character_name(name)
@@ -212,6 +258,7 @@ def add_character(
         color=check_color(color) if color else DEFAULT_COLORS[count % len(DEFAULT_COLORS)],
         reference_media=reference_media,
         position=count,
+        identity_framings=json.dumps(list(check_identity_framings(identity_framings, name))),
     )
     session.add(row)
     session.flush()
@@ -281,4 +328,16 @@ def to_record(row: Character) -> CharacterRecord:
         color=row.color,
         reference_media=row.reference_media,
         position=row.position,
+        identity_framings=stored_framings(row.identity_framings),
     )
+
+
+def stored_framings(text: str) -> tuple[str, ...]:
+    """The framings kept as a JSON list; anything else (a hand-edited file) reads as none."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        return ()
+    return tuple(value)

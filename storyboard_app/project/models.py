@@ -92,6 +92,7 @@ class Character(Base):
     reference_media: Mapped[str | None] = mapped_column(String(100), nullable=True)
     color: Mapped[str] = mapped_column(String(9), default="#4e79a7")
     position: Mapped[int] = mapped_column(Integer, index=True)
+    identity_framings: Mapped[str] = mapped_column(Text, default="[]")  # JSON list
 
     scenes: Mapped[list[Scene]] = relationship(
         secondary=scene_characters, back_populates="characters"

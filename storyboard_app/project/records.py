@@ -25,6 +25,8 @@ class CharacterRecord:
     color: str
     reference_media: str | None
     position: int
+    # What its identity images show besides the description; () = the default framings.
+    identity_framings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

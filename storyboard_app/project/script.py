@@ -23,6 +23,7 @@ class CharacterSpec:
     color: str | None = None
     reference_image: Path | None = None
     line: int | None = None
+    identity_framings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 import tomli_w
 
 from storyboard_app.project.camera import CameraMove, Framing
+from storyboard_app.project.characters import check_identity_framings
 from storyboard_app.project.errors import ScriptError, ValidationError
 from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
 from storyboard_app.project.script_io import (
@@ -34,7 +35,15 @@ from storyboard_app.project.settings import (
 from storyboard_app.project.tags import find_tags
 
 TOP_KEYS = ("title", "settings", "characters", "scenes")
-CHARACTER_KEYS = ("name", "description", "negative_prompt", "seed", "color", "reference_image")
+CHARACTER_KEYS = (
+    "name",
+    "description",
+    "negative_prompt",
+    "seed",
+    "color",
+    "reference_image",
+    "identity_framings",
+)
 SCENE_KEYS = (
     "prompt",
     "characters",
@@ -224,7 +233,24 @@ def _read_character(table: _Table) -> CharacterSpec:
         color=table.get("color", str),
         reference_image=Path(reference) if reference is not None else None,
         line=table.where("characters", table.index).line,
+        identity_framings=_read_framings(table),
     )
+
+
+def _read_framings(table: _Table) -> tuple[str, ...]:
+    """``identity_framings = ["portrait, looking at the viewer", ...]``: what its identity
+    images show besides the description."""
+    value = table.get("identity_framings", list, [])
+    if not all(isinstance(v, str) for v in value):
+        table.fail(
+            "identity_framings",
+            f"'identity_framings' in {table.label} must be a list of strings",
+            'Write identity_framings = ["portrait, looking at the viewer", "full body"].',
+        )
+    try:
+        return check_identity_framings(value, table.data.get("name", table.label))
+    except ValidationError as error:
+        table.fail("identity_framings", error.message, error.hint)
 
 
 def _read_scene(table: _Table) -> SceneSpec:
@@ -438,6 +464,8 @@ def _character_items(character: CharacterSpec) -> Iterable[tuple[str, Any]]:
         yield "color", character.color
     if character.reference_image is not None:
         yield "reference_image", character.reference_image.as_posix()
+    if character.identity_framings:
+        yield "identity_framings", list(character.identity_framings)
 
 
 def _scene_items(scene: SceneSpec) -> Iterable[tuple[str, Any]]:

@@ -67,6 +67,7 @@ def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bo
                 negative_prompt=spec.negative_prompt,
                 seed=spec.seed,
                 color=spec.color,
+                identity_framings=spec.identity_framings,
             )
             for spec in script.characters
         }
@@ -131,6 +132,7 @@ def export_story(store: ProjectStore, relative_to: Path | None = None) -> StoryS
                 seed=c.seed,
                 color=c.color,
                 reference_image=_reference_path(store, c.reference_media, relative_to),
+                identity_framings=c.identity_framings,
             )
             for c in store.characters.list()
         ),

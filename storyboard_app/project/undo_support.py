@@ -203,6 +203,7 @@ def restore_character(store: ProjectStore, snapshot: CharacterSnapshot) -> None:
             color=record.color,
             reference_media=record.reference_media,
             position=record.position,
+            identity_framings=json.dumps(list(record.identity_framings)),
         )
         session.add(row)
         rows.insert(min(record.position, len(rows)), row)
@@ -238,17 +239,29 @@ def set_reference_media(store: ProjectStore, character_id: int, media: str | Non
         find_character(session, character_id).reference_media = media
 
 
-def identity_signature(description: str, negative_prompt: str, seed: int) -> str:
-    """What makes a character look like itself in a render: its prompts and seed.
+def identity_signature(
+    description: str, negative_prompt: str, seed: int, framings: Sequence[str] = ()
+) -> str:
+    """What makes a character look like itself in a render: its prompts, framings and seed.
 
     The name is left out on purpose: renaming a character does not change a picture.
+    The default framings (none set) sign as before framings existed, so takes
+    rendered then stay fresh.
     """
-    text = json.dumps([description.strip(), negative_prompt.strip(), int(seed)])
+    parts: list[object] = [description.strip(), negative_prompt.strip(), int(seed)]
+    if framings:
+        parts.append(list(framings))
+    text = json.dumps(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def character_signature(character: CharacterRecord) -> str:
-    return identity_signature(character.description, character.negative_prompt, character.seed)
+    return identity_signature(
+        character.description,
+        character.negative_prompt,
+        character.seed,
+        character.identity_framings,
+    )
 
 
 def record_take_identities(

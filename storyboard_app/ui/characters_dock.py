@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from storyboard_app.project.characters import check_identity_framings, identity_framings
+from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.records import CharacterRecord
 from storyboard_app.ui.character_model import ICON_SIZE, CharacterListModel
 from storyboard_app.ui.commands.characters import (
@@ -78,6 +80,11 @@ class CharacterEditor(QWidget):
         self.name = QLineEdit()
         self.description = CommittingTextEdit(lines=3)
         self.negative_prompt = CommittingTextEdit(lines=2)
+        self.framings = CommittingTextEdit(lines=4)
+        self.framings.setToolTip(
+            "What the identity images show besides the look, one per line. The identity "
+            "comes from these, never from a panel: editing a panel leaves it alone."
+        )
         self.seed = QLineEdit()
         self.seed.setValidator(QRegularExpressionValidator(r"\d{1,18}"))
         self.color = QPushButton()
@@ -95,6 +102,7 @@ class CharacterEditor(QWidget):
         ):
             self.description.commit()
             self.negative_prompt.commit()
+            self.framings.commit()
         self._character = character
         self.setEnabled(character is not None)
         if character is None:
@@ -102,6 +110,7 @@ class CharacterEditor(QWidget):
             self.name.clear()
             self.description.set_text("")
             self.negative_prompt.set_text("")
+            self.framings.set_text("")
             self.seed.clear()
             self.color.setStyleSheet("")
             self.reference.setText("none")
@@ -111,6 +120,7 @@ class CharacterEditor(QWidget):
             self.name.setText(character.name)
         self.description.set_text(character.description)
         self.negative_prompt.set_text(character.negative_prompt)
+        self.framings.set_text("\n".join(identity_framings(character)))
         if not self.seed.hasFocus():
             self.seed.setText(str(character.seed))
         self.color.setStyleSheet(f"background: {character.color}; min-width: 3em;")
@@ -130,6 +140,7 @@ class CharacterEditor(QWidget):
         self.name.editingFinished.connect(lambda: self.edit(name=self.name.text()))
         self.description.committed.connect(lambda text: self.edit(description=text))
         self.negative_prompt.committed.connect(lambda text: self.edit(negative_prompt=text))
+        self.framings.committed.connect(self._commit_framings)
         self.seed.editingFinished.connect(self._commit_seed)
         self.color.clicked.connect(self._pick_color)
         self.choose_reference.clicked.connect(self._pick_reference)
@@ -145,9 +156,22 @@ class CharacterEditor(QWidget):
         form.addRow("Name", self.name)
         form.addRow("Look", self.description)
         form.addRow("Avoid", self.negative_prompt)
+        form.addRow("Portraits", self.framings)
         form.addRow("Seed", self.seed)
         form.addRow("Colour", self.color)
         form.addRow("Reference", reference)
+
+    def _commit_framings(self, text: str) -> None:
+        """One framing per line; the default ones (or none) store as the default."""
+        if self._character is None:
+            return
+        try:
+            framings = check_identity_framings(text, self._character.name)
+        except ValidationError as error:
+            QMessageBox.warning(self, "Portraits", f"{error.message}\n{error.hint}")
+            self.framings.set_text("\n".join(identity_framings(self._character)))
+            return
+        self.edit(identity_framings=framings)
 
     def _commit_seed(self) -> None:
         if self.seed.text():

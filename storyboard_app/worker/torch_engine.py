@@ -154,7 +154,7 @@ def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, d
     ids = {c.name: c.id for c in store.characters.list()}
     signatures = {
         character.name: identity_signature(
-            character.description, character.negative_prompt, character.seed
+            character.description, character.negative_prompt, character.seed, character.framings
         )
         for character in request.characters
     }

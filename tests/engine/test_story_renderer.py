@@ -457,3 +457,28 @@ def test_vae_decodes_one_image_at_a_time(
     render(renderer, single(story, [s.id for s in story.scenes.list()][:2]))
     assert batches and set(batches) == {1}
     assert not loaded.pipe.vae.use_slicing
+
+
+def test_editing_a_panel_prompt_leaves_identities_alone(
+    story: ProjectStore, renderer: StoryRenderer
+) -> None:
+    """Identity images come from the character (description and framings), never from a
+    panel: rewriting Mara's first panel changes neither her cache nor her other panels."""
+    last = story.scenes.at(5).id  # [Mara] waves goodbye
+    before = build_render_request(story, [last])
+    base, _ = render(renderer, before)
+    story.scenes.update(story.scenes.at(1).id, prompt="[Mara] sleeps in a hammock at noon")
+    after = build_render_request(story, [last])
+    assert after.characters == before.characters
+    assert all("hammock" not in p for p in after.characters[0].identity_prompts)
+    again, events = render(renderer, after)
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [False]
+    assert again == base
+    story.characters.update("Mara", identity_framings=["profile view, rain"])
+    framed = build_render_request(story, [last])
+    assert (
+        framed.characters[0].identity_prompts == ("a woman with red hair, profile view, rain",) * 2
+    )
+    changed, events = render(renderer, framed)
+    assert [e.built for e in events if isinstance(e, IdentityReady)] == [True]
+    assert changed != base

@@ -87,3 +87,30 @@ def test_takes_without_a_record_fall_back_on_the_prompt_text(story_store: Projec
     assert stale(story_store, 1, take)
     unrecorded = dataclasses.replace(take, params=dataclasses.replace(take.params, prompt=""))
     assert stale(story_store, 1, unrecorded)
+
+
+def test_new_identity_framings_make_exactly_the_characters_panels_stale(
+    story_store: ProjectStore,
+) -> None:
+    takes = {n: rendered_take(story_store, n) for n in (1, 2, 3, 4)}
+    story_store.characters.update("Bob", identity_framings=["profile view", "full body"])
+    assert {n: stale(story_store, n, t) for n, t in takes.items()} == {
+        1: False,
+        2: True,
+        3: True,
+        4: False,
+    }
+    story_store.characters.update("Bob", identity_framings=[])  # back to the defaults
+    assert not any(stale(story_store, n, t) for n, t in takes.items())
+
+
+def test_editing_a_panel_prompt_leaves_the_other_panels_fresh(story_store: ProjectStore) -> None:
+    """The identity comes from the character, so a panel edit reaches no other panel."""
+    takes = {n: rendered_take(story_store, n) for n in (1, 2, 3, 4)}
+    story_store.scenes.update(story_store.scenes.at(1).id, prompt="[Mara] sits on the stairs")
+    assert {n: stale(story_store, n, t) for n, t in takes.items()} == {
+        1: True,
+        2: False,
+        3: False,
+        4: False,
+    }
