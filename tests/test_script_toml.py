@@ -476,3 +476,12 @@ def test_a_projects_identity_framings_survive_export_and_import(tmp_path: Path) 
     assert 'identity_framings = ["portrait, looking at the viewer"' in text
     with create_project_from_script(tmp_path / "b", parse_story_toml(text)) as again:
         assert again.characters.get("Mara").identity_framings[1] == "full body, in the rain"
+
+
+def test_size_auto_reads_and_writes_as_a_word() -> None:
+    script = parse_story_toml(
+        lines(BASE[0], "[settings]", 'width = "auto"', "height = 512", *BASE[1:])
+    )
+    assert script.settings == {"width": 0, "height": 512}
+    assert 'width = "auto"' in dump_story_toml(script)
+    assert parse_story_toml(dump_story_toml(script)).settings == script.settings

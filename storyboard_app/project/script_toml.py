@@ -28,6 +28,7 @@ from storyboard_app.project.script_io import (
     validate_story,
 )
 from storyboard_app.project.settings import (
+    AUTO_SIZE,
     ConsistencySettings,
     ProjectSettings,
     settings_field_names,
@@ -69,6 +70,8 @@ TYPE_NAMES: dict[type, str] = {
     dict: "a table",
 }
 MAX_NESTING = 32
+SIZE_KEYS = ("width", "height")
+AUTO_WORD = "auto"  # width = "auto": the model's native size
 SYNTAX_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 END_OF_DOCUMENT = re.compile(r"\s*\(at end of document\)$")
 HEADER = """\
@@ -340,6 +343,8 @@ def _read_settings(table: _Table) -> dict[str, Any]:
 
 
 def _read_setting(table: _Table, key: str, expected: type) -> Any:
+    if key in SIZE_KEYS and table.data[key] == AUTO_WORD:
+        return AUTO_SIZE
     if expected is tuple:
         value = table.data[key]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -445,12 +450,18 @@ def dump_story_toml(script: StoryScript) -> str:
     """``script`` as TOML that :func:`parse_story_toml` reads back to the same story."""
     parts = [HEADER, _toml_line("title", script.title)]
     if script.settings:
-        parts.append("\n[settings]\n" + _toml_lines(script.settings.items()))
+        parts.append("\n[settings]\n" + _toml_lines(_setting_items(script.settings)))
     for character in script.characters:
         parts.append("\n[[characters]]\n" + _toml_lines(_character_items(character)))
     for scene in script.scenes:
         parts.append("\n[[scenes]]\n" + _toml_lines(_scene_items(scene)))
     return "".join(parts)
+
+
+def _setting_items(settings: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The settings, an automatic size written as ``"auto"``."""
+    for key, value in settings.items():
+        yield key, AUTO_WORD if key in SIZE_KEYS and value == AUTO_SIZE else value
 
 
 def _character_items(character: CharacterSpec) -> Iterable[tuple[str, Any]]:
