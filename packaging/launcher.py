@@ -24,14 +24,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(f"Storyboard {__version__}")
         return 0
-    if args[:1] == ["--self-test"]:
-        from storyboard_app.cli.selftest import run_self_test
-
-        return run_self_test()
-    if args[:1] == ["--cli"]:
+    if args[:1] in (["--self-test"], ["--cli"]):
         from storyboard_app.cli import main as cli_main
 
-        return cli_main(args[1:])
+        # through the command line, so that logging is set up as for 'storyboard self-test'
+        return cli_main(["self-test"] if args[0] == "--self-test" else args[1:])
     from storyboard_app.ui.app import main as app_main
 
     return app_main(args)

@@ -14,6 +14,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from storyboard_app.project.store import ProjectStore
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_log_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The app's log file goes to a temporary folder, never the user's log folder."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STORYBOARD_LOG_DIR", str(tmp_path_factory.mktemp("logs")))
+        yield
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[ProjectStore]:
     with ProjectStore.create(tmp_path / "test.storyboard") as opened:

@@ -26,7 +26,7 @@ def project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 def test_new_empty_and_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "new", tmp_path / "empty", "--name", "My Story")
     assert code == 0
-    assert "0 character(s) and 0 panel(s)" in out
+    assert "0 characters and 0 panels" in out
     code, out, _ = run_cli(capsys, "info", tmp_path / "empty.storyboard", "--json")
     assert json.loads(out)["name"] == "My Story"
 

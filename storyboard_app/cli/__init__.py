@@ -22,7 +22,14 @@ from storyboard_app.cli import (
     selftest,
     transition,
 )
-from storyboard_app.cli.common import EXIT_ERROR, EXIT_INTERRUPTED, Commands
+from storyboard_app.cli.common import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    Commands,
+    add_verbosity_options,
+    verbosity_of,
+)
+from storyboard_app.logging_setup import configure_logging, remove_logging
 from storyboard_app.project.errors import StoryboardError
 
 
@@ -30,6 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        configure_logging(verbosity_of(args))
         status = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows up here, not in the interpreter's exit
         return status
@@ -46,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Point stdout at devnull so the interpreter's final flush cannot fail again.
         quiet_closed_pipe()
         return EXIT_ERROR
+    finally:
+        remove_logging()
 
 
 def quiet_closed_pipe() -> None:
@@ -65,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'storyboard COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"storyboard {__version__}")
+    add_verbosity_options(parser)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for register in COMMANDS:
         register(commands)

@@ -9,12 +9,20 @@ results to stdout.
 from __future__ import annotations
 
 import argparse
-import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from storyboard_app.cli.common import EXIT_OK, Commands, add_command, add_project_argument
+from storyboard_app.cli.common import (
+    EXIT_OK,
+    Commands,
+    add_command,
+    add_json_flag,
+    add_project_argument,
+    print_json,
+)
+from storyboard_app.cli.progress import Progress, progress_for
 from storyboard_app.cli.render import parse_size
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.store import ProjectStore
@@ -59,6 +67,7 @@ def register_export(commands: Commands) -> None:
     )
     add_pdf_options(parser)
     add_video_options(parser)
+    add_json_flag(parser, "print the files written as JSON")
 
 
 def add_pdf_options(parser: argparse.ArgumentParser) -> None:
@@ -93,14 +102,38 @@ def add_video_options(parser: argparse.ArgumentParser) -> None:
 
 def cmd_export(args: argparse.Namespace) -> int:
     check_outputs(args)
-    with ProjectStore.open(args.project) as store:
-        jobs = plan_jobs(args, store.settings().frame_rate)
-        for label, job in jobs:
-            progress = ProgressLine(label)
-            result = job(store, progress.show)
-            progress.done()
-            print(result.describe())
+    reports: list[dict[str, Any]] = []
+    with ProjectStore.open(args.project) as store, progress_for(args) as progress:
+        frame_rate = args.fps or store.settings().frame_rate
+        for label, job in plan_jobs(args, store.settings().frame_rate):
+            started = time.perf_counter()
+            result = job(store, lambda step, label=label: show_step(progress, label, step))
+            reports.append(export_report(label, result, time.perf_counter() - started, frame_rate))
+            if not args.json:
+                progress.end_line()  # the result goes to stdout: end the progress line first
+                print(result.describe(), flush=True)
+    if args.json:
+        print_json({"project": str(args.project), "outputs": reports})
     return EXIT_OK
+
+
+def show_step(progress: Progress, label: str, step: ExportProgress) -> None:
+    progress.update(label, step.done, step.total, step.unit)
+
+
+def export_report(
+    label: str, result: ExportResult, seconds: float, frame_rate: int
+) -> dict[str, Any]:
+    """One output as ``--json`` shows it; ``duration`` is the length of a video's timeline."""
+    return {
+        "format": label,
+        "path": str(result.path),
+        "count": result.count,
+        "unit": result.unit,
+        "extra": [str(p) for p in result.extra],
+        "duration": round(result.count / frame_rate, 3) if result.unit == "frames" else None,
+        "seconds": round(seconds, 3),
+    }
 
 
 def plan_jobs(args: argparse.Namespace, project_rate: int) -> list[tuple[str, Job]]:
@@ -197,34 +230,3 @@ def editorial_job(path: Path, format_name: str, options: EditorialOptions) -> Jo
     from storyboard_app.export import export_editorial
 
     return lambda store, progress: export_editorial(store, path, format_name, options, progress)
-
-
-class ProgressLine:
-    """``MP4 [########............] 1210/2880 frames`` on stderr.
-
-    Redrawn in place on a terminal; in a log (not a terminal) one line per tenth.
-    """
-
-    WIDTH = 24
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.interactive = sys.stderr.isatty()
-        self.shown = -1
-
-    def show(self, progress: ExportProgress) -> None:
-        step = int(progress.fraction * (100 if self.interactive else 10))
-        if step == self.shown:
-            return
-        self.shown = step
-        filled = round(self.WIDTH * progress.fraction)
-        line = (
-            f"{self.label:<8} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
-            f"{progress.done}/{progress.total} {progress.unit}"
-        )
-        sys.stderr.write(f"\r{line}" if self.interactive else f"{line}\n")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        if self.interactive and self.shown >= 0:
-            sys.stderr.write("\n")

@@ -20,6 +20,7 @@ from storyboard_app.cli.common import (
 )
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.files import atomic_write_text
+from storyboard_app.project.grammar import plural, with_article
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.script_toml import dump_story_toml
@@ -56,8 +57,8 @@ def cmd_new(args: argparse.Namespace) -> int:
     with store:
         info = store.info()
     print(
-        f"Created {info.path} with {info.character_count} character(s) "
-        f"and {info.scene_count} panel(s)."
+        f"Created {info.path} with {plural(info.character_count, 'character')} "
+        f"and {plural(info.scene_count, 'panel')}."
     )
     return EXIT_OK
 
@@ -274,7 +275,7 @@ def cmd_move_scene(args: argparse.Namespace) -> int:
         stale = store.scenes.move(store.scenes.at(args.number).id, args.to - 1)
     message = f"Moved panel {args.number} to {args.to}."
     if stale:
-        message += f" {len(stale)} transition(s) marked stale."
+        message += f" {plural(len(stale), 'transition')} marked stale."
     print(message)
     return EXIT_OK
 
@@ -384,7 +385,7 @@ def typed_value(key: str, text: str, example: object) -> object:
     except ValueError as exc:
         raise ValidationError(
             f"{text!r} is not a valid value for {key}.",
-            f"{key} takes a {type(example).__name__}.",
+            f"{key} takes {with_article(type(example).__name__)}.",
         ) from exc
     if isinstance(example, list):
         return tuple(part.strip() for part in text.split(",") if part.strip())

@@ -4,11 +4,14 @@ Headless and offline: a project is created from the bundled example story,
 rendered with the tiny built-in random model (64x64, 2 steps), exported as a
 PDF and an MP4, and both files are read back and checked. Everything happens
 in a temporary folder (the tiny model's cache included), so the test leaves
-nothing behind. Prints ``OK`` and returns 0, or says what failed and returns 1.
+nothing behind. Prints ``OK`` and returns 0, or says what failed and returns 1;
+with ``--json``, one JSON document of every check instead.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import re
 import sys
@@ -18,9 +21,9 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from storyboard_app.cli.common import EXIT_ERROR, EXIT_OK, Commands, add_command
+from storyboard_app.cli.common import EXIT_ERROR, EXIT_OK, Commands, add_command, add_json_flag
 from storyboard_app.project import bundled
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.script_io import load_story_script
@@ -31,60 +34,98 @@ EXAMPLE_SCRIPT = "lighthouse_keeper.toml"
 RENDER_SIZE = 64
 RENDER_STEPS = 2
 VIDEO_SIZE = (128, 96)
+CHECKS = ("project", "render", "pdf", "mp4")  # in the order run_steps runs them
 
 
 class SelfTestFailure(StoryboardError):
     """A check of the self-test did not hold."""
 
 
+log = logging.getLogger(__name__)
+Report = Callable[[str, str], None]
+
+
 def register_self_test(commands: Commands) -> None:
-    add_command(
+    parser = add_command(
         commands,
         "self-test",
-        lambda _args: run_self_test(),
+        lambda args: run_self_test(as_json=args.json),
         "Check this installation: render the example with a tiny model, export PDF and MP4.",
     )
+    add_json_flag(parser, "print the checks and their results as JSON")
 
 
-def run_self_test(out: TextIO | None = None) -> int:
-    """Run every step, reporting each on ``out`` (stdout); 0 when all passed."""
+def run_self_test(out: TextIO | None = None, as_json: bool = False) -> int:
+    """Run every check, reporting each on ``out`` (stdout); 0 when all passed."""
     out = out or sys.stdout
-    started = time.perf_counter()
+    checks = CheckLog(out, as_json)
     try:
         with tempfile.TemporaryDirectory(prefix="storyboard-self-test-") as temp, cache_in(temp):
-            run_steps(Path(temp), lambda line: print(line, file=out, flush=True))
+            run_steps(Path(temp), checks.passed)
     except Exception as exc:
         if not isinstance(exc, StoryboardError):
             traceback.print_exc()
-        print(f"FAILED: {exc}", file=out, flush=True)
+        checks.failed(exc)
         return EXIT_ERROR
-    print(f"OK ({time.perf_counter() - started:.1f} s)", file=out, flush=True)
+    checks.finished()
     return EXIT_OK
 
 
-def run_steps(folder: Path, report: Callable[[str], None]) -> None:
-    clock = Stopwatch()
+def run_steps(folder: Path, report: Report) -> None:
     script = load_story_script(examples_dir() / EXAMPLE_SCRIPT)
     with create_project_from_script(folder / "self-test.storyboard", script) as store:
-        report(f"project: {len(store.scenes.list())} panels from {EXAMPLE_SCRIPT}{clock.lap()}")
+        report("project", f"{len(store.scenes.list())} panels from {EXAMPLE_SCRIPT}")
         render_tiny(store)
-        rendered = store.info().rendered_scene_count
-        report(f"render: {rendered} panels with the tiny model{clock.lap()}")
+        report("render", f"{store.info().rendered_scene_count} panels with the tiny model")
         pages = check_pdf(store, folder / "self-test.pdf")
-        report(f"pdf: {pages} pages, text and images embedded{clock.lap()}")
+        report("pdf", f"{pages} pages, text and images embedded")
         frames = check_mp4(store, folder / "self-test.mp4")
-        report(f"mp4: {frames} frames of H.264 yuv420p, as long as the timeline{clock.lap()}")
+        report("mp4", f"{frames} frames of H.264 yuv420p, as long as the timeline")
 
 
-class Stopwatch:
-    def __init__(self) -> None:
-        self.last = time.perf_counter()
+class CheckLog:
+    """The checks so far: each as a line when it passes, or all as JSON at the end."""
 
-    def lap(self) -> str:
-        """`` (1.2 s)``: the time since the previous lap."""
+    def __init__(self, out: TextIO, as_json: bool) -> None:
+        self.out = out
+        self.as_json = as_json
+        self.started = self.last = time.perf_counter()
+        self.checks: list[dict[str, Any]] = []
+
+    def passed(self, name: str, result: str) -> None:
         now = time.perf_counter()
         seconds, self.last = now - self.last, now
-        return f" ({seconds:.1f} s)"
+        self.checks.append({"check": name, "passed": True, "result": result, "seconds": seconds})
+        line = f"{name}: {result} ({seconds:.1f} s)"
+        if self.as_json:
+            log.info("%s", line)
+        else:
+            print(line, file=self.out, flush=True)
+
+    def failed(self, error: Exception) -> None:
+        if not self.as_json:
+            print(f"FAILED: {error}", file=self.out, flush=True)
+            return
+        message = error.message if isinstance(error, StoryboardError) else str(error)
+        name = CHECKS[min(len(self.checks), len(CHECKS) - 1)]
+        self.checks.append({"check": name, "passed": False, "result": message})
+        self.write_json(ok=False, error=message, hint=getattr(error, "hint", None))
+
+    def finished(self) -> None:
+        if self.as_json:
+            self.write_json(ok=True)
+        else:
+            print(f"OK ({time.perf_counter() - self.started:.1f} s)", file=self.out, flush=True)
+
+    def write_json(self, ok: bool, error: str | None = None, hint: str | None = None) -> None:
+        document = {
+            "ok": ok,
+            "seconds": round(time.perf_counter() - self.started, 3),
+            "checks": [c | {"seconds": round(c.get("seconds", 0.0), 3)} for c in self.checks],
+            "error": error,
+            "hint": hint,
+        }
+        print(json.dumps(document, indent=2), file=self.out, flush=True)
 
 
 def examples_dir() -> Path:
@@ -116,9 +157,6 @@ def cache_in(folder: str) -> Iterator[None]:
 
 
 def render_tiny(store: ProjectStore) -> None:
-    from storyboard_app.cli.render import quiet_libraries
-
-    quiet_libraries()
     from storyboard_app.engine.project_render import (
         RenderOptions,
         build_render_request,

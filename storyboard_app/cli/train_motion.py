@@ -3,19 +3,19 @@
 Every clip's first and last frames are the keys and the frames between are
 the targets, all as CLIP image embeddings from the IP-Adapter's encoder (the
 predictor must be trained in the space the video model reads). Progress is
-shown as bars on stderr; Ctrl-C saves a checkpoint that ``--resume`` continues.
+shown on stderr; Ctrl-C saves a checkpoint that ``--resume`` continues.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from storyboard_app.cli.common import EXIT_OK, Commands, add_command
-from storyboard_app.cli.render import quiet_libraries
+from storyboard_app.cli.progress import Progress, progress_for
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.grammar import plural
 
 # engine.motion.encoder.DEFAULT_ENCODER_SOURCE, repeated so that the CLI starts without
 # importing the engine; a test checks that the two agree.
@@ -62,7 +62,6 @@ def register_train_motion(commands: Commands) -> None:
 
 
 def cmd_train_motion(args: argparse.Namespace) -> int:
-    quiet_libraries()
     from storyboard_app.engine.devices import choose_device
     from storyboard_app.engine.motion.encoder import load_image_encoder
     from storyboard_app.engine.motion.training import TrainingOptions, train_motion_predictor
@@ -86,11 +85,10 @@ def cmd_train_motion(args: argparse.Namespace) -> int:
     )
     device = choose_device(None if args.device == "auto" else args.device)
     encoder = load_image_encoder(args.encoder, device=device)
-    bars = TrainingBars()
-    try:
-        result = train_motion_predictor(options, encoder, device=device, on_progress=bars.show)
-    finally:
-        bars.close()
+    with progress_for(args) as progress:
+        result = train_motion_predictor(
+            options, encoder, device=device, on_progress=lambda e: show_training(progress, e)
+        )
     print(summary(result))
     return EXIT_OK
 
@@ -109,7 +107,7 @@ def check_out_path(out: Path) -> None:
 
 def summary(result: Any) -> str:
     lines = [
-        f"Trained {result.steps} steps on {result.train_videos} video(s) "
+        f"Trained {plural(result.steps, 'step')} on {plural(result.train_videos, 'video')} "
         f"({result.val_videos} held out for validation).",
         f"Training loss {result.first_loss:.4f} -> {result.last_loss:.4f}.",
     ]
@@ -121,30 +119,12 @@ def summary(result: Any) -> str:
     return "\n".join(lines)
 
 
-class TrainingBars:
-    """tqdm bars on stderr: one while videos are encoded, one for the training steps."""
-
-    def __init__(self) -> None:
-        self.bar: Any = None
-        self.stage = ""
-
-    def show(self, event: Any) -> None:
-        from tqdm import tqdm
-
-        if event.stage != self.stage:
-            self.close()
-            label = "encoding videos" if event.stage == "encoding" else "training"
-            self.bar = tqdm(total=event.steps, desc=label, file=sys.stderr, leave=True)
-            self.stage = event.stage
-            self.bar.n = event.step - 1 if event.stage == "training" else event.step
-        if event.loss is not None:
-            postfix = {"loss": f"{event.loss:.4f}"}
-            if event.val_loss is not None:
-                postfix["val"] = f"{event.val_loss:.4f}"
-            self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(event.step - self.bar.n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
+def show_training(progress: Progress, event: Any) -> None:
+    """Encoding as videos done; training as steps, with the newest losses."""
+    if event.stage == "encoding":
+        progress.update("encoding videos", event.step, event.steps, "videos")
+        return
+    detail = f"loss {event.loss:.4f}" if event.loss is not None else None
+    if detail and event.val_loss is not None:
+        detail += f" val {event.val_loss:.4f}"
+    progress.update("training", event.step, event.steps, "steps", detail)

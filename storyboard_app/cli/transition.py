@@ -10,14 +10,22 @@ command runs, so the other commands start quickly.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from storyboard_app.cli import train_motion
-from storyboard_app.cli.common import EXIT_OK, Commands, add_command, add_project_argument
-from storyboard_app.cli.render import parse_size, quiet_libraries
+from storyboard_app.cli.common import (
+    EXIT_OK,
+    Commands,
+    add_command,
+    add_json_flag,
+    add_project_argument,
+    print_json,
+)
+from storyboard_app.cli.progress import progress_for
+from storyboard_app.cli.render import outside_the_story, parse_size
 from storyboard_app.project.errors import ValidationError
-from storyboard_app.project.records import SceneRecord
+from storyboard_app.project.grammar import article, with_article
+from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.store import ProjectStore
 
 KINDS = ("morph", "crossfade", "motion", "cut")
@@ -84,10 +92,10 @@ def _register_make_transition(commands: Commands) -> None:
     motion.add_argument("--guidance", type=float, help="guidance scale (default 7.5)")
     motion.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], default="auto")
     motion.add_argument("--dtype", choices=["auto", "fp32", "fp16", "bf16"], default="auto")
+    add_json_flag(parser, "print the transition written as JSON")
 
 
 def cmd_transition(args: argparse.Namespace) -> int:
-    quiet_libraries()
     from storyboard_app.engine.transitions.job import TransitionOptions, generate_transition
 
     check_motion_options(args)
@@ -102,21 +110,46 @@ def cmd_transition(args: argparse.Namespace) -> int:
         device=None if args.device == "auto" else args.device,
         dtype=None if args.dtype == "auto" else args.dtype,
     )
-    progress = TransitionProgressLine()
-    with ProjectStore.open(args.project) as store:
+    with progress_for(args) as progress, ProjectStore.open(args.project) as store:
         first, second = neighbour_panels(store, *args.between)
         record = generate_transition(
-            store, first.id, second.id, args.kind, options=options, on_progress=progress.show
+            store,
+            first.id,
+            second.id,
+            args.kind,
+            options=options,
+            on_progress=lambda event: progress.update(event.stage, event.step, event.steps),
         )
-    progress.done()
-    if record.kind == "cut":
-        print(f"Panels {first.number} and {second.number} now cut straight from one to the other.")
+        paths = [str(store.media.path(name)) for name in record.media]
+    if args.json:
+        print_json(transition_report(record, first.number, second.number, paths))
     else:
-        print(
-            f"Made a {record.frame_count}-frame {record.kind} between panels {first.number} and "
-            f"{second.number} ({record.duration:g} s)."
-        )
+        print(transition_summary(record, first.number, second.number))
     return EXIT_OK
+
+
+def transition_summary(record: TransitionRecord, first: int, second: int) -> str:
+    """``Made an 8-frame motion between panels 1 and 2 (0.5 s).``"""
+    if record.kind == "cut":
+        return f"Panels {first} and {second} now cut straight from one to the other."
+    made = with_article(f"{record.frame_count}-frame {record.kind}")
+    return f"Made {made} between panels {first} and {second} ({record.duration:g} s)."
+
+
+def transition_report(
+    record: TransitionRecord, first: int, second: int, paths: list[str]
+) -> dict[str, Any]:
+    return {
+        "transition_id": record.id,
+        "kind": record.kind,
+        "between": [first, second],
+        "from_scene_id": record.from_scene_id,
+        "to_scene_id": record.to_scene_id,
+        "frames": record.frame_count,
+        "duration": record.duration,
+        "status": record.status,
+        "paths": paths,
+    }
 
 
 def neighbour_panels(
@@ -127,7 +160,7 @@ def neighbour_panels(
     for number in (first, second):
         if not 1 <= number <= count:
             raise ValidationError(
-                f"Panel {number} is outside the story.", f"Panels are numbered 1 to {count}."
+                outside_the_story(str(number)), f"Panels are numbered 1 to {count}."
             )
     if second != first + 1:
         raise ValidationError(
@@ -145,7 +178,9 @@ def check_motion_options(args: argparse.Namespace) -> None:
     given = [flag for flag, name in MOTION_OPTIONS.items() if getattr(args, name) is not None]
     if given:
         raise ValidationError(
-            f"{', '.join(given)} only apply to generated motion, not to a {args.kind}.",
+            f"{', '.join(given)} only {'applies' if len(given) == 1 else 'apply'} to generated "
+            "motion, "
+            f"not to {article(args.kind)} {args.kind}.",
             "Add --kind motion, or leave those options out.",
         )
 
@@ -167,22 +202,3 @@ def motion_sources(args: argparse.Namespace) -> Any:
         if getattr(args, dest) is not None
     }
     return MotionSources(**given)
-
-
-class TransitionProgressLine:
-    """A one-line progress display on stderr, rewritten in place."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def show(self, event: Any) -> None:
-        filled = round(20 * event.step / max(event.steps, 1))
-        sys.stderr.write(
-            f"\r{event.stage:<10} [{'#' * filled}{'.' * (20 - filled)}] {event.step}/{event.steps}"
-        )
-        sys.stderr.flush()
-        self.shown = True
-
-    def done(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")

@@ -55,6 +55,7 @@ from storyboard_app.engine.errors import (
     UnsupportedModelError,
 )
 from storyboard_app.project.bundled import resources_dir
+from storyboard_app.project.grammar import with_article
 
 logger = logging.getLogger(__name__)
 
@@ -248,8 +249,8 @@ def architecture_from_folder(folder: Path) -> Architecture:
     arch = PIPELINE_CLASS_NAMES.get(class_name)
     if arch is None:
         raise UnsupportedModelError(
-            f"{folder} holds a {class_name or 'unnamed'} pipeline, which the storyboard "
-            "cannot render.",
+            f"{folder} holds {with_article(str(class_name or 'unnamed'))} pipeline, which the "
+            "storyboard cannot render.",
             _HINT_SUPPORTED,
         )
     return arch

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from storyboard_app.project.grammar import plural
+
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -16,7 +18,7 @@ class ExportResult:
     extra: tuple[Path, ...] = field(default=())
 
     def describe(self) -> str:
-        text = f"Wrote {self.path} ({self.count} {self.unit})"
+        text = f"Wrote {self.path} ({plural(self.count, self.unit.removesuffix('s'), self.unit)})"
         if self.extra:
             text += " with " + ", ".join(str(p) for p in self.extra)
         return text + "."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import qasync
 from PySide6.QtWidgets import QApplication
 
 from storyboard_app import __version__
+from storyboard_app.logging_setup import configure_logging, user_log_file
 from storyboard_app.ui.app_settings import APPLICATION, ORGANIZATION, AppSettings
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.worker.host import EngineHost, engine_by_name
@@ -31,6 +33,7 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("project", nargs="?", type=Path, help="a NAME.storyboard folder to open")
     parser.add_argument("--version", action="version", version=f"storyboard-app {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="log debug messages too")
     return parser.parse_args(list(argv))
 
 
@@ -43,6 +46,13 @@ def build_window(project: Path | None, host: EngineHost, app_settings: AppSettin
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    # Before the engine thread imports the libraries; the log file keeps what the
+    # terminal (if any) is spared: our information and the libraries' warnings.
+    configure_logging(
+        "verbose" if args.verbose else "normal",
+        log_file=user_log_file(APPLICATION, ORGANIZATION),
+        console_level=logging.WARNING,
+    )
     install_signal_refcount_fix()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORGANIZATION)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
 from pathlib import Path
 
@@ -88,18 +89,52 @@ def test_examples_are_found_beside_the_package() -> None:
 def test_self_test_renders_exports_and_checks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The full self-test the frozen app runs: tiny model render, PDF and MP4 read back."""
+    """The full self-test the frozen app runs: tiny model render, PDF and MP4 read back.
+
+    Run once, with ``--json``; the plain output is checked below with a broken render.
+    """
     torch = pytest.importorskip("torch")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("STORYBOARD_CACHE_DIR", str(tmp_path / "kept"))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        assert run_self_test() == 0
+        assert main(["self-test", "--json"]) == 0
     finally:
         torch.set_num_threads(threads)
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[0].startswith("project: 9 panels")
-    assert lines[1].startswith("render: 9 panels")
-    assert lines[-1].startswith("OK")
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is True and report["error"] is None
+    assert [(c["check"], c["passed"]) for c in report["checks"]] == [
+        ("project", True),
+        ("render", True),
+        ("pdf", True),
+        ("mp4", True),
+    ]
+    assert report["checks"][1]["result"] == "9 panels with the tiny model"
     assert not (tmp_path / "kept").exists()
+
+
+def test_a_failed_self_test_says_which_check_failed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Plain lines, then the same as one JSON document; the render fails, the checks stop."""
+    from storyboard_app.cli import selftest
+
+    def broken_render(_store: ProjectStore) -> None:
+        raise selftest.SelfTestFailure("Rendering made 0 takes for 9 panels.", "Report it.")
+
+    monkeypatch.setattr(selftest, "render_tiny", broken_render)
+    assert run_self_test() == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("project: 9 panels from lighthouse_keeper.toml (")
+    assert lines[1] == "FAILED: Rendering made 0 takes for 9 panels."
+    assert main(["self-test", "--json"]) == 1
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert report["ok"] is False and report["error"] == "Rendering made 0 takes for 9 panels."
+    assert [(c["check"], c["passed"]) for c in report["checks"]] == [
+        ("project", True),
+        ("render", False),
+    ]
+    assert report["checks"][0]["result"] == "9 panels from lighthouse_keeper.toml"
+    assert "project: 9 panels" in captured.err  # the human lines go to stderr

@@ -23,7 +23,7 @@ def test_train_resume_and_use_the_predictor(
     base = ["train-motion", "--videos", str(video_folder), "--out", str(weights), *TRAIN, *SMALL]
     assert main([*base, "--steps", "4"]) == 0
     captured = capsys.readouterr()
-    assert "Trained 4 steps on 8 video(s) (2 held out" in captured.out
+    assert "Trained 4 steps on 8 videos (2 held out" in captured.out
     assert "Validation loss" in captured.out and "training" in captured.err
     assert main([*base, "--steps", "6"]) == 1
     assert "--resume" in capsys.readouterr().err

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,6 +46,8 @@ def transitions(project: Path) -> list[tuple[str, str, int]]:
 def test_morph_and_crossfade(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["transition", str(project), "--between", "1", "2", "--frames", "4"]) == 0
     assert "Made a 4-frame morph between panels 1 and 2 (1 s)." in capsys.readouterr().out
+    assert main(["transition", str(project), "--between", "1", "2", "--frames", "8"]) == 0
+    assert "Made an 8-frame morph between panels 1 and 2" in capsys.readouterr().out
     args = ["transition", str(project), "--between", "1", "2", "--kind", "crossfade"]
     assert main([*args, "--duration", "0.25"]) == 0
     assert transitions(project) == [("crossfade", "ready", 6)]
@@ -69,7 +75,7 @@ def test_generated_motion_with_tiny_models(
         (["2", "1"], [], "Panels 2 and 1 are not neighbours"),
         (["3", "4"], [], "Panel 4 is outside the story"),
         (["2", "3"], [], "Panel 3 has no image yet"),
-        (["1", "2"], ["--model", "tiny"], "--model only apply to generated motion"),
+        (["1", "2"], ["--model", "tiny"], "--model only applies to generated motion"),
         (["1", "2"], ["--kind", "motion", "--frames", "64"], "out of range"),
         (["1", "2"], ["--kind", "motion", "--model", "nowhere/none"], "local Hugging Face cache"),
     ],
@@ -85,3 +91,46 @@ def test_mistakes_are_explained_and_change_nothing(
     err = capsys.readouterr().err
     assert code == 1 and message in err and "Traceback" not in err
     assert all(status != "ready" for _, status, _ in transitions(project))
+
+
+def test_json_names_the_transition_and_its_frames(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["transition", str(project), "--between", "1", "2", "--frames", "3", "--json"]
+    assert main([*args, "--kind", "crossfade"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    with ProjectStore.open(project) as store:
+        (record,) = store.transitions.list()
+        paths = [str(store.media.path(name)) for name in record.media]
+    assert report == {
+        "transition_id": record.id,
+        "kind": "crossfade",
+        "between": [1, 2],
+        "from_scene_id": record.from_scene_id,
+        "to_scene_id": record.to_scene_id,
+        "frames": 3,
+        "duration": record.duration,
+        "status": "ready",
+        "paths": paths,
+    }
+    assert all(Path(p).is_file() for p in paths) and len(paths) == 3
+    assert "frames" in captured.err  # progress stays on stderr
+
+
+def test_an_error_after_progress_starts_on_its_own_line(project: Path, tmp_path: Path) -> None:
+    """Reproduced: ``loading [....] 0/1error: Making the motion ... failed`` in a log."""
+    missing = tmp_path / "none.safetensors"
+    result = subprocess.run(
+        [sys.executable, "-m", "storyboard_app", "transition", str(project), "--between", "1",
+         "2", "--kind", "motion", "--model", "tiny", "--predictor", str(missing), "--frames",
+         "4", "--size", "64x64", "--steps", "1"],
+        capture_output=True, text=True, check=False, timeout=300,
+        env={**os.environ, "STORYBOARD_CACHE_DIR": str(tmp_path / "cache")},
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "\r" not in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("loading [") and lines[0].endswith(" s)")
+    assert lines[1].startswith("error: ") and str(missing) in lines[1]
+    assert "Traceback" not in result.stderr
