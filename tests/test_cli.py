@@ -113,7 +113,7 @@ def test_move_scene_reports_stale_transitions(
             assert order.index(moved.to_scene_id) == order.index(moved.from_scene_id) + 1
             assert first.id in (moved.from_scene_id, moved.to_scene_id)
     code, out, _ = run_cli(capsys, "move-scene", project, "1", "--to", "3")
-    assert code == 0 and "Moved panel 1 to 3. 1 transition(s) marked stale." in out
+    assert code == 0 and "Moved panel 1 to 3. 1 transition marked stale." in out
     with ProjectStore.open(project) as store:
         assert store.transitions.get(morph.id).status == "stale"
 

@@ -26,6 +26,7 @@ from storyboard_app.engine.cache_store import (
     list_caches,
 )
 from storyboard_app.project.files import project_path
+from storyboard_app.project.grammar import plural
 from storyboard_app.project.store import ProjectStore
 
 ALL_CHARACTERS = "\0all"
@@ -62,7 +63,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
         print_json({"removed": [as_json(c) for c in removed], "left": [as_json(c) for c in left]})
         return EXIT_OK
     whose = f" of {character}" if character is not None else ""
-    print(f"Removed {len(removed)} identity cache(s){whose}, {size_text(removed)}.")
+    print(f"Removed {plural(len(removed), 'identity cache')}{whose}, {size_text(removed)}.")
     if left:
         print(f"{len(left)} could not be removed (in use by a render?); try again after it.")
     return EXIT_OK
@@ -84,7 +85,7 @@ def show(caches: list[CacheInfo], as_json_output: bool) -> None:
     ]
     print_table(["character", "settings", "size", "last used", "state"], rows, max_width=72)
     if caches:
-        print(f"{len(caches)} cache(s), {size_text(caches)} in all.")
+        print(f"{plural(len(caches), 'cache')}, {size_text(caches)} in all.")
 
 
 def local_time(cache: CacheInfo) -> str:

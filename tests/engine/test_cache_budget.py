@@ -145,12 +145,12 @@ def test_cache_command_lists_and_clears(tmp_path: Path, capsys: pytest.CaptureFi
     assert listed[0]["summary"] == "b" * 64 + ", 30 steps"
     assert listed[0]["last_used"] > listed[1]["last_used"]
     table = cli_caches(capsys, project)
-    assert "Mara" in table and "damaged" in table and "4 cache(s)" in table
+    assert "Mara" in table and "damaged" in table and "4 caches" in table
 
     cleared = cli_caches(capsys, project, "--clear", "Bob", "--json")
     assert len(cleared["removed"]) == 2 and cleared["left"] == []
     assert {c["character"] for c in cli_caches(capsys, project, "--json")} == {"Mara"}
-    assert "Removed 2 identity cache(s)" in cli_caches(capsys, project, "--clear")
+    assert "Removed 2 identity caches" in cli_caches(capsys, project, "--clear")
     assert cli_caches(capsys, project, "--json") == []
     assert (folder / "readme.safetensors").exists()
 

@@ -116,7 +116,7 @@ def test_a_panel_deleted_by_another_process_mid_render_is_skipped(
 
     output = render_while(project, tmp_path, delete_first)
     assert "Panel 1 was deleted while it rendered" in output
-    assert "Rendered 2 panel(s)" in output
+    assert "Rendered 2 panels" in output
     with ProjectStore.open(project) as store:
         scenes = store.scenes.list()
         assert [s.prompt for s in scenes] == ["the sea at night", "[Mara] waves"]
@@ -133,7 +133,7 @@ def test_a_panel_moved_by_another_process_mid_render_keeps_its_take(
         store.scenes.move(store.scenes.at(1).id, 2)
 
     output = render_while(project, tmp_path, move_first_to_the_end)
-    assert "Rendered 3 panel(s)" in output
+    assert "Rendered 3 panels" in output
     with ProjectStore.open(project) as store:
         scenes = store.scenes.list()
         assert [s.prompt for s in scenes][-1] == "[Mara] climbs the stairs"
