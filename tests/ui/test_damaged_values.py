@@ -1,4 +1,4 @@
-"""Issue 19 item 5: a project with damaged stored values opens, and says what is damaged."""
+"""Issue 19: a project with damaged stored values, or in a read-only folder, opens in the app."""
 
 from __future__ import annotations
 
@@ -62,3 +62,24 @@ def test_a_project_with_damaged_values_opens_and_names_them(
         workspace.storyboard.select_scenes([scene_id])
         qtbot.wait(1)
     assert window.messages.text.text().lower() == message  # no error came up meanwhile
+
+
+def test_a_read_only_project_opens_in_the_app_and_refuses_edits_with_save_as(
+    qtbot: Any, make_window: Any, fake_host: EngineHost, tmp_path: Path
+) -> None:
+    from support import read_only_view
+
+    shelf = tmp_path / "shelf"
+    shelf.mkdir()
+    with ProjectStore.create(shelf / "p") as store:
+        store.scenes.add("[NC] the sea at night")
+    with read_only_view(shelf) as view:
+        window: MainWindow = make_window(fake_host)
+        assert window.open_project(view / "p.storyboard")
+        workspace = window.workspace
+        assert workspace is not None
+        assert workspace.storyboard_model.rowCount() == 1
+        assert workspace.add_panel() is None
+        assert "Cannot write" in window.messages.text.text()
+        assert window.messages.action_button.text() == "Save As…"
+        window.projects.close()  # before the read-only view goes away
