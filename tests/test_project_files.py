@@ -409,3 +409,18 @@ def test_a_database_linked_from_outside_the_project_is_refused(
     assert code == 1
     assert OUTSIDE_MESSAGE in err and "Traceback" not in err
     assert folder_digest(tmp_path) == before
+
+
+@pytest.mark.parametrize("output", ["--pdf", "--cbz", "--panels"])
+def test_an_export_onto_a_full_disk_says_so_and_leaves_no_partial_file(
+    store: ProjectStore, tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str
+) -> None:
+    scene = store.scenes.add("[NC] the sea")
+    store.takes.add(scene.id, png_bytes("red", (256, 256)), TakeParams(width=256, height=256))
+    with small_disk(tmp_path / "disk") as disk:
+        fill_disk(disk)
+        target = disk / {"--pdf": "s.pdf", "--cbz": "s.cbz", "--panels": "stills"}[output]
+        code, _, err = run_cli(capsys, "export", store.folder, output, target)
+        assert code == 1
+        assert f"The disk holding {disk} is full" in err and "Traceback" not in err
+        assert sorted(p.name for p in disk.iterdir()) == ["filler.bin"]
