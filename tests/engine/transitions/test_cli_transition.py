@@ -97,7 +97,7 @@ def test_json_names_the_transition_and_its_frames(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["transition", str(project), "--between", "1", "2", "--frames", "3", "--json"]
-    assert main([*args, "--kind", "crossfade"]) == 0
+    assert main([*args, "--kind", "morph"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     with ProjectStore.open(project) as store:
@@ -105,7 +105,7 @@ def test_json_names_the_transition_and_its_frames(
         paths = [str(store.media.path(name)) for name in record.media]
     assert report == {
         "transition_id": record.id,
-        "kind": "crossfade",
+        "kind": "morph",
         "between": [1, 2],
         "from_scene_id": record.from_scene_id,
         "to_scene_id": record.to_scene_id,
