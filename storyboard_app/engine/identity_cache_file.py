@@ -21,6 +21,8 @@ import mmap
 import os
 import shutil
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -159,8 +161,9 @@ class StreamedIdentityCache:
     host memory. Open it with :meth:`open`; :meth:`close` when the render ends.
     """
 
-    def __init__(self, path: Path, header: CacheHeader) -> None:
+    def __init__(self, path: Path, header: CacheHeader, *, staged: bool = False) -> None:
         self.path = path
+        self.staged = staged
         self.header = header
         self.key = header.key
         self.precision = header.metadata.get("precision", "fp16")
@@ -174,13 +177,17 @@ class StreamedIdentityCache:
         self._staging_events: list[torch.cuda.Event | None] = []
         self._next_staging = 0
         self._side_streams: dict[torch.device, torch.cuda.Stream] = {}
+        self._copier: ThreadPoolExecutor | None = None
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, key: str | None = None) -> StreamedIdentityCache:
+    def open(
+        cls, path: str | os.PathLike[str], *, key: str | None = None, staged: bool = False
+    ) -> StreamedIdentityCache:
         """Map a saved cache; with ``key``, refuse one built for other settings.
 
         Reads only the header; marks the file used now (its modification time),
-        which is what least-recently-used eviction goes by.
+        which is what least-recently-used eviction goes by. ``staged`` copies
+        steps through the staging buffers on the CPU too (CUDA always does).
         """
         path = Path(path)
         header = read_header(path)
@@ -197,7 +204,7 @@ class StreamedIdentityCache:
         if not header.is_step_contiguous():
             raise CacheFileDamaged(path, "its steps are not stored one after another")
         os.utime(path)
-        return cls(path, header)
+        return cls(path, header, staged=staged)
 
     def __len__(self) -> int:
         return len(self.header.entries)
@@ -217,7 +224,7 @@ class StreamedIdentityCache:
 
     @property
     def staging_bytes(self) -> int:
-        """Pinned host bytes this cache holds for streaming (0 until read on CUDA)."""
+        """Staging bytes this cache holds (pinned on CUDA; 0 while reading mapped views)."""
         return sum(buffer.nbytes for buffer in self._staging)
 
     def get(self, step: int, layer: str) -> torch.Tensor:
@@ -230,8 +237,9 @@ class StreamedIdentityCache:
         return self.prefetch(step, "cpu").wait()
 
     def prefetch(self, step: int, device: torch.device | str) -> PrefetchedStep:
-        """Bring one step towards ``device``: mapped views on the CPU; on CUDA a copy
-        through a staging buffer, asynchronous on a side stream.
+        """Bring one step towards ``device``: mapped views on the CPU; on CUDA (or
+        when ``staged``) a copy through a staging buffer made by a worker thread,
+        then on CUDA to the device on a side stream, while the current step computes.
 
         Steps older than the last :data:`STAGED_STEPS` prefetched give their pages back.
         """
@@ -241,12 +249,21 @@ class StreamedIdentityCache:
         if end == start:
             return PrefetchedStep({}, self._dtype, device=device)
         view = self._step_view(step)
-        if device.type != "cuda":
+        if device.type != "cuda" and not self.staged:
             return PrefetchedStep(self._encoded_step(step, view, start), self._dtype, device=device)
-        return self._prefetch_cuda(step, view, start, device)
+        index = self._next_staging
+        self._next_staging = (index + 1) % STAGED_STEPS
+        self._allocate_staging(device)
+        if self._copier is None:
+            self._copier = ThreadPoolExecutor(1, thread_name_prefix="identity-cache")
+        job = self._copier.submit(self._copy_step, step, view, index, device)
+        return DeferredStep({}, self._dtype, device=device, job=job)
 
     def close(self) -> None:
-        """Release the mapping, the staging buffers and the file."""
+        """Stop the copy thread; release the mapping, the staging buffers and the file."""
+        if self._copier is not None:
+            self._copier.shutdown(wait=True)
+            self._copier = None
         for event in self._staging_events:
             if event is not None:
                 event.synchronize()
@@ -284,36 +301,43 @@ class StreamedIdentityCache:
             entries[span.layer] = EncodedEntry(tensor, self._scales.get(span.name))
         return entries
 
-    def _prefetch_cuda(
-        self, step: int, view: torch.Tensor, start: int, device: torch.device
+    def _copy_step(
+        self, step: int, view: torch.Tensor, index: int, device: torch.device
     ) -> PrefetchedStep:
-        index = self._next_staging
-        self._next_staging = (index + 1) % STAGED_STEPS
-        staging = self._staging_buffer(index)[: view.numel()]
-        staging.copy_(view)
-        self._release_pages(step)
-        stream = self._side_streams.setdefault(device, torch.cuda.Stream(device))
-        with torch.cuda.stream(stream):
-            on_device = staging.to(device, non_blocking=True)
-            event = torch.cuda.Event()
-            event.record(stream)
-        self._staging_events[index] = event
-        return PrefetchedStep(
-            self._encoded_step(step, on_device, start), self._dtype, event, device
-        )
-
-    def _staging_buffer(self, index: int) -> torch.Tensor:
-        """Staging buffer ``index``, allocated once at the largest step's exact size;
-        waits for the copy that last read it."""
-        while len(self._staging) < STAGED_STEPS:
-            buffer, registered = _pinned(self.header.max_step_bytes)
-            self._staging.append(buffer)
-            self._registered.append(registered)
-            self._staging_events.append(None)
+        """On the copy thread: the step into staging buffer ``index`` (once the copy
+        that last read it is done), its mapped pages given back, then on CUDA an
+        asynchronous copy to the device on a side stream."""
         event = self._staging_events[index]
         if event is not None:
             event.synchronize()
-        return self._staging[index]
+        staging = self._staging[index][: view.numel()]
+        staging.copy_(view)
+        self._release_pages(step)
+        start = self._step_start(step)
+        if device.type != "cuda":
+            return PrefetchedStep(self._encoded_step(step, staging, start), self._dtype)
+        stream = self._side_streams.setdefault(device, torch.cuda.Stream(device))
+        with torch.cuda.stream(stream):
+            on_device = staging.to(device, non_blocking=True)
+            copied = torch.cuda.Event()
+            copied.record(stream)
+        self._staging_events[index] = copied
+        return PrefetchedStep(
+            self._encoded_step(step, on_device, start), self._dtype, copied, device
+        )
+
+    def _allocate_staging(self, device: torch.device) -> None:
+        """The staging buffers, allocated once at the largest step's exact size
+        (pinned when the steps go to CUDA)."""
+        while len(self._staging) < STAGED_STEPS:
+            nbytes = self.header.max_step_bytes
+            if device.type == "cuda":
+                buffer, registered = _pinned(nbytes)
+            else:
+                buffer, registered = torch.empty(nbytes, dtype=torch.uint8), False
+            self._staging.append(buffer)
+            self._registered.append(registered)
+            self._staging_events.append(None)
 
     def _mark_live(self, step: int) -> None:
         if step in self._live:
@@ -329,6 +353,18 @@ class StreamedIdentityCache:
             return
         aligned = start - start % mmap.PAGESIZE
         self._map.madvise(mmap.MADV_DONTNEED, aligned, end - aligned)
+
+
+@dataclass
+class DeferredStep(PrefetchedStep):
+    """A step the copy thread is still bringing; :meth:`wait` waits for it there."""
+
+    job: Future[PrefetchedStep] | None = None
+
+    def wait(self) -> dict[str, torch.Tensor]:
+        if self.job is None:
+            return super().wait()
+        return self.job.result().wait()
 
 
 def open_identity_cache(

@@ -5,6 +5,7 @@ a build holds one step, and the file stays a plain safetensors file."""
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -277,3 +278,42 @@ def test_precision_is_a_setting_and_each_setting_keeps_its_own_cache(
         build_render_request(story, [story.scenes.at(1).id]), events.append
     )
     assert [e.built for e in events if isinstance(e, IdentityReady)] == [False]
+
+
+@linux_only
+def test_staged_reading_holds_two_exact_buffers_whatever_the_steps(tmp_path: Path) -> None:
+    """The path CUDA takes (a copy thread filling a pair of staging buffers), run on
+    the CPU: the same tokens as the mapped views, two largest steps of staging whatever
+    the step count, no mapped pages kept, and no thread left after close."""
+    pools = {}
+    for steps in (3, 12):
+        path = tmp_path / f"s{steps}.safetensors"
+        write_cache(path, steps, seed=steps)
+        staged = StreamedIdentityCache.open(path, staged=True)
+        seen = {}
+        try:
+            state = ConsistencyState(full_schedule(steps), SAMPLER)
+            state.begin_read([[staged]], seed=1)
+            for step in range(steps):
+                state.begin_step(step)
+                for layer in LAYERS:
+                    plan = state.layer_plan(layer, 2, TOKENS, torch.float16, torch.device("cpu"))
+                    seen[step, layer] = plan.groups[0].cached.clone()
+                assert mapped_rss(path) <= FOLIO_SLACK  # pages go back once copied
+            pools[steps] = staged.staging_bytes
+        finally:
+            staged.close()
+        assert not [t for t in threading.enumerate() if t.name.startswith("identity-cache")]
+        mapped = open_identity_cache(path)
+        assert all(torch.equal(tokens, mapped.get(*entry)) for entry, tokens in seen.items())
+        mapped.close()
+    assert pools == {3: 2 * STEP_BYTES, 12: 2 * STEP_BYTES}
+
+
+def test_staged_reading_fails_clearly_on_a_closed_cache(tmp_path: Path) -> None:
+    path = tmp_path / "mara.safetensors"
+    write_cache(path, steps=2, seed=0)
+    cache = StreamedIdentityCache.open(path, staged=True)
+    cache.close()
+    with pytest.raises(ValueError, match="closed"):
+        cache.prefetch(0, "cpu")
