@@ -85,10 +85,15 @@ class SceneRepository:
                     f"Position {new_position + 1} is outside the story.",
                     f"Choose a panel number from 1 to {len(rows)}.",
                 )
+            before = neighbour_map(session)
             rows.remove(row)
             rows.insert(new_position, row)
             renumber(rows)
-            return relink_transitions(session)
+            apart = relink_transitions(session)
+            parted = session.scalars(
+                select(Transition).where(Transition.id.in_(apart)).order_by(Transition.id)
+            )
+            return [t.id for t in parted if before.get(t.from_scene_id) == t.to_scene_id]
 
     def delete(self, scene_id: int) -> None:
         """Delete a scene with its takes and the transitions that touch it."""
@@ -272,9 +277,16 @@ def scene_at(session: Session, number: int) -> Scene:
     return row
 
 
+def neighbour_map(session: Session) -> dict[int, int]:
+    """``{scene id: id of the scene after it}`` in story order."""
+    session.flush()
+    order = list(session.scalars(select(Scene.id).order_by(Scene.position, Scene.id)))
+    return dict(itertools.pairwise(order))
+
+
 def relink_transitions(session: Session) -> list[int]:
-    """Fit the transitions to a new order of panels; returns the ids of generated ones
-    (morph, motion) whose panels stopped being neighbours.
+    """Fit the transitions to a new order of panels; returns the ids of morphs and
+    motions whose panels are not neighbours.
 
     Those keep their frames but read as stale (see ``transitions.current_status``)
     until their panels are neighbours again. A cut or crossfade needs no frames,
@@ -282,32 +294,35 @@ def relink_transitions(session: Session) -> list[int]:
     panel now last, with its second panel to its new previous one); it is
     dropped only when both of those cuts already have a transition.
     """
-    session.flush()
-    order = list(session.scalars(select(Scene.id).order_by(Scene.position, Scene.id)))
-    following = dict(itertools.pairwise(order))
+    following = neighbour_map(session)
     preceding = {after: before for before, after in following.items()}
     rows = list(session.scalars(select(Transition).order_by(Transition.id)))
+    pairs = {(r.from_scene_id, r.to_scene_id) for r in rows}
     cuts_taken = {r.from_scene_id for r in rows if following.get(r.from_scene_id) == r.to_scene_id}
-    went_stale: list[int] = []
+    apart: list[int] = []
     for row in rows:
         if following.get(row.from_scene_id) == row.to_scene_id:
             continue
         if row.kind not in FRAMELESS_KINDS:
-            went_stale.append(row.id)
+            apart.append(row.id)
             continue
         candidates = [
             (row.from_scene_id, following.get(row.from_scene_id)),
             (preceding.get(row.to_scene_id), row.to_scene_id),
         ]
         free = [
-            (a, b) for a, b in candidates if a is not None and b is not None and a not in cuts_taken
+            (a, b)
+            for a, b in candidates
+            if a is not None and b is not None and a not in cuts_taken and (a, b) not in pairs
         ]
         if not free:
             session.delete(row)
             continue
+        pairs.discard((row.from_scene_id, row.to_scene_id))
         row.from_scene_id, row.to_scene_id = free[0]
+        pairs.add(free[0])
         cuts_taken.add(free[0][0])
-    return went_stale
+    return apart
 
 
 def to_record(session: Session, row: Scene) -> SceneRecord:

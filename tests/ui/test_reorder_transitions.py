@@ -11,7 +11,7 @@ from support import png_bytes
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.timeline import build_timeline
-from storyboard_app.ui.commands.scenes import MoveScenesCommand
+from storyboard_app.ui.commands.scenes import AddSceneCommand, MoveScenesCommand
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.timeline_view import TimelineView
 
@@ -97,3 +97,21 @@ def test_a_crossfade_follows_its_first_panel_or_else_its_second(
     assert five.transitions.get(morph.id).status == "stale"
     kinds = [(t.kind, t.from_scene_id) for t in build_timeline(five).transitions]
     assert kinds == [("crossfade", ids[0]), ("crossfade", ids[2])]
+
+
+def test_inserting_a_panel_moves_the_crossfade_and_undo_puts_it_back(
+    qtbot: Any, five: ProjectStore
+) -> None:
+    """Inserting a panel puts the crossfade before it; undoing (a delete) puts it back."""
+    session = ProjectSession(five)
+    ids = [scene.id for scene in five.scenes.list()]
+    add = AddSceneCommand(session, "[NC] gulls", position=1)
+    assert session.execute(add)
+    assert pairs(five) == [(1, 2, "pending"), (4, 5, "ready")]
+    assert five.transitions.list()[0].to_scene_id == add.scene_id
+    session.undo_stack.undo()
+    assert [s.id for s in five.scenes.list()] == ids
+    fade = five.transitions.list()[0]
+    assert (fade.from_scene_id, fade.to_scene_id, fade.duration) == (ids[0], ids[1], 1.0)
+    session.undo_stack.redo()
+    assert five.transitions.list()[0].to_scene_id == add.scene_id

@@ -36,9 +36,11 @@ class AddSceneCommand(StoreCommand):
         self._fields = fields
         self.scene_id: int | None = None
         self._snapshot: SceneSnapshot | None = None
+        self._transitions: tuple[TransitionRecord, ...] = ()
 
     def do(self) -> None:
         if self._snapshot is None:
+            self._transitions = snapshot_transitions(self.store)
             record = self.store.scenes.add(self._prompt, position=self._position, **self._fields)
             self.scene_id = record.id
         else:
@@ -49,6 +51,8 @@ class AddSceneCommand(StoreCommand):
         assert self.scene_id is not None
         self._snapshot = snapshot_scene(self.store, self.scene_id)
         self.store.scenes.delete(self.scene_id)
+        # An insertion moved the cut or crossfade it split onto the new panel: put it back.
+        restore_transitions(self.store, self._transitions)
         self.session.changed(scenes=True)
 
 
