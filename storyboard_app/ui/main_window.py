@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard_app import __version__
-from storyboard_app.ui import file_dialogs
+from storyboard_app.ui import file_dialogs, render_questions
 from storyboard_app.ui.actions import WindowActions
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.export_dialog import ExportDialog
@@ -119,9 +119,19 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        """Close, after asking whether to cancel this project's render if one is running."""
+        workspace = self.workspace
+        busy = workspace is not None and workspace.renders.busy()
+        if busy and not self._may_cancel_render():
+            event.ignore()
+            return
         self.app_settings.save_window(self)
         self.projects.close()
         super().closeEvent(event)
+
+    def _may_cancel_render(self) -> bool:
+        assert self.workspace is not None
+        return render_questions.ask_before_closing(self, self.workspace.renders.describe_work())
 
     def _assemble(self) -> None:
         self.editor_layout.addWidget(self.messages)
@@ -153,7 +163,7 @@ class MainWindow(QMainWindow):
         actions.new.triggered.connect(self._ask_new_project)
         actions.open.triggered.connect(self._ask_open_project)
         actions.save_as.triggered.connect(self._ask_save_as)
-        actions.close.triggered.connect(self.projects.close)
+        actions.close.triggered.connect(self.projects.close_project)
         actions.quit.triggered.connect(self.close)
         actions.import_story.triggered.connect(self._ask_import_story)
         actions.import_images.triggered.connect(self._ask_import_images)
@@ -180,6 +190,10 @@ class MainWindow(QMainWindow):
     def _connect_controllers(self) -> None:
         self.projects.workspaceChanged.connect(self._show_workspace)
         self.projects.messageRaised.connect(self.show_message)
+        self.projects.statusMessage.connect(self._show_status)
+        self.projects.ask_about_render = lambda running, action: (
+            render_questions.ask_before_replacing(self, running, action)
+        )
         self.projects.recentChanged.connect(self._refresh_recent)
         self.messages.actionRequested.connect(self._on_fix_action)
         self.start_page.newRequested.connect(self._ask_new_project)

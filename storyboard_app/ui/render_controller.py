@@ -31,6 +31,7 @@ NO_MODEL = UserMessage(
 class RenderController(QObject):
     messageRaised = Signal(object)  # UserMessage
     jobFinished = Signal(object)  # JobOutcome of one of this project's jobs
+    idle = Signal()  # the last of this project's jobs ended
 
     def __init__(
         self,
@@ -71,6 +72,20 @@ class RenderController(QObject):
     def outcome(self, job: Job) -> asyncio.Future[JobOutcome]:
         """The job's outcome, to ``await`` without blocking the window."""
         return self._host.outcome(job.id)
+
+    def busy(self) -> bool:
+        """Whether a job of this project is queued or running."""
+        return bool(self._jobs)
+
+    def describe_work(self) -> str:
+        """What is under way, for a question: "Render 4 panels", "Render 4 panels and 1 more"."""
+        jobs = list(self._jobs.values())
+        if not jobs:
+            return "Nothing"
+        more = len(jobs) - 1
+        return jobs[0].describe() + (
+            f" and {more} more job{'s' if more > 1 else ''}" if more else ""
+        )
 
     def cancel_all(self) -> None:
         for job_id in list(self._jobs):
@@ -113,3 +128,5 @@ class RenderController(QObject):
                 )
             )
         self.jobFinished.emit(outcome)
+        if not self._jobs:
+            self.idle.emit()

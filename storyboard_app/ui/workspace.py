@@ -55,6 +55,7 @@ class ProjectWorkspace(QObject):
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
+        self._closed = False
         self.session = ProjectSession(store, self)
         self.thumbnails = ThumbnailCache(store, self)
         self.status = RenderStatusBook(host, store.folder, self._scene_ids, self)
@@ -132,7 +133,8 @@ class ProjectWorkspace(QObject):
 
     async def _report(self, pending: asyncio.Future[JobOutcome]) -> JobOutcome:
         outcome = await pending
-        if outcome.status is JobStatus.FINISHED:
+        # A render kept going in the background outlives its (closed) workspace.
+        if outcome.status is JobStatus.FINISHED and not self._closed:
             count = len(outcome.take_ids)
             self.statusMessage.emit(f"Rendered {count} panel{'s' if count != 1 else ''}.")
         return outcome
@@ -154,10 +156,13 @@ class ProjectWorkspace(QObject):
         if settings != self.store.settings():
             self.session.execute(ChangeSettingsCommand(self.session, settings))
 
-    def close(self) -> None:
-        """Forget the project: cancel its jobs, stop thumbnail loading, close the database."""
+    def close(self, *, cancel_jobs: bool = True) -> None:
+        """Forget the project: cancel its jobs (unless they are to go on in the background:
+        they write to the project themselves), stop thumbnail loading, close the database."""
+        self._closed = True
         self.watcher.close()
-        self.renders.cancel_all()
+        if cancel_jobs:
+            self.renders.cancel_all()
         self.thumbnails.close()
         for widget in (self.storyboard, self.characters_panel, self.inspector):
             widget.setParent(None)

@@ -151,4 +151,6 @@ def make_window(qtbot: Any, app_settings: Any, async_loop: qasync.QEventLoop) ->
 
     yield make
     for window in windows:
+        # Closing asks before it cancels a running render; a test's leftovers are not asked about.
+        window.projects.close()
         window.close()
