@@ -47,3 +47,11 @@ def test_with_article_and_export_summaries() -> None:
     assert with_article("8-frame motion") == "an 8-frame motion"
     assert ExportResult(Path("a.pdf"), 1, "pages").describe() == "Wrote a.pdf (1 page)."
     assert ExportResult(Path("a.mp4"), 24, "frames").describe() == "Wrote a.mp4 (24 frames)."
+
+
+def test_a_one_frame_transition_out_of_range_is_named_in_the_singular() -> None:
+    from storyboard_app.engine.transitions.job import _check_frames
+    from storyboard_app.project.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="^A motion transition of 1 frame is out of range"):
+        _check_frames("motion", 1)

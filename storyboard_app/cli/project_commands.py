@@ -86,7 +86,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         ("transitions", f"{info.transition_count} ({info.stale_transition_count} stale)"),
         (
             "duration",
-            f"{info.total_duration:g} s ({info.total_frames} frames at {settings.frame_rate} fps)",
+            f"{info.total_duration:g} s ({plural(info.total_frames, 'frame')} at "
+            f"{settings.frame_rate} fps)",
         ),
         ("model", settings.model_source or "(none configured)"),
         ("size", describe_size(settings)),

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from storyboard_app.cli.common import EXIT_ERROR, EXIT_OK, Commands, add_command, add_json_flag
 from storyboard_app.project import bundled
 from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.grammar import plural
 from storyboard_app.project.script_io import load_story_script
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script
@@ -172,7 +173,8 @@ def render_tiny(store: ProjectStore) -> None:
     takes = render_scenes(store, StoryRenderer(load_pipeline_for(request)), request)
     if len(takes) != len(request.panels):
         raise SelfTestFailure(
-            f"Rendering made {len(takes)} takes for {len(request.panels)} panels.",
+            f"Rendering made {plural(len(takes), 'take')} for "
+            f"{plural(len(request.panels), 'panel')}.",
             "Run 'storyboard render' on a project to see the error.",
         )
 

@@ -51,6 +51,7 @@ from storyboard_app.engine.render_request import (
     RenderRequest,
 )
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.grammar import plural
 from storyboard_app.project.seeds import derive_seed
 from storyboard_app.project.settings import native_size, resolve_size
 
@@ -437,8 +438,9 @@ def batched(items: Sequence[PanelJob], size: int) -> list[tuple[PanelJob, ...]]:
 def cache_summary(request: RenderRequest, character: CharacterIdentity) -> str:
     """What ``storyboard cache`` shows of a cache's settings (its key is a hash)."""
     return (
-        f"{request.width}x{request.height}, {request.steps} steps, {request.scheduler}, "
-        f"{len(character.identity_prompts)} identity images, {request.identity_cache_precision}, "
+        f"{request.width}x{request.height}, {plural(request.steps, 'step')}, {request.scheduler}, "
+        f"{plural(len(character.identity_prompts), 'identity image')}, "
+        f"{request.identity_cache_precision}, "
         f"model {Path(request.model_source).name or request.model_source}"
     )
 

@@ -36,6 +36,7 @@ from storyboard_app.export.result import ExportResult
 from storyboard_app.export.stills import panel_file, panel_file_name
 from storyboard_app.export.story import Story, collect_story
 from storyboard_app.export.timeline_source import project_timeline
+from storyboard_app.project.grammar import plural
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip
 
@@ -175,7 +176,7 @@ def otio_transition(clip: TransitionClip, rate: int) -> otio.schema.Transition:
     """A dissolve over the cut; the storyboard's kind (morph, motion...) is kept as metadata
     because editing software only knows dissolves."""
     return otio.schema.Transition(
-        name=f"{clip.kind} {clip.frame_count} frames",
+        name=f"{clip.kind} {plural(clip.frame_count, 'frame')}",
         transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
         in_offset=otio.opentime.RationalTime(clip.frames_before_cut, rate),
         out_offset=otio.opentime.RationalTime(clip.frames_after_cut, rate),

@@ -21,6 +21,7 @@ from storyboard_app.export.page_items import (
 from storyboard_app.export.page_setup import PageSetup
 from storyboard_app.export.story import ExportPanel, Story
 from storyboard_app.export.text import TextFit, fit_text
+from storyboard_app.project.grammar import plural
 
 MIN_FOOTER_MARGIN = 14.0
 
@@ -113,7 +114,9 @@ def title_page(story: Story, setup: PageSetup, title: str) -> Page:
     title_fit = fit_text(title, area.w, area.h * 0.25, 34.0, 14.0, bold=True)
     items += text_block(title_fit, width / 2, top, align="center", bold=True)
     top += block_height(title_fit, bold=True) + 18
-    summary = f"{len(story.panels)} panels · {format_duration(story.duration)} running time"
+    summary = (
+        f"{plural(len(story.panels), 'panel')} · {format_duration(story.duration)} running time"
+    )
     items.append(TextLine(width / 2, top + 12, summary, 12.0, align="center", color=GREY))
     top += 48
     if story.characters:

@@ -27,6 +27,7 @@ from storyboard_app.engine.devices import translate_oom
 from storyboard_app.engine.transitions.classic import check_pair
 from storyboard_app.engine.transitions.errors import TransitionCancelled, TransitionInputError
 from storyboard_app.engine.transitions.motion_model import MotionModel
+from storyboard_app.project.grammar import plural
 
 MIN_FRAMES = 3
 SIZE_MULTIPLE = 8
@@ -81,7 +82,7 @@ def check_motion_inputs(
     check_pair(start, end)
     if not MIN_FRAMES <= settings.frames <= model.max_frames:
         raise TransitionInputError(
-            f"A generated transition of {settings.frames} frames is out of range.",
+            f"A generated transition of {plural(settings.frames, 'frame')} is out of range.",
             f"Use {MIN_FRAMES} to {model.max_frames} frames (the motion module's limit).",
         )
     for name in ("width", "height"):
@@ -122,7 +123,8 @@ def render_frames(
     """Denoise a clip whose frame ``i`` is steered by ``embeddings[i]`` ([frames, D])."""
     if embeddings.shape[0] != settings.frames:
         raise TransitionInputError(
-            f"{embeddings.shape[0]} frame embeddings were given for {settings.frames} frames.",
+            f"{plural(embeddings.shape[0], 'frame embedding')} were given for "
+            f"{plural(settings.frames, 'frame')}.",
             "Give one embedding per frame.",
         )
     model.pipe.set_ip_adapter_scale(settings.ip_adapter_scale)

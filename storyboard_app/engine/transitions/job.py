@@ -40,6 +40,7 @@ from storyboard_app.engine.transitions.motion_model import (
     load_motion_model,
 )
 from storyboard_app.project.errors import StoryboardError, ValidationError
+from storyboard_app.project.grammar import plural, with_article
 from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.settings import TRANSITION_KINDS
 from storyboard_app.project.store import ProjectStore
@@ -435,7 +436,8 @@ def _check_frames(kind: str, frames: int) -> None:
     low, high = MOTION_FRAME_RANGE if kind == "motion" else (1, MAX_CLASSIC_FRAMES)
     if not low <= frames <= high:
         raise ValidationError(
-            f"A {kind} transition of {frames} frames is out of range.",
+            f"{with_article(kind).capitalize()} transition of {plural(frames, 'frame')} "
+            "is out of range.",
             f"Use {low} to {high} frames.",
         )
 
