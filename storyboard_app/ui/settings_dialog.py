@@ -13,7 +13,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TypeVar
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -21,11 +22,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -164,6 +167,12 @@ class SettingsDialog(QDialog):
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
         self._detect_task: asyncio.Task[None] | None = None
+        # Long messages wrap to the dialog's width and the form scrolls when the screen
+        # is too short for it, so messages never clip or squash the fields.
+        self._scroll = QScrollArea()
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self._scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._build()
         guard_wheel_in(self)
         self.device.currentIndexChanged.connect(lambda _row: self.detect_gpu())
@@ -235,18 +244,24 @@ class SettingsDialog(QDialog):
         self.fit_to_contents()
 
     def fit_to_contents(self) -> None:
-        """Grow to show a longer message whole, rather than clip it and squash the fields."""
-        layout = self.layout()
-        layout.activate()
-        width = self.width()
-        needed = layout.totalMinimumSize().height()
-        if layout.hasHeightForWidth():
-            needed = max(needed, layout.totalHeightForWidth(width))
+        """Grow to show every field and a longer message whole, up to the screen's height;
+        beyond that the content scrolls, and nothing is clipped or squashed."""
+        content = self._scroll.widget()
+        content.layout().activate()
+        width = self._scroll.viewport().width()
+        needed = content.minimumSizeHint().height()
+        if content.hasHeightForWidth():
+            needed = max(needed, content.heightForWidth(width))
+        target = needed + self.height() - self._scroll.viewport().height()
         screen = self.screen()
         if screen is not None:
-            needed = min(needed, screen.availableGeometry().height())
-        if needed > self.height():
-            self.resize(width, needed)
+            target = min(target, screen.availableGeometry().height())
+        if target > self.height():
+            self.resize(self.width(), target)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.fit_to_contents()
 
     def _build(self) -> None:
         engine = QFormLayout()
@@ -271,12 +286,18 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        content = QWidget()
+        fields = QVBoxLayout(content)
+        fields.setContentsMargins(0, 0, 0, 0)
+        fields.addWidget(_group("Model (this project)", self.model))
+        fields.addWidget(_group("Engine (this computer)", engine))
+        fields.addWidget(_group("Rendering (this project)", render))
+        fields.addWidget(_group("Consistency (this project)", consistency))
+        fields.addWidget(self.error)
+        fields.addStretch(1)
+        self._scroll.setWidget(content)
         layout = QVBoxLayout(self)
-        layout.addWidget(_group("Model (this project)", self.model))
-        layout.addWidget(_group("Engine (this computer)", engine))
-        layout.addWidget(_group("Rendering (this project)", render))
-        layout.addWidget(_group("Consistency (this project)", consistency))
-        layout.addWidget(self.error)
+        layout.addWidget(self._scroll, 1)
         layout.addWidget(buttons)
 
 
