@@ -264,7 +264,8 @@ def register_move_scene(commands: Commands) -> None:
         commands,
         "move-scene",
         cmd_move_scene,
-        "Move a panel; transitions whose panels stop being neighbours become stale.",
+        "Move a panel; a cut or crossfade joins its new neighbours, a morph or motion whose "
+        "panels part becomes stale.",
     )
     add_project_argument(parser)
     parser.add_argument("number", type=int, help="panel number to move")
