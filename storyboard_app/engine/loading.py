@@ -569,7 +569,7 @@ def _check_folder_weights(folder: Path, model_index: Mapping[str, Any]) -> str |
             continue
         if name in _UNLOADED_COMPONENTS:
             continue
-        _refuse_pickled_shards(folder, name)
+        refuse_pickled_shards(folder, name)
         if name not in WEIGHTED_COMPONENTS:
             _refuse_pickle_only_component(folder, name)
             continue
@@ -581,7 +581,7 @@ def _check_folder_weights(folder: Path, model_index: Mapping[str, Any]) -> str |
     return variant
 
 
-def _refuse_pickled_shards(folder: Path, component: str) -> None:
+def refuse_pickled_shards(folder: Path, component: str) -> None:
     """Refuse a sharded component whose safetensors index names a shard that is not safetensors.
 
     diffusers and transformers load each shard by its own suffix, so a ``.bin``

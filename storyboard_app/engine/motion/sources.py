@@ -20,7 +20,12 @@ from storyboard_app.engine.errors import (
     NotAPipelineError,
     UnsafeCheckpointError,
 )
-from storyboard_app.engine.loading import PICKLE_SUFFIXES, SAFETENSORS_SUFFIX, hub_cache_dir
+from storyboard_app.engine.loading import (
+    PICKLE_SUFFIXES,
+    SAFETENSORS_SUFFIX,
+    hub_cache_dir,
+    refuse_pickled_shards,
+)
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 _HINT_CONVERT = (
@@ -72,6 +77,9 @@ def require_safetensors_folder(folder: Path, what: str) -> None:
             f"The {what} folder {folder} has no config.json.",
             "Give the folder of that one model (the one holding config.json).",
         )
+    # A shard index may name pickle shards beside .safetensors ones: the loader
+    # opens each shard by its suffix, so the index is checked before any is read.
+    refuse_pickled_shards(folder.parent, folder.name)
     if any(folder.glob(f"*{SAFETENSORS_SUFFIX}")):
         return
     pickles = [p for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES]
