@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ from storyboard_app.engine.cache_format import (
 CACHE_SUFFIX = ".safetensors"
 IDENTITY_CACHE_DIR = Path("cache") / "identity"  # inside the project folder
 DEFAULT_BUDGET_GB = 20.0
+STALE_PARTIAL_SECONDS = 600  # a build writes every step: older partial files are leftovers
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,24 @@ def clear_caches(cache_dir: Path, character: str | None = None) -> list[CacheInf
     for info in list_caches(cache_dir):
         if info.path.name.startswith(prefix) and _delete(info.path):
             removed.append(info)
+    remove_leftovers(cache_dir, prefix)
+    return removed
+
+
+def remove_leftovers(cache_dir: Path, prefix: str = "") -> list[Path]:
+    """Delete the partial files of builds that ended without finishing (a crash, a
+    kill), recognised by our naming and by not having been written for a while."""
+    if not cache_dir.is_dir():
+        return []
+    now = time.time()
+    removed = []
+    for path in cache_dir.glob(f"{prefix}*{CACHE_SUFFIX}.*.partial"):
+        try:
+            stale = now - path.stat().st_mtime > STALE_PARTIAL_SECONDS
+        except OSError:
+            continue
+        if stale and _delete(path):
+            removed.append(path)
     return removed
 
 

@@ -19,6 +19,7 @@ import contextlib
 import json
 import mmap
 import os
+import secrets
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -75,7 +76,10 @@ class IdentityCacheWriter:
         self.precision = precision
         self.nbytes = 0
         self._metadata = dict(metadata or {})
-        self._data_path = self.path.with_name(self.path.name + ".data.partial")
+        # Names of its own: two processes building the same cache never share a file.
+        token = f"{os.getpid()}-{secrets.token_hex(4)}"
+        self._data_path = self.path.with_name(f"{self.path.name}.{token}.data.partial")
+        self._partial = self.path.with_name(f"{self.path.name}.{token}.partial")
         self._data = open(self._data_path, "wb")  # noqa: SIM115 - closed by finish/abort
         self._pending: dict[tuple[int, str], EncodedEntry] = {}
         self._written: list[tuple[str, str, tuple[int, ...], int]] = []
@@ -101,13 +105,12 @@ class IdentityCacheWriter:
             self.end_step(-1)
             self._data.close()
             header = encode_header(self._file_metadata(), self._written)
-            partial = self.path.with_name(self.path.name + ".partial")
-            with open(partial, "wb") as target, open(self._data_path, "rb") as data:
+            with open(self._partial, "wb") as target, open(self._data_path, "rb") as data:
                 target.write(header)
                 shutil.copyfileobj(data, target, COPY_CHUNK)
                 target.flush()
                 os.fsync(target.fileno())
-            os.replace(partial, self.path)
+            os.replace(self._partial, self.path)
         except BaseException:  # a full disk while finishing: leave no half-made file
             self.abort()
             raise
@@ -119,7 +122,7 @@ class IdentityCacheWriter:
         self._pending.clear()
         self._data.close()
         self._data_path.unlink(missing_ok=True)
-        self.path.with_name(self.path.name + ".partial").unlink(missing_ok=True)
+        self._partial.unlink(missing_ok=True)
 
     def _write(self, name: str, entry: EncodedEntry) -> None:
         host = entry.tensor.detach().to("cpu").contiguous()

@@ -30,7 +30,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from storyboard_app.engine.cache_store import budget_bytes, cache_path, evict_caches
+from storyboard_app.engine.cache_store import (
+    budget_bytes,
+    cache_path,
+    evict_caches,
+    remove_leftovers,
+)
 from storyboard_app.engine.consistency_state import ConsistencySchedule, ConsistencyState
 from storyboard_app.engine.consistent_attention import consistent_attention, consistent_layer_names
 from storyboard_app.engine.devices import dtype_name, translate_oom
@@ -446,10 +451,12 @@ def cache_summary(request: RenderRequest, character: CharacterIdentity) -> str:
 
 
 def keep_under_budget(request: RenderRequest, in_use: Iterable[IdentityBank]) -> None:
-    """Evict least recently used caches over the budget, never one this render reads."""
+    """Evict least recently used caches over the budget, never one this render reads,
+    and the partial files that crashed builds left."""
     if request.cache_dir is not None and request.cache_dir.is_dir():
         keep = [cache.path for cache in in_use if isinstance(getattr(cache, "path", None), Path)]
         evict_caches(request.cache_dir, budget_bytes(request.identity_cache_budget_gb), keep)
+        remove_leftovers(request.cache_dir)
 
 
 def close_caches(caches: Iterable[object]) -> None:

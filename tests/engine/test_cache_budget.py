@@ -147,7 +147,13 @@ def test_cache_command_lists_and_clears(tmp_path: Path, capsys: pytest.CaptureFi
     table = cli_caches(capsys, project)
     assert "Mara" in table and "damaged" in table and "4 caches" in table
 
+    crashed = folder / (bob.name + ".123-abcd.data.partial")  # a build killed long ago
+    crashed.write_bytes(b"half a step")
+    os.utime(crashed, (1_000, 1_000))
+    building = folder / (bob.name + ".456-ef01.data.partial")  # another process's, live
+    building.write_bytes(b"a step")
     cleared = cli_caches(capsys, project, "--clear", "Bob", "--json")
+    assert not crashed.exists() and building.exists()
     assert len(cleared["removed"]) == 2 and cleared["left"] == []
     assert {c["character"] for c in cli_caches(capsys, project, "--json")} == {"Mara"}
     assert "Removed 2 identity caches" in cli_caches(capsys, project, "--clear")

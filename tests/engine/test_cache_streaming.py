@@ -5,6 +5,7 @@ a build holds one step, and the file stays a plain safetensors file."""
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -147,7 +148,7 @@ def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
     """The writer holds one step's entries, never the whole cache."""
     path = tmp_path / "bob.safetensors"
     writer = IdentityCacheWriter(path, "k")
-    data = path.with_name(path.name + ".data.partial")
+    data = writer._data_path
     for step in range(4):
         for layer in LAYERS:
             writer.put(step, layer, torch.ones(ENTRY_SHAPE))
@@ -156,8 +157,7 @@ def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
         writer._data.flush()
         assert data.stat().st_size == (step + 1) * STEP_BYTES
     writer.finish().close()
-    assert not data.exists()
-    assert not path.with_name(path.name + ".partial").exists()
+    assert sorted(tmp_path.iterdir()) == [path]
 
 
 def test_aborted_build_leaves_nothing(tmp_path: Path) -> None:
@@ -336,3 +336,31 @@ def test_footprint_formula_predicts_the_files_the_renderer_writes(
     check = footprint.check_tiny(tiny_sdxl_dir, tmp_path)
     assert check.checked == 4
     assert 0 < check.fp8_rms_error < 0.04
+
+
+BUILDER = """
+import sys, time, torch
+from storyboard_app.engine.identity_cache_file import IdentityCacheWriter
+path, value = sys.argv[1], float(sys.argv[2])
+writer = IdentityCacheWriter(path, "same key")
+for step in range(6):
+    writer.put(step, "layer", torch.full((2, 64, 64), value))
+    writer.end_step(step)
+    writer._data.flush()
+    time.sleep(0.05)
+writer.finish().close()
+"""
+
+
+def test_two_processes_building_the_same_cache_leave_one_whole_cache(tmp_path: Path) -> None:
+    path = tmp_path / "mara.safetensors"
+    builders = [
+        subprocess.Popen([sys.executable, "-c", BUILDER, str(path), str(value)])
+        for value in (1.0, 2.0)
+    ]
+    assert [builder.wait(timeout=120) for builder in builders] == [0, 0]
+    cache = open_identity_cache(path, key="same key")
+    values = {float(v) for step in range(6) for v in cache.get(step, "layer").unique()}
+    cache.close()
+    assert values in ({1.0}, {2.0})  # one builder's cache, whole, not a mix
+    assert sorted(tmp_path.iterdir()) == [path]
