@@ -304,8 +304,9 @@ class ConsistencyState:
             raise ValueError("A read pass needs at least one panel.")
         if self.window_size is not None and len(panels) > self.window_size:
             raise ValueError(f"{len(panels)} panels exceed the window of {self.window_size}.")
-        self._reset(ConsistencyMode.READ, seed, len(panels))
-        self._read_caches = _unique(cache for caches in panels for cache in caches)
+        reads = _unique(cache for caches in panels for cache in caches)
+        self._reset(ConsistencyMode.READ, seed, len(panels), keep=reads)
+        self._read_caches = reads
         self._layouts = tuple(
             PanelGroup.layout(
                 images, len(panels), reads, self.device, shared=share_between_panels and bool(reads)
@@ -384,7 +385,15 @@ class ConsistencyState:
         indices = self.sampler.indices(self.seed, self.step, layer_index, self._images, tokens)
         return to_device(indices, device)
 
-    def _reset(self, mode: ConsistencyMode, seed: int, images: int) -> None:
+    def _reset(
+        self, mode: ConsistencyMode, seed: int, images: int, keep: tuple[IdentityBank, ...] = ()
+    ) -> None:
+        """Start a pass; caches the last pass read and this one does not give back
+        their staging memory, so host memory follows the characters being read."""
+        for cache in self._read_caches:
+            release = getattr(cache, "release", None)
+            if release is not None and not any(cache is kept for kept in keep):
+                release()
         self.mode = mode
         self.seed = seed
         self.step = 0

@@ -262,8 +262,9 @@ class StreamedIdentityCache:
         job = self._copier.submit(self._copy_step, step, view, index, device)
         return DeferredStep({}, self._dtype, device=device, job=job)
 
-    def close(self) -> None:
-        """Stop the copy thread; release the mapping, the staging buffers and the file."""
+    def release(self) -> None:
+        """Give back the staging buffers, the copy thread and every mapped page while
+        no panel reads this cache; the next :meth:`prefetch` sets them up again."""
         if self._copier is not None:
             self._copier.shutdown(wait=True)
             self._copier = None
@@ -276,6 +277,13 @@ class StreamedIdentityCache:
         self._staging.clear()
         self._registered.clear()
         self._staging_events.clear()
+        self._next_staging = 0
+        while self._live:
+            self._release_pages(self._live.popleft())
+
+    def close(self) -> None:
+        """Release everything (see :meth:`release`), then the mapping and the file."""
+        self.release()
         if self._map is not None:
             # With views still alive elsewhere, the mapping closes with the last of them.
             with contextlib.suppress(BufferError):

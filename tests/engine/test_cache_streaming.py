@@ -364,3 +364,28 @@ def test_two_processes_building_the_same_cache_leave_one_whole_cache(tmp_path: P
     cache.close()
     assert values in ({1.0}, {2.0})  # one builder's cache, whole, not a mix
     assert sorted(tmp_path.iterdir()) == [path]
+
+
+def test_host_memory_follows_the_characters_being_read(tmp_path: Path) -> None:
+    """A cache the current pass does not read gives its staging memory back."""
+    caches = {}
+    for name in ("mara", "bob"):
+        write_cache(tmp_path / f"{name}.safetensors", steps=3, seed=len(name))
+        caches[name] = StreamedIdentityCache.open(tmp_path / f"{name}.safetensors", staged=True)
+    state = ConsistencyState(full_schedule(3), SAMPLER)
+    held = []
+    try:
+        for cast in (["mara"], ["bob"], ["mara", "bob"], []):
+            state.begin_read([[caches[name] for name in cast]], seed=1)
+            for step in range(3):
+                state.begin_step(step)
+            held.append({name: cache.staging_bytes // STEP_BYTES for name, cache in caches.items()})
+    finally:
+        for cache in caches.values():
+            cache.close()
+    assert held == [
+        {"mara": 2, "bob": 0},
+        {"mara": 0, "bob": 2},
+        {"mara": 2, "bob": 2},
+        {"mara": 0, "bob": 0},
+    ]
