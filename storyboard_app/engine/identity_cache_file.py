@@ -387,11 +387,17 @@ def open_identity_cache(
 
 def _pinned(nbytes: int) -> tuple[torch.Tensor, bool]:
     """``nbytes`` of page-locked memory, exactly, and whether it was registered here:
-    ordinary memory registered with CUDA (PyTorch's pinned allocator would round a
-    220 MB buffer up to 256 MB); that allocator only if registering fails."""
-    buffer = torch.empty(nbytes, dtype=torch.uint8)
-    if nbytes and int(torch.cuda.cudart().cudaHostRegister(buffer.data_ptr(), nbytes, 0)) == 0:
+    page-aligned anonymous memory registered with CUDA (PyTorch's pinned allocator
+    would round a 210 MiB buffer up to 256 MiB); that allocator only if registering
+    fails."""
+    memory = mmap.mmap(-1, max(nbytes, 1))
+    buffer = torch.frombuffer(memory, dtype=torch.uint8, count=nbytes)
+    cudart = torch.cuda.cudart()
+    if nbytes and int(cudart.cudaHostRegister(buffer.data_ptr(), nbytes, 0)) == 0:
         return buffer, True
+    clear_error = getattr(cudart, "cudaGetLastError", None)
+    if clear_error is not None:  # so that no later kernel launch reports this failure
+        clear_error()
     return torch.empty(nbytes, dtype=torch.uint8, pin_memory=True), False
 
 
