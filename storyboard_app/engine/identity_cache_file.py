@@ -5,11 +5,12 @@ each step's entries as soon as the step ends, so building a cache holds one
 step in memory, never the whole cache. :class:`StreamedIdentityCache` maps the
 file and hands the attention state one step at a time: on the CPU as views of
 the mapping, on CUDA through a pair of staging buffers pinned once at their
-exact size (not through PyTorch's power-of-two pinned allocator) and copied to
-the device on a side stream one step ahead. Pages of steps already used are
-given back to the system, so the host memory a render holds for a character is
-two steps' entries, whatever the number of steps, and a reroll reads only the
-steps it renders.
+exact size (not through PyTorch's power-of-two pinned allocator), filled by a
+copy thread and copied to the device on a side stream one step ahead. Pages of
+steps already used are given back to the system, and a cache the current panel
+does not read gives back its buffers, so the host memory a render holds is two
+steps' entries per character being read, whatever the number of steps, and a
+reroll reads only the steps it renders.
 """
 
 from __future__ import annotations
