@@ -174,7 +174,7 @@ def test_a_refused_script_import_leaves_no_reference_file(
     store: ProjectStore, tmp_path: Path
 ) -> None:
     from storyboard_app.project.errors import ValidationError
-    from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript
+    from storyboard_app.project.scripts.model import CharacterSpec, SceneSpec, StoryScript
     from storyboard_app.project.story import import_story
 
     reference = tmp_path / "face.png"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from storyboard_app.project.errors import ScriptError
-from storyboard_app.project.script_text import parse_story_text
+from storyboard_app.project.scripts.text import parse_story_text
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "projects_example"
 

@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from storyboard_app.project.errors import ScriptError
-from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
-from storyboard_app.project.script_io import load_story_script, validate_story
-from storyboard_app.project.script_toml import dump_story_toml, parse_story_toml
+from storyboard_app.project.scripts.io import load_story_script, validate_story
+from storyboard_app.project.scripts.model import (
+    CharacterSpec,
+    SceneSpec,
+    StoryScript,
+    TransitionSpec,
+)
+from storyboard_app.project.scripts.toml_format import dump_story_toml, parse_story_toml
 from storyboard_app.project.story import create_project_from_script, export_story
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "projects_example"

@@ -8,7 +8,7 @@ from support import png_bytes
 from storyboard_app.project.camera import CameraMove, Framing
 from storyboard_app.project.errors import ScriptError, ValidationError
 from storyboard_app.project.records import TakeParams
-from storyboard_app.project.script_toml import dump_story_toml, parse_story_toml
+from storyboard_app.project.scripts.toml_format import dump_story_toml, parse_story_toml
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import export_story
 from storyboard_app.project.timeline import build_timeline

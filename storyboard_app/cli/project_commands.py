@@ -22,8 +22,8 @@ from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.files import atomic_write_text
 from storyboard_app.project.grammar import plural, with_article
 from storyboard_app.project.records import SceneRecord
-from storyboard_app.project.script_io import load_story_script
-from storyboard_app.project.script_toml import dump_story_toml
+from storyboard_app.project.scripts.io import load_story_script
+from storyboard_app.project.scripts.toml_format import dump_story_toml
 from storyboard_app.project.settings import AUTO_SIZE, SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script, export_story, flat_settings

@@ -27,7 +27,7 @@ from storyboard_app.cli.common import EXIT_ERROR, EXIT_OK, Commands, add_command
 from storyboard_app.project import bundled
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.grammar import plural
-from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script
 

@@ -19,7 +19,12 @@ from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Transition
 from storyboard_app.project.records import TransitionRecord
 from storyboard_app.project.scenes import add_scene
-from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
+from storyboard_app.project.scripts.model import (
+    CharacterSpec,
+    SceneSpec,
+    StoryScript,
+    TransitionSpec,
+)
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore, settings_to_row
 

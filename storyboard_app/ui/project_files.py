@@ -19,7 +19,7 @@ from storyboard_app.project.bundled import examples_dir
 from storyboard_app.project.errors import ProjectExistsError, ProjectReadOnlyError
 from storyboard_app.project.files import disk_full_error, is_disk_full
 from storyboard_app.project.schema import read_only_uri
-from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.store import DATABASE_NAME, ProjectStore, project_folder
 from storyboard_app.project.story import create_project_from_script
 

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.project.script_io import title_from_path
+from storyboard_app.project.scripts.io import title_from_path
 
 
 class StartPage(QWidget):

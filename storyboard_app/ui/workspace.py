@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from storyboard_app.project.errors import StoryboardError
-from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.app_settings import AppSettings

@@ -11,7 +11,7 @@ from support import EXAMPLES, png_bytes
 
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.records import TakeParams
-from storyboard_app.project.script_io import load_story_script
+from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.commands.characters import (
     AddCharacterCommand,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from storyboard_app.project.records import CharacterRecord
-from storyboard_app.project.script import StoryScript
+from storyboard_app.project.scripts.model import StoryScript
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.story import import_story
 from storyboard_app.project.undo_support import (

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn, Protocol
 
 from storyboard_app.project.errors import ScriptError
-from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
+from storyboard_app.project.scripts.model import (
+    CharacterSpec,
+    SceneSpec,
+    StoryScript,
+    TransitionSpec,
+)
 from storyboard_app.project.settings import SHOT_TYPES, TRANSITION_KINDS
 from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN, find_tags
 
@@ -105,11 +110,11 @@ def _parser_for(path: Path) -> Parser:
     """
     suffix = path.suffix.lower()
     if suffix in TOML_SUFFIXES:
-        from storyboard_app.project.script_toml import parse_story_toml
+        from storyboard_app.project.scripts.toml_format import parse_story_toml
 
         return parse_story_toml
     if suffix in TEXT_SUFFIXES:
-        from storyboard_app.project.script_text import parse_story_text
+        from storyboard_app.project.scripts.text import parse_story_text
 
         return parse_story_text
     raise ScriptError(

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from itertools import dropwhile
 from pathlib import Path
 
-from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript
-from storyboard_app.project.script_io import (
+from storyboard_app.project.scripts.io import (
     Position,
     check_prompt,
     fail_at,
@@ -23,6 +22,7 @@ from storyboard_app.project.script_io import (
     validate_characters,
     validate_scene,
 )
+from storyboard_app.project.scripts.model import CharacterSpec, SceneSpec, StoryScript
 from storyboard_app.project.tags import (
     NO_CHARACTER_TAG,
     TAG_PATTERN,

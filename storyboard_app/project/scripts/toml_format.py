@@ -20,12 +20,17 @@ import tomli_w
 from storyboard_app.project.camera import CameraMove, Framing
 from storyboard_app.project.characters import check_identity_framings
 from storyboard_app.project.errors import ScriptError, ValidationError
-from storyboard_app.project.script import CharacterSpec, SceneSpec, StoryScript, TransitionSpec
-from storyboard_app.project.script_io import (
+from storyboard_app.project.scripts.io import (
     Position,
     split_no_character_tag,
     title_from_path,
     validate_story,
+)
+from storyboard_app.project.scripts.model import (
+    CharacterSpec,
+    SceneSpec,
+    StoryScript,
+    TransitionSpec,
 )
 from storyboard_app.project.settings import (
     AUTO_SIZE,
