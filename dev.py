@@ -70,7 +70,7 @@ def ensure_environment() -> None:
     pip = [venv_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     if not has_torch():
         run(*pip, CPU_TORCH)
-    run(*pip, "-e", f"{ROOT}[dev]")
+    run(*pip, "-e", f"{ROOT}[dev,farm]")  # farm: Ray, so the farm tests run
     STAMP.write_text(install_fingerprint())
 
 

@@ -17,6 +17,7 @@ from storyboard_app.cli import (
     cache,
     edit_commands,
     export,
+    farm,
     project_commands,
     render,
     selftest,
@@ -104,4 +105,5 @@ COMMANDS: list[Callable[[Commands], None]] = [
     selftest.register_self_test,
     transition.register_transition,
     cache.register_cache,
+    farm.register_farm,
 ]

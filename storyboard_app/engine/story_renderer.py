@@ -205,24 +205,7 @@ class StoryRenderer:
         is_cancelled: CancelCheck,
     ) -> IdentityBank:
         """Open the character's cache on disk when its key matches, else build and save it."""
-        key = identity_cache_key(
-            model=request.model_source,
-            architecture=self.loaded.architecture,
-            dtype=dtype_name(self.loaded.dtype),
-            width=request.width,
-            height=request.height,
-            steps=request.steps,
-            guidance=request.guidance,
-            scheduler=request.scheduler,
-            description=character.description,
-            negative_prompt=character.negative_prompt,
-            seed=character.seed,
-            identity_prompts=list(character.identity_prompts),
-            consistency=request.identity_record(),
-            freeu=request.freeu,
-            schedule=schedule.digest(),
-            precision=request.identity_cache_precision,
-        )
+        key = self._identity_key(request, character, schedule)
         path = cache_path(request.cache_dir, character.name, key)
         counter.next()
         if path is not None and path.is_file():
@@ -260,6 +243,41 @@ class StoryRenderer:
             )
         on_event(IdentityReady(character.name, built=True, nbytes=cache.nbytes))
         return cache
+
+    def identity_cache_file(self, request: RenderRequest, name: str) -> Path | None:
+        """Where a render of ``request`` looks for (and saves) the cache of character ``name``.
+
+        Lets a farm driver see which caches a project lacks, and ship the file
+        under the name a worker's render will look up, without loading anything.
+        """
+        request = self.sized(request)
+        layers = consistent_layer_names(self.pipe.unet, request.consistency.blocks)
+        schedule = ConsistencySchedule.draw(request.schedule_seed, request.steps, layers)
+        key = self._identity_key(request, request.character(name), schedule)
+        return cache_path(request.cache_dir, name, key)
+
+    def _identity_key(
+        self, request: RenderRequest, character: CharacterIdentity, schedule: ConsistencySchedule
+    ) -> str:
+        """The key of a character's cache: everything its tokens depend on."""
+        return identity_cache_key(
+            model=request.model_source,
+            architecture=self.loaded.architecture,
+            dtype=dtype_name(self.loaded.dtype),
+            width=request.width,
+            height=request.height,
+            steps=request.steps,
+            guidance=request.guidance,
+            scheduler=request.scheduler,
+            description=character.description,
+            negative_prompt=character.negative_prompt,
+            seed=character.seed,
+            identity_prompts=list(character.identity_prompts),
+            consistency=request.identity_record(),
+            freeu=request.freeu,
+            schedule=schedule.digest(),
+            precision=request.identity_cache_precision,
+        )
 
     def _build_to_disk(
         self,

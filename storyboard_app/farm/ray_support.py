@@ -1,0 +1,28 @@
+"""Whether Ray, the optional extra farm rendering runs on, is installed."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from storyboard_app.project.errors import StoryboardError
+
+INSTALL_HINT = "pip install 'storyboard[farm]'"
+
+
+class FarmNeedsRay(StoryboardError):
+    """Ray is not installed: farm rendering is an optional extra."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            f"Farm rendering needs Ray: {INSTALL_HINT}",
+            "Or render one project at a time with 'storyboard render PROJECT'.",
+        )
+
+
+def require_ray() -> ModuleType:
+    """The ``ray`` module, or :class:`FarmNeedsRay` when it is not installed."""
+    try:
+        return importlib.import_module("ray")
+    except ImportError as exc:
+        raise FarmNeedsRay() from exc
