@@ -6,10 +6,11 @@ Figures for SDXL are computed exactly, from the shipped SDXL UNet config
 draws from the default base seed. The same formulas are then checked against a
 measured run: the tiny SDXL renders a two-character story through the real
 renderer into a temporary project cache, once with 16-bit and once with 8-bit
-storage, and the files it writes must hold exactly the predicted bytes (data,
-largest step, whole file). Host memory while rendering is what the streaming
-reader holds per character: two steps (the pinned staging pair on CUDA, mapped
-pages on the CPU), so the figure is two largest steps per character. The 8-bit
+storage, and the files it writes must hold exactly the predicted bytes (entries,
+data, largest step, and the whole file: the header's reserved room plus data).
+Host memory while rendering is what the streaming reader holds per character
+being read: two steps (the pinned staging pair on CUDA, mapped pages on the
+CPU), so the figure is two largest steps per character. The 8-bit
 reconstruction error is measured on the tiny run's real hidden states (8-bit
 against the 16-bit cache of the same identity pass). Peak host RSS is the own
 peak (``VmHWM``; ``ru_maxrss`` where there is no /proc) of two fresh processes
@@ -35,11 +36,15 @@ from pathlib import Path
 import torch
 from diffusers import UNet2DConditionModel
 
-from storyboard_app.engine.cache_format import encode_header, read_header, tensor_name
+from storyboard_app.engine.cache_format import read_header, tensor_name
 from storyboard_app.engine.consistency_state import ConsistencySchedule, TokenSampler
 from storyboard_app.engine.consistent_attention import consistent_layer_names
 from storyboard_app.engine.identity_cache import FP8, SAFETENSORS_DTYPES
-from storyboard_app.engine.identity_cache_file import STAGED_STEPS, open_identity_cache
+from storyboard_app.engine.identity_cache_file import (
+    STAGED_STEPS,
+    open_identity_cache,
+    reserved_header_bytes,
+)
 from storyboard_app.project.bundled import resources_dir
 from storyboard_app.project.settings import ProjectSettings
 
@@ -160,33 +165,29 @@ def official_low_vram_bytes(
     return steps * per_step * 2
 
 
+def sdxl_schedule(shapes: Sequence[LayerShape], settings: ProjectSettings) -> ConsistencySchedule:
+    """The schedule a render at ``settings`` draws (from the base seed)."""
+    return ConsistencySchedule.draw(settings.base_seed, settings.steps, [s.name for s in shapes])
+
+
 def default_layout(dtype: torch.dtype) -> tuple[CacheLayout, list[LayerShape], ProjectSettings]:
     """One character's cache at the project's defaults on the real SDXL config."""
     settings = ProjectSettings()
-    shapes = consistent_layer_shapes(sdxl_unet_config(), settings.width)
-    schedule = ConsistencySchedule.draw(
-        settings.base_seed, settings.steps, [s.name for s in shapes]
-    )
+    width, height = settings.render_size("sdxl")
+    shapes = consistent_layer_shapes(sdxl_unet_config(), width)
+    schedule = sdxl_schedule(shapes, settings)
     consistency = settings.consistency
     sampler = TokenSampler(
         consistency.sampling_rate,
         consistency.sampling_rate_high_res,
-        settings.height,
-        settings.width,
+        height,
+        width,
     )
     layout = cache_layout(shapes, schedule, sampler, consistency.identity_images, dtype)
     return layout, shapes, settings
 
 
-def header_bytes(layout: CacheLayout, metadata: dict[str, str]) -> int:
-    return len(encode_header(metadata, list(layout.entries)))
-
-
-SDXL_METADATA = {  # as the renderer writes it, with a 64-hex key and a typical summary
-    "format": "storyboard-identity-cache/2",
-    "key": "0" * 64,
-    "precision": "fp16",
-    "dtype": "float16",
+SDXL_EXTRA = {  # what the renderer adds to the metadata, for a typical name and model
     "character": "Character",
     "summary": "1024x1024, 30 steps, euler, 2 identity images, fp16, model sd_xl_base_1.0",
 }
@@ -250,7 +251,9 @@ def check_tiny(model: Path, work: Path) -> TinyCheck:
         for path in files[precision]:
             header = read_header(path)
             measured = [(e.name, e.dtype, e.shape, e.nbytes) for e in header.entries]
-            predicted_size = header_bytes(layout, header.metadata) + layout.data_bytes
+            extra = {k: header.metadata[k] for k in ("character", "summary")}
+            room = reserved_header_bytes(header.key, schedule.consistent, extra, precision)
+            predicted_size = room + layout.data_bytes
             if (
                 measured != list(layout.entries)
                 or header.data_bytes != layout.data_bytes
@@ -339,14 +342,14 @@ def footprint_lines() -> list[str]:
     fp16, shapes, settings = default_layout(torch.float16)
     fp8, _, _ = default_layout(FP8)
     gib = 2**30
-    disk16 = header_bytes(fp16, SDXL_METADATA) + fp16.data_bytes
-    scales = {"scales": json.dumps({e[0]: 1.2345678e-2 for e in fp8.entries})}
-    disk8 = header_bytes(fp8, {**SDXL_METADATA, "precision": "fp8", **scales}) + fp8.data_bytes
+    planned = sdxl_schedule(shapes, settings).consistent
+    disk16 = reserved_header_bytes("0" * 64, planned, SDXL_EXTRA, "fp16") + fp16.data_bytes
+    disk8 = reserved_header_bytes("0" * 64, planned, SDXL_EXTRA, "fp8") + fp8.data_bytes
     host = CHARACTERS * STAGED_STEPS * fp16.max_step_bytes
     consistency = settings.consistency
     rates = (consistency.sampling_rate, consistency.sampling_rate_high_res)
     low_vram = official_low_vram_bytes(
-        shapes, settings.steps, consistency.identity_images, rates, settings.width
+        shapes, settings.steps, consistency.identity_images, rates, settings.render_size("sdxl")[0]
     )
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -354,8 +357,8 @@ def footprint_lines() -> list[str]:
         tiny = check_tiny(model, work / "check")
         peaks = {n: peak_rss_kib(model, n, work / f"rss{n}") for n in (8, 32)}
     label = (
-        f"SDXL {settings.width} px, {settings.steps} steps, {consistency.identity_images} "
-        f"identity images, {len(shapes)} layers"
+        f"SDXL {settings.render_size('sdxl')[0]} px, {settings.steps} steps, "
+        f"{consistency.identity_images} identity images, {len(shapes)} layers"
     )
     return [
         f"{label}: {len(fp16.entries)} entries, largest step {fp16.max_step_bytes / 2**20:.1f} "

@@ -116,10 +116,13 @@ def parse_tensor_name(name: str) -> tuple[int, str]:
 
 
 def encode_header(
-    metadata: dict[str, str], entries: list[tuple[str, str, tuple[int, ...], int]]
+    metadata: dict[str, str],
+    entries: list[tuple[str, str, tuple[int, ...], int]],
+    size: int | None = None,
 ) -> bytes:
     """The 8-byte length and JSON header for ``(name, dtype, shape, nbytes)`` entries
-    stored back to back in the given order, padded with spaces as safetensors does."""
+    stored back to back in the given order, padded with spaces as safetensors does:
+    to ``size`` bytes in all when it fits (the space a writer reserved), else to 8."""
     header: dict[str, object] = {"__metadata__": metadata}
     offset = 0
     for name, dtype, shape, nbytes in entries:
@@ -130,7 +133,10 @@ def encode_header(
         }
         offset += nbytes
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
-    text += b" " * (-(len(text) + 8) % HEADER_ALIGNMENT)
+    if size is not None and len(text) + 8 <= size:
+        text += b" " * (size - 8 - len(text))
+    else:
+        text += b" " * (-(len(text) + 8) % HEADER_ALIGNMENT)
     return struct.pack("<Q", len(text)) + text
 
 

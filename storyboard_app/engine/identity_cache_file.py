@@ -22,10 +22,11 @@ import mmap
 import os
 import secrets
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 
@@ -58,9 +59,11 @@ class IdentityCacheWriter:
 
     Entries arrive from the attention processors during a step and stay where
     they were made (on the GPU when rendering there) until :meth:`end_step`
-    writes them to a data file, one entry at a time. :meth:`finish` puts the
-    header in front and moves the file into place atomically; :meth:`abort`
-    (on cancel or error) leaves nothing behind.
+    writes them to the file, one entry at a time. Given the ``planned``
+    entries (the schedule), the header's room is reserved up front, so
+    :meth:`finish` writes the header in place and renames the file: no copy,
+    no second file. Without a plan the data is copied behind the header.
+    :meth:`abort` (on cancel or error) leaves nothing behind.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class IdentityCacheWriter:
         *,
         precision: str | None = "fp16",
         metadata: Mapping[str, str] | None = None,
+        planned: Iterable[tuple[int, str]] | None = None,
     ) -> None:
         check_precision(precision)
         self.path = Path(path)
@@ -77,11 +81,15 @@ class IdentityCacheWriter:
         self.precision = precision
         self.nbytes = 0
         self._metadata = dict(metadata or {})
+        self._reserved = (
+            0 if planned is None else reserved_header_bytes(key, planned, self._metadata, precision)
+        )
         # Names of its own: two processes building the same cache never share a file.
         token = f"{os.getpid()}-{secrets.token_hex(4)}"
-        self._data_path = self.path.with_name(f"{self.path.name}.{token}.data.partial")
         self._partial = self.path.with_name(f"{self.path.name}.{token}.partial")
-        self._data = open(self._data_path, "wb")  # noqa: SIM115 - closed by finish/abort
+        self._assembled = self.path.with_name(f"{self.path.name}.{token}.whole.partial")
+        self._data = open(self._partial, "w+b")  # noqa: SIM115 - closed by finish/abort
+        self._data.seek(self._reserved)
         self._pending: dict[tuple[int, str], EncodedEntry] = {}
         self._written: list[tuple[str, str, tuple[int, ...], int]] = []
         self._scales: dict[str, float] = {}
@@ -101,29 +109,39 @@ class IdentityCacheWriter:
         self._pending.clear()
 
     def finish(self) -> StreamedIdentityCache:
-        """Write the header and the data as one safetensors file; open it for reading."""
+        """Write the header in front of the data, sync, rename; open it for reading."""
         try:
             self.end_step(-1)
-            self._data.close()
-            header = encode_header(self._file_metadata(), self._written)
-            with open(self._partial, "wb") as target, open(self._data_path, "rb") as data:
-                target.write(header)
-                shutil.copyfileobj(data, target, COPY_CHUNK)
-                target.flush()
-                os.fsync(target.fileno())
-            os.replace(self._partial, self.path)
+            header = encode_header(self._file_metadata(), self._written, size=self._reserved)
+            if len(header) == self._reserved:
+                self._data.seek(0)
+                self._data.write(header)
+                _sync_and_close(self._data)
+                os.replace(self._partial, self.path)
+            else:
+                self._data.close()
+                self._copy_behind(header)
+                os.replace(self._assembled, self.path)
+                self._partial.unlink(missing_ok=True)
         except BaseException:  # a full disk while finishing: leave no half-made file
             self.abort()
             raise
-        self._data_path.unlink(missing_ok=True)
         return StreamedIdentityCache.open(self.path, key=self.key)
 
     def abort(self) -> None:
         """Drop everything written so far (a cancelled or failed build)."""
         self._pending.clear()
         self._data.close()
-        self._data_path.unlink(missing_ok=True)
         self._partial.unlink(missing_ok=True)
+        self._assembled.unlink(missing_ok=True)
+
+    def _copy_behind(self, header: bytes) -> None:
+        """The header, then the data written after the reserved room (too small or none)."""
+        with open(self._assembled, "wb") as target, open(self._partial, "rb") as data:
+            target.write(header)
+            data.seek(self._reserved)
+            shutil.copyfileobj(data, target, COPY_CHUNK)
+            _sync_and_close(target)
 
     def _write(self, name: str, entry: EncodedEntry) -> None:
         host = entry.tensor.detach().to("cpu").contiguous()
@@ -134,12 +152,45 @@ class IdentityCacheWriter:
         self.nbytes += host.nbytes
 
     def _file_metadata(self) -> dict[str, str]:
-        metadata = {"format": CACHE_FORMAT, "key": self.key}
-        metadata["precision"] = self.precision or "exact"
-        metadata["dtype"] = str(self._dtype or torch.float16).removeprefix("torch.")
-        if self._scales:
-            metadata["scales"] = json.dumps(self._scales, separators=(",", ":"))
-        return {**metadata, **self._metadata}
+        dtype = str(self._dtype or torch.float16).removeprefix("torch.")
+        return file_metadata(self.key, self.precision, dtype, self._scales, self._metadata)
+
+
+def file_metadata(
+    key: str,
+    precision: str | None,
+    dtype: str,
+    scales: Mapping[str, float],
+    extra: Mapping[str, str],
+) -> dict[str, str]:
+    """A cache file's metadata: our marker first (``carries_marker`` reads the start)."""
+    metadata = {"format": CACHE_FORMAT, "key": key, "precision": precision or "exact"}
+    metadata["dtype"] = dtype
+    if scales:
+        metadata["scales"] = json.dumps(dict(scales), separators=(",", ":"))
+    return {**metadata, **extra}
+
+
+def reserved_header_bytes(
+    key: str,
+    planned: Iterable[tuple[int, str]],
+    extra: Mapping[str, str],
+    precision: str | None,
+) -> int:
+    """Room for the header of a cache storing at most the ``planned`` entries: the
+    header with every number at a size no real one reaches (10-digit dimensions,
+    offsets of 10^14 bytes per entry, 24-character scales)."""
+    names = [tensor_name(step, layer) for step, layer in sorted(planned)]
+    scales = {name: -1.2345678901234567e-300 for name in names} if precision == "fp8" else {}
+    metadata = file_metadata(key, precision, "bfloat16", scales, extra)
+    widest = [(name, "F8_E4M3", (10**9, 10**9, 10**9), 10**14) for name in names]
+    return len(encode_header(metadata, widest))
+
+
+def _sync_and_close(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
+    handle.close()
 
 
 def save_identity_cache(

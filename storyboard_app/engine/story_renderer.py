@@ -298,6 +298,7 @@ class StoryRenderer:
             key,
             precision=request.identity_cache_precision,
             metadata={"character": character.name, "summary": cache_summary(request, character)},
+            planned=state.schedule.consistent,
         )
         state.begin_write(writer, seed=character.seed, images=len(identity_pass.prompts))
         try:

@@ -5,6 +5,7 @@ a build holds one step, and the file stays a plain safetensors file."""
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import subprocess
 import sys
 import threading
@@ -148,7 +149,7 @@ def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
     """The writer holds one step's entries, never the whole cache."""
     path = tmp_path / "bob.safetensors"
     writer = IdentityCacheWriter(path, "k")
-    data = writer._data_path
+    data = writer._partial
     for step in range(4):
         for layer in LAYERS:
             writer.put(step, layer, torch.ones(ENTRY_SHAPE))
@@ -158,6 +159,49 @@ def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
         assert data.stat().st_size == (step + 1) * STEP_BYTES
     writer.finish().close()
     assert sorted(tmp_path.iterdir()) == [path]
+
+
+@pytest.mark.parametrize("precision", ["fp16", "fp8"])
+def test_planned_build_writes_its_header_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, precision: str
+) -> None:
+    """Given the schedule, the header's room is reserved: finishing copies nothing."""
+
+    def no_copy(*args: object) -> None:
+        raise AssertionError("the data was copied")
+
+    monkeypatch.setattr(shutil, "copyfileobj", no_copy)
+    path = tmp_path / "mara.safetensors"
+    planned = [(step, layer) for step in range(3) for layer in LAYERS]
+    writer = IdentityCacheWriter(
+        path, "k", precision=precision, metadata={"character": "Mara"}, planned=planned
+    )
+    for step, layer in planned:
+        writer.put(step, layer, torch.randn(ENTRY_SHAPE))
+    cache = writer.finish()
+    try:
+        assert path.stat().st_size == cache.header.data_start + cache.nbytes
+        assert sorted(tmp_path.iterdir()) == [path]
+        with safe_open(str(path), framework="pt") as handle:  # the padded header reads
+            assert handle.metadata()["character"] == "Mara"
+            assert len(handle.keys()) == len(planned)
+    finally:
+        cache.close()
+
+
+def test_build_beyond_its_plan_still_makes_a_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "mara.safetensors"
+    writer = IdentityCacheWriter(path, "k", planned=[(0, LAYERS[0])])
+    for step in range(4):
+        for layer in LAYERS:
+            writer.put(step, layer, torch.ones(ENTRY_SHAPE) * step)
+    cache = writer.finish()
+    try:
+        assert len(cache) == 4 * len(LAYERS)
+        assert float(cache.get(3, LAYERS[2]).max()) == 3.0
+        assert sorted(tmp_path.iterdir()) == [path]
+    finally:
+        cache.close()
 
 
 def test_aborted_build_leaves_nothing(tmp_path: Path) -> None:
