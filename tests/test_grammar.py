@@ -53,5 +53,5 @@ def test_a_one_frame_transition_out_of_range_is_named_in_the_singular() -> None:
     from storyboard_app.engine.transitions.job import _check_frames
     from storyboard_app.project.errors import ValidationError
 
-    with pytest.raises(ValidationError, match="^A motion transition of 1 frame is out of range"):
+    with pytest.raises(ValidationError, match=r"^A motion transition of 1 frame is out of range"):
         _check_frames("motion", 1)
