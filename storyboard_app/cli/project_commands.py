@@ -23,6 +23,8 @@ from storyboard_app.project.files import atomic_write_text
 from storyboard_app.project.grammar import plural, with_article
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.scripts.io import load_story_script
+from storyboard_app.project.scripts.model import CharacterSpec
+from storyboard_app.project.scripts.names import undescribed
 from storyboard_app.project.scripts.toml_format import dump_story_toml
 from storyboard_app.project.settings import AUTO_SIZE, SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
@@ -41,7 +43,8 @@ def register_new(commands: Commands) -> None:
         dest="script",
         type=Path,
         metavar="SCRIPT",
-        help="story script to import: .toml, or .txt in StoryDiffusion's [Name] syntax",
+        help="story script to import: .toml, .txt in StoryDiffusion's [Name] syntax, "
+        "or a .fountain screenplay",
     )
     parser.add_argument("--name", help="project name (default: the script's title or folder name)")
 
@@ -60,7 +63,19 @@ def cmd_new(args: argparse.Namespace) -> int:
         f"Created {info.path} with {plural(info.character_count, 'character')} "
         f"and {plural(info.scene_count, 'panel')}."
     )
+    if args.script is not None:
+        print_undescribed(script.characters)
     return EXIT_OK
+
+
+def print_undescribed(characters: Sequence[CharacterSpec]) -> None:
+    """Characters found in a screenplay or story have their name as a stand-in description."""
+    names = undescribed(characters)
+    if names:
+        print(
+            f"Describe {', '.join(names)}: their description is only the name for now "
+            "(storyboard edit-character PROJECT NAME --description '...')."
+        )
 
 
 def register_info(commands: Commands) -> None:

@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 from storyboard_app.project.store import project_folder
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
-SCRIPT_FILTER = "Story scripts (*.toml *.txt)"
+SCRIPT_FILTER = "Story scripts and screenplays (*.toml *.txt *.story *.fountain)"
 PROJECT_FILTER = "Storyboard projects (*.storyboard)"
 
 

@@ -27,6 +27,7 @@ from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN, find_tags
 
 TEXT_SUFFIXES = (".txt", ".story")
 TOML_SUFFIXES = (".toml",)
+FOUNTAIN_SUFFIXES = (".fountain", ".spmd")
 MAX_SEED = 2**63 - 1
 MAX_SCRIPT_BYTES = 5_000_000
 COLOR_PATTERN = re.compile(r"#[0-9a-fA-F]{6}")
@@ -117,11 +118,16 @@ def _parser_for(path: Path) -> Parser:
         from storyboard_app.project.scripts.text import parse_story_text
 
         return parse_story_text
+    if suffix in FOUNTAIN_SUFFIXES:
+        from storyboard_app.project.scripts.fountain import parse_fountain
+
+        return parse_fountain
     raise ScriptError(
         path,
         None,
         f"unknown story script type '{path.suffix or '(no suffix)'}'",
-        "Name the file .toml for a TOML story, or .txt / .story for StoryDiffusion's text format.",
+        "Name the file .toml for a TOML story, .txt / .story for StoryDiffusion's text format, "
+        "or .fountain for a screenplay.",
     )
 
 
