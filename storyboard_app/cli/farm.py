@@ -73,7 +73,8 @@ def cmd_farm_render(args: argparse.Namespace) -> int:
     options = farm_options_of(args)
     plans = [plan_of(folder, args.scenes, render_options(args)) for folder in args.projects]
     started = time.monotonic()
-    with joined_cluster(args.address), progress_for(args) as progress:
+    worker_logs = bool(getattr(args, "verbose", False))
+    with joined_cluster(args.address, worker_logs=worker_logs), progress_for(args) as progress:
         outcomes = farm_render(plans, options, lambda p: show_progress(progress, p))
     report(outcomes, args.json, time.monotonic() - started)
     return EXIT_OK

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -89,15 +90,22 @@ class FarmError(StoryboardError):
 
 
 @contextlib.contextmanager
-def joined_cluster(address: str) -> Iterator[None]:
+def joined_cluster(address: str, *, worker_logs: bool = False) -> Iterator[None]:
     """Ray joined at ``address`` for the block ('local': a new instance on this machine).
 
     A caller that joined already (a test, a notebook) keeps its connection.
+    ``worker_logs`` streams the workers' output here (``--verbose``); a failed
+    task's error comes back either way.
     """
     if ray.is_initialized():
         yield
         return
-    ray.init(address=None if address == "local" else address, include_dashboard=False)
+    ray.init(
+        address=None if address == "local" else address,
+        include_dashboard=False,
+        log_to_driver=worker_logs,
+        logging_level=logging.INFO if worker_logs else logging.WARNING,
+    )
     try:
         yield
     finally:
@@ -169,7 +177,7 @@ class FarmRun:
         plan = self.plans[index]
         if not plan.windows:
             return
-        names = ray.get(self.idle[0].cache_files.remote(plan.request))
+        names = task_result(self.idle[0].cache_files.remote(plan.request))
         for character, cache_file in names.items():
             self.needed_by.setdefault(cache_file, set())
             if cache_file in self.cache_refs:
@@ -275,6 +283,6 @@ def task_result(ref: Any) -> Any:
         ) from None
     except ray.exceptions.RayActorError as error:
         raise FarmError(
-            "A farm worker died more often than its restarts allow.",
+            "A farm worker died more often than Ray may restart it and retry its task.",
             "Check the workers' memory and logs (ray logs); rerun to render what is missing.",
         ) from error

@@ -196,6 +196,19 @@ def test_an_interrupted_farm_render_reruns_only_what_is_missing(
     assert sum(plan.panel_count for plan in plans_of(projects)) == 0
 
 
+@pytest.mark.farm
+def test_a_model_the_workers_cannot_load_is_one_clear_error(
+    local_ray: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project,) = make_projects(tmp_path, ["forest"])
+    args = ["farm", "render", str(project), "--model", str(tmp_path / "nowhere"), "--size", "64x64"]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "error:" in err and "nowhere" in err and "Traceback" not in err
+    assert all(hashes == [] for hashes in take_hashes(project).values())
+    wait_for_free_cpus(local_ray, 2)
+
+
 def wait_for_free_cpus(ray: object, count: float, timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while ray.available_resources().get("CPU", 0) < count:  # type: ignore[attr-defined]
