@@ -379,11 +379,12 @@ class StreamedIdentityCache:
         start = self._step_start(step)
         if device.type != "cuda":
             return PrefetchedStep(self._encoded_step(step, staging, start), self._dtype)
-        stream = self._side_streams.setdefault(device, torch.cuda.Stream(device))
-        with torch.cuda.stream(stream):
+        if device not in self._side_streams:  # one side stream per device, made once
+            self._side_streams[device] = torch.cuda.Stream(device)
+        with torch.cuda.stream(self._side_streams[device]):
             on_device = staging.to(device, non_blocking=True)
             copied = torch.cuda.Event()
-            copied.record(stream)
+            copied.record(self._side_streams[device])
         self._staging_events[index] = copied
         return PrefetchedStep(
             self._encoded_step(step, on_device, start), self._dtype, copied, device
