@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     Boolean,
     Column,
-    DateTime,
     Float,
     ForeignKey,
     Integer,
@@ -21,8 +20,11 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from storyboard_app.project.stored_types import StoredDateTime, check_stored_types
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -78,7 +80,7 @@ class ProjectSettingsRow(Base):
     identity_cache_budget_gb: Mapped[float] = mapped_column(
         Float, default=20.0, server_default="20.0"
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(StoredDateTime(), default=utc_now)
 
 
 class Character(Base):
@@ -152,7 +154,7 @@ class Take(Base):
     consistency_json: Mapped[str] = mapped_column(Text, default="{}")
     identity_fingerprint: Mapped[str] = mapped_column(String(64), default="")
     freeu: Mapped[str] = mapped_column(String(8), default="off")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    created_at: Mapped[datetime] = mapped_column(StoredDateTime(), default=utc_now)
 
     scene: Mapped[Scene] = relationship(back_populates="takes", foreign_keys=[scene_id])
 
@@ -186,5 +188,10 @@ class Transition(Base):
         ForeignKey("takes.id", ondelete="SET NULL"), nullable=True
     )
     updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utc_now, onupdate=utc_now
+        StoredDateTime(), default=utc_now, onupdate=utc_now
     )
+
+
+# Every loaded row is checked against its columns' types (SQLite stores any value anywhere).
+event.listen(Base, "load", check_stored_types, propagate=True)
+event.listen(Base, "refresh", check_stored_types, propagate=True)

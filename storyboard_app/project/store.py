@@ -291,7 +291,9 @@ class ProjectStore:
 
     def _check_settings_row(self) -> None:
         with self.session() as session:
-            if session.get(ProjectSettingsRow, 1) is None:
+            # Only whether the row is there: its values are checked where they are read.
+            found = session.scalar(select(ProjectSettingsRow.id).where(ProjectSettingsRow.id == 1))
+            if found is None:
                 raise NotAProjectError(
                     f"{self.folder} has a database but no project settings.",
                     "Restore project.sqlite from a backup.",
