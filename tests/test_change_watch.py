@@ -48,3 +48,18 @@ def test_a_path_with_uri_characters_is_watched(tmp_path: Path) -> None:
             assert watch.changed()
         finally:
             watch.close()
+
+
+def test_a_folder_name_with_uri_characters_keeps_its_database_inside(tmp_path: Path) -> None:
+    """A "?" or "#" in the path once ended the database URL: the file went next to the folder."""
+    with ProjectStore.create(tmp_path / "what? #1 50%.storyboard") as store:
+        store.scenes.add("[NC] a quiet sea")
+        watch = ChangeWatch(store.folder / DATABASE_NAME)
+        try:
+            store.rename("Renamed")
+            assert watch.changed()
+        finally:
+            watch.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["what? #1 50%.storyboard"]
+    with ProjectStore.open(tmp_path / "what? #1 50%.storyboard") as store:
+        assert [s.prompt for s in store.scenes.list()] == ["[NC] a quiet sea"]

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import URL, Connection, Engine, create_engine, event, func, select
 from sqlalchemy.exc import DatabaseError as SqlDatabaseError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -314,8 +314,11 @@ def _make_engine(database: Path, read_only: bool = False) -> Engine:
             poolclass=NullPool,
         )
     else:
+        # URL.create takes the path as it is: in a "sqlite:///…" string a "?" or "#"
+        # in a folder name would end the path, and the database would go elsewhere.
         engine = create_engine(
-            f"sqlite:///{database}", connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}
+            URL.create("sqlite", database=str(database)),
+            connect_args={"timeout": BUSY_TIMEOUT_MS / 1000},
         )
 
     @event.listens_for(engine, "connect")
