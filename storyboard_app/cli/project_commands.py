@@ -23,8 +23,9 @@ from storyboard_app.project.files import atomic_write_text
 from storyboard_app.project.grammar import plural, with_article
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.scripts.io import load_story_script
-from storyboard_app.project.scripts.model import CharacterSpec
+from storyboard_app.project.scripts.model import CharacterSpec, StoryScript
 from storyboard_app.project.scripts.names import undescribed
+from storyboard_app.project.scripts.prose import load_prose_story
 from storyboard_app.project.scripts.toml_format import dump_story_toml
 from storyboard_app.project.settings import AUTO_SIZE, SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
@@ -46,12 +47,46 @@ def register_new(commands: Commands) -> None:
         help="story script to import: .toml, .txt in StoryDiffusion's [Name] syntax, "
         "or a .fountain screenplay",
     )
+    parser.add_argument(
+        "--from-prose",
+        dest="prose",
+        type=Path,
+        metavar="STORY",
+        help="a story written as prose (.md or .txt): one panel per sentence, by rules",
+    )
+    parser.add_argument(
+        "--cast", type=Path, metavar="FILE", help="with --from-prose: characters, as a .toml story"
+    )
+    parser.add_argument("--panels", type=int, metavar="N", help="with --from-prose: about N panels")
+    parser.add_argument(
+        "--narrator", metavar="NAME", help="with --from-prose: who 'I' is (default: first of cast)"
+    )
     parser.add_argument("--name", help="project name (default: the script's title or folder name)")
 
 
+def story_from_args(args: argparse.Namespace) -> StoryScript | None:
+    """The story ``new`` imports: a script, prose cut into panels, or none."""
+    if args.script is not None and args.prose is not None:
+        raise ValidationError(
+            "--from and --from-prose cannot be used together.", "Give one story to start from."
+        )
+    prose_only = [f"--{o}" for o in ("cast", "panels", "narrator") if getattr(args, o) is not None]
+    if args.prose is None and prose_only:
+        raise ValidationError(
+            f"{', '.join(prose_only)} only work with --from-prose.", "Add --from-prose STORY."
+        )
+    if args.panels is not None and args.panels < 1:
+        raise ValidationError(
+            f"--panels {args.panels} is not a panel count.", "Use 1 or more, e.g. --panels 12."
+        )
+    if args.prose is not None:
+        return load_prose_story(args.prose, args.cast, args.panels, args.narrator)
+    return load_story_script(args.script) if args.script is not None else None
+
+
 def cmd_new(args: argparse.Namespace) -> int:
-    if args.script is not None:
-        script = load_story_script(args.script)
+    script = story_from_args(args)
+    if script is not None:
         if args.name:
             script = dataclasses.replace(script, title=args.name)
         store = create_project_from_script(args.path, script)
@@ -63,7 +98,7 @@ def cmd_new(args: argparse.Namespace) -> int:
         f"Created {info.path} with {plural(info.character_count, 'character')} "
         f"and {plural(info.scene_count, 'panel')}."
     )
-    if args.script is not None:
+    if script is not None:
         print_undescribed(script.characters)
     return EXIT_OK
 
