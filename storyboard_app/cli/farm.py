@@ -47,6 +47,13 @@ def register_farm(commands: Commands) -> None:
     render.add_argument(
         "--gpus-per-worker", type=float, default=0.0, metavar="G", help="GPUs each worker holds"
     )
+    render.add_argument(
+        "--shared-dir",
+        type=Path,
+        metavar="FOLDER",
+        help="pass identity caches through this folder, seen by every worker and this machine "
+        "(default: through Ray's object store)",
+    )
     render.add_argument("--scenes", metavar="LIST", help="panel numbers, e.g. 1,3-5 (default: all)")
     render.add_argument("--model", metavar="SOURCE", help="hub id, folder, .safetensors or 'tiny'")
     render.add_argument("--steps", type=int, help="denoising steps")
@@ -85,8 +92,25 @@ def farm_options_of(args: argparse.Namespace) -> FarmOptions:
 
     cpus = 1.0 if args.gpus_per_worker == 0 else 0.0
     return FarmOptions(
-        workers=args.workers, gpus_per_worker=args.gpus_per_worker, cpus_per_worker=cpus
+        workers=args.workers,
+        gpus_per_worker=args.gpus_per_worker,
+        cpus_per_worker=cpus,
+        shared_dir=shared_folder(args.shared_dir),
     )
+
+
+def shared_folder(folder: Path | None) -> Path | None:
+    """The ``--shared-dir`` folder, absolute (workers run elsewhere), made if missing."""
+    if folder is None:
+        return None
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValidationError(
+            f"The shared folder {folder} cannot be made ({exc.strerror}).",
+            "Give a folder every worker machine mounts, or leave --shared-dir out.",
+        ) from exc
+    return folder.resolve()
 
 
 def check_workers(workers: int, gpus: float) -> None:

@@ -3,7 +3,8 @@
 For each project, one task per character whose identity cache the project
 lacks, then one task per panel window. A window's task takes the cache files
 it reads as Ray object references, so the bytes travel worker to worker
-through Ray's object store (no shared filesystem is assumed); a window is
+through Ray's object store (no shared filesystem is assumed), or through a
+folder that every worker and the driver see (``shared_dir``); a window is
 handed to a worker once its caches exist, so no worker sits waiting. Each
 returned panel is committed into its project as it arrives, after checking
 its request id, so a driver that dies after N results has kept N takes and a
@@ -45,6 +46,7 @@ class FarmOptions:
     cpus_per_worker: float = 1.0
     max_restarts: int = 3
     max_task_retries: int = 3
+    shared_dir: Path | None = None  # a folder all workers and the driver see, for caches
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def farm_render(
     actors = start_workers(options)
     with contextlib.ExitStack() as stores:
         opened = [stores.enter_context(ProjectStore.open(plan.folder)) for plan in plans]
-        run = FarmRun(plans, opened, actors, on_progress)
+        run = FarmRun(plans, opened, actors, on_progress, options.shared_dir)
         try:
             run.run()
         finally:
@@ -138,7 +140,7 @@ def start_workers(options: FarmOptions) -> list[Any]:
         max_restarts=options.max_restarts,
         max_task_retries=options.max_task_retries,
     )
-    return [worker_class.remote() for _ in range(max(1, options.workers))]
+    return [worker_class.remote(options.shared_dir) for _ in range(max(1, options.workers))]
 
 
 class FarmRun:
@@ -150,8 +152,10 @@ class FarmRun:
         stores: Sequence[ProjectStore],
         actors: Sequence[Any],
         on_progress: ProgressSink,
+        shared_dir: Path | None = None,
     ) -> None:
         self.plans, self.stores, self.on_progress = plans, stores, on_progress
+        self.shared_dir = shared_dir
         self.idle = list(actors)
         self.queue: list[Task] = []
         self.running: dict[Any, tuple[Any, Task]] = {}  # object ref -> (actor, task)
@@ -185,7 +189,7 @@ class FarmRun:
                 continue
             stored = project_path(plan.folder, IDENTITY_CACHE_DIR, cache_file)
             if stored.is_file():
-                self.cache_refs[cache_file] = ray.put((cache_file, stored.read_bytes()))
+                self.cache_refs[cache_file] = ray.put(self.ship(cache_file, stored.read_bytes()))
                 self.ready.add(cache_file)
             else:
                 self.needed_by[cache_file].add(index)
@@ -194,6 +198,15 @@ class FarmRun:
         for window in plan.windows:
             named = dict.fromkeys(name for panel in window for name in panel.characters)
             self.queue.append(WindowTask(index, window, tuple(names[n] for n in named)))
+
+    def ship(self, cache_file: str, data: bytes) -> CacheFile:
+        """A project's cache as workers get it: its bytes, or its name in the shared folder."""
+        if self.shared_dir is None:
+            return cache_file, data
+        target = self.shared_dir / cache_file
+        if not target.is_file():
+            atomic_write(target, data)
+        return cache_file, None
 
     def dispatch(self) -> None:
         """Hand each idle worker the first task whose caches exist."""
@@ -229,6 +242,8 @@ class FarmRun:
     def keep_cache(self, cache_file: str, result: CacheFile) -> None:
         """Write a built cache into each project that lacked it (the project keeps it)."""
         _, data = result
+        if data is None:  # built into the shared folder
+            data = (self.shared_dir / cache_file).read_bytes()
         for index in sorted(self.needed_by.get(cache_file, ())):
             folder = self.plans[index].folder
             atomic_write(project_path(folder, IDENTITY_CACHE_DIR, cache_file), data, place=folder)

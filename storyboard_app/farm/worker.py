@@ -21,14 +21,16 @@ from storyboard_app.engine.render_request import PanelRendered, RenderEvent, Ren
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.project.files import atomic_write
 
-CacheFile = tuple[str, bytes]  # file name, file bytes
+CacheFile = tuple[str, bytes | None]  # file name, its bytes (None: it is in the shared folder)
 
 
 class FarmWorker:
     """Renders identity caches and panel windows on one loaded pipeline."""
 
-    def __init__(self) -> None:
-        self.cache_dir = Path(tempfile.mkdtemp(prefix="storyboard-farm-"))
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        """``shared_dir``: a folder every worker sees; caches are read and built there."""
+        self.shared = shared_dir is not None
+        self.cache_dir = shared_dir or Path(tempfile.mkdtemp(prefix="storyboard-farm-"))
         self.model_key: tuple[str | None, ...] | None = None
         self.renderer: StoryRenderer | None = None
 
@@ -43,20 +45,23 @@ class FarmWorker:
         return {c.name: self._cache_path(renderer, local, c.name).name for c in request.characters}
 
     def build_identity(self, request: RenderRequest, name: str) -> CacheFile:
-        """Build the identity cache of character ``name``; its file name and bytes."""
+        """Build the identity cache of character ``name``; its file name and bytes.
+
+        In a shared folder only the name is returned: the others read the file there.
+        """
         renderer = self._renderer_for(request)
         local = dataclasses.replace(
             self._local(request), characters=(request.character(name),), panels=()
         )
         renderer.build_identities(local, ignore_event)
         path = self._cache_path(renderer, local, name)
-        return path.name, path.read_bytes()
+        return path.name, None if self.shared else path.read_bytes()
 
     def render_window(self, request: RenderRequest, *caches: CacheFile) -> list[PanelRendered]:
         """Render the panels of ``request`` against the given cache files; the finished panels."""
         for file_name, data in caches:
             target = self.cache_dir / Path(file_name).name
-            if not target.is_file():
+            if data is not None and not target.is_file():
                 atomic_write(target, data)
         finished: list[PanelRendered] = []
 
@@ -68,16 +73,18 @@ class FarmWorker:
         return finished
 
     def close(self) -> None:
-        """Drop the model and this worker's cache files."""
+        """Drop the model and this worker's own cache files (never the shared folder)."""
         self.renderer = None
-        shutil.rmtree(self.cache_dir, ignore_errors=True)
+        if not self.shared:
+            shutil.rmtree(self.cache_dir, ignore_errors=True)
 
     def _local(self, request: RenderRequest) -> RenderRequest:
         return dataclasses.replace(request, cache_dir=self.cache_dir)
 
     def _cache_path(self, renderer: StoryRenderer, request: RenderRequest, name: str) -> Path:
         path = renderer.identity_cache_file(request, name)
-        assert path is not None  # _local always sets a cache folder
+        if path is None:  # cannot happen: _local always gives the request a cache folder
+            raise RuntimeError("The farm worker's request has no cache folder.")
         return path
 
     def _renderer_for(self, request: RenderRequest) -> StoryRenderer:

@@ -137,13 +137,16 @@ def test_three_projects_on_two_workers_match_single_process_renders(
 def test_a_killed_worker_is_replaced_and_every_panel_is_committed_once(
     local_ray: object, tmp_path: Path
 ) -> None:
+    """With the caches in a shared folder: the replacement reads them there."""
     import ray
 
     from storyboard_app.farm.driver import FarmOptions, FarmRun, start_workers
 
     projects = make_projects(tmp_path, ["harbour", "city"])
     plans = plans_of(projects)
-    actors = start_workers(FarmOptions(workers=2))
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    actors = start_workers(FarmOptions(workers=2, shared_dir=shared))
     pids = {actor._actor_id: ray.get(actor.pid.remote()) for actor in actors}
     killed: list[int] = []
 
@@ -155,7 +158,7 @@ def test_a_killed_worker_is_replaced_and_every_panel_is_committed_once(
 
     stores = [ProjectStore.open(p) for p in projects]
     try:
-        run = FarmRun(plans, stores, actors, kill_a_busy_worker)
+        run = FarmRun(plans, stores, actors, kill_a_busy_worker, shared)
         run.run()
         new_pids = {ray.get(actor.pid.remote()) for actor in actors}
     finally:
@@ -166,6 +169,9 @@ def test_a_killed_worker_is_replaced_and_every_panel_is_committed_once(
     assert killed and killed[0] not in new_pids  # its actor came back in a new process
     for project in projects:
         assert all(len(hashes) == 1 for hashes in take_hashes(project).values())
+        for cache in (project / IDENTITY_CACHE_DIR).iterdir():
+            assert cache.read_bytes() == (shared / cache.name).read_bytes()
+    assert len(list(shared.glob("*.safetensors"))) == 3  # Mara, Tom, Ina
 
 
 @pytest.mark.farm
