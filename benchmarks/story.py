@@ -6,7 +6,8 @@ builds its identity cache), then single panels with classifier-free guidance,
 side by side in each round:
 
 - ``consistent``: the panel reads the character's identity cache (READ) in the
-  steps and layers the schedule picks (SDXL's up-block ``attn1`` layers);
+  steps and layers the schedule picks (SDXL's up-block ``attn1`` layers),
+  streamed from its file on disk step by step as a render reads it;
 - ``plain``: the same panel with the UNet's own processors (consistency off).
 
 Pass table: ``batch`` is the UNet batch (images x 2 guidance halves);
@@ -52,6 +53,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -68,6 +70,11 @@ from storyboard_app.engine.consistency_state import (
 )
 from storyboard_app.engine.consistent_attention import consistent_attention
 from storyboard_app.engine.identity_cache import IdentityCache, encode_entry
+from storyboard_app.engine.identity_cache_file import (
+    StreamedIdentityCache,
+    open_identity_cache,
+    save_identity_cache,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SDXL = ROOT / "resources/pipeline_configs/sdxl"
@@ -233,13 +240,18 @@ def run_story(
         with consistent_attention(unet, state):
             denoise(*denoise.inputs(IDENTITY_IMAGES, seed=1), state.end_step)
 
+    streamed: list[StreamedIdentityCache] = []
+
     def read(latents: torch.Tensor, cond: dict) -> None:
-        state.begin_read([[cache]], seed=2)
+        state.begin_read([streamed], seed=2)
         with consistent_attention(unet, state):
             denoise(latents, cond, state.end_step)
 
-    with torch.inference_mode():
+    with torch.inference_mode(), tempfile.TemporaryDirectory() as folder:
         _record(identity, timed(write, settings))
+        # Panels read the cache as a render does: streamed from its file, step by step.
+        save_identity_cache(cache, Path(folder) / "identity.safetensors")
+        streamed.append(open_identity_cache(Path(folder) / "identity.safetensors"))
         panel = denoise.inputs(1, seed=3)
         runners = [
             (consistent, lambda: read(*panel)),
@@ -251,6 +263,7 @@ def run_story(
         for round_index in range(settings.rounds):
             for timing, run in runners[:: 1 if round_index % 2 == 0 else -1]:
                 _record(timing, timed(run, settings))
+        streamed[0].close()
     return [identity, consistent, plain], cache
 
 
