@@ -63,3 +63,25 @@ def test_a_folder_name_with_uri_characters_keeps_its_database_inside(tmp_path: P
     assert sorted(p.name for p in tmp_path.iterdir()) == ["what? #1 50%.storyboard"]
     with ProjectStore.open(tmp_path / "what? #1 50%.storyboard") as store:
         assert [s.prompt for s in store.scenes.list()] == ["[NC] a quiet sea"]
+
+
+def test_changes_between_snapshots_are_as_narrow_as_the_edit(story_store: ProjectStore) -> None:
+    from storyboard_app.project.change_watch import ProjectSnapshot, changes_between
+
+    def changes_after(edit: object) -> object:
+        before = ProjectSnapshot.read(story_store)
+        edit()  # type: ignore[operator]
+        return changes_between(before, ProjectSnapshot.read(story_store))
+
+    first, second = (scene.id for scene in story_store.scenes.list()[:2])
+    assert not changes_between(ProjectSnapshot.read(story_store), ProjectSnapshot.read(story_store))
+    caption = changes_after(lambda: story_store.scenes.update(second, caption="Now"))
+    assert (caption.scene_ids, caption.scenes, caption.characters) == ((second,), False, False)
+    added = changes_after(lambda: story_store.scenes.add("[NC] gulls"))
+    assert added.scenes and not added.settings
+    look = changes_after(lambda: story_store.characters.update("Bob", seed=5))
+    assert look.characters and not look.scenes
+    steps = changes_after(lambda: story_store.update_settings(steps=9))
+    assert steps.settings and not steps.scene_ids
+    fade = changes_after(lambda: story_store.transitions.set(first, second, kind="crossfade"))
+    assert fade.scenes

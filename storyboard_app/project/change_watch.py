@@ -7,13 +7,25 @@ nothing to compare with) and only ever reads that pragma: one cheap call, no
 table is read and nothing is written. The connection is opened through SQLite
 (read-only), never with a plain ``open()`` of the file, which would drop the
 process's POSIX locks on it when closed.
+
+When the version changed, a :class:`ProjectSnapshot` of the records the views
+show, compared with the previous one (:func:`changes_between`), tells what
+changed, so only that is read again.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from storyboard_app.project.records import CharacterRecord, SceneRecord, TransitionRecord
+from storyboard_app.project.settings import ProjectSettings
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +68,48 @@ class ChangeWatch:
         except sqlite3.Error as error:
             logger.debug("could not read the project's data version: %s", error)
             return None
+
+
+@dataclass(frozen=True)
+class ProjectSnapshot:
+    """What the views show, as plain records: compared to tell what another program changed."""
+
+    settings: ProjectSettings
+    characters: tuple[CharacterRecord, ...]
+    scenes: tuple[SceneRecord, ...]
+    transitions: tuple[TransitionRecord, ...]
+
+    @classmethod
+    def read(cls, store: ProjectStore) -> ProjectSnapshot:
+        return cls(
+            store.settings(),
+            tuple(store.characters.list()),
+            tuple(store.scenes.list()),
+            tuple(store.transitions.list()),
+        )
+
+
+@dataclass(frozen=True)
+class ProjectChanges:
+    """What differs between two snapshots, as narrowly as the views can refresh it."""
+
+    settings: bool = False
+    characters: bool = False
+    scenes: bool = False  # panels added, removed or reordered, or transitions changed
+    scene_ids: tuple[int, ...] = ()  # panels whose own fields (or takes) changed
+
+    def __bool__(self) -> bool:
+        return self.settings or self.characters or self.scenes or bool(self.scene_ids)
+
+
+def changes_between(old: ProjectSnapshot, new: ProjectSnapshot) -> ProjectChanges:
+    """The narrowest description of what changed from ``old`` to ``new``."""
+    order_changed = [s.id for s in old.scenes] != [s.id for s in new.scenes]
+    before = {scene.id: scene for scene in old.scenes}
+    edited = tuple(s.id for s in new.scenes if not order_changed and before.get(s.id) != s)
+    return ProjectChanges(
+        settings=old.settings != new.settings,
+        characters=old.characters != new.characters,
+        scenes=order_changed or old.transitions != new.transitions,
+        scene_ids=edited,
+    )

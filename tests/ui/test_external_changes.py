@@ -182,3 +182,24 @@ def test_a_refresh_of_a_panel_deleted_elsewhere_reads_the_story_again(
     workspace.session.changed(scene_ids=[second])
     assert workspace.storyboard_model.rowCount() == 3
     assert workspace.inspector.title.text() == "No panel selected"
+
+
+def test_the_window_s_own_edit_costs_the_watcher_one_panel_refresh_not_a_reload(
+    opened: MainWindow,
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    second = workspace.store.scenes.at(2).id
+    workspace.storyboard.select_scenes([second])
+    workspace.watcher.poll()
+    reloads: list[object] = []
+    refreshed: list[int] = []
+    workspace.session.scenesChanged.connect(lambda: reloads.append(1))
+    workspace.session.sceneChanged.connect(refreshed.append)
+    caption = workspace.inspector.fields.caption
+    caption.setPlainText("Typed here")
+    caption.commit()
+    assert refreshed == [second]
+    assert workspace.watcher.poll()
+    assert reloads == [] and refreshed == [second, second]
+    assert not workspace.watcher.poll()
