@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,18 +19,22 @@ from storyboard_app.cli.common import (
     print_json,
     print_table,
 )
+from storyboard_app.engine.story_llm import LlmEndpoint, story_from_llm
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.files import atomic_write_text
 from storyboard_app.project.grammar import plural, with_article
 from storyboard_app.project.records import SceneRecord
-from storyboard_app.project.scripts.io import load_story_script
+from storyboard_app.project.scripts.io import load_story_script, read_script_text
 from storyboard_app.project.scripts.model import CharacterSpec, StoryScript
 from storyboard_app.project.scripts.names import undescribed
-from storyboard_app.project.scripts.prose import load_prose_story
+from storyboard_app.project.scripts.prose import load_cast, load_prose_story
 from storyboard_app.project.scripts.toml_format import dump_story_toml
 from storyboard_app.project.settings import AUTO_SIZE, SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script, export_story, flat_settings
+
+LLM_URL_VARIABLE = "STORYBOARD_LLM_URL"
+LLM_MODEL_VARIABLE = "STORYBOARD_LLM_MODEL"
 
 
 def register_new(commands: Commands) -> None:
@@ -61,6 +66,22 @@ def register_new(commands: Commands) -> None:
     parser.add_argument(
         "--narrator", metavar="NAME", help="with --from-prose: who 'I' is (default: first of cast)"
     )
+    parser.add_argument(
+        "--llm-url",
+        default=os.environ.get(LLM_URL_VARIABLE) or None,
+        metavar="URL",
+        help="with --from-prose: an OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1) "
+        f"to cut the story; the rules are used if it fails (default: ${LLM_URL_VARIABLE})",
+    )
+    parser.add_argument(
+        "--llm-model",
+        default=os.environ.get(LLM_MODEL_VARIABLE, "local"),
+        metavar="NAME",
+        help=f"the model name the server expects (default: ${LLM_MODEL_VARIABLE} or 'local')",
+    )
+    parser.add_argument(
+        "--llm-timeout", type=float, default=60.0, metavar="S", help="seconds to wait for it"
+    )
     parser.add_argument("--name", help="project name (default: the script's title or folder name)")
 
 
@@ -79,9 +100,26 @@ def story_from_args(args: argparse.Namespace) -> StoryScript | None:
         raise ValidationError(
             f"--panels {args.panels} is not a panel count.", "Use 1 or more, e.g. --panels 12."
         )
+    if args.prose is not None and args.llm_url:
+        return story_from_model(args)
     if args.prose is not None:
         return load_prose_story(args.prose, args.cast, args.panels, args.narrator)
     return load_story_script(args.script) if args.script is not None else None
+
+
+def story_from_model(args: argparse.Namespace) -> StoryScript:
+    """The prose cut by the configured model, or by the rules with a note saying why."""
+    if not args.llm_timeout > 0:
+        raise ValidationError(
+            f"--llm-timeout {args.llm_timeout} is not a wait.", "Use seconds above 0, e.g. 60."
+        )
+    cast = load_cast(args.cast) if args.cast is not None else ()
+    endpoint = LlmEndpoint(args.llm_url, args.llm_model, args.llm_timeout)
+    text = read_script_text(args.prose)
+    result = story_from_llm(text, endpoint, args.prose, cast, args.panels, args.narrator)
+    if result.fallback_reason:
+        print(f"Note: {result.fallback_reason}.")
+    return result.script
 
 
 def cmd_new(args: argparse.Namespace) -> int:

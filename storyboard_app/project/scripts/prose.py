@@ -84,17 +84,21 @@ def load_prose_story(
     narrator: str | None = None,
 ) -> StoryScript:
     """Read the story at ``path`` (and its cast file, any story script format) into panels."""
-    cast: tuple[CharacterSpec, ...] = ()
-    if cast_path is not None:
-        cast = load_story_script(cast_path).characters
-        if not cast:
-            fail_at(
-                cast_path,
-                Position(1),
-                "the cast file defines no characters",
-                "Add [[characters]] tables with a name and a description to the cast file.",
-            )
+    cast = load_cast(cast_path) if cast_path is not None else ()
     return parse_prose(read_script_text(Path(path)), Path(path), cast, panels, narrator)
+
+
+def load_cast(cast_path: Path) -> tuple[CharacterSpec, ...]:
+    """The characters of a story script used as a cast file; it must define some."""
+    cast = load_story_script(cast_path).characters
+    if not cast:
+        fail_at(
+            cast_path,
+            Position(1),
+            "the cast file defines no characters",
+            "Add [[characters]] tables with a name and a description to the cast file.",
+        )
+    return cast
 
 
 def parse_prose(
