@@ -134,3 +134,36 @@ def test_an_error_after_progress_starts_on_its_own_line(project: Path, tmp_path:
     assert lines[0].startswith("loading [") and lines[0].endswith(" s)")
     assert lines[1].startswith("error: ") and str(missing) in lines[1]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+def test_on_a_terminal_the_error_still_starts_on_its_own_line(
+    project: Path, tmp_path: Path
+) -> None:
+    """The same failure with stderr on a (pseudo-)terminal: the line is redrawn, then ended."""
+    controller, terminal = os.openpty()
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "storyboard_app", "transition", str(project), "--between",
+             "1", "2", "--kind", "motion", "--model", "tiny", "--predictor",
+             str(tmp_path / "none.safetensors"), "--frames", "4", "--size", "64x64"],
+            stdout=subprocess.PIPE, stderr=terminal, check=False, timeout=300,
+            env={**os.environ, "STORYBOARD_CACHE_DIR": str(tmp_path / "cache")},
+        )  # fmt: skip
+        os.close(terminal)
+        seen = b""
+        while chunk := read_some(controller):
+            seen += chunk
+    finally:
+        os.close(controller)
+    text = seen.decode().replace("\r\n", "\n")  # the terminal turns \n into \r\n
+    assert result.returncode == 1
+    assert text.startswith("\rloading [") and "\nerror: " in text
+    assert "0/1error" not in text and "Traceback" not in text
+
+
+def read_some(fd: int) -> bytes:
+    try:
+        return os.read(fd, 65536)
+    except OSError:  # EIO: the other side of the terminal is closed and drained
+        return b""
