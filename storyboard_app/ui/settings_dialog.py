@@ -45,6 +45,7 @@ T = TypeVar("T")
 CHECK_DELAY_MS = 400
 DEVICES = (("Automatic", ""), ("CPU", "cpu"), ("NVIDIA CUDA", "cuda"), ("Apple MPS", "mps"))
 PRECISIONS = (("Automatic", ""), ("fp32", "fp32"), ("fp16", "fp16"), ("bf16", "bf16"))
+CACHE_PRECISIONS = (("16-bit", "fp16"), ("8-bit, half the disk", "fp8"))
 VRAM_PRESETS = (
     ("Automatic (from GPU memory)", ""),
     ("Low: CPU offload, VAE slicing and tiling", "low"),
@@ -163,6 +164,8 @@ class SettingsDialog(QDialog):
         self.sampling_rate_high_res = _rate(consistency.sampling_rate_high_res)
         self.window_size = _spin(1, 64, consistency.window_size)
         self.identity_images = _spin(1, 8, consistency.identity_images)
+        self.cache_precision = _combo(CACHE_PRECISIONS, project.identity_cache_precision)
+        self.cache_budget = _gigabytes(project.identity_cache_budget_gb)
         self.error = QLabel()
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
@@ -195,6 +198,8 @@ class SettingsDialog(QDialog):
             width=self.width_box.value(),
             height=self.height_box.value(),
             steps=self.steps.value(),
+            identity_cache_precision=self.cache_precision.currentData(),
+            identity_cache_budget_gb=self.cache_budget.value(),
             consistency=consistency,
         )
         engine = EngineOptions(
@@ -281,6 +286,8 @@ class SettingsDialog(QDialog):
         consistency.addRow("Sampling rate (high-res)", self.sampling_rate_high_res)
         consistency.addRow("Window (panels)", self.window_size)
         consistency.addRow("Identity images", self.identity_images)
+        consistency.addRow("Identity cache storage", self.cache_precision)
+        consistency.addRow("Identity cache disk budget", self.cache_budget)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -354,6 +361,17 @@ def _size_spin(value: int) -> QSpinBox:
     """A side in pixels; its lowest value, 0, reads "auto" (the model's native size)."""
     box = _spin(0, 4096, value, step=8)
     box.setSpecialValueText("auto")
+    return box
+
+
+def _gigabytes(value: float) -> QDoubleSpinBox:
+    """The project's identity-cache disk budget; least recently used caches go beyond it."""
+    box = QDoubleSpinBox()
+    box.setRange(0.5, 100_000.0)
+    box.setDecimals(1)
+    box.setSingleStep(5.0)
+    box.setSuffix(" GB")
+    box.setValue(value)
     return box
 
 
