@@ -202,7 +202,10 @@ def show_render_event(progress: Progress, event: object) -> None:
     from storyboard_app.engine.render_request import IdentityReady, RenderProgress
 
     if isinstance(event, RenderProgress):
-        what = "identity of" if event.stage == "identity" else "panels"
+        if event.stage == "identity":
+            what = "identity of"
+        else:  # the label lists the window's panel numbers: "3" or "1, 2, 3"
+            what = "panel" if event.label.isdigit() else "panels"
         stage = f"[{event.pass_index}/{event.pass_count}] {what} {event.label:<12.12}"
         progress.update(stage, event.step, event.steps, "steps")
     elif isinstance(event, IdentityReady):

@@ -38,6 +38,7 @@ def test_render_with_the_tiny_model(project: Path, capsys: pytest.CaptureFixture
     captured = capsys.readouterr()
     assert "Rendered 3 panels" in captured.out
     assert "identity cache built" in captured.err
+    assert "] panel 3 " in captured.err and "panels 3 " not in captured.err
     assert main([*args, "--scenes", "3", "--reroll"]) == 0
     with ProjectStore.open(project) as store:
         counts = [scene.take_count for scene in store.scenes.list()]
@@ -138,7 +139,7 @@ def test_quiet_and_verbose_renders(project: Path, capsys: pytest.CaptureFixture[
     assert main([*args, "--scenes", "1", "--verbose"]) == 0
     err = capsys.readouterr().err
     assert "debug: storyboard_app.cli.render: model tiny loaded in" in err
-    assert "Loading tiny" in err and "/2] panels 1 " in err and "warning: " in err
+    assert "Loading tiny" in err and "/2] panel 1 " in err and "warning: " in err
 
 
 def test_panel_outside_the_story_is_named_in_the_singular(
