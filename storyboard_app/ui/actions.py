@@ -14,6 +14,7 @@ class WindowActions:
     def __init__(self, parent: QWidget, undo_group: QUndoGroup) -> None:
         self._parent = parent
         self.new = self._action("&New Project…", Key.New)
+        self.new_from_story = self._action("New from &Story…", shortcut="Ctrl+Alt+N")
         self.open = self._action("&Open Project…", Key.Open)
         self.recent = QMenu("Open &Recent", parent)
         self.save_as = self._action("Save &As…", Key.SaveAs, "Ctrl+Shift+S")
@@ -65,7 +66,7 @@ class WindowActions:
 
     def fill_menus(self, bar: QMenuBar) -> None:
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([self.new, self.open])
+        file_menu.addActions([self.new, self.new_from_story, self.open])
         file_menu.addMenu(self.recent)
         file_menu.addActions([self.save_as, self.close])
         file_menu.addSeparator()

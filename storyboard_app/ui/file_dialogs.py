@@ -10,6 +10,7 @@ from storyboard_app.project.store import project_folder
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
 SCRIPT_FILTER = "Story scripts and screenplays (*.toml *.txt *.story *.fountain)"
+STORY_FILTER = "Stories and screenplays (*.md *.txt *.fountain)"
 PROJECT_FILTER = "Storyboard projects (*.storyboard)"
 
 
@@ -27,6 +28,11 @@ def ask_project_to_open(parent: QWidget, folder: Path) -> Path | None:
 
 def ask_story_script(parent: QWidget, folder: Path) -> Path | None:
     path, _ = QFileDialog.getOpenFileName(parent, "Import story script", str(folder), SCRIPT_FILTER)
+    return Path(path) if path else None
+
+
+def ask_story(parent: QWidget, folder: Path) -> Path | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "New from story", str(folder), STORY_FILTER)
     return Path(path) if path else None
 
 

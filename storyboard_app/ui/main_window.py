@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QMainWindow,
     QStackedWidget,
@@ -23,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard_app import __version__
+from storyboard_app.project.errors import StoryboardError
 from storyboard_app.ui import file_dialogs, render_questions
 from storyboard_app.ui.actions import WindowActions
 from storyboard_app.ui.app_settings import AppSettings
@@ -30,9 +32,10 @@ from storyboard_app.ui.export_dialog import ExportDialog
 from storyboard_app.ui.job_status import JobStatusBar
 from storyboard_app.ui.message_bar import FixAction, MessageBar, UserMessage
 from storyboard_app.ui.project_controller import ProjectController
-from storyboard_app.ui.project_files import example_scripts
+from storyboard_app.ui.project_files import example_scripts, read_story_draft
 from storyboard_app.ui.settings_dialog import SettingsDialog
 from storyboard_app.ui.start_page import StartPage
+from storyboard_app.ui.story_draft_dialog import StoryDraftDialog
 from storyboard_app.ui.timeline_dock import TimelineDock
 from storyboard_app.ui.workspace import ProjectWorkspace
 from storyboard_app.worker.host import EngineHost
@@ -161,6 +164,7 @@ class MainWindow(QMainWindow):
     def _connect_actions(self) -> None:
         actions = self.actions
         actions.new.triggered.connect(self._ask_new_project)
+        actions.new_from_story.triggered.connect(self._ask_new_from_story)
         actions.open.triggered.connect(self._ask_open_project)
         actions.save_as.triggered.connect(self._ask_save_as)
         actions.close.triggered.connect(self.projects.close_project)
@@ -265,6 +269,28 @@ class MainWindow(QMainWindow):
         if path is not None:
             self.app_settings.set_last_folder(path.parent)
             self.projects.create(path)
+
+    def _ask_new_from_story(self) -> None:
+        story = file_dialogs.ask_story(self, self.app_settings.last_folder())
+        if story is not None:
+            self.new_from_story(story, lambda dialog: dialog.exec() == QDialog.DialogCode.Accepted)
+
+    def new_from_story(self, story: Path, confirm: Callable[[StoryDraftDialog], bool]) -> bool:
+        """Draft ``story``, let the artist edit it (``confirm`` runs the dialog), then create."""
+        try:
+            draft = read_story_draft(story)
+        except StoryboardError as error:
+            self.show_message(UserMessage.from_error(error))
+            return False
+        dialog = StoryDraftDialog(draft, self)
+        if not confirm(dialog) or dialog.result_script is None:
+            return False
+        folder = story.parent
+        path = file_dialogs.ask_new_project(self, folder, f"Save the story “{draft.title}” as")
+        if path is None:
+            return False
+        self.app_settings.set_last_folder(path.parent)
+        return self.projects.create_from_story(dialog.result_script, path)
 
     def _ask_open_project(self) -> None:
         path = file_dialogs.ask_project_to_open(self, self.app_settings.last_folder())

@@ -16,10 +16,15 @@ from PySide6.QtCore import QObject, Signal
 
 from storyboard_app.project.damage import DamageLog
 from storyboard_app.project.errors import ProjectNotFoundError, StoryboardError
+from storyboard_app.project.scripts.model import StoryScript
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.message_bar import Severity, UserMessage
-from storyboard_app.ui.project_files import create_from_script, duplicate_project
+from storyboard_app.ui.project_files import (
+    create_from_script,
+    create_from_story,
+    duplicate_project,
+)
 from storyboard_app.ui.render_questions import RenderChoice
 from storyboard_app.ui.workspace import ProjectWorkspace
 from storyboard_app.worker.host import EngineHost
@@ -56,6 +61,13 @@ class ProjectController(QObject):
         """A new project holding a story script, e.g. a bundled example."""
         return self._replacing(
             lambda: self._create_from_script_now(script, destination),
+            f"create {Path(destination).name}",
+        )
+
+    def create_from_story(self, script: StoryScript, destination: Path) -> bool:
+        """A new project holding a story drafted and edited in File > New from Story…."""
+        return self._replacing(
+            lambda: self._create_with(lambda: create_from_story(script, destination)),
             f"create {Path(destination).name}",
         )
 
@@ -131,6 +143,14 @@ class ProjectController(QObject):
     def _create_from_script_now(self, script: Path, destination: Path) -> bool:
         try:
             store = create_from_script(script, destination)
+        except StoryboardError as exc:
+            return self._refuse(exc)
+        self._install(store)
+        return True
+
+    def _create_with(self, create: Callable[[], ProjectStore]) -> bool:
+        try:
+            store = create()
         except StoryboardError as exc:
             return self._refuse(exc)
         self._install(store)

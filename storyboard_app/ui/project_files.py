@@ -19,11 +19,13 @@ from storyboard_app.project.bundled import examples_dir
 from storyboard_app.project.errors import ProjectExistsError, ProjectReadOnlyError
 from storyboard_app.project.files import disk_full_error, is_disk_full
 from storyboard_app.project.schema import read_only_uri
-from storyboard_app.project.scripts.io import load_story_script
+from storyboard_app.project.scripts.io import FOUNTAIN_SUFFIXES, load_story_script
+from storyboard_app.project.scripts.model import StoryScript
+from storyboard_app.project.scripts.prose import load_prose_story
 from storyboard_app.project.store import DATABASE_NAME, ProjectStore, project_folder
 from storyboard_app.project.story import create_project_from_script
 
-SCRIPT_SUFFIXES = (".toml", ".txt")
+SCRIPT_SUFFIXES = (".toml", ".txt", ".fountain")
 
 
 def examples_folder() -> Path | None:
@@ -41,6 +43,19 @@ def example_scripts() -> list[Path]:
 def create_from_script(script: Path, destination: Path) -> ProjectStore:
     """A new project holding a story script (an example or the artist's own)."""
     return create_project_from_script(destination, load_story_script(script))
+
+
+def read_story_draft(story: Path) -> StoryScript:
+    """The first draft of a story for File > New from Story…: a screenplay by its Fountain
+    structure, anything else as prose cut by the rules."""
+    if story.suffix.lower() in FOUNTAIN_SUFFIXES:
+        return load_story_script(story)
+    return load_prose_story(story)
+
+
+def create_from_story(script: StoryScript, destination: Path) -> ProjectStore:
+    """A new project holding an already parsed (and edited) story."""
+    return create_project_from_script(destination, script)
 
 
 def duplicate_project(source: Path, destination: Path) -> Path:

@@ -35,7 +35,7 @@ def test_without_a_project_the_start_page_lists_examples_and_recent_projects(
     window: MainWindow, tmp_path: Path
 ) -> None:
     assert window.stack.currentWidget() is window.start_page
-    assert window.start_page.examples.count() == 2
+    assert window.start_page.examples.count() == 3
     assert not window.actions.render_all.isEnabled()
     example = Path(window.start_page.examples.item(0).data(256))
     assert window.projects.create_from_script(example, tmp_path / "copy")

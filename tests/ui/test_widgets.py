@@ -95,7 +95,11 @@ def test_save_as_copies_committed_data_still_in_the_wal(
 
 
 def test_the_bundled_examples_are_found() -> None:
-    assert {p.name for p in example_scripts()} == {"forest_treasure.txt", "lighthouse_keeper.toml"}
+    assert {p.name for p in example_scripts()} == {
+        "forest_treasure.txt",
+        "lighthouse.fountain",
+        "lighthouse_keeper.toml",
+    }
 
 
 def test_the_entry_point_takes_an_optional_project(
