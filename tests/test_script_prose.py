@@ -168,3 +168,18 @@ def test_cli_bad_prose_input_is_one_message_and_nothing_made(
     assert code != 0 and words in err and "Traceback" not in err
     assert err.startswith("error: ") and "\nerror" not in err
     assert folder_digest(tmp_path) == before
+
+
+def test_a_named_speech_tag_says_who_speaks_and_puts_them_in_the_panel() -> None:
+    cast = [CAST, CharacterSpec("Tomas", "a tall fisherman")]
+    scene = parse_prose('Mara waits. "Hi," said Tomas.', cast=cast).scenes[0]
+    assert scene.caption == "Tomas: Hi"
+    assert scene.characters == ("Mara", "Tomas")
+
+
+def test_speech_before_any_action_is_a_speaking_panel() -> None:
+    assert prompts('"Hi," said Mara. Mara waves.', cast=[CAST])[0] == (
+        "[Mara] speaking",
+        ("Mara",),
+    )
+    assert prompts('"Hello."') == [("someone speaking", ())]

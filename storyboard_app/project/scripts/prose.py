@@ -39,6 +39,7 @@ from storyboard_app.project.scripts.io import (
 )
 from storyboard_app.project.scripts.model import CharacterSpec, SceneSpec, StoryScript
 from storyboard_app.project.scripts.names import (
+    mentioned,
     tag_mentions,
     undescribed_character,
 )
@@ -70,10 +71,14 @@ NARRATOR = "Narrator"
 
 @dataclass(frozen=True)
 class Beat:
-    """One moment of the story: action words without their quotes, and the speech in it."""
+    """One moment of the story: action words without their quotes, and the speech in it.
+
+    Each speech is (the words around the quote, the quote): the words ("said Tomas")
+    tell who speaks when the speech joins another sentence's beat.
+    """
 
     action: str
-    speech: tuple[str, ...]
+    speech: tuple[tuple[str, str], ...]
     line: int
 
 
@@ -233,7 +238,7 @@ def _beat(sentence: str, line: int) -> Beat:
     )
     action = QUOTE_PATTERN.sub(" ", sentence)
     action = re.sub(r"\s+([,.;:!?])", r"\1", re.sub(r"\s{2,}", " ", action)).strip(" ,")
-    return Beat(action, tuple(s for s in speech if s), line)
+    return Beat(action, tuple((action, s) for s in speech if s), line)
 
 
 def _is_only_speech(beat: Beat) -> bool:
@@ -306,16 +311,32 @@ def build_scenes(beats: Sequence[Beat], names: Sequence[str], narrator: str) -> 
     previous: tuple[str, ...] = ()
     for beat in beats:
         prompt, characters = _cast_beat(beat.action, names, narrator, previous)
-        if not prompt:
-            prompt = f"{' and '.join(f'[{c}]' for c in characters)} speaking".strip()
-            prompt = prompt if characters else "a quiet moment"
-        speaker = characters[0] if characters else ""
-        caption = "\n".join(f"{speaker}: {s}" if speaker else s for s in beat.speech)
+        if not prompt or _is_only_speech(beat):
+            prompt = _speaking_prompt(characters)
+        speakers = [_speaker(hint, names, characters) for hint, _ in beat.speech]
+        characters = tuple(dict.fromkeys([*characters, *filter(None, speakers)]))
+        caption = "\n".join(
+            f"{who}: {text}" if who else text
+            for who, (_, text) in zip(speakers, beat.speech, strict=True)
+        )
         scenes.append(
             SceneSpec(prompt=prompt, characters=characters, caption=caption, line=beat.line)
         )
         previous = characters
     return scenes
+
+
+def _speaker(hint: str, names: Sequence[str], characters: tuple[str, ...]) -> str:
+    """Who says it: the name in its speech tag, else the first character of the moment."""
+    named = mentioned(hint, names)
+    return named[0] if named else (characters[0] if characters else "")
+
+
+def _speaking_prompt(characters: tuple[str, ...]) -> str:
+    """What a panel of speech alone shows: its speakers talking (a speech tag is no picture)."""
+    if not characters:
+        return "someone speaking"
+    return " and ".join(f"[{name}]" for name in characters) + " speaking"
 
 
 def _cast_beat(
