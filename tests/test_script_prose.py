@@ -183,3 +183,12 @@ def test_speech_before_any_action_is_a_speaking_panel() -> None:
         ("Mara",),
     )
     assert prompts('"Hello."') == [("someone speaking", ())]
+
+
+def test_prose_given_to_from_points_at_from_prose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    story = tmp_path / "story.md"
+    story.write_text(STORY)
+    code, _out, err = run_cli(capsys, "new", tmp_path / "p", "--from", story)
+    assert code == 1 and "unknown story script type '.md'" in err and "--from-prose" in err

@@ -127,7 +127,8 @@ def _parser_for(path: Path) -> Parser:
         None,
         f"unknown story script type '{path.suffix or '(no suffix)'}'",
         "Name the file .toml for a TOML story, .txt / .story for StoryDiffusion's text format, "
-        "or .fountain for a screenplay.",
+        "or .fountain for a screenplay; a story in prose (.md) is read by "
+        "'storyboard new --from-prose' or File > New from Story….",
     )
 
 
