@@ -131,7 +131,10 @@ class IdentityCacheWriter:
     def abort(self) -> None:
         """Drop everything written so far (a cancelled or failed build)."""
         self._pending.clear()
-        self._data.close()
+        # Closing flushes buffered data; on a full disk that raises (the file
+        # is closed all the same), and the partial file must still go.
+        with contextlib.suppress(OSError):
+            self._data.close()
         self._partial.unlink(missing_ok=True)
         self._assembled.unlink(missing_ok=True)
 
