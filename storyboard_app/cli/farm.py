@@ -169,4 +169,5 @@ def outcome_json(outcome: ProjectOutcome) -> dict[str, Any]:
         "takes": takes,
         "already_done": outcome.already_done,
         "caches_built": outcome.caches_built,
+        "caches_written": outcome.caches_written,
     }

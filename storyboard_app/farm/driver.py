@@ -66,7 +66,8 @@ class ProjectOutcome:
     folder: Path
     takes: list[TakeRecord] = field(default_factory=list)
     already_done: int = 0
-    caches_built: int = 0
+    caches_built: int = 0  # identity tasks run for this project
+    caches_written: int = 0  # cache files written into it (built, or from another project)
 
 
 @dataclass(frozen=True)
@@ -168,36 +169,48 @@ class FarmRun:
         self.done = 0
 
     def run(self) -> None:
-        for index in range(len(self.plans)):
-            self.plan_tasks(index)
+        names = [self.cache_names(plan) for plan in self.plans]
+        self.plan_caches(names)
+        for index, plan in enumerate(self.plans):
+            for window in plan.windows:
+                named = dict.fromkeys(name for panel in window for name in panel.characters)
+                files = tuple(names[index][name] for name in named)
+                self.queue.append(WindowTask(index, window, files))
             self.report(index)
         while self.queue or self.running:
             self.dispatch()
             finished, _ = ray.wait(list(self.running), num_returns=1)
             self.finish(finished[0])
 
-    def plan_tasks(self, index: int) -> None:
-        """Queue the project's missing caches (shared ones once) and its windows."""
-        plan = self.plans[index]
+    def cache_names(self, plan: ProjectPlan) -> dict[str, str]:
+        """Character -> the cache file name its panels will look up (asked of a worker)."""
         if not plan.windows:
-            return
-        names = task_result(self.idle[0].cache_files.remote(plan.request))
-        for character, cache_file in names.items():
-            self.needed_by.setdefault(cache_file, set())
-            if cache_file in self.cache_refs:
-                self.needed_by[cache_file].add(index)
-                continue
-            stored = project_path(plan.folder, IDENTITY_CACHE_DIR, cache_file)
-            if stored.is_file():
-                self.cache_refs[cache_file] = ray.put(self.ship(cache_file, stored.read_bytes()))
-                self.ready.add(cache_file)
+            return {}
+        return task_result(self.idle[0].cache_files.remote(plan.request))
+
+    def plan_caches(self, names: Sequence[dict[str, str]]) -> None:
+        """One identity task per cache no project has; a cache one project has, shipped.
+
+        A cache shared by several projects (same character, same settings) is
+        built or read once and written into every project that lacks it.
+        """
+        users: dict[str, list[tuple[int, str]]] = {}  # file -> (project, character)
+        for index, project_names in enumerate(names):
+            for character, cache_file in project_names.items():
+                users.setdefault(cache_file, []).append((index, character))
+        for cache_file, used_by in users.items():
+            having = [i for i, _ in used_by if self.stored_cache(i, cache_file).is_file()]
+            self.needed_by[cache_file] = {i for i, _ in used_by if i not in having}
+            if having:
+                data = self.stored_cache(having[0], cache_file).read_bytes()
+                self.cache_refs[cache_file] = ray.put(self.ship(cache_file, data))
+                self.keep_cache(cache_file, (cache_file, data))
             else:
-                self.needed_by[cache_file].add(index)
+                index, character = used_by[0]
                 self.queue.append(IdentityTask(cache_file, index, character))
-                self.cache_refs[cache_file] = None
-        for window in plan.windows:
-            named = dict.fromkeys(name for panel in window for name in panel.characters)
-            self.queue.append(WindowTask(index, window, tuple(names[n] for n in named)))
+
+    def stored_cache(self, index: int, cache_file: str) -> Path:
+        return project_path(self.plans[index].folder, IDENTITY_CACHE_DIR, cache_file)
 
     def ship(self, cache_file: str, data: bytes) -> CacheFile:
         """A project's cache as workers get it: its bytes, or its name in the shared folder."""
@@ -236,18 +249,19 @@ class FarmRun:
         result = task_result(ref)
         if isinstance(task, IdentityTask):
             self.keep_cache(task.cache_file, result)
+            self.outcomes[task.project].caches_built += 1
         else:
             self.commit_window(task, result)
 
     def keep_cache(self, cache_file: str, result: CacheFile) -> None:
-        """Write a built cache into each project that lacked it (the project keeps it)."""
+        """Write a cache into each project that lacks it (the project keeps it)."""
         _, data = result
         if data is None:  # built into the shared folder
             data = (self.shared_dir / cache_file).read_bytes()
         for index in sorted(self.needed_by.get(cache_file, ())):
             folder = self.plans[index].folder
-            atomic_write(project_path(folder, IDENTITY_CACHE_DIR, cache_file), data, place=folder)
-            self.outcomes[index].caches_built += 1
+            atomic_write(self.stored_cache(index, cache_file), data, place=folder)
+            self.outcomes[index].caches_written += 1
         self.ready.add(cache_file)
 
     def commit_window(self, task: WindowTask, panels: list[PanelRendered]) -> None:

@@ -203,6 +203,27 @@ def test_an_interrupted_farm_render_reruns_only_what_is_missing(
 
 
 @pytest.mark.farm
+def test_a_cache_one_project_has_is_copied_into_another_not_built_again(
+    local_ray: object, tmp_path: Path
+) -> None:
+    from storyboard_app.farm.driver import FarmOptions, farm_render
+    from storyboard_app.farm.plan import plan_project
+
+    first = make_projects(tmp_path, ["forest"])[0]
+    (tmp_path / "again").mkdir()
+    second = make_projects(tmp_path / "again", ["forest"])[0]  # the same Mara, no cache yet
+    with ProjectStore.open(first) as store:
+        plans = [plan_project(store, [store.scenes.list()[0].id], OPTIONS)]
+    (started,) = farm_render(plans, FarmOptions(workers=1))
+    assert (started.caches_built, len(started.takes)) == (1, 1)
+    outcomes = farm_render(plans_of([first, second]), FarmOptions(workers=1))
+    assert [len(o.takes) for o in outcomes] == [1, 2]
+    assert [(o.caches_built, o.caches_written) for o in outcomes] == [(0, 0), (0, 1)]
+    (cache,) = (first / IDENTITY_CACHE_DIR).iterdir()
+    assert (second / IDENTITY_CACHE_DIR / cache.name).read_bytes() == cache.read_bytes()
+
+
+@pytest.mark.farm
 def test_a_model_the_workers_cannot_load_is_one_clear_error(
     local_ray: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
