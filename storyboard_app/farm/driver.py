@@ -103,12 +103,18 @@ def joined_cluster(address: str, *, worker_logs: bool = False) -> Iterator[None]
     if ray.is_initialized():
         yield
         return
-    ray.init(
-        address=None if address == "local" else address,
-        include_dashboard=False,
-        log_to_driver=worker_logs,
-        logging_level=logging.INFO if worker_logs else logging.WARNING,
-    )
+    try:
+        ray.init(
+            address=None if address == "local" else address,
+            include_dashboard=False,
+            log_to_driver=worker_logs,
+            logging_level=logging.INFO if worker_logs else logging.WARNING,
+        )
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        raise FarmError(
+            f"Cannot join the Ray cluster at {address}: {error}",
+            "Start it with 'ray start --head' on the head machine, or use --address local.",
+        ) from error
     try:
         yield
     finally:

@@ -265,6 +265,23 @@ def png_of_one_pixel() -> bytes:
     return png_bytes(size=(1, 1))
 
 
+def test_a_cluster_that_cannot_be_joined_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ray = pytest.importorskip("ray")
+
+    def no_cluster(**_options: object) -> None:  # what ray.init raises with no cluster there
+        raise ConnectionError("Could not find any running Ray instance.")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", no_cluster)
+    (project,) = make_projects(tmp_path, ["forest"])
+    assert main(["farm", "render", str(project), *RENDER_ARGS, "--address", "auto"]) == 1
+    err = capsys.readouterr().err
+    assert "Cannot join the Ray cluster at auto" in err and "ray start --head" in err
+    assert "Traceback" not in err
+
+
 def test_missing_ray_gives_the_install_hint(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
