@@ -54,6 +54,7 @@ from storyboard_app.engine.errors import (
     UnsafeCheckpointError,
     UnsupportedModelError,
 )
+from storyboard_app.engine.models.catalogue import download_hint
 from storyboard_app.project.bundled import resources_dir
 from storyboard_app.project.grammar import with_article
 
@@ -435,9 +436,8 @@ def _cached_snapshot(repo_id: str) -> Path:
         raise ModelNotFoundError(
             f"{repo_id} is neither a local folder nor a model in the local Hugging Face "
             f"cache ({cache}); models are never downloaded while rendering.",
-            f"Download it once on a connected machine with `hf download {repo_id}` "
-            "(older versions: `huggingface-cli download`), or point to a local diffusers "
-            "folder or a .safetensors file.",
+            f"{download_hint(repo_id)} Or point to a local diffusers folder or a "
+            ".safetensors file.",
         ) from None
 
 

@@ -195,7 +195,14 @@ def test_hub_id_not_in_cache_says_how_to_download_it() -> None:
         load_text_to_image_pipeline("stabilityai/stable-diffusion-xl-base-1.0", device="cpu")
 
     assert "Hugging Face cache" in error.value.message
-    assert "hf download stabilityai/stable-diffusion-xl-base-1.0" in error.value.hint
+    assert "`storyboard models download sdxl-base`" in error.value.hint
+
+
+def test_hub_id_outside_the_catalogue_names_the_hub_download() -> None:
+    with pytest.raises(ModelNotFoundError) as error:
+        load_text_to_image_pipeline("someone/their-finetune", device="cpu")
+
+    assert "hf download someone/their-finetune" in error.value.hint
 
 
 @pytest.mark.parametrize(

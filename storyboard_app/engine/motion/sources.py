@@ -26,6 +26,7 @@ from storyboard_app.engine.loading import (
     hub_cache_dir,
     refuse_pickled_shards,
 )
+from storyboard_app.engine.models.catalogue import download_hint
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 _HINT_CONVERT = (
@@ -103,18 +104,17 @@ def _from_hub_cache(text: str, what: str) -> Path:
             "Check the path, or give a hub id such as h94/IP-Adapter/models/image_encoder.",
         )
     repo_id, inner = "/".join(parts[:2]), "/".join(parts[2:])
-    snapshot = _cached_snapshot(repo_id, what)
+    snapshot = _cached_snapshot(repo_id, inner, what)
     target = snapshot / inner if inner else snapshot
     if not target.exists():
         raise ModelNotFoundError(
             f"The {what} {inner} is not in the cached copy of {repo_id} ({snapshot}).",
-            f"Download it with `hf download {repo_id} {inner}`, or check the path inside "
-            "the repository.",
+            f"{download_hint(repo_id, inner)} Or check the path inside the repository.",
         )
     return target
 
 
-def _cached_snapshot(repo_id: str, what: str) -> Path:
+def _cached_snapshot(repo_id: str, inner: str, what: str) -> Path:
     cache = hub_cache_dir()
     try:
         return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
@@ -122,6 +122,5 @@ def _cached_snapshot(repo_id: str, what: str) -> Path:
         raise ModelNotFoundError(
             f"The {what} {repo_id} is neither a local path nor in the local Hugging Face "
             f"cache ({cache}); models are never downloaded while generating.",
-            f"Download it once on a connected machine with `hf download {repo_id}`, or "
-            "point to a local folder or file.",
+            f"{download_hint(repo_id, inner)} Or point to a local folder or file.",
         ) from None
