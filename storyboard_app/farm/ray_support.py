@@ -7,7 +7,8 @@ from types import ModuleType
 
 from storyboard_app.project.errors import StoryboardError
 
-INSTALL_HINT = "pip install 'storyboard[farm]'"
+# The distribution is storyboard_app: 'storyboard' on PyPI is an unrelated video tool.
+INSTALL_HINT = "pip install 'storyboard_app[farm]'"
 
 
 class FarmNeedsRay(StoryboardError):

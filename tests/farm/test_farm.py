@@ -289,6 +289,6 @@ def test_missing_ray_gives_the_install_hint(
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
     assert main(["farm", "render", str(project), *RENDER_ARGS]) == 1
     err = capsys.readouterr().err
-    assert "Farm rendering needs Ray: pip install 'storyboard[farm]'" in err
+    assert "Farm rendering needs Ray: pip install 'storyboard_app[farm]'" in err
     assert "Traceback" not in err
     assert all(hashes == [] for hashes in take_hashes(project).values())
