@@ -54,6 +54,7 @@ def test_edit_character_changes_its_fields(project, image, capsys) -> None:
         capsys,
         *("edit-character", project, "Mara", "--description", "short grey hair"),
         *("--negative", "hat", "--seed", "77", "--color", "#112233", "--reference", image),
+        *("--reference-strength", "0.25"),
     )
     with opened(project) as store:
         mara = store.characters.get("Mara")
@@ -61,6 +62,7 @@ def test_edit_character_changes_its_fields(project, image, capsys) -> None:
         assert (mara.seed, mara.color) == (77, "#112233")
         assert mara.reference_media is not None
         assert store.media.read_bytes(mara.reference_media) == image.read_bytes()
+        assert mara.reference_strength == 0.25
     ok(capsys, "edit-character", project, "Mara", "--no-reference")
     with opened(project) as store:
         assert store.characters.get("Mara").reference_media is None
@@ -97,6 +99,8 @@ def test_renaming_a_character_renames_its_tags(project, capsys) -> None:
         (["Mara", "--description", "  "], "description of Mara is empty"),
         (["Mara", "--reference", "{missing}"], "does not exist"),
         (["Mara", "--reference", "{not_image}"], "not an image"),
+        (["Mara", "--reference-strength", "2"], "not a number from 0 to 1"),
+        (["Mara", "--reference-strength", "nan"], "not a number from 0 to 1"),
     ],
 )
 def test_edit_character_refusals_change_nothing(

@@ -61,6 +61,7 @@ FULL_SCRIPT = StoryScript(
             color="#e4572e",
             reference_image=Path("refs/mara.png"),
             identity_framings=("portrait, looking at the viewer", "full body, in the rain"),
+            reference_strength=0.4,
         ),
         CharacterSpec(name="Tom", description="an old fisherman\nwith a white beard"),
     ),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from support import png_bytes
 
 from storyboard_app.project.records import TakeParams, TakeRecord
@@ -79,6 +81,27 @@ def test_a_character_look_names_the_character(story_store: ProjectStore) -> None
     assert reasons(story_store, 1) == ["Mara's look changed"]
     assert reasons(story_store, 2) == []
     assert reasons(story_store, 3) == ["Mara's look changed"]
+
+
+def test_a_reference_picture_and_its_strength_mark_only_its_panels_stale(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    picture = tmp_path / "face.png"
+    picture.write_bytes(png_bytes())
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+    story_store.characters.update("Mara", reference_image=picture)
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    assert reasons(story_store, 2) == []
+    assert reasons(story_store, 3) == ["Mara's look changed"]
+    assert reasons(story_store, 4) == []
+    render(story_store, 1)
+    story_store.characters.update("Mara", reference_strength=0.5)
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    story_store.characters.update("Mara", reference_strength=0.0)
+    render(story_store, 1)
+    story_store.characters.update("Mara", reference_image=None)
+    assert reasons(story_store, 1) == []  # strength 0 rendered as without a picture
 
 
 def test_renaming_a_character_changes_no_picture(story_store: ProjectStore) -> None:

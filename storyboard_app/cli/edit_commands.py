@@ -84,6 +84,11 @@ def register_edit_character(commands: Commands) -> None:
     reference = parser.add_mutually_exclusive_group()
     reference.add_argument("--reference", type=Path, metavar="IMAGE", help="new reference image")
     reference.add_argument("--no-reference", action="store_true", help="remove the reference image")
+    parser.add_argument(
+        "--reference-strength",
+        metavar="S",
+        help="how much the reference image steers the identity, 0 to 1 (default 1)",
+    )
 
 
 def character_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -93,6 +98,7 @@ def character_changes(args: argparse.Namespace) -> dict[str, Any]:
         "negative_prompt": args.negative,
         "color": args.color,
         "reference_image": args.reference,
+        "reference_strength": args.reference_strength,
     }
     changes: dict[str, Any] = {key: value for key, value in fields.items() if value is not None}
     if args.seed is not None:

@@ -25,6 +25,7 @@ from storyboard_app.engine.render_request import (
     EventSink,
     PanelJob,
     PanelRendered,
+    ReferencePicture,
     RenderEvent,
     RenderRequest,
 )
@@ -33,12 +34,14 @@ from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.characters import identity_framings
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import disk_full_error, is_disk_full, project_path
+from storyboard_app.project.media import MediaStore
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams, TakeRecord
 from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
+from storyboard_app.project.undo_support import reference_digest
 
 CONSISTENCY_FIELDS = frozenset(f.name for f in dataclasses.fields(ConsistencySettings))
 _log = logging.getLogger(__name__)
@@ -145,7 +148,9 @@ def request_for(
         consistency=settings.consistency,
         schedule_seed=settings.base_seed,
         freeu=settings.freeu,
-        characters=tuple(character_identity(characters[name], settings) for name in named),
+        characters=tuple(
+            character_identity(characters[name], settings, store.media) for name in named
+        ),
         panels=tuple(panels),
         device=options.device,
         dtype=options.dtype,
@@ -202,7 +207,9 @@ def join_phrases(*phrases: str) -> str:
     return ", ".join(dict.fromkeys(p.strip() for p in phrases if p.strip()))
 
 
-def character_identity(character: CharacterRecord, settings: ProjectSettings) -> CharacterIdentity:
+def character_identity(
+    character: CharacterRecord, settings: ProjectSettings, media: MediaStore | None = None
+) -> CharacterIdentity:
     """The character's identity prompts: its description with each of its framings.
 
     They come from the character alone, never from a panel, so editing a
@@ -219,6 +226,20 @@ def character_identity(character: CharacterRecord, settings: ProjectSettings) ->
             for framing in framings
         ),
         framings=character.identity_framings,
+        reference=reference_picture(character, media),
+    )
+
+
+def reference_picture(
+    character: CharacterRecord, media: MediaStore | None
+) -> ReferencePicture | None:
+    """The character's stored picture as the renderer reads it (its media name is its hash)."""
+    if character.reference_media is None or media is None:
+        return None
+    return ReferencePicture(
+        path=media.path(character.reference_media),
+        digest=reference_digest(character.reference_media) or "",
+        strength=character.reference_strength,
     )
 
 

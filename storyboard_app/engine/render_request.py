@@ -21,6 +21,15 @@ from storyboard_app.project.settings import ConsistencySettings
 
 
 @dataclass(frozen=True)
+class ReferencePicture:
+    """A character's reference picture: where it is, its content hash, how much it steers."""
+
+    path: Path
+    digest: str
+    strength: float = 1.0
+
+
+@dataclass(frozen=True)
 class CharacterIdentity:
     """A character as the renderer sees it: its identity prompts are rendered together."""
 
@@ -30,6 +39,7 @@ class CharacterIdentity:
     seed: int
     identity_prompts: tuple[str, ...]
     framings: tuple[str, ...] = ()  # the character's own; () when it uses the defaults
+    reference: ReferencePicture | None = None
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,12 @@ from storyboard_app.engine.cache_store import (
 from storyboard_app.engine.consistency_state import ConsistencySchedule, ConsistencyState
 from storyboard_app.engine.consistent_attention import consistent_attention, consistent_layer_names
 from storyboard_app.engine.devices import dtype_name, translate_oom
-from storyboard_app.engine.identity_cache import IdentityBank, IdentityCache, identity_cache_key
+from storyboard_app.engine.identity_cache import (
+    IdentityBank,
+    IdentityCache,
+    IdentitySink,
+    identity_cache_key,
+)
 from storyboard_app.engine.identity_cache_file import IdentityCacheWriter, open_identity_cache
 from storyboard_app.engine.loading import LoadedPipeline, set_scheduler
 from storyboard_app.engine.pipeline_options import decode_per_image, freeu
@@ -54,6 +59,13 @@ from storyboard_app.engine.render_request import (
     RenderCancelled,
     RenderProgress,
     RenderRequest,
+)
+from storyboard_app.engine.steering.reference import (
+    ReferenceInPass,
+    ReferenceTokens,
+    picture_slot,
+    reference_key,
+    uses_reference,
 )
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.grammar import plural
@@ -222,21 +234,12 @@ class StoryRenderer:
             else:
                 on_event(IdentityReady(character.name, built=False, nbytes=cache.nbytes))
                 return cache
-        identity_pass = DenoisePass(
-            stage="identity",
-            label=character.name,
-            prompts=character.identity_prompts,
-            negative_prompts=(character.negative_prompt,) * len(character.identity_prompts),
-            seeds=tuple(
-                derive_seed(character.seed, f"identity:{i}")
-                for i in range(len(character.identity_prompts))
-            ),
-            preview_keys=(character.name,),
-        )
+        identity_pass = identity_denoise_pass(character)
         if path is None:
             cache = IdentityCache(key, precision=request.identity_cache_precision)
-            state.begin_write(cache, seed=character.seed, images=len(identity_pass.prompts))
-            self._denoise(request, identity_pass, state, counter, on_event, is_cancelled)
+            self._write_identity(
+                request, character, cache, state, identity_pass, counter, on_event, is_cancelled
+            )
         else:
             cache = self._build_to_disk(
                 request, character, key, path, state, identity_pass, counter, on_event, is_cancelled
@@ -277,6 +280,7 @@ class StoryRenderer:
             freeu=request.freeu,
             schedule=schedule.digest(),
             precision=request.identity_cache_precision,
+            **reference_key(character),
         )
 
     def _build_to_disk(
@@ -300,13 +304,48 @@ class StoryRenderer:
             metadata={"character": character.name, "summary": cache_summary(request, character)},
             planned=state.schedule.consistent,
         )
-        state.begin_write(writer, seed=character.seed, images=len(identity_pass.prompts))
         try:
-            self._denoise(request, identity_pass, state, counter, on_event, is_cancelled)
+            self._write_identity(
+                request, character, writer, state, identity_pass, counter, on_event, is_cancelled
+            )
         except BaseException:
             writer.abort()
             raise
         return writer.finish()
+
+    def _write_identity(
+        self,
+        request: RenderRequest,
+        character: CharacterIdentity,
+        sink: IdentitySink,
+        state: ConsistencyState,
+        identity_pass: DenoisePass,
+        counter: PassCounter,
+        on_event: EventSink,
+        is_cancelled: CancelCheck,
+    ) -> None:
+        """Denoise the identity batch into ``sink``, with the reference picture if it has one.
+
+        The picture is the batch's last image, kept at each step's noise level;
+        only ``strength`` of its sampled tokens reach the cache.
+        """
+        reference = uses_reference(character)
+        picture = None
+        if reference is not None:
+            prompt, negative, seed = picture_slot(character)
+            identity_pass = dataclasses.replace(
+                identity_pass,
+                prompts=(*identity_pass.prompts, prompt),
+                negative_prompts=(*identity_pass.negative_prompts, negative),
+                seeds=(*identity_pass.seeds, seed),
+            )
+            images = len(identity_pass.prompts)
+            picture = ReferenceInPass.prepare(
+                self.pipe, character, (request.width, request.height), index=images - 1
+            )
+            sink = ReferenceTokens(sink, images, reference.strength)
+        state.begin_write(sink, seed=character.seed, images=len(identity_pass.prompts))
+        self._denoise(request, identity_pass, state, counter, on_event, is_cancelled, picture)
 
     def _render_window(
         self,
@@ -350,7 +389,10 @@ class StoryRenderer:
         counter: PassCounter,
         on_event: EventSink,
         is_cancelled: CancelCheck,
+        picture: ReferenceInPass | None = None,
     ) -> list[Image.Image]:
+        """One pipeline call; ``picture`` keeps a reference picture's slot noised, not denoised."""
+
         def on_step_end(pipe: object, step: int, timestep: object, tensors: dict) -> dict:
             if is_cancelled():
                 raise RenderCancelled()
@@ -371,11 +413,14 @@ class StoryRenderer:
                     previews=previews,
                 )
             )
-            return {}
+            return {} if picture is None else {"latents": picture.after_step(step, latents)}
 
         if is_cancelled():
             raise RenderCancelled()
         generators = [torch.Generator().manual_seed(seed) for seed in denoise_pass.seeds]
+        latents = self._initial_latents(request, generators)
+        if picture is not None:
+            latents = picture.initial(latents, request.steps)
         result = self.pipe(
             prompt=list(denoise_pass.prompts),
             negative_prompt=list(denoise_pass.negative_prompts),
@@ -383,7 +428,7 @@ class StoryRenderer:
             width=request.width,
             num_inference_steps=request.steps,
             guidance_scale=request.guidance,
-            latents=self._initial_latents(request, generators),
+            latents=latents,
             generator=generators,
             callback_on_step_end=on_step_end,
             callback_on_step_end_tensor_inputs=["latents"],
@@ -407,6 +452,21 @@ class StoryRenderer:
         )
         noise = [torch.randn(shape, generator=generator) for generator in generators]
         return torch.cat(noise).to(device=self.loaded.device, dtype=self.loaded.dtype)
+
+
+def identity_denoise_pass(character: CharacterIdentity) -> DenoisePass:
+    """The character's identity batch: its identity prompts, each with its own seed."""
+    return DenoisePass(
+        stage="identity",
+        label=character.name,
+        prompts=character.identity_prompts,
+        negative_prompts=(character.negative_prompt,) * len(character.identity_prompts),
+        seeds=tuple(
+            derive_seed(character.seed, f"identity:{i}")
+            for i in range(len(character.identity_prompts))
+        ),
+        preview_keys=(character.name,),
+    )
 
 
 class PassCounter:

@@ -28,7 +28,15 @@ DEFAULT_COLORS = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
 )  # fmt: skip
-EDITABLE_FIELDS = {"name", "description", "negative_prompt", "seed", "color", "identity_framings"}
+EDITABLE_FIELDS = {
+    "name",
+    "description",
+    "negative_prompt",
+    "seed",
+    "color",
+    "identity_framings",
+    "reference_strength",
+}
 # What the identity images show besides the description, when a character sets none.
 DEFAULT_IDENTITY_FRAMINGS: tuple[str, ...] = (
     "portrait, looking at the viewer",
@@ -134,6 +142,7 @@ class CharacterRepository:
         color: str | None = None,
         reference_image: Path | None = None,
         identity_framings: Iterable[str] = (),
+        reference_strength: float = 1.0,
     ) -> CharacterRecord:
         image: tuple[bytes, str] | None = None
         if reference_image is not None:
@@ -148,6 +157,7 @@ class CharacterRepository:
                 seed=seed,
                 color=color,
                 identity_framings=identity_framings,
+                reference_strength=reference_strength,
             )
             if image is not None:
                 # Stored once the character is known to be valid (a duplicate name,
@@ -183,6 +193,8 @@ class CharacterRepository:
                 row.seed = check_seed(int(changes["seed"]), row.name)
             if "color" in changes:
                 row.color = check_color(changes["color"])
+            if "reference_strength" in changes:
+                row.reference_strength = check_strength(changes["reference_strength"], row.name)
             if "identity_framings" in changes:
                 framings = check_identity_framings(changes["identity_framings"], row.name)
                 row.identity_framings = json.dumps(list(framings))
@@ -242,6 +254,7 @@ def add_character(
     color: str | None = None,
     reference_media: str | None = None,
     identity_framings: Iterable[str] = (),
+    reference_strength: float = 1.0,
 ) -> Character:
     """Validate and add a character at the end of the list (the seed derives from the name)."""
     name = check_character_name(name)
@@ -259,6 +272,7 @@ def add_character(
         reference_media=reference_media,
         position=count,
         identity_framings=json.dumps(list(check_identity_framings(identity_framings, name))),
+        reference_strength=check_strength(reference_strength, name),
     )
     session.add(row)
     session.flush()
@@ -329,7 +343,31 @@ def to_record(row: Character) -> CharacterRecord:
         reference_media=row.reference_media,
         position=row.position,
         identity_framings=stored_framings(row.identity_framings),
+        reference_strength=stored_strength(row.reference_strength),
     )
+
+
+def check_strength(value: object, name: str) -> float:
+    """A reference strength from 0 (the picture is ignored) to 1 (all its tokens shared)."""
+    try:
+        strength = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        strength = float("nan")
+    if not 0.0 <= strength <= 1.0:
+        raise ValidationError(
+            f"The reference strength of {name}, {value!r}, is not a number from 0 to 1.",
+            "Use 0 to ignore the picture, 1 to share all of it, or a value in between.",
+        )
+    return strength
+
+
+def stored_strength(value: object) -> float:
+    """The stored strength; a hand-edited value out of range reads as the default, 1."""
+    try:
+        strength = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 1.0
+    return strength if 0.0 <= strength <= 1.0 else 1.0
 
 
 def stored_framings(text: str) -> tuple[str, ...]:

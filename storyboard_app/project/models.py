@@ -92,6 +92,8 @@ class Character(Base):
     negative_prompt: Mapped[str] = mapped_column(Text, default="")
     seed: Mapped[int] = mapped_column(Integer)
     reference_media: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # How much of the reference picture's tokens the identity cache shares (0 to 1).
+    reference_strength: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
     color: Mapped[str] = mapped_column(String(9), default="#4e79a7")
     position: Mapped[int] = mapped_column(Integer, index=True)
     identity_framings: Mapped[str] = mapped_column(Text, default="[]")  # JSON list

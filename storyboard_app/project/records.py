@@ -27,6 +27,8 @@ class CharacterRecord:
     position: int
     # What its identity images show besides the description; () = the default framings.
     identity_framings: tuple[str, ...] = ()
+    # How much of the reference picture's tokens its identity cache shares (0 to 1).
+    reference_strength: float = 1.0
 
 
 @dataclass(frozen=True)

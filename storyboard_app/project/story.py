@@ -73,6 +73,7 @@ def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bo
                 seed=spec.seed,
                 color=spec.color,
                 identity_framings=spec.identity_framings,
+                reference_strength=spec.reference_strength,
             )
             for spec in script.characters
         }
@@ -138,6 +139,7 @@ def export_story(store: ProjectStore, relative_to: Path | None = None) -> StoryS
                 color=c.color,
                 reference_image=_reference_path(store, c.reference_media, relative_to),
                 identity_framings=c.identity_framings,
+                reference_strength=c.reference_strength,
             )
             for c in store.characters.list()
         ),

@@ -240,17 +240,25 @@ def set_reference_media(store: ProjectStore, character_id: int, media: str | Non
 
 
 def identity_signature(
-    description: str, negative_prompt: str, seed: int, framings: Sequence[str] = ()
+    description: str,
+    negative_prompt: str,
+    seed: int,
+    framings: Sequence[str] = (),
+    reference: str | None = None,
+    strength: float = 1.0,
 ) -> str:
-    """What makes a character look like itself in a render: its prompts, framings and seed.
+    """What makes a character look like itself in a render: its prompts, framings, seed
+    and reference picture (its content hash) with its strength.
 
     The name is left out on purpose: renaming a character does not change a picture.
-    The default framings (none set) sign as before framings existed, so takes
-    rendered then stay fresh.
+    The default framings (none set) and no picture (or one at strength 0) sign as
+    before those existed, so takes rendered then stay fresh.
     """
     parts: list[object] = [description.strip(), negative_prompt.strip(), int(seed)]
     if framings:
         parts.append(list(framings))
+    if reference is not None and strength > 0:
+        parts.append({"reference": reference, "strength": float(strength)})
     text = json.dumps(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -261,7 +269,14 @@ def character_signature(character: CharacterRecord) -> str:
         character.negative_prompt,
         character.seed,
         character.identity_framings,
+        reference_digest(character.reference_media),
+        character.reference_strength,
     )
+
+
+def reference_digest(media_name: str | None) -> str | None:
+    """The content hash of a stored reference picture (media names are ``<sha256>.<ext>``)."""
+    return None if media_name is None else media_name.partition(".")[0]
 
 
 def record_take_identities(

@@ -154,7 +154,12 @@ def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, d
     ids = {c.name: c.id for c in store.characters.list()}
     signatures = {
         character.name: identity_signature(
-            character.description, character.negative_prompt, character.seed, character.framings
+            character.description,
+            character.negative_prompt,
+            character.seed,
+            character.framings,
+            None if character.reference is None else character.reference.digest,
+            1.0 if character.reference is None else character.reference.strength,
         )
         for character in request.characters
     }

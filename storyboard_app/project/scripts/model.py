@@ -24,6 +24,7 @@ class CharacterSpec:
     reference_image: Path | None = None
     line: int | None = None
     identity_framings: tuple[str, ...] = ()
+    reference_strength: float = 1.0  # how much the reference picture steers (0 to 1)
 
 
 @dataclass(frozen=True)

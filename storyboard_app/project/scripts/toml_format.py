@@ -48,6 +48,7 @@ CHARACTER_KEYS = (
     "seed",
     "color",
     "reference_image",
+    "reference_strength",
     "identity_framings",
 )
 SCENE_KEYS = (
@@ -242,6 +243,7 @@ def _read_character(table: _Table) -> CharacterSpec:
         reference_image=Path(reference) if reference is not None else None,
         line=table.where("characters", table.index).line,
         identity_framings=_read_framings(table),
+        reference_strength=table.get("reference_strength", float, 1.0),
     )
 
 
@@ -480,6 +482,8 @@ def _character_items(character: CharacterSpec) -> Iterable[tuple[str, Any]]:
         yield "color", character.color
     if character.reference_image is not None:
         yield "reference_image", character.reference_image.as_posix()
+    if character.reference_strength != 1.0:
+        yield "reference_strength", character.reference_strength
     if character.identity_framings:
         yield "identity_framings", list(character.identity_framings)
 
