@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -234,6 +235,36 @@ def test_a_model_the_workers_cannot_load_is_one_clear_error(
     assert "error:" in err and "nowhere" in err and "Traceback" not in err
     assert all(hashes == [] for hashes in take_hashes(project).values())
     wait_for_free_cpus(local_ray, 2)
+
+
+@pytest.mark.farm
+def test_ctrl_c_stops_the_workers_and_keeps_what_was_committed(
+    local_ray: object, tmp_path: Path
+) -> None:
+    """A real ``storyboard farm render`` process, joined to this Ray instance, gets SIGINT."""
+    projects = make_projects(tmp_path, ["harbour", "forest"])
+    slow = ["--model", "tiny", "--steps", "20", "--size", "96x96", "--workers", "2"]
+    cli = "import sys; from storyboard_app.cli import main; sys.exit(main())"
+    command = [sys.executable, "-c", cli, "farm", "render", *map(str, projects)]
+    process = subprocess.Popen(
+        [*command, *slow, "--address", "auto"],
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # not ignored
+    )
+    assert process.stderr is not None
+    for line in process.stderr:
+        if " 1/" in line:  # a first panel is committed
+            process.send_signal(signal.SIGINT)
+            break
+    err = process.stderr.read()
+    assert process.wait(timeout=60) == 130 and "interrupted" in err, err
+    wait_for_free_cpus(local_ray, 2)
+    counts = [len(h) for p in projects for h in take_hashes(p).values()]
+    assert set(counts) <= {0, 1} and 1 <= sum(counts) < 6
+    for project in projects:
+        with ProjectStore.open(project) as store:
+            assert store.integrity_check() == ["ok"]
 
 
 def wait_for_free_cpus(ray: object, count: float, timeout_s: float = 20.0) -> None:
