@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from storyboard_app.project.camera import CameraMove
 from storyboard_app.project.characters import find_character
@@ -42,8 +42,16 @@ class SceneRepository:
         self._store = store
 
     def list(self) -> list[SceneRecord]:
+        """Every panel in story order, in three queries whatever the story's length
+        (scenes, their characters, their take counts): views read this on every change."""
         with self._store.session() as session:
-            return [to_record(session, row) for row in ordered_scenes(session)]
+            rows = session.scalars(
+                select(Scene)
+                .order_by(Scene.position, Scene.id)
+                .options(selectinload(Scene.characters))
+            )
+            counts = take_counts(session)
+            return [to_record(session, row, counts.get(row.id, 0)) for row in rows]
 
     def get(self, scene_id: int) -> SceneRecord:
         with self._store.session() as session:
@@ -325,10 +333,18 @@ def relink_transitions(session: Session) -> list[int]:
     return apart
 
 
-def to_record(session: Session, row: Scene) -> SceneRecord:
-    take_count = session.scalar(
-        select(func.count()).select_from(Take).where(Take.scene_id == row.id)
-    )
+def take_counts(session: Session) -> dict[int, int]:
+    """``{scene id: number of takes}`` for every scene that has any, in one query."""
+    query = select(Take.scene_id, func.count()).group_by(Take.scene_id)
+    return {scene_id: count for scene_id, count in session.execute(query)}
+
+
+def to_record(session: Session, row: Scene, take_count: int | None = None) -> SceneRecord:
+    """The plain record of ``row``; ``take_count`` when the caller counted them all at once."""
+    if take_count is None:
+        take_count = session.scalar(
+            select(func.count()).select_from(Take).where(Take.scene_id == row.id)
+        )
     return SceneRecord(
         id=row.id,
         position=row.position,

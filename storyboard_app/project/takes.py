@@ -42,6 +42,21 @@ class TakeRepository:
         with self._store.session() as session:
             return to_record(find_take(session, take_id))
 
+    def by_scene(self) -> dict[int, list[TakeRecord]]:
+        """Every scene's takes (oldest first) in one query, for views that show them all."""
+        with self._store.session() as session:
+            grouped: dict[int, list[TakeRecord]] = {}
+            for take in session.scalars(select(Take).order_by(Take.scene_id, Take.id)):
+                grouped.setdefault(take.scene_id, []).append(to_record(take))
+            return grouped
+
+    def active_media(self) -> dict[int, str]:
+        """``{scene id: media of its active take}`` for every scene that has one, in one
+        query: the timeline reads this on every change."""
+        with self._store.session() as session:
+            query = select(Scene.id, Take.media).join(Take, Take.id == Scene.active_take_id)
+            return {scene_id: media for scene_id, media in session.execute(query)}
+
     def add(
         self,
         scene_id: int,

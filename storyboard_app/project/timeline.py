@@ -113,15 +113,9 @@ def build_timeline(store: ProjectStore, frame_rate: int | None = None) -> Timeli
     ``frame_rate`` lays it out at another rate than the project's (an export's choice).
     """
     scenes = store.scenes.list()
-    media = {s.id: active_media(store, s) for s in scenes}
+    media: dict[int, str | None] = dict(store.takes.active_media())
     rate = store.settings().frame_rate if frame_rate is None else frame_rate
     return layout(rate, scenes, media, store.transitions.list())
-
-
-def active_media(store: ProjectStore, scene: SceneRecord) -> str | None:
-    if scene.active_take_id is None:
-        return None
-    return store.takes.get(scene.active_take_id).media
 
 
 def layout(

@@ -4,7 +4,8 @@ Frames come from the same :class:`TimelineFrames` the MP4 export reads, so the
 preview and the export agree to the frame. They are drawn small (480 pixels
 wide) so that a frame is made well inside one tick of the project frame rate
 on the UI thread. Any edit to the project drops the frame source; the next
-frame shown reads the timeline again.
+frame shown reads the timeline again from the :class:`TimelineModel` it
+shares with the track, so a change is laid out once for both.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.export.animatic import FrameOptions, animatic_frames
 from storyboard_app.export.errors import NothingToExportError
 from storyboard_app.export.frames import TimelineFrames
 from storyboard_app.ui.images import qimage_from_array
 from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.timeline_model import TimelineModel
 
 PREVIEW_WIDTH = 480
 
@@ -40,9 +41,16 @@ class PreviewPlayer(QWidget):
 
     frameChanged = Signal(int)
 
-    def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: ProjectSession,
+        parent: QWidget | None = None,
+        *,
+        model: TimelineModel | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.model = model or TimelineModel(session, self)
         self._frames: TimelineFrames | None = None
         self._frame = 0
         self._timer = QTimer(self)
@@ -56,9 +64,7 @@ class PreviewPlayer(QWidget):
         self.slider.valueChanged.connect(self.seek)
         self.time_label = QLabel()
         self._lay_out()
-        for signal in (session.scenesChanged, session.settingsChanged):
-            signal.connect(self.invalidate)
-        session.sceneChanged.connect(self._on_scene_changed)
+        self.model.changed.connect(self.invalidate)
         self.invalidate()
 
     @property
@@ -119,7 +125,7 @@ class PreviewPlayer(QWidget):
             settings = self.session.store.settings()
             size = preview_size(*settings.render_size())
             try:
-                self._frames = animatic_frames(self.session.store, FrameOptions(size=size))
+                self._frames = TimelineFrames(self.model.timeline(), self.session.store.media, size)
             except NothingToExportError:
                 return None
         return self._frames
@@ -144,9 +150,6 @@ class PreviewPlayer(QWidget):
         if self._frame >= len(frames) - 1 and not self.loop:
             self.seek(0)
         self._timer.start(round(1000 / frames.frame_rate))
-
-    def _on_scene_changed(self, _scene_id: int) -> None:
-        self.invalidate()
 
     def _lay_out(self) -> None:
         controls = QHBoxLayout()

@@ -96,7 +96,9 @@ class StoryboardModel(QAbstractListModel):
         """Read every panel again; same panels in the same order update in place."""
         self._characters = {c.name: c for c in self._session.store.characters.list()}
         self._settings = self._session.store.settings()
-        rows = [self._row(scene) for scene in self._session.store.scenes.list()]
+        scenes = self._session.store.scenes.list()
+        takes = self._session.store.takes.by_scene()
+        rows = [self._row(scene, takes.get(scene.id, [])) for scene in scenes]
         if [r.scene.id for r in rows] == self.scene_ids():
             self._rows = rows
             if rows:
@@ -192,13 +194,10 @@ class StoryboardModel(QAbstractListModel):
             return None
         return [int(scene_id) for scene_id in payload["scenes"]]
 
-    def _row(self, scene: SceneRecord) -> PanelRow:
-        takes: list[TakeRecord] = []
-        if scene.active_take_id is not None:
-            try:
-                takes = self._session.store.takes.list(scene.id)
-            except StoryboardError:
-                takes = []
+    def _row(self, scene: SceneRecord, takes: list[TakeRecord] | None = None) -> PanelRow:
+        """The card of ``scene``; ``takes`` when the caller read every panel's at once."""
+        if takes is None:
+            takes = self._scene_takes(scene)
         take = next((t for t in takes if t.id == scene.active_take_id), None)
         characters = self._characters
         colors = tuple(characters[n].color for n in scene.character_names if n in characters)
@@ -207,6 +206,14 @@ class StoryboardModel(QAbstractListModel):
         seeds = {t.params.seed for t in takes if t.params.source == "rendered"}
         reasons = stale_reasons(take, scene, characters, self._settings, seeds)
         return PanelRow(scene, take, colors, tuple(reasons))
+
+    def _scene_takes(self, scene: SceneRecord) -> list[TakeRecord]:
+        if scene.active_take_id is None:
+            return []
+        try:
+            return self._session.store.takes.list(scene.id)
+        except StoryboardError:
+            return []
 
     def _status_of(self, row: PanelRow) -> tuple[StatusKind, str]:
         activity = self._status.activity(row.scene.id)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.ui.camera_dialog import edit_camera_move
 from storyboard_app.ui.preview_player import PreviewPlayer
+from storyboard_app.ui.timeline_model import TimelineModel
 from storyboard_app.ui.timeline_view import TimelineView
 from storyboard_app.ui.workspace import ProjectWorkspace
 
@@ -74,8 +75,9 @@ class TimelinePanel(QWidget):
     def __init__(self, workspace: ProjectWorkspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workspace = workspace
-        self.player = PreviewPlayer(workspace.session)
-        self.track = TimelineView(workspace.session)
+        self.timeline = TimelineModel(workspace.session, self)
+        self.player = PreviewPlayer(workspace.session, model=self.timeline)
+        self.track = TimelineView(workspace.session, model=self.timeline)
         self.toolbar = QToolBar()
         self.zoom_in = self._action("Zoom in", QKeySequence.StandardKey.ZoomIn, self.track.zoom_in)
         self.zoom_out = self._action(
@@ -116,7 +118,7 @@ class TimelinePanel(QWidget):
     def neighbour_pair(self) -> tuple[int, int] | None:
         """The two selected panels when they are next to each other, in story order."""
         ids = self.track.selected_scene_ids() or self.workspace.selected_scene_ids()
-        order = [scene.id for scene in self.workspace.store.scenes.list()]
+        order = [clip.scene_id for clip in self.timeline.timeline().panels]
         if len(ids) != 2 or not set(ids) <= set(order):
             return None
         first, second = sorted(ids, key=order.index)

@@ -1,11 +1,12 @@
 """TimelineView: the story as a track of clips beneath the storyboard.
 
-The view is rebuilt from :func:`build_timeline` whenever the session says the
-panels changed, so it never keeps a second copy of the story: panels sit cut to
-cut, a transition is drawn over the cut it overlaps, and one that plays as a cut
-(failed, stale, not made yet) is a hatched mark on the cut. Dragging a
-panel's right edge only moves the drawing until the mouse is released; the new
-duration then goes through the panel edit command, so it is one undo step.
+The view draws the :class:`TimelineModel` it is given (shared with the
+preview player, so one change lays the story out once), and redraws when the
+model says it changed: panels sit cut to cut, a transition is drawn over the
+cut it overlaps, and one that plays as a cut (failed, stale, not made yet) is
+a hatched mark on the cut. Dragging a panel's right edge only moves the
+drawing until the mouse is released; the new duration then goes through the
+panel edit command, so it is one undo step.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip, build_timeline
+from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip
 from storyboard_app.ui.commands.timeline import TimelineEditCommand
 from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.timeline_model import TimelineModel
 
 RULER_HEIGHT = 20.0
 TRACK_TOP = RULER_HEIGHT + 4.0
@@ -58,10 +60,15 @@ class PanelClipItem(QGraphicsRectItem):
         self.setBrush(QBrush(QColor("#4a6fa5")))
         self.setPen(QPen(QColor("#1f2f46")))
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.setToolTip(clip.caption or f"Panel {clip.number}")
+        self.show_clip(clip)
         label = QGraphicsSimpleTextItem(f"{clip.number}", self)
         label.setBrush(QBrush(Qt.GlobalColor.white))
         label.setPos(rect.left() + 4, rect.top() + 4)
+
+    def show_clip(self, clip: PanelClip) -> None:
+        """Show a new state of the same panel at the same place (its caption, its picture)."""
+        self.clip = clip
+        self.setToolTip(clip.caption or f"Panel {clip.number}")
 
     def near_right_edge(self, scene_x: float) -> bool:
         return abs(scene_x - self.rect().right()) <= EDGE_GRAB_PX
@@ -114,9 +121,16 @@ class TimelineView(QGraphicsView):
     zoomChanged = Signal(float)
     clipActivated = Signal(int)  # a panel clip double-clicked: edit its camera move
 
-    def __init__(self, session: ProjectSession, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        session: ProjectSession,
+        parent: QWidget | None = None,
+        *,
+        model: TimelineModel | None = None,
+    ) -> None:
         super().__init__(parent)
         self.session = session
+        self.model = model or TimelineModel(session, self)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
@@ -125,13 +139,12 @@ class TimelineView(QGraphicsView):
         self._frame = 0
         self._resizing: PanelClipItem | None = None
         self.timeline = Timeline(24, ())
+        self._drawn: tuple[object, ...] | None = None
         self.playhead = QGraphicsLineItem()
         self._refresh_soon = QTimer(self, singleShot=True, interval=0)
-        self._refresh_soon.timeout.connect(self.refresh)
-        session.scenesChanged.connect(self._refresh_soon.start)
-        session.sceneChanged.connect(self._on_scene_changed)
-        session.settingsChanged.connect(self._refresh_soon.start)
-        self.refresh()
+        self._refresh_soon.timeout.connect(self.redraw)
+        self.model.changed.connect(self._on_model_changed)
+        self.redraw()
 
     @property
     def pixels_per_second(self) -> float:
@@ -139,7 +152,7 @@ class TimelineView(QGraphicsView):
 
     def set_zoom(self, pixels_per_second: float) -> None:
         self._pps = min(max(pixels_per_second, MIN_ZOOM), MAX_ZOOM)
-        self.refresh()
+        self.redraw()
         self.zoomChanged.emit(self._pps)
 
     def zoom_in(self) -> None:
@@ -149,8 +162,39 @@ class TimelineView(QGraphicsView):
         self.set_zoom(self._pps / ZOOM_STEP)
 
     def refresh(self) -> None:
-        """Rebuild every item from the store; cheap for the tens of panels a story has."""
-        self.timeline = build_timeline(self.session.store)
+        """Read the story from the store again (it changed without a signal) and redraw now."""
+        self.model.invalidate()
+        self.redraw()
+        self._refresh_soon.stop()
+
+    def redraw(self) -> None:
+        """Show the model's timeline; when no clip moved (a new picture, a caption), only the
+        changed clips are updated, so one panel's change does not redraw a long story."""
+        timeline = self.model.timeline()
+        if self._resizing is None and self._drawn == self._shape(timeline):
+            self._update_clips(timeline)
+            return
+        self._draw_all(timeline)
+
+    def _shape(self, timeline: Timeline) -> tuple[object, ...]:
+        """What the drawing depends on besides each panel's tooltip."""
+        panels = tuple(
+            (c.scene_id, c.number, c.start_frame, c.frame_count) for c in timeline.panels
+        )
+        return (self._pps, timeline.frame_rate, panels, timeline.transitions, timeline.as_cuts)
+
+    def _update_clips(self, timeline: Timeline) -> None:
+        clips = {clip.scene_id: clip for clip in timeline.panels}
+        for item in self.panel_items():
+            clip = clips[item.clip.scene_id]
+            if clip != item.clip:
+                item.show_clip(clip)
+        self.timeline = timeline
+
+    def _draw_all(self, timeline: Timeline) -> None:
+        """Rebuild every item: clips moved, or the zoom changed."""
+        self.timeline = timeline
+        self._drawn = self._shape(timeline)
         scene = self.scene()
         scene.clear()
         self._resizing = None
@@ -243,12 +287,13 @@ class TimelineView(QGraphicsView):
             super().mouseReleaseEvent(event)
             return
         self._resizing = None
+        self._drawn = None  # the dragged clip no longer shows the drawn timeline
         point = self.mapToScene(event.position().toPoint())
         seconds = self._snapped_seconds(item, point.x())
         if not self.set_duration(item.clip.scene_id, seconds):
             self._refresh_soon.start()
 
-    def _on_scene_changed(self, _scene_id: int) -> None:
+    def _on_model_changed(self) -> None:
         """Rebuilt on the next turn of the event loop, never inside a mouse or selection
         handler that still holds one of the items a rebuild deletes; bursts coalesce."""
         self._refresh_soon.start()
