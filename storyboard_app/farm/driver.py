@@ -133,10 +133,19 @@ def farm_render(
         run = FarmRun(plans, opened, actors, on_progress, options.shared_dir)
         try:
             run.run()
+            tidy_workers(actors)
         finally:
             for actor in actors:  # also on Ctrl+C: nothing keeps rendering
                 ray.kill(actor, no_restart=True)
         return run.outcomes
+
+
+def tidy_workers(actors: Sequence[Any], timeout_s: float = 30.0) -> None:
+    """Let idle workers delete their cache copies before they are stopped.
+
+    Not after Ctrl+C: a busy worker would finish its task first.
+    """
+    ray.wait([actor.close.remote() for actor in actors], num_returns=len(actors), timeout=timeout_s)
 
 
 def start_workers(options: FarmOptions) -> list[Any]:

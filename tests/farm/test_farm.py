@@ -51,15 +51,18 @@ def local_ray(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """A local Ray instance with two CPU slots; workers build the tiny model in a temp cache."""
     ray = pytest.importorskip("ray")
     cache = tmp_path_factory.mktemp("storyboard_cache")
+    workers_temp = tmp_path_factory.mktemp("workers_temp")
     env = {"STORYBOARD_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1"}
+    worker_env = {**env, "TMPDIR": str(workers_temp)}  # not Ray's own: its socket paths are short
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
             patch.setenv(name, value)
+        patch.setenv("WORKERS_TEMP", str(workers_temp))
         tiny_model_folder()  # built once here, not by two workers at once
         ray.init(
             num_cpus=2,
             include_dashboard=False,
-            runtime_env={"env_vars": env},
+            runtime_env={"env_vars": worker_env},
             log_to_driver=False,
         )
         try:
@@ -84,6 +87,11 @@ def make_projects(folder: Path, names: list[str]) -> list[Path]:
         assert main(["-q", "new", str(folder / name), "--from", str(script)]) == 0
         projects.append(folder / f"{name}.storyboard")
     return projects
+
+
+def worker_folders() -> set[Path]:
+    """The workers' temporary cache folders (their TMPDIR is the module's)."""
+    return set(Path(os.environ["WORKERS_TEMP"]).glob("storyboard-farm-*"))
 
 
 def take_hashes(project: Path) -> dict[int, list[str]]:
@@ -124,7 +132,9 @@ def test_three_projects_on_two_workers_match_single_process_renders(
         render_single_process(Path(copy))
     capsys.readouterr()
     args = ["farm", "render", *map(str, projects), *RENDER_ARGS, "--workers", "2", "--json"]
+    before = worker_folders()
     assert main(args) == 0
+    assert worker_folders() <= before  # the workers deleted their cache copies
     summary = json.loads(capsys.readouterr().out)
     assert [len(p["takes"]) for p in summary["projects"]] == [4, 2, 3]
     for project, copy in zip(projects, copies, strict=True):
