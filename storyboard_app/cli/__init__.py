@@ -18,6 +18,7 @@ from storyboard_app.cli import (
     edit_commands,
     export,
     farm,
+    models,
     project_commands,
     render,
     selftest,
@@ -106,4 +107,5 @@ COMMANDS: list[Callable[[Commands], None]] = [
     transition.register_transition,
     cache.register_cache,
     farm.register_farm,
+    models.register_models,
 ]

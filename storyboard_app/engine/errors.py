@@ -48,3 +48,11 @@ class DeviceError(EngineError):
 
 class OutOfMemoryError(EngineError):
     """The GPU ran out of memory during loading or rendering."""
+
+
+class ModelDownloadError(EngineError):
+    """A catalogue download that failed: no network, a gated licence, a missing file."""
+
+
+class DownloadCancelledError(EngineError):
+    """A download stopped by the user; what was fetched stays in the cache to resume from."""

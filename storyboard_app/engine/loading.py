@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
@@ -33,7 +32,6 @@ from diffusers import (
     UniPCMultistepScheduler,
 )
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
-from huggingface_hub import constants as hub_constants
 from huggingface_hub import snapshot_download
 from safetensors import SafetensorError, safe_open
 
@@ -54,7 +52,8 @@ from storyboard_app.engine.errors import (
     UnsafeCheckpointError,
     UnsupportedModelError,
 )
-from storyboard_app.engine.models.catalogue import download_hint
+from storyboard_app.engine.models.catalogue import download_hint, needed_patterns
+from storyboard_app.engine.models.hub import hub_cache_dir
 from storyboard_app.project.bundled import resources_dir
 from storyboard_app.project.grammar import with_article
 
@@ -313,19 +312,6 @@ def pipeline_config_dir(architecture: str) -> Path:
     return folder
 
 
-def hub_cache_dir() -> Path:
-    """The Hugging Face hub cache, read from the environment at call time.
-
-    huggingface_hub fixes its cache path on import; reading HF_HUB_CACHE and
-    HF_HOME here honours a change made later (settings, tests).
-    """
-    if os.environ.get("HF_HUB_CACHE"):
-        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
-    if os.environ.get("HF_HOME"):
-        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
-    return Path(hub_constants.HF_HUB_CACHE)
-
-
 def scheduler_spec(name: str) -> tuple[type[SchedulerMixin], dict[str, Any]]:
     """Scheduler class and the config overrides that define the scheduler called ``name``.
 
@@ -431,7 +417,11 @@ def _source_folder(source: ModelSource) -> Path:
 def _cached_snapshot(repo_id: str) -> Path:
     cache = hub_cache_dir()
     try:
-        return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
+        patterns = needed_patterns(repo_id)
+        folder = snapshot_download(
+            repo_id, cache_dir=cache, local_files_only=True, allow_patterns=patterns
+        )
+        return Path(folder)
     except (OSError, ValueError):
         raise ModelNotFoundError(
             f"{repo_id} is neither a local folder nor a model in the local Hugging Face "

@@ -184,6 +184,21 @@ def entries_for(
     return found
 
 
+def needed_patterns(repo_id: str, inner: str = "") -> list[str] | None:
+    """The files of ``repo_id`` (or of its file or folder ``inner``) a loader needs, if known.
+
+    huggingface_hub checks a cached snapshot against the repository's listing:
+    without patterns, a snapshot downloaded with the catalogue's
+    ``allow_patterns`` counts as incomplete. ``None``: the whole repository.
+    """
+    found = entries_for(repo_id, inner)
+    if not inner:
+        return list(found[0].allow_patterns) if found else None
+    folder = inner.rstrip("/") + "/"
+    inside = [p for e in found for p in e.allow_patterns if p == inner or p.startswith(folder)]
+    return sorted(set(inside)) or [inner, f"{folder}*"]
+
+
 def download_hint(repo_id: str, inner: str = "") -> str:
     """The one command that downloads ``repo_id`` (or the file ``inner`` of it)."""
     found = entries_for(repo_id, inner)

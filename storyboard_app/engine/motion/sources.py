@@ -26,7 +26,7 @@ from storyboard_app.engine.loading import (
     hub_cache_dir,
     refuse_pickled_shards,
 )
-from storyboard_app.engine.models.catalogue import download_hint
+from storyboard_app.engine.models.catalogue import download_hint, needed_patterns
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9][\w.-]*$")
 _HINT_CONVERT = (
@@ -117,7 +117,11 @@ def _from_hub_cache(text: str, what: str) -> Path:
 def _cached_snapshot(repo_id: str, inner: str, what: str) -> Path:
     cache = hub_cache_dir()
     try:
-        return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
+        patterns = needed_patterns(repo_id, inner)
+        folder = snapshot_download(
+            repo_id, cache_dir=cache, local_files_only=True, allow_patterns=patterns
+        )
+        return Path(folder)
     except (OSError, ValueError):
         raise ModelNotFoundError(
             f"The {what} {repo_id} is neither a local path nor in the local Hugging Face "
