@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 10)]
-    assert schema.head_revision() == "0009"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 11)]
+    assert schema.head_revision() == "0010"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -139,6 +139,7 @@ def test_upgrade_from_0004_keeps_takes_and_records_freeu_off(tmp_path: Path) -> 
         assert (params.scheduler, params.seed, params.prompt) == ("euler_a", 5, "a woman")
         assert params.consistency == {"window_size": 4}
         assert params.freeu == "off"
+        assert (store.settings().style, params.style) == ("none", "none")
 
 
 def test_upgrade_from_0007_keeps_characters_with_the_default_framings(tmp_path: Path) -> None:
@@ -153,5 +154,6 @@ def test_upgrade_from_0007_keeps_characters_with_the_default_framings(tmp_path: 
         mara = store.characters.get("Mara")
         assert (mara.description, mara.seed, mara.color) == ("a woman in a raincoat", 5, "#4e79a7")
         assert mara.identity_framings == ()
+        assert mara.reference_strength == 1.0
         store.characters.update("Mara", identity_framings=["profile view"])
         assert store.characters.get("Mara").identity_framings == ("profile view",)

@@ -95,6 +95,7 @@ COMMANDS: list[Callable[[Commands], None]] = [
     project_commands.register_move_scene,
     project_commands.register_export_script,
     project_commands.register_settings,
+    project_commands.register_styles,
     edit_commands.register_edit_character,
     edit_commands.register_delete_character,
     edit_commands.register_delete_scene,

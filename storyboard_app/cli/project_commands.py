@@ -32,6 +32,7 @@ from storyboard_app.project.scripts.toml_format import dump_story_toml
 from storyboard_app.project.settings import AUTO_SIZE, SHOT_TYPES, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.story import create_project_from_script, export_story, flat_settings
+from storyboard_app.project.styles import load_styles
 
 LLM_URL_VARIABLE = "STORYBOARD_LLM_URL"
 LLM_MODEL_VARIABLE = "STORYBOARD_LLM_MODEL"
@@ -437,6 +438,29 @@ def cmd_settings(args: argparse.Namespace) -> int:
             if key in ("width", "height") and value == AUTO_SIZE:
                 shown = "auto (the model's native size)"
             print(f"{key:<{width}}  {shown}")
+    return EXIT_OK
+
+
+def register_styles(commands: Commands) -> None:
+    parser = add_command(
+        commands,
+        "styles",
+        cmd_styles,
+        "List the named styles; choose one with `settings PROJECT --set style=NAME`.",
+    )
+    add_json_flag(parser)
+
+
+def cmd_styles(args: argparse.Namespace) -> int:
+    styles = load_styles()
+    if args.json:
+        print_json([dataclasses.asdict(style) for style in styles.values()])
+        return EXIT_OK
+    width = max(len(name) for name in styles)
+    for style in styles.values():
+        print(f"{style.name:<{width}}  {style.positive}")
+        if style.negative:
+            print(f"{'':<{width}}  negative: {style.negative}")
     return EXIT_OK
 
 

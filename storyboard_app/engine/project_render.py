@@ -29,6 +29,7 @@ from storyboard_app.engine.render_request import (
     RenderEvent,
     RenderRequest,
 )
+from storyboard_app.engine.steering.styles import styled_negative, styled_prompt
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.characters import identity_framings
@@ -123,6 +124,7 @@ def settings_of_take(settings: ProjectSettings, params: TakeParams) -> ProjectSe
         guidance=params.guidance,
         scheduler=params.scheduler,
         freeu=params.freeu,
+        style=params.style,
         base_seed=params.consistency.get("schedule_seed", settings.base_seed),
         **consistency,
     )
@@ -148,6 +150,7 @@ def request_for(
         consistency=settings.consistency,
         schedule_seed=settings.base_seed,
         freeu=settings.freeu,
+        style=settings.style,
         characters=tuple(
             character_identity(characters[name], settings, store.media) for name in named
         ),
@@ -222,7 +225,9 @@ def character_identity(
         negative_prompt=character.negative_prompt,
         seed=character.seed,
         identity_prompts=tuple(
-            join_phrases(character.description, framing, settings.style_preset)
+            styled_prompt(
+                settings.style, join_phrases(character.description, framing, settings.style_preset)
+            )
             for framing in framings
         ),
         framings=character.identity_framings,
@@ -260,10 +265,13 @@ def panel_job(
     return PanelJob(
         scene_id=scene.id,
         number=scene.number,
-        prompt=compose_prompt(
-            scene.prompt, scene.character_names, characters, settings.style_preset
+        prompt=styled_prompt(
+            settings.style,
+            compose_prompt(scene.prompt, scene.character_names, characters, settings.style_preset),
         ),
-        negative_prompt=join_phrases(scene.negative_prompt, *negatives),
+        negative_prompt=styled_negative(
+            settings.style, join_phrases(scene.negative_prompt, *negatives)
+        ),
         seed=seed,
         characters=scene.character_names,
     )

@@ -75,6 +75,7 @@ class RenderRequest:
     identity_cache_precision: str = "fp16"
     identity_cache_budget_gb: float = 20.0
     freeu: str = "off"
+    style: str = "none"  # the project's named style (project/styles.py)
 
     def character(self, name: str) -> CharacterIdentity:
         return next(c for c in self.characters if c.name == name)
@@ -103,6 +104,7 @@ class RenderRequest:
             consistency=consistency,
             identity_fingerprint=identity_fingerprint,
             freeu=self.freeu,
+            style=self.style,
         )
 
     def consistency_record(self) -> dict[str, Any]:

@@ -67,6 +67,7 @@ from storyboard_app.engine.steering.reference import (
     reference_key,
     uses_reference,
 )
+from storyboard_app.engine.steering.styles import style_key, styled_negative
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.grammar import plural
 from storyboard_app.project.seeds import derive_seed
@@ -234,7 +235,9 @@ class StoryRenderer:
             else:
                 on_event(IdentityReady(character.name, built=False, nbytes=cache.nbytes))
                 return cache
-        identity_pass = identity_denoise_pass(character)
+        identity_pass = identity_denoise_pass(
+            character, styled_negative(request.style, character.negative_prompt)
+        )
         if path is None:
             cache = IdentityCache(key, precision=request.identity_cache_precision)
             self._write_identity(
@@ -281,6 +284,7 @@ class StoryRenderer:
             schedule=schedule.digest(),
             precision=request.identity_cache_precision,
             **reference_key(character),
+            **style_key(request.style),
         )
 
     def _build_to_disk(
@@ -332,11 +336,14 @@ class StoryRenderer:
         reference = uses_reference(character)
         picture = None
         if reference is not None:
-            prompt, negative, seed = picture_slot(character)
+            prompt, seed = picture_slot(character)
             identity_pass = dataclasses.replace(
                 identity_pass,
                 prompts=(*identity_pass.prompts, prompt),
-                negative_prompts=(*identity_pass.negative_prompts, negative),
+                negative_prompts=(
+                    *identity_pass.negative_prompts,
+                    identity_pass.negative_prompts[0],
+                ),
                 seeds=(*identity_pass.seeds, seed),
             )
             images = len(identity_pass.prompts)
@@ -454,13 +461,16 @@ class StoryRenderer:
         return torch.cat(noise).to(device=self.loaded.device, dtype=self.loaded.dtype)
 
 
-def identity_denoise_pass(character: CharacterIdentity) -> DenoisePass:
-    """The character's identity batch: its identity prompts, each with its own seed."""
+def identity_denoise_pass(character: CharacterIdentity, negative: str) -> DenoisePass:
+    """The character's identity batch: its identity prompts, each with its own seed.
+
+    ``negative``: the character's negative prompt with the style's added.
+    """
     return DenoisePass(
         stage="identity",
         label=character.name,
         prompts=character.identity_prompts,
-        negative_prompts=(character.negative_prompt,) * len(character.identity_prompts),
+        negative_prompts=(negative,) * len(character.identity_prompts),
         seeds=tuple(
             derive_seed(character.seed, f"identity:{i}")
             for i in range(len(character.identity_prompts))

@@ -68,6 +68,7 @@ class ProjectSettingsRow(Base):
     base_seed: Mapped[int] = mapped_column(Integer, default=1234)
     frame_rate: Mapped[int] = mapped_column(Integer, default=24)
     freeu: Mapped[str] = mapped_column(String(8), default="off")
+    style: Mapped[str] = mapped_column(String(40), default="none")
     sampling_rate: Mapped[float] = mapped_column(Float, default=0.5)
     sampling_rate_high_res: Mapped[float] = mapped_column(Float, default=0.5)
     window_size: Mapped[int] = mapped_column(Integer, default=6)
@@ -156,6 +157,7 @@ class Take(Base):
     consistency_json: Mapped[str] = mapped_column(Text, default="{}")
     identity_fingerprint: Mapped[str] = mapped_column(String(64), default="")
     freeu: Mapped[str] = mapped_column(String(8), default="off")
+    style: Mapped[str] = mapped_column(String(40), default="none")
     created_at: Mapped[datetime] = mapped_column(StoredDateTime(), default=utc_now)
 
     scene: Mapped[Scene] = relationship(back_populates="takes", foreign_keys=[scene_id])

@@ -71,6 +71,7 @@ class TakeParams:
     identity_fingerprint: str = ""
     source: str = "rendered"
     freeu: str = "off"
+    style: str = "none"
 
 
 @dataclass(frozen=True)

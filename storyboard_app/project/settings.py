@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.styles import NO_STYLE, find_style
 
 # Name prefixes of UNet blocks whose self-attention becomes consistent: every
 # up-block, the official choice (SDXL: up_blocks.0-1; SD 1.5: up_blocks.1-3).
@@ -117,6 +118,7 @@ class ProjectSettings:
     identity_cache_precision: str = "fp16"
     identity_cache_budget_gb: float = 20.0
     freeu: str = "off"
+    style: str = NO_STYLE  # a named template of project/styles.py
     consistency: ConsistencySettings = field(default_factory=ConsistencySettings)
 
     def __post_init__(self) -> None:
@@ -132,6 +134,8 @@ class ProjectSettings:
             raise ValidationError(
                 f"FreeU '{self.freeu}' is not a choice.", "Use freeu=on or freeu=off."
             )
+        if self.style != NO_STYLE:
+            find_style(self.style)
         if not 1 <= self.steps <= 200:
             raise ValidationError(f"{self.steps} steps is out of range.", "Use 1 to 200 steps.")
         if not 0.0 <= self.guidance <= 50.0:

@@ -155,6 +155,8 @@ def settings_signature(settings: ProjectSettings) -> str:
     """Everything in the settings that changes a rendered picture (not the frame rate)."""
     relevant = dataclasses.asdict(settings)
     relevant.pop("frame_rate")
+    if relevant.get("style") == "none":  # signs as before styles existed
+        relevant.pop("style")
     text = json.dumps(relevant, sort_keys=True, default=list)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 

@@ -148,6 +148,7 @@ def take_row(scene_id: int, media: str, params: TakeParams, **columns: Any) -> T
         consistency_json=json.dumps(params.consistency, sort_keys=True),
         identity_fingerprint=params.identity_fingerprint,
         freeu=params.freeu,
+        style=params.style,
         **columns,
     )
 
@@ -192,6 +193,7 @@ def to_record(take: Take) -> TakeRecord:
             consistency=read_stored(take, lambda: _stored_consistency(take), {}),
             identity_fingerprint=take.identity_fingerprint,
             freeu=take.freeu,
+            style=take.style,
             source=take.source,
         ),
     )

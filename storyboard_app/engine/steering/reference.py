@@ -181,13 +181,10 @@ class ReferenceTokens:
         self.sink.end_step(step)
 
 
-def picture_slot(character: CharacterIdentity) -> tuple[str, str, int]:
-    """The prompt, negative prompt and seed of the picture's slot in the identity batch.
+def picture_slot(character: CharacterIdentity) -> tuple[str, int]:
+    """The prompt and seed of the picture's slot in the identity batch (its negative
+    prompt is the identity images').
 
     Its prompt is the character's description: what the picture shows.
     """
-    return (
-        character.description,
-        character.negative_prompt,
-        derive_seed(character.seed, "reference:image"),
-    )
+    return character.description, derive_seed(character.seed, "reference:image")
