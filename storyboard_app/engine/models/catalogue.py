@@ -154,7 +154,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         ("sdxl_models/ip-adapter_sdxl_vit-h.safetensors", *_VIT_H_ENCODER),
         3.2,
         "Apache-2.0",
-        "optional: the IP-Adapter for SDXL (ViT-H encoder) for reference pictures",
+        "optional, not read by this version yet: the IP-Adapter for SDXL (ViT-H encoder), "
+        "for reference pictures steered by image features",
     ),
 )
 
