@@ -128,12 +128,13 @@ def add_scene(
     seed_locked: bool = False,
     camera_move: CameraMove | None = None,
 ) -> Scene:
-    rows = ordered_scenes(session)
-    position = len(rows) if position is None else position
-    if not 0 <= position <= len(rows):
+    count = session.scalar(select(func.count()).select_from(Scene)) or 0
+    appending = position is None or position == count
+    position = count if position is None else position
+    if not 0 <= position <= count:
         raise ValidationError(
             f"Position {position + 1} is outside the story.",
-            f"Choose a panel number from 1 to {len(rows) + 1}.",
+            f"Choose a panel number from 1 to {count + 1}.",
         )
     base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
     serial = (session.scalar(select(func.max(Scene.id))) or 0) + 1
@@ -158,12 +159,24 @@ def add_scene(
     if seed is not None:
         changes["seed"] = seed
     apply_scene_changes(session, row, changes)
-    rows.insert(position, row)
     session.add(row)
+    if not appending:
+        place_among(session, row, position)
+    session.flush()
+    return row
+
+
+def place_among(session: Session, row: Scene, position: int) -> None:
+    """Insert a new ``row`` at ``position`` and fit the transitions to the new order.
+
+    Appending needs neither: no panel moves and every cut keeps its neighbours,
+    which keeps importing a long script linear.
+    """
+    rows = [r for r in ordered_scenes(session) if r is not row]
+    rows.insert(position, row)
     renumber(rows)
     session.flush()
     relink_transitions(session)
-    return row
 
 
 def apply_scene_changes(session: Session, row: Scene, changes: dict[str, Any]) -> None:

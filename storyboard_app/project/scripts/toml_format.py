@@ -398,6 +398,7 @@ class _TomlPositions:
 
     def __init__(self, text: str) -> None:
         self._lines = text.splitlines()
+        self._headers: dict[str, list[int]] = {}
 
     def __call__(self, table: str, index: int = 0, key: str = "", needle: str = "") -> Position:
         span = self._span(table, index)
@@ -414,11 +415,18 @@ class _TomlPositions:
     def _span(self, table: str, index: int) -> tuple[int, int] | None:
         if not table:
             return 0, self._next_header(0, "")
-        pattern = re.compile(rf"\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
-        headers = [i for i, line in enumerate(self._lines) if pattern.match(line)]
+        headers = self._headers_of(table)
         if index >= len(headers):
             return None
         return headers[index], self._next_header(headers[index] + 1, table)
+
+    def _headers_of(self, table: str) -> list[int]:
+        """The lines of every ``[[table]]`` header, found once: a script of a thousand
+        scenes asks for positions thousands of times."""
+        if table not in self._headers:
+            pattern = re.compile(rf"\s*\[\[?\s*{re.escape(table)}\s*\]\]?\s*(#.*)?$")
+            self._headers[table] = [i for i, line in enumerate(self._lines) if pattern.match(line)]
+        return self._headers[table]
 
     def _next_header(self, start: int, table: str) -> int:
         own = re.compile(rf"\s*\[\[?\s*{re.escape(table)}\s*\.") if table else None
