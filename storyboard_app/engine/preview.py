@@ -9,7 +9,7 @@ because previews cross threads, and tensors must not.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -50,9 +50,39 @@ def latents_to_preview(latents: torch.Tensor, architecture: str, *, index: int =
         raise ValueError(
             f"Expected 4 latent channels, got a tensor of shape {tuple(latents.shape)}."
         )
-    factors = torch.tensor(LATENT_RGB_FACTORS[architecture], dtype=torch.float32)
-    bias = torch.tensor(LATENT_RGB_BIAS[architecture], dtype=torch.float32)
+    device = image.device
+    factors = torch.tensor(LATENT_RGB_FACTORS[architecture], dtype=torch.float32, device=device)
+    bias = torch.tensor(LATENT_RGB_BIAS[architecture], dtype=torch.float32, device=device)
     with torch.no_grad():
-        rgb = torch.einsum("chw,cr->hwr", image.detach().float().cpu(), factors) + bias
+        # Mapped where the latents are: only the small uint8 picture is copied to the host.
+        rgb = torch.einsum("chw,cr->hwr", image.detach().float(), factors) + bias
         scaled = ((rgb + 1.0) / 2.0).clamp(0.0, 1.0).mul(255.0).round()
-    return np.ascontiguousarray(scaled.to(torch.uint8).numpy())
+    return np.ascontiguousarray(scaled.to(torch.uint8).cpu().numpy())
+
+
+class LatentPreviews(Mapping[int | str, np.ndarray]):
+    """The step previews of a latent batch, made only when read (and once each).
+
+    A step reports previews for every image it denoises, but the app shows
+    them a few times a second and the command line never: making each one
+    costs a device-to-host copy in every step. Read it while handling the
+    step's event; the latents move on at the next step.
+    """
+
+    def __init__(self, latents: torch.Tensor, architecture: str, keys: Sequence[int | str]) -> None:
+        self._latents = latents
+        self._architecture = architecture
+        self._index = {key: index for index, key in enumerate(keys)}
+        self._made: dict[int | str, np.ndarray] = {}
+
+    def __getitem__(self, key: int | str) -> np.ndarray:
+        if key not in self._made:
+            index = self._index[key]
+            self._made[key] = latents_to_preview(self._latents, self._architecture, index=index)
+        return self._made[key]
+
+    def __iter__(self) -> Iterator[int | str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)

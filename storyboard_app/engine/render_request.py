@@ -8,7 +8,7 @@ a tensor, so requests and events can cross threads (the worker) as they are.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,7 +123,8 @@ class RenderRequest:
 
 @dataclass(frozen=True)
 class RenderProgress:
-    """One denoising step done. ``previews`` maps scene ids (or character names) to RGB arrays."""
+    """One denoising step done. ``previews`` maps scene ids (or character names) to RGB arrays,
+    made only when read (see :class:`~storyboard_app.engine.preview.LatentPreviews`)."""
 
     stage: str
     label: str
@@ -131,7 +132,7 @@ class RenderProgress:
     steps: int
     pass_index: int
     pass_count: int
-    previews: dict[int | str, np.ndarray]
+    previews: Mapping[int | str, np.ndarray]
 
 
 @dataclass(frozen=True)

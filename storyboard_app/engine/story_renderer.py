@@ -48,7 +48,7 @@ from storyboard_app.engine.identity_cache import (
 from storyboard_app.engine.identity_cache_file import IdentityCacheWriter, open_identity_cache
 from storyboard_app.engine.loading import LoadedPipeline, set_scheduler
 from storyboard_app.engine.pipeline_options import decode_per_image, freeu
-from storyboard_app.engine.preview import latents_to_preview
+from storyboard_app.engine.preview import LatentPreviews
 from storyboard_app.engine.render_request import (
     CancelCheck,
     CharacterIdentity,
@@ -405,10 +405,7 @@ class StoryRenderer:
                 raise RenderCancelled()
             state.begin_step(step + 1)
             latents = tensors["latents"]
-            previews = {
-                key: latents_to_preview(latents, self.loaded.architecture, index=index)
-                for index, key in enumerate(denoise_pass.preview_keys)
-            }
+            previews = LatentPreviews(latents, self.loaded.architecture, denoise_pass.preview_keys)
             on_event(
                 RenderProgress(
                     stage=denoise_pass.stage,

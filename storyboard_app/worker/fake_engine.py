@@ -134,8 +134,10 @@ class FakeEngine:
             self._step(is_cancelled)
             reporter.progress("panel", label, step, self.steps, pass_index, pass_count, ids)
             for scene in window:
-                level = int(255 * step / self.steps)
-                reporter.preview(scene.id, np.full((PREVIEW_SIZE, PREVIEW_SIZE, 3), level, "uint8"))
+                if reporter.wants_preview(scene.id):
+                    level = int(255 * step / self.steps)
+                    image = np.full((PREVIEW_SIZE, PREVIEW_SIZE, 3), level, "uint8")
+                    reporter.preview(scene.id, image)
 
     def _step(self, is_cancelled: CancelCheck) -> None:
         if is_cancelled():

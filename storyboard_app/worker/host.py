@@ -346,11 +346,17 @@ class ThreadReporter:
             StepProgress(self._job_id, stage, label, step, steps, pass_index, pass_count, scene_ids)
         )
 
-    def preview(self, key: int | str, image: np.ndarray) -> None:
+    def wants_preview(self, key: int | str) -> bool:
+        """True at most once per interval for each key: the engine makes a preview only
+        then, so the steps in between cost no device-to-host copy."""
         now = time.monotonic()
         if now - self._last_preview.get(key, -self._interval) < self._interval:
-            return
+            return False
         self._last_preview[key] = now
+        return True
+
+    def preview(self, key: int | str, image: np.ndarray) -> None:
+        """Show a preview made after :meth:`wants_preview` said yes."""
         self._host.previewed.emit(Preview(self._job_id, key, image))
 
     def panel_done(self, scene_id: int, take_id: int) -> None:

@@ -211,9 +211,9 @@ def _progress_only(reporter: Reporter) -> EventSink:
                 event.pass_count,
                 scene_ids,
             )
-            for key, image in event.previews.items():
-                if isinstance(key, str) or key > 0:
-                    reporter.preview(key, image)
+            for key in event.previews:
+                if (isinstance(key, str) or key > 0) and reporter.wants_preview(key):
+                    reporter.preview(key, event.previews[key])
         elif isinstance(event, IdentityReady):
             logger.info("identity of %s ready (built: %s)", event.character, event.built)
 
