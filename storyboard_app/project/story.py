@@ -62,8 +62,11 @@ def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bo
         if spec.reference_image is not None
     }
     with store.session() as session:
+        # Held while scenes are added: each reads the base seed, and the session
+        # keeps only rows someone holds (otherwise one query per panel).
+        settings_row = session.get_one(ProjectSettingsRow, 1)
         if apply_settings and script.settings:
-            settings_to_row(new_settings, session.get_one(ProjectSettingsRow, 1))
+            settings_to_row(new_settings, settings_row)
         rows = {
             spec.name: add_character(
                 session,
