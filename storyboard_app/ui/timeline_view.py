@@ -12,7 +12,7 @@ panel edit command, so it is one undo step.
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsLineItem,
@@ -333,16 +333,21 @@ class TimelineView(QGraphicsView):
         self.scene().addItem(item)
 
     def _draw_ruler(self, width: float) -> None:
-        """Ticks every second (labelled) and every quarter second when zoomed in enough."""
+        """Ticks every second (labelled) and every quarter second when zoomed in enough.
+
+        The ticks are one path, not an item each: a long story has thousands.
+        """
         scene = self.scene()
-        pen = QPen(QColor("#888888"))
         step = QUARTER_SECOND if self._pps >= 60 else 1.0
         ticks = int(width / self._pps / step) + 1
+        path = QPainterPath()
         for index in range(ticks):
             seconds = index * step
             x = seconds * self._pps
             whole = abs(seconds - round(seconds)) < 1e-9
-            scene.addLine(x, RULER_HEIGHT - (10 if whole else 4), x, RULER_HEIGHT, pen)
+            path.moveTo(x, RULER_HEIGHT - (10 if whole else 4))
+            path.lineTo(x, RULER_HEIGHT)
             if whole and (round(seconds) % max(1, round(40 / self._pps)) == 0):
                 label = scene.addSimpleText(f"{round(seconds)}s")
                 label.setPos(x + 2, 0)
+        scene.addPath(path, QPen(QColor("#888888")))
