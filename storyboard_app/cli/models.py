@@ -49,7 +49,12 @@ def register_models(commands: Commands) -> None:
     download = actions.add_parser(
         "download", help="download the files of one catalogue entry (resumable)"
     )
-    download.add_argument("name", help="catalogue name, e.g. sd15 (see `storyboard models`)")
+    download.add_argument(
+        "names",
+        nargs="+",
+        metavar="NAME",
+        help="catalogue names, e.g. sd15 motion-adapter",
+    )
     remove = actions.add_parser("remove", help="delete an entry's repository from the cache")
     remove.add_argument("name", help="catalogue name, e.g. sd15")
     for sub in (download, remove):
@@ -77,18 +82,21 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    entry = find_entry(args.name)
-    with progress_for(args) as progress:
-        try:
-            status = download_in_background(entry, _reporter(progress, entry.name))
-        except DownloadCancelledError as cancelled:
-            progress.end_line()
-            print(f"{cancelled.message} {cancelled.hint}")
-            return EXIT_INTERRUPTED
+    entries = [find_entry(name) for name in args.names]  # every name checked before any download
+    done = []
+    for entry in entries:
+        with progress_for(args) as progress:
+            try:
+                status = download_in_background(entry, _reporter(progress, entry.name))
+            except DownloadCancelledError as cancelled:
+                progress.end_line()
+                print(f"{cancelled.message} {cancelled.hint}")
+                return EXIT_INTERRUPTED
+        done.append(status)
+        if not args.json:
+            print(f"{entry.name} is ready in {status.folder} ({size_text(status.size_on_disk)}).")
     if args.json:
-        print_json(status_json(status))
-    else:
-        print(f"{entry.name} is ready in {status.folder} ({size_text(status.size_on_disk)}).")
+        print_json([status_json(s) for s in done])
     return EXIT_OK
 
 

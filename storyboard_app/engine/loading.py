@@ -236,6 +236,14 @@ def load_text_to_image_pipeline(
     )
 
 
+def locate_model(text: str) -> Path:
+    """The folder or file the model ``text`` is on disk; raises ModelNotFoundError if not here.
+
+    Reads no weights: a pre-flight check that a job's models are all present.
+    """
+    return _source_folder(ModelSource.parse(text))
+
+
 def detect_architecture(source: ModelSource) -> Architecture:
     """Tell whether ``source`` is SDXL or SD 1.5 by reading only configs or file headers."""
     if source.kind == "single_file":

@@ -37,6 +37,7 @@ from storyboard_app.engine.transitions.generated import MotionSettings, generate
 from storyboard_app.engine.transitions.motion_model import (
     MotionModel,
     MotionSources,
+    check_motion_sources,
     load_motion_model,
 )
 from storyboard_app.project.errors import StoryboardError, ValidationError
@@ -296,6 +297,8 @@ def generate_transition(
     if frames is not None:
         options = dataclasses.replace(options, frames=frames)
     request = build_transition_request(store, from_scene_id, to_scene_id, kind, options)
+    if request.sources is not None and motion_model is None:
+        check_motion_sources(request.sources)  # before anything is loaded or recorded
     try:
         images = make_transition_frames(request, motion_model, on_progress, is_cancelled)
     except TransitionCancelled:

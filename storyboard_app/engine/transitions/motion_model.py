@@ -33,8 +33,10 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from storyboard_app.engine.devices import choose_device, choose_dtype, translate_oom
-from storyboard_app.engine.errors import ModelLoadError, UnsupportedModelError
-from storyboard_app.engine.loading import LowVramOptions, load_text_to_image_pipeline
+from storyboard_app.engine.errors import ModelLoadError, ModelNotFoundError, UnsupportedModelError
+from storyboard_app.engine.loading import LowVramOptions, load_text_to_image_pipeline, locate_model
+from storyboard_app.engine.models.catalogue import entries_for
+from storyboard_app.engine.models.hub import hub_cache_dir
 from storyboard_app.engine.motion.encoder import (
     DEFAULT_ENCODER_SOURCE,
     ClipImageEncoder,
@@ -132,6 +134,7 @@ def load_motion_model(
     torch_dtype = choose_dtype(device_name, dtype)
     if sources.is_tiny:
         return _tiny_model(sources).to(device_name, torch_dtype)
+    check_motion_sources(sources)
     ip_adapter_path = _ip_adapter_path(sources.ip_adapter)
     adapter_folder = _model_folder(sources.motion_adapter, "motion adapter")
     control_folder = _model_folder(sources.sparse_ctrl, "SparseCtrl model")
@@ -147,6 +150,63 @@ def load_motion_model(
             base, adapter, control, read_ip_adapter(ip_adapter_path), encoder, predictor, sources
         )
         return model.to(device_name, torch_dtype)
+
+
+def check_motion_sources(sources: MotionSources) -> None:
+    """Pre-flight: raise one error naming every missing part and the command that gets them.
+
+    Runs before a generated transition starts, so a first run with an empty
+    cache learns all it needs at once instead of one part per attempt. Only
+    absence is collected; any other problem with a part (a pickle) is raised as is.
+    """
+    if sources.is_tiny:
+        return
+    missing: list[tuple[str, str, ModelNotFoundError]] = []
+    for what, source, locate in _motion_parts(sources):
+        try:
+            locate(source, what)
+        except ModelNotFoundError as absent:
+            missing.append((what, source, absent))
+    if missing:
+        raise _missing_parts_error(missing)
+
+
+def _motion_parts(sources: MotionSources) -> list[tuple[str, str, Any]]:
+    """Each part with the check load_motion_model makes of it (safety included), in its order."""
+
+    def base(source: str, what: str) -> Path:
+        return locate_model(source)
+
+    def ip_adapter(source: str, what: str) -> Path:
+        return _ip_adapter_path(source)
+
+    return [
+        ("IP-Adapter", sources.ip_adapter, ip_adapter),
+        ("motion adapter", sources.motion_adapter, _model_folder),
+        ("SparseCtrl model", sources.sparse_ctrl, _model_folder),
+        ("SD 1.5 base", sources.base, base),
+        ("image encoder", sources.image_encoder, resolve_component),
+    ]
+
+
+def _missing_parts_error(missing: list[tuple[str, str, ModelNotFoundError]]) -> ModelNotFoundError:
+    names: list[str] = []
+    others: list[str] = []
+    for _, source, absent in missing:
+        parts = source.split("/")
+        found = entries_for("/".join(parts[:2]), "/".join(parts[2:]))
+        if found and found[0].name not in names:
+            names.append(found[0].name)
+        elif not found:
+            others.append(f"{absent.message} {absent.hint}")
+    listed = ", ".join(f"the {what} ({source})" for what, source, _ in missing)
+    message = (
+        "A generated transition needs parts that are neither local files nor in the local "
+        f"Hugging Face cache ({hub_cache_dir()}): {listed}."
+    )
+    message += "".join(f" {text}" for text in others)
+    hint = f"Download them with `storyboard models download {' '.join(names)}`." if names else ""
+    return ModelNotFoundError(message, hint or "Give local copies of those parts.")
 
 
 def assemble_motion_model(

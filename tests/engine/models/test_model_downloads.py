@@ -165,3 +165,11 @@ def test_an_unknown_name_lists_the_catalogue(capsys: pytest.CaptureFixture[str])
     assert main(["models", "download", "sd3"]) == 1
     err = capsys.readouterr().err
     assert "sd3 is not in the model catalogue" in err and "sdxl-base" in err
+
+
+def test_several_names_are_all_checked_before_anything_is_downloaded(
+    fake_hub: FakeHub, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "download", "sd15", "sd3"]) == 1
+    assert "sd3 is not in the model catalogue" in capsys.readouterr().err
+    assert fake_hub.requests == []
