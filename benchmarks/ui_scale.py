@@ -7,7 +7,9 @@ idle again:
 - ``open``: opening the project until every view is drawn;
 - ``edit``: one inspector edit (a caption, through the undo command);
 - ``render``: a finished render (a new take made active, as the render
-  controller records it).
+  controller records it);
+- ``add``: adding a panel after the first one, then undoing it (the whole
+  story is read again: panels moved).
 
 Queries are counted with a SQLAlchemy ``before_cursor_execute`` event on
 every engine. A change should cost a number of
@@ -41,7 +43,7 @@ from sqlalchemy import Engine, event
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.app_settings import AppSettings
-from storyboard_app.ui.commands.scenes import EditSceneCommand
+from storyboard_app.ui.commands.scenes import AddSceneCommand, EditSceneCommand
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.worker.fake_engine import FakeEngine
 from storyboard_app.worker.host import EngineHost
@@ -131,6 +133,13 @@ def one_size(
 
         renders = [measure(app, lambda i=i: finish_render(1000 + i)) for i in range(repeat)]
         results["render"] = median_of(renders)
+
+        def add_and_undo() -> None:
+            session.execute(AddSceneCommand(session, "a gull on the rail", position=1))
+            settle(app)
+            session.undo_stack.undo()
+
+        results["add"] = median_of([measure(app, add_and_undo) for _ in range(repeat)])
         window.projects.close()
         window.close()
         settle(app)
@@ -152,12 +161,13 @@ def main() -> int:
         host.shutdown(30_000)
     print(
         f"{'panels':>7} {'open ms':>9} {'open q':>7} {'edit ms':>8} {'edit q':>7} "
-        f"{'render ms':>10} {'render q':>9}"
+        f"{'render ms':>10} {'render q':>9} {'add+undo ms':>12} {'add+undo q':>11}"
     )
     for panels, row in table.items():
         print(
             f"{panels:>7} {row['open'][0]:>9.1f} {row['open'][1]:>7} {row['edit'][0]:>8.1f} "
-            f"{row['edit'][1]:>7} {row['render'][0]:>10.1f} {row['render'][1]:>9}"
+            f"{row['edit'][1]:>7} {row['render'][0]:>10.1f} {row['render'][1]:>9} "
+            f"{row['add'][0]:>12.1f} {row['add'][1]:>11}"
         )
     largest = max(table)
     edit_ms, edit_q = table[largest]["edit"]
