@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 11)]
-    assert schema.head_revision() == "0010"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 12)]
+    assert schema.head_revision() == "0011"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from storyboard_app.engine.render_request import (
     CancelCheck,
     CharacterIdentity,
     EventSink,
+    LoraJob,
     PanelJob,
     PanelRendered,
     ReferencePicture,
@@ -36,7 +37,13 @@ from storyboard_app.project.characters import identity_framings
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import disk_full_error, is_disk_full, project_path
 from storyboard_app.project.media import MediaStore
-from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams, TakeRecord
+from storyboard_app.project.records import (
+    CharacterRecord,
+    LoraRecord,
+    SceneRecord,
+    TakeParams,
+    TakeRecord,
+)
 from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
@@ -72,7 +79,8 @@ def build_render_request(
     check_model(settings)
     selected = select_scenes(store.scenes.list(), scene_ids)
     characters = {c.name: c for c in store.characters.list()}
-    panels = [panel_job(scene, characters, settings, options.reroll) for scene in selected]
+    loras = store.loras.list()
+    panels = [panel_job(scene, characters, settings, options.reroll, loras) for scene in selected]
     return request_for(store, settings, panels, options)
 
 
@@ -99,13 +107,14 @@ def rerender_request(
     scene = store.scenes.get(take.scene_id)
     characters = {c.name: c for c in store.characters.list()}
     panel = dataclasses.replace(
-        panel_job(scene, characters, settings, reroll=False),
+        panel_job(scene, characters, settings, reroll=False, loras=store.loras.list()),
         prompt=take.params.prompt,
         negative_prompt=take.params.negative_prompt,
         seed=take.params.seed,
     )
     others = [s for s in select_scenes(store.scenes.list(), companions) if s.id != scene.id]
-    panels = [panel] + [panel_job(s, characters, settings, reroll=False) for s in others]
+    loras = store.loras.list()
+    panels = [panel] + [panel_job(s, characters, settings, False, loras) for s in others]
     return request_for(store, settings, panels, options)
 
 
@@ -140,6 +149,7 @@ def request_for(
     check_model(settings)
     characters = {c.name: c for c in store.characters.list()}
     named = dict.fromkeys(name for panel in panels for name in panel.characters)
+    loras = [lora for lora in in_use(store.loras.list()) if lora.character in (None, *named)]
     return RenderRequest(
         model_source=settings.model_source,
         width=settings.width,
@@ -152,7 +162,10 @@ def request_for(
         freeu=settings.freeu,
         style=settings.style,
         characters=tuple(
-            character_identity(characters[name], settings, store.media) for name in named
+            character_identity(characters[name], settings, store.media, loras) for name in named
+        ),
+        loras=tuple(
+            LoraJob(lora.name, lora.path, lora.digest, lora.scale, lora.character) for lora in loras
         ),
         panels=tuple(panels),
         device=options.device,
@@ -211,7 +224,10 @@ def join_phrases(*phrases: str) -> str:
 
 
 def character_identity(
-    character: CharacterRecord, settings: ProjectSettings, media: MediaStore | None = None
+    character: CharacterRecord,
+    settings: ProjectSettings,
+    media: MediaStore | None = None,
+    loras: Sequence[LoraRecord] = (),
 ) -> CharacterIdentity:
     """The character's identity prompts: its description with each of its framings.
 
@@ -226,7 +242,13 @@ def character_identity(
         seed=character.seed,
         identity_prompts=tuple(
             styled_prompt(
-                settings.style, join_phrases(character.description, framing, settings.style_preset)
+                settings.style,
+                join_phrases(
+                    *triggers(loras, (character.name,)),
+                    character.description,
+                    framing,
+                    settings.style_preset,
+                ),
             )
             for framing in framings
         ),
@@ -252,11 +274,27 @@ def cycled(items: Sequence[str], count: int) -> list[str]:
     return [items[i % len(items)] for i in range(max(0, count))]
 
 
+def in_use(loras: Sequence[LoraRecord]) -> list[LoraRecord]:
+    """The LoRAs that change a render: a LoRA at scale 0 is left out entirely (not loaded,
+    no trigger word, not in keys or takes), so it renders exactly as without it."""
+    return [lora for lora in loras if lora.scale != 0.0]
+
+
+def triggers(loras: Sequence[LoraRecord], names: Sequence[str]) -> list[str]:
+    """Trigger words of the LoRAs active for ``names``: the project's and theirs."""
+    return [
+        lora.trigger
+        for lora in in_use(loras)
+        if lora.trigger and (lora.character is None or lora.character in names)
+    ]
+
+
 def panel_job(
     scene: SceneRecord,
     characters: dict[str, CharacterRecord],
     settings: ProjectSettings,
     reroll: bool,
+    loras: Sequence[LoraRecord] = (),
 ) -> PanelJob:
     seed = scene.seed
     if reroll and not scene.seed_locked:
@@ -267,7 +305,12 @@ def panel_job(
         number=scene.number,
         prompt=styled_prompt(
             settings.style,
-            compose_prompt(scene.prompt, scene.character_names, characters, settings.style_preset),
+            join_phrases(
+                *triggers(loras, scene.character_names),
+                compose_prompt(
+                    scene.prompt, scene.character_names, characters, settings.style_preset
+                ),
+            ),
         ),
         negative_prompt=styled_negative(
             settings.style, join_phrases(scene.negative_prompt, *negatives)

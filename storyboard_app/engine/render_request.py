@@ -30,6 +30,21 @@ class ReferencePicture:
 
 
 @dataclass(frozen=True)
+class LoraJob:
+    """A LoRA to render with: everywhere (``character`` None) or for one character."""
+
+    name: str
+    path: Path
+    digest: str
+    scale: float
+    character: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        """What a take and an identity cache key keep of it."""
+        return {"name": self.name, "digest": self.digest, "scale": self.scale}
+
+
+@dataclass(frozen=True)
 class CharacterIdentity:
     """A character as the renderer sees it: its identity prompts are rendered together."""
 
@@ -76,6 +91,7 @@ class RenderRequest:
     identity_cache_budget_gb: float = 20.0
     freeu: str = "off"
     style: str = "none"  # the project's named style (project/styles.py)
+    loras: tuple[LoraJob, ...] = ()
 
     def character(self, name: str) -> CharacterIdentity:
         return next(c for c in self.characters if c.name == name)
@@ -89,6 +105,9 @@ class RenderRequest:
         ``share_between_panels``); a panel that saw none re-renders alone.
         """
         consistency = self.consistency_record()
+        active = self.loras_for(panel.characters)
+        if active:
+            consistency["loras"] = [lora.record() for lora in active]
         if shared_with:
             consistency["shared_with"] = list(shared_with)
         return TakeParams(
@@ -105,6 +124,12 @@ class RenderRequest:
             identity_fingerprint=identity_fingerprint,
             freeu=self.freeu,
             style=self.style,
+        )
+
+    def loras_for(self, characters: tuple[str, ...]) -> tuple[LoraJob, ...]:
+        """The LoRAs active for an image of ``characters``: the project's and theirs."""
+        return tuple(
+            lora for lora in self.loras if lora.character is None or lora.character in characters
         )
 
     def consistency_record(self) -> dict[str, Any]:

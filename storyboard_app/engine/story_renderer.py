@@ -60,6 +60,7 @@ from storyboard_app.engine.render_request import (
     RenderProgress,
     RenderRequest,
 )
+from storyboard_app.engine.steering.loras import activate, loaded_loras, lora_key
 from storyboard_app.engine.steering.reference import (
     ReferenceInPass,
     ReferenceTokens,
@@ -151,15 +152,17 @@ class StoryRenderer:
             device=self.loaded.device,
         )
         batches = [
-            batch
+            same_loras
             for window in batched(panels, request.consistency.window_size)
             for batch in self._panel_batches(window, request.consistency.share_between_panels)
+            for same_loras in split_by_loras(request, batch)
         ]
         counter = PassCounter(len(batches) + len(needed))
         caches: dict[str, IdentityBank] = {}
         with (
             torch.inference_mode(),
             translate_oom(),
+            loaded_loras(self.pipe, request.loras),
             self._pipeline_options(request),
             consistent_attention(self.pipe.unet, state),
         ):
@@ -285,6 +288,7 @@ class StoryRenderer:
             precision=request.identity_cache_precision,
             **reference_key(character),
             **style_key(request.style),
+            **lora_key(request.loras_for((character.name,))),
         )
 
     def _build_to_disk(
@@ -352,6 +356,7 @@ class StoryRenderer:
             )
             sink = ReferenceTokens(sink, images, reference.strength)
         state.begin_write(sink, seed=character.seed, images=len(identity_pass.prompts))
+        activate(self.pipe, request.loras, request.loras_for((character.name,)))
         self._denoise(request, identity_pass, state, counter, on_event, is_cancelled, picture)
 
     def _render_window(
@@ -379,6 +384,8 @@ class StoryRenderer:
             seed=derive_seed(request.schedule_seed, "panels:" + panel_pass.label),
             share_between_panels=share,
         )
+        cast = tuple(name for panel in window for name in panel.characters)
+        activate(self.pipe, request.loras, request.loras_for(cast))
         images = self._denoise(request, panel_pass, state, counter, on_event, is_cancelled)
         for panel, image in zip(window, images, strict=True):
             keys = [caches[name].key for name in panel.characters]
@@ -456,6 +463,16 @@ class StoryRenderer:
         )
         noise = [torch.randn(shape, generator=generator) for generator in generators]
         return torch.cat(noise).to(device=self.loaded.device, dtype=self.loaded.dtype)
+
+
+def split_by_loras(
+    request: RenderRequest, batch: tuple[PanelJob, ...]
+) -> list[tuple[PanelJob, ...]]:
+    """A batch cut where the active LoRAs change: one call has one set of adapters."""
+    return [
+        tuple(group)
+        for _, group in itertools.groupby(batch, key=lambda p: request.loras_for(p.characters))
+    ]
 
 
 def identity_denoise_pass(character: CharacterIdentity, negative: str) -> DenoisePass:

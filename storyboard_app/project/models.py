@@ -104,6 +104,23 @@ class Character(Base):
     )
 
 
+class Lora(Base):
+    """A LoRA file the project renders with: everywhere, or for one character's identity
+    and the panels naming it (``character_id``)."""
+
+    __tablename__ = "loras"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    digest: Mapped[str] = mapped_column(String(64))
+    scale: Mapped[float] = mapped_column(Float, default=1.0)
+    trigger: Mapped[str] = mapped_column(Text, default="")
+    character_id: Mapped[int | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), nullable=True
+    )
+
+
 class Scene(Base):
     """A panel on the timeline; ``position`` is its 0-based place in the story."""
 

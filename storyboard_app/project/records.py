@@ -32,6 +32,19 @@ class CharacterRecord:
 
 
 @dataclass(frozen=True)
+class LoraRecord:
+    """A LoRA of the project; ``character`` is None for a project-wide one."""
+
+    id: int
+    name: str
+    path: Path
+    digest: str
+    scale: float
+    trigger: str
+    character: str | None
+
+
+@dataclass(frozen=True)
 class SceneRecord:
     id: int
     position: int

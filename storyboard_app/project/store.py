@@ -46,6 +46,7 @@ from storyboard_app.project.files import (
     is_disk_full,
     project_path,
 )
+from storyboard_app.project.loras import LoraRepository
 from storyboard_app.project.media import LEFTOVER_AGE_S, MediaStore
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Take
 from storyboard_app.project.records import ProjectInfo
@@ -80,6 +81,7 @@ class ProjectStore:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.media = MediaStore(folder / MEDIA_DIR, project=folder)
         self.characters = CharacterRepository(self)
+        self.loras = LoraRepository(self)
         self.scenes = SceneRepository(self)
         self.takes = TakeRepository(self)
         self.transitions = TransitionRepository(self)

@@ -1,0 +1,146 @@
+"""The LoRAs a project renders with: project-wide, or for one character.
+
+A LoRA is a ``.safetensors`` file the user keeps where it is (they are large);
+the project stores its path, its content hash (what takes and identity cache
+keys record), a scale and an optional trigger word. Only safetensors files are
+accepted, checked by their header alone: a pickle checkpoint (``.ckpt``,
+``.pt``, ``.bin``) is refused without being opened, because unpickling runs code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from storyboard_app.project.characters import find_character
+from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.models import Character, Lora
+from storyboard_app.project.records import LoraRecord
+
+if TYPE_CHECKING:
+    from storyboard_app.project.store import ProjectStore
+
+MAX_HEADER_BYTES = 100_000_000
+HASH_CHUNK = 1 << 20
+MAX_SCALE = 4.0
+
+
+class LoraRepository:
+    """LoRAs of one project; every call is its own short transaction."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self._store = store
+
+    def list(self) -> list[LoraRecord]:
+        with self._store.session() as session:
+            rows = session.scalars(select(Lora).order_by(Lora.id)).all()
+            names = {c.id: c.name for c in session.scalars(select(Character))}
+            return [to_record(row, names) for row in rows]
+
+    def add(
+        self,
+        file: Path,
+        *,
+        scale: float = 1.0,
+        trigger: str = "",
+        character: str | None = None,
+        name: str | None = None,
+    ) -> LoraRecord:
+        """Add a LoRA file (checked to be safetensors, hashed) under ``name`` (its stem)."""
+        path = Path(file).expanduser().resolve()
+        check_safetensors(path)
+        digest = file_digest(path)
+        name = (name or path.stem).strip()
+        scale = check_scale(scale, name)
+        with self._store.session() as session:
+            if session.scalar(select(Lora).where(Lora.name == name)) is not None:
+                raise ValidationError(
+                    f"The project already has a LoRA called {name!r}.",
+                    "Remove it first (storyboard lora remove), or rename the file.",
+                )
+            owner = find_character(session, character) if character else None
+            row = Lora(
+                name=name,
+                path=str(path),
+                digest=digest,
+                scale=scale,
+                trigger=trigger.strip(),
+                character_id=owner.id if owner else None,
+            )
+            session.add(row)
+            session.flush()
+            return to_record(row, {owner.id: owner.name} if owner else {})
+
+    def remove(self, name: str) -> None:
+        with self._store.session() as session:
+            row = session.scalar(select(Lora).where(Lora.name == name))
+            if row is None:
+                known = ", ".join(session.scalars(select(Lora.name).order_by(Lora.id)))
+                raise NotFoundError(
+                    f"There is no LoRA {name!r}.",
+                    f"LoRAs in this project: {known}." if known else "The project has no LoRAs.",
+                )
+            session.delete(row)
+
+
+def to_record(row: Lora, names: dict[int, str]) -> LoraRecord:
+    return LoraRecord(
+        id=row.id,
+        name=row.name,
+        path=Path(row.path),
+        digest=row.digest,
+        scale=row.scale,
+        trigger=row.trigger,
+        character=names.get(row.character_id) if row.character_id is not None else None,
+    )
+
+
+def check_scale(scale: object, name: str) -> float:
+    try:
+        value = float(scale)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        value = math.nan
+    if not -MAX_SCALE <= value <= MAX_SCALE:
+        raise ValidationError(
+            f"The scale of LoRA {name!r}, {scale!r}, is not usable.",
+            f"Use a number from {-MAX_SCALE:g} to {MAX_SCALE:g} (1 is the LoRA as trained).",
+        )
+    return value
+
+
+def check_safetensors(path: Path) -> None:
+    """Refuse anything but a readable safetensors file, reading only its header."""
+    if path.suffix.lower() != ".safetensors":
+        raise ValidationError(
+            f"{path.name} is not a .safetensors file.",
+            "Only safetensors LoRAs are accepted (pickle files can run code when opened); "
+            "download or convert the LoRA to .safetensors.",
+        )
+    try:
+        with path.open("rb") as handle:
+            size_bytes = handle.read(8)
+            size = struct.unpack("<Q", size_bytes)[0] if len(size_bytes) == 8 else 0
+            header = json.loads(handle.read(size)) if 0 < size <= MAX_HEADER_BYTES else None
+    except FileNotFoundError:
+        raise ValidationError(f"{path} does not exist.", "Check the path.") from None
+    except (OSError, ValueError) as error:
+        raise ValidationError(f"Cannot read {path}: {error}.", "Check the file.") from None
+    if not isinstance(header, dict):
+        raise ValidationError(
+            f"{path.name} is not a safetensors file (its header is not one).",
+            "Download the LoRA again, or convert it to .safetensors.",
+        )
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
