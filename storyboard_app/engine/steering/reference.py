@@ -125,8 +125,13 @@ class ReferenceInPass:
         if reference is None:
             raise ValueError(f"{character.name} has no reference picture that steers.")
         width, height = size
-        device, dtype = pipe.unet.device, pipe.unet.dtype
-        clean = encode_picture(pipe.vae, load_reference(reference, width, height), device, dtype)
+        # Under CPU offload the VAE's weights wait on the CPU: encode where they are,
+        # then move the latent to where the denoising runs.
+        device = getattr(pipe, "_execution_device", pipe.unet.device)
+        dtype = pipe.unet.dtype
+        vae_device = next(pipe.vae.parameters()).device
+        image = load_reference(reference, width, height)
+        clean = encode_picture(pipe.vae, image, vae_device, dtype).to(device)
         generator = torch.Generator().manual_seed(derive_seed(character.seed, "reference:noise"))
         noise = torch.randn(clean.shape, generator=generator).to(device=device, dtype=dtype)
         return cls(clean, noise, index, pipe.scheduler)
