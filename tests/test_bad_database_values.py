@@ -93,3 +93,31 @@ def test_bad_stored_values_give_one_message(
             assert "project database" in err, (command, err)
             for word in words:
                 assert word in err, (command, err)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("media_json", "0"),
+        ("media_json", "{not json"),
+        ("media_json", "[1, 2]"),
+        ("settings_json", "[]"),
+        ("kind", "zoom"),
+        ("status", "done"),
+        ("duration", "long"),
+        ("frame_count", -3),
+    ],
+)
+def test_a_bad_stored_transition_gives_one_message(project, tmp_path, capsys, column, value):
+    with ProjectStore.open(project) as store:
+        first, second = store.scenes.list()[:2]
+        store.transitions.set(first.id, second.id, kind="crossfade", duration=0.5)
+    connection = sqlite3.connect(database(project))
+    with connection:
+        connection.execute(f"UPDATE transitions SET {column} = ?", (value,))
+    connection.close()
+    for command in (["info", project], ["export", project, "--pdf", tmp_path / "out.pdf"]):
+        code, _, err = run_cli(capsys, *command)
+        assert code == 1, (command, err)
+        assert "Traceback" not in err
+        assert "transition" in err and "project database" in err, err

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from storyboard_app.project.damage import read_stored
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Scene, Transition
 from storyboard_app.project.records import TransitionRecord
@@ -224,16 +226,88 @@ def current_status(row: Transition, scenes: dict[int, tuple[int, int | None]]) -
 
 
 def to_record(row: Transition, active: dict[int, tuple[int, int | None]]) -> TransitionRecord:
+    damaged = TransitionRecord(  # what a damaged row reads as in the app: a cut to remake
+        id=row.id,
+        from_scene_id=row.from_scene_id,
+        to_scene_id=row.to_scene_id,
+        kind="cut",
+        duration=0.0,
+        frame_count=0,
+        status="failed",
+        media=(),
+        settings={},
+    )
+    return read_stored(row, lambda: _stored_record(row, active), damaged)
+
+
+def _stored_record(row: Transition, active: dict[int, tuple[int, int | None]]) -> TransitionRecord:
+    """The row as a record, every stored value checked like input (the file may be damaged)."""
+    what = _transition_name(row, active)
+    _check_stored(row.kind in TRANSITION_KINDS, what, "kind", row.kind)
+    _check_stored(row.status in STATUSES, what, "status", row.status)
+    duration = row.duration
+    _check_stored(
+        isinstance(duration, int | float)
+        and not isinstance(duration, bool)
+        and math.isfinite(duration)
+        and 0 <= duration <= 60,
+        what,
+        "duration",
+        duration,
+    )
+    frame_count = row.frame_count
+    _check_stored(
+        isinstance(frame_count, int) and not isinstance(frame_count, bool) and frame_count >= 0,
+        what,
+        "frame count",
+        frame_count,
+    )
+    media = _stored_json(row.media_json, what, "frame list")
+    _check_stored(
+        isinstance(media, list) and all(isinstance(name, str) for name in media),
+        what,
+        "frame list",
+        row.media_json,
+    )
+    settings = _stored_json(row.settings_json, what, "settings")
+    _check_stored(isinstance(settings, dict), what, "settings", row.settings_json)
     return TransitionRecord(
         id=row.id,
         from_scene_id=row.from_scene_id,
         to_scene_id=row.to_scene_id,
         kind=row.kind,
-        duration=row.duration,
-        frame_count=row.frame_count,
+        duration=float(duration),
+        frame_count=frame_count,
         status=current_status(row, active),
-        media=tuple(json.loads(row.media_json)),
-        settings=json.loads(row.settings_json),
+        media=tuple(media),
+        settings=settings,
         from_take_id=row.from_take_id,
         to_take_id=row.to_take_id,
+    )
+
+
+def _transition_name(row: Transition, active: dict[int, tuple[int, int | None]]) -> str:
+    start, end = active.get(row.from_scene_id), active.get(row.to_scene_id)
+    if start is None or end is None:
+        return f"transition {row.id}"
+    return f"the transition between panels {start[0] + 1} and {end[0] + 1}"
+
+
+def _stored_json(text: object, what: str, field_name: str) -> object:
+    try:
+        return json.loads(text)  # type: ignore[arg-type]
+    except (ValueError, TypeError, RecursionError):
+        raise _stored_error(what, field_name, text) from None
+
+
+def _check_stored(ok: bool, what: str, field_name: str, value: object) -> None:
+    if not ok:
+        raise _stored_error(what, field_name, value)
+
+
+def _stored_error(what: str, field_name: str, value: object) -> ValidationError:
+    return ValidationError(
+        f"The {field_name} of {what} in the project database is unreadable ({str(value)[:80]!r}).",
+        "The project file was changed outside Storyboard or is damaged; set that "
+        "transition again (or delete it), or restore the project from a backup.",
     )
