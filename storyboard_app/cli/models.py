@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
+import os
+import sys
+import threading
 from typing import Any
 
 from storyboard_app.cli.common import (
@@ -91,6 +95,7 @@ def _download(args: argparse.Namespace) -> int:
             except DownloadCancelledError as cancelled:
                 progress.end_line()
                 print(f"{cancelled.message} {cancelled.hint}")
+                leave_if_stalled()
                 return EXIT_INTERRUPTED
         done.append(status)
         if not args.json:
@@ -98,6 +103,24 @@ def _download(args: argparse.Namespace) -> int:
     if args.json:
         print_json([status_json(s) for s in done])
     return EXIT_OK
+
+
+def leave_if_stalled() -> None:
+    """Exit now if a cancelled download left a hub thread blocked on a stalled connection.
+
+    The hub client's download threads (a thread pool) are joined when the
+    interpreter exits, daemon or not, so one blocked on a socket that stopped
+    answering would hold Ctrl+C for its time-outs and retries (about a
+    minute). The partial files are already removed and no project is open,
+    so the process ends here.
+    """
+    main = threading.main_thread()
+    if not any(t is not main and t.is_alive() for t in threading.enumerate()):
+        return
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_INTERRUPTED)
 
 
 def _remove(args: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ from huggingface_hub.errors import (
     RemoteEntryNotFoundError,
     RepositoryNotFoundError,
 )
+from huggingface_hub.file_download import repo_folder_name
 from tqdm.auto import tqdm
 
 from storyboard_app.engine.errors import DownloadCancelledError, ModelDownloadError
@@ -40,6 +41,8 @@ from storyboard_app.project.files import disk_full_error, is_disk_full
 
 ProgressReport = Callable[[int, int], None]  # bytes done, bytes in all
 _POLL_S = 0.2
+# A cancelled download stops at its next chunk; a stalled connection may never deliver one.
+_CANCEL_WAIT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,9 @@ def download_in_background(
     """:func:`download_entry` on a worker thread, so Ctrl+C reaches this one and cancels it.
 
     The main thread waits in short joins; a KeyboardInterrupt sets the cancel
-    flag and waits for the worker to stop at its next chunk, so no thread is
-    left writing to the cache when this returns.
+    flag and waits (a little) for the worker to stop at its next chunk. A hub
+    thread stuck on a stalled connection is left behind, and the repository's
+    partial files are removed, so a cancel never waits for a network timeout.
     """
     cancel = threading.Event()
     outcome: dict[str, Any] = {}
@@ -178,11 +182,19 @@ def download_in_background(
             worker.join(_POLL_S)
     except KeyboardInterrupt:
         cancel.set()
-        worker.join()
+        worker.join(_CANCEL_WAIT_S)
+        remove_partial_files(entry, cache or hub_cache_dir())
         raise _cancelled(entry) from None
     if "error" in outcome:
         raise outcome["error"]
     return outcome["status"]
+
+
+def remove_partial_files(entry: CatalogueEntry, cache: Path) -> None:
+    """Delete the ``.incomplete`` files of the entry's repository (a download left behind)."""
+    blobs = cache / repo_folder_name(repo_id=entry.repo_id, repo_type="model") / "blobs"
+    for partial in blobs.glob("*.incomplete"):
+        partial.unlink(missing_ok=True)
 
 
 def remove_entry(entry: CatalogueEntry, cache: Path | None = None) -> tuple[int, list[str]]:

@@ -38,12 +38,17 @@ _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
 
 @dataclass
 class Breakage:
-    """``path`` drops its connection after ``after`` bytes; ``forever``: the hub then stays down."""
+    """``path`` drops its connection after ``after`` bytes; ``forever``: the hub then stays down.
+
+    ``stall``: instead of dropping, the connection hangs after ``after`` bytes until
+    the server stops (a network that stopped answering).
+    """
 
     path: str
     after: int
     forever: bool = False
     broke: bool = False
+    stall: bool = False
 
 
 @dataclass
@@ -53,6 +58,7 @@ class FakeHub:
     breakage: Breakage | None = None
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, range
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
     url: str = ""
 
     def commit(self, repo_id: str) -> str:
@@ -140,6 +146,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data[: broken.after])
             self.wfile.flush()
+            if broken.stall:
+                hub.stopping.wait()
             self.close_connection = True
             if broken.forever:
                 broken.broke = True
@@ -178,6 +186,7 @@ def running(hub: FakeHub) -> Iterator[FakeHub]:
     try:
         yield hub
     finally:
+        hub.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(5)
