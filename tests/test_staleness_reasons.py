@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from support import png_bytes
 
+from storyboard_app.project.models import Take
 from storyboard_app.project.records import TakeParams, TakeRecord
 from storyboard_app.project.staleness import (
+    INPUTS_KEY,
     panel_inputs,
     panel_stale_reasons,
     record_take_inputs,
@@ -116,11 +119,39 @@ def test_render_settings_count_and_the_frame_rate_does_not(story_store: ProjectS
     render(story_store, 4)
     story_store.update_settings(frame_rate=12)
     assert reasons(story_store, 4) == []
-    for change in ({"steps": 12}, {"style_preset": "ink"}, {"window_size": 2}):
+    for change in ({"steps": 12}, {"style_preset": "ink"}, {"share_between_panels": True}):
         before = story_store.settings()
         story_store.update_settings(**change)
         assert reasons(story_store, 4) == ["settings changed"], change
         story_store.update_settings(before)
+
+
+def test_settings_that_change_no_picture_leave_the_panel_fresh(story_store: ProjectStore) -> None:
+    story_store.update_settings(model_source="tiny")
+    render(story_store, 4)
+    # A window only batches work while panels share nothing; the budget only evicts caches.
+    story_store.update_settings(window_size=2, identity_cache_budget_gb=3.0)
+    assert reasons(story_store, 4) == []
+    story_store.update_settings(share_between_panels=True)
+    assert reasons(story_store, 4) == ["settings changed"]
+
+
+def test_a_setting_added_after_the_render_at_its_default_leaves_it_fresh(
+    story_store: ProjectStore,
+) -> None:
+    story_store.update_settings(model_source="tiny")
+    render(story_store, 4)
+    take = story_store.takes.get(story_store.scenes.at(4).active_take_id)
+    record = json.loads(take.params.consistency[INPUTS_KEY]["settings"])
+    record.pop("freeu")  # as if the take predates the FreeU setting
+    with story_store.session() as session:
+        row = session.get(Take, take.id)
+        stored = json.loads(row.consistency_json)
+        stored[INPUTS_KEY]["settings"] = json.dumps(record)
+        row.consistency_json = json.dumps(stored)
+    assert reasons(story_store, 4) == []
+    story_store.update_settings(freeu="on")
+    assert reasons(story_store, 4) == ["settings changed"]
 
 
 def test_choosing_an_older_reroll_is_not_a_seed_change(story_store: ProjectStore) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import hashlib
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -151,14 +150,41 @@ def take_inputs(take: TakeRecord) -> dict[str, str] | None:
     return {str(key): str(value) for key, value in recorded.items()}
 
 
+NOT_IN_PICTURE = ("frame_rate", "identity_cache_budget_gb")
+
+
 def settings_signature(settings: ProjectSettings) -> str:
-    """Everything in the settings that changes a rendered picture (not the frame rate)."""
-    relevant = dataclasses.asdict(settings)
-    relevant.pop("frame_rate")
-    if relevant.get("style") == "none":  # signs as before styles existed
-        relevant.pop("style")
-    text = json.dumps(relevant, sort_keys=True, default=list)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """The settings that change a rendered picture, as the JSON a take records.
+
+    Not signed: the frame rate and the cache budget, and the window size while
+    panels share nothing (a window then only batches work). Compared key by key
+    (:func:`_settings_differ`), so a setting added later, at its default, leaves
+    older takes fresh.
+    """
+    return json.dumps(_picture_settings(settings), sort_keys=True)
+
+
+def _picture_settings(settings: ProjectSettings) -> dict[str, object]:
+    flat = dataclasses.asdict(settings)
+    consistency = flat.pop("consistency")
+    if not consistency["share_between_panels"]:
+        consistency.pop("window_size")
+    flat.update({f"consistency.{key}": value for key, value in consistency.items()})
+    for name in NOT_IN_PICTURE:
+        flat.pop(name)
+    return json.loads(json.dumps(flat, default=list))  # tuples read back as lists
+
+
+def _settings_differ(recorded: str, settings: ProjectSettings) -> bool | None:
+    """Whether ``settings`` differ from a recorded signature; None if it is unreadable."""
+    try:
+        then = json.loads(recorded)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(then, dict):
+        return None
+    now, defaults = _picture_settings(settings), _picture_settings(ProjectSettings())
+    return any(then.get(key, defaults.get(key)) != value for key, value in now.items())
 
 
 def _tags_by_id(text: str, characters: Mapping[str, CharacterRecord]) -> str:
@@ -228,7 +254,9 @@ def _settings_changed(
     take: TakeRecord, settings: ProjectSettings, inputs: dict[str, str] | None
 ) -> bool:
     if inputs is not None and "settings" in inputs:
-        return inputs["settings"] != settings_signature(settings)
+        differ = _settings_differ(inputs["settings"], settings)
+        if differ is not None:
+            return differ
     params = take.params
     if not params.model_source:
         return False
