@@ -16,6 +16,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from typing import Any
 
 from storyboard_app.cli.common import (
@@ -138,10 +139,22 @@ def _remove(args: argparse.Namespace) -> int:
 
 
 def _reporter(progress: Progress, name: str) -> Any:
+    started = time.monotonic()
+
     def report(done: int, total: int) -> None:
-        progress.update(f"downloading {name}", done // 10**6, max(total // 10**6, 1), "MB")
+        detail = speed_and_eta(done, total, time.monotonic() - started)
+        progress.update(f"downloading {name}", done // 10**6, max(total // 10**6, 1), "MB", detail)
 
     return report
+
+
+def speed_and_eta(done: int, total: int, seconds: float) -> str:
+    """``12.5 MB/s, 40 s left`` once there is a rate to tell; empty before."""
+    if done <= 0 or seconds <= 0:
+        return ""
+    rate = done / seconds
+    left = max(total - done, 0) / rate
+    return f"{rate / 10**6:.1f} MB/s, {left:.0f} s left"
 
 
 def show_catalogue(statuses: list[EntryStatus]) -> None:

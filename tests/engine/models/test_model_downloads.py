@@ -17,6 +17,7 @@ from fake_hub_server import DECOYS, SD15_REPO, Breakage, FakeHub
 from huggingface_hub import constants as hub_constants
 
 from storyboard_app.cli import main
+from storyboard_app.cli.models import speed_and_eta
 from storyboard_app.engine.errors import DownloadCancelledError, ModelDownloadError
 from storyboard_app.engine.loading import load_text_to_image_pipeline
 from storyboard_app.engine.models.catalogue import find_entry
@@ -44,7 +45,7 @@ def test_download_fetches_only_the_entry_files_and_the_model_then_loads(
 
     assert main(["models", "download", "sd15"]) == 0
     out, err = capsys.readouterr()
-    assert "sd15 is ready in" in out and "downloading sd15" in err
+    assert "sd15 is ready in" in out and "downloading sd15" in err and " MB/s, " in err
 
     fetched = {path for method, path, _ in fake_hub.requests if method == "GET"}
     assert f"/{SD15_REPO}/resolve/{fake_hub.commit(SD15_REPO)}/{UNET}" in fetched
@@ -173,3 +174,8 @@ def test_several_names_are_all_checked_before_anything_is_downloaded(
     assert main(["models", "download", "sd15", "sd3"]) == 1
     assert "sd3 is not in the model catalogue" in capsys.readouterr().err
     assert fake_hub.requests == []
+
+
+def test_speed_and_time_left_are_told_once_there_is_a_rate() -> None:
+    assert speed_and_eta(0, 100, 1.0) == ""
+    assert speed_and_eta(25 * 10**6, 100 * 10**6, 2.0) == "12.5 MB/s, 6 s left"
