@@ -239,6 +239,13 @@ def download_error(exc: BaseException, entry: CatalogueEntry, cache: Path) -> St
             f"{hub_endpoint()} answered HTTP {status} while downloading {entry.name}.",
             f"Try again later; what was downloaded is kept: `{entry.download_command}`.",
         )
+    if any(isinstance(e, (httpx2.TimeoutException, TimeoutError)) for e in chain):
+        return ModelDownloadError(
+            f"{hub_endpoint()} stopped answering while downloading {entry.name} (no data for "
+            f"{hub_constants.HF_HUB_DOWNLOAD_TIMEOUT:g} s, several tries).",
+            "Check the connection and run the same command again; files already complete "
+            "are kept. A slow link can wait longer with HF_HUB_DOWNLOAD_TIMEOUT=60.",
+        )
     if any(_is_network_error(e) for e in chain):
         return ModelDownloadError(
             f"Could not reach {hub_endpoint()} to download {entry.name}.",

@@ -40,7 +40,7 @@ _RESOLVE = re.compile(r"^/([^/]+/[^/]+)/resolve/([^/]+)/(.+)$")
 class Breakage:
     """``path`` drops its connection after ``after`` bytes; ``forever``: the hub then stays down.
 
-    ``stall``: instead of dropping, the connection hangs after ``after`` bytes until
+    ``stall``: instead of dropping, every attempt hangs after ``after`` bytes until
     the server stops (a network that stopped answering).
     """
 
@@ -151,7 +151,7 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
             if broken.forever:
                 broken.broke = True
-            else:
+            elif not broken.stall:
                 hub.breakage = None
 
         def status(self, code: int, message: str, error_code: str) -> None:

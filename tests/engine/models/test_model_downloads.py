@@ -179,3 +179,17 @@ def test_several_names_are_all_checked_before_anything_is_downloaded(
 def test_speed_and_time_left_are_told_once_there_is_a_rate() -> None:
     assert speed_and_eta(0, 100, 1.0) == ""
     assert speed_and_eta(25 * 10**6, 100 * 10**6, 2.0) == "12.5 MB/s, 6 s left"
+
+
+def test_a_hub_that_stalls_midway_is_a_time_out_message(
+    fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from huggingface_hub import file_download
+
+    monkeypatch.setattr(hub_constants, "HF_HUB_DOWNLOAD_TIMEOUT", 0.2)
+    monkeypatch.setattr(file_download.time, "sleep", lambda seconds: None)  # the client's retries
+    fake_hub.breakage = Breakage(UNET, after=1000, stall=True)  # every attempt hangs
+    with pytest.raises(ModelDownloadError) as raised:
+        download_entry(find_entry("sd15"), lambda done, total: None, threading.Event())
+    assert "stopped answering while downloading sd15" in raised.value.message
+    assert "HF_HUB_DOWNLOAD_TIMEOUT" in raised.value.hint
