@@ -185,3 +185,32 @@ def test_imported_pictures_are_never_stale(story_store: ProjectStore) -> None:
     assert take.params.source == "imported"
     story_store.scenes.update(scene.id, prompt="[Mara] anything", seed=5)
     assert reasons(story_store, 1) == []
+
+
+def test_a_character_lora_marks_only_its_panels_stale_and_the_worker_agrees(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from storyboard_app.engine.project_render import build_render_request
+    from storyboard_app.worker.torch_engine import panel_signatures
+
+    lora = tmp_path / "look.safetensors"
+    save_file({"unet.x.lora_A.weight": torch.zeros(2, 2)}, lora)
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+    story_store.characters.add("Zoe", "a girl in a yellow coat")
+    story_store.loras.add(lora, character="Zoe", scale=1.0)
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == [[], [], [], []]
+    story_store.loras.remove("look")
+    story_store.loras.add(lora, character="Mara", scale=0.8, trigger="sks")
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    assert reasons(story_store, 2) == []
+    assert reasons(story_store, 4) == []
+
+    story_store.update_settings(model_source="tiny")
+    request = build_render_request(story_store, [story_store.scenes.at(1).id])
+    mara = story_store.characters.get("Mara")
+    signatures = panel_signatures(story_store, request)
+    assert signatures[story_store.scenes.at(1).id] == {mara.id: character_signature(mara)}

@@ -165,7 +165,8 @@ def request_for(
             character_identity(characters[name], settings, store.media, loras) for name in named
         ),
         loras=tuple(
-            LoraJob(lora.name, lora.path, lora.digest, lora.scale, lora.character) for lora in loras
+            LoraJob(lora.name, lora.path, lora.digest, lora.scale, lora.character, lora.trigger)
+            for lora in loras
         ),
         panels=tuple(panels),
         device=options.device,

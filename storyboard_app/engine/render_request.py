@@ -38,6 +38,7 @@ class LoraJob:
     digest: str
     scale: float
     character: str | None = None
+    trigger: str = ""
 
     def record(self) -> dict[str, Any]:
         """What a take and an identity cache key keep of it."""

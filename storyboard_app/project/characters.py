@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from storyboard_app.project.errors import CharacterInUseError, NotFoundError, ValidationError
 from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene
-from storyboard_app.project.records import CharacterRecord
+from storyboard_app.project.records import CharacterRecord, lora_signature
 from storyboard_app.project.seeds import check_seed, derive_seed
 from storyboard_app.project.tags import NO_CHARACTER_TAG, TAG_PATTERN, find_tags, untag
 
@@ -344,6 +344,11 @@ def to_record(row: Character) -> CharacterRecord:
         position=row.position,
         identity_framings=stored_framings(row.identity_framings),
         reference_strength=stored_strength(row.reference_strength),
+        loras=tuple(
+            lora_signature(lora.digest, lora.scale, lora.trigger)
+            for lora in row.loras
+            if lora.scale != 0.0
+        ),
     )
 
 

@@ -102,6 +102,9 @@ class Character(Base):
     scenes: Mapped[list[Scene]] = relationship(
         secondary=scene_characters, back_populates="characters"
     )
+    loras: Mapped[list[Lora]] = relationship(
+        order_by="Lora.id", passive_deletes=True, viewonly=True
+    )
 
 
 class Lora(Base):

@@ -29,6 +29,13 @@ class CharacterRecord:
     identity_framings: tuple[str, ...] = ()
     # How much of the reference picture's tokens its identity cache shares (0 to 1).
     reference_strength: float = 1.0
+    # Its own LoRAs in use (scale not 0), as undo_support.lora_signature strings.
+    loras: tuple[str, ...] = ()
+
+
+def lora_signature(digest: str, scale: float, trigger: str) -> str:
+    """What of a character's LoRA changes its pictures: the file, the scale, the trigger."""
+    return f"{digest}:{float(scale)!r}:{trigger}"
 
 
 @dataclass(frozen=True)

@@ -246,9 +246,11 @@ def identity_signature(
     framings: Sequence[str] = (),
     reference: str | None = None,
     strength: float = 1.0,
+    loras: Sequence[str] = (),
 ) -> str:
     """What makes a character look like itself in a render: its prompts, framings, seed
-    and reference picture (its content hash) with its strength.
+    and reference picture (its content hash) with its strength, and its own LoRAs
+    (:func:`lora_signature` of each one in use).
 
     The name is left out on purpose: renaming a character does not change a picture.
     The default framings (none set) and no picture (or one at strength 0) sign as
@@ -259,6 +261,8 @@ def identity_signature(
         parts.append(list(framings))
     if reference is not None and strength > 0:
         parts.append({"reference": reference, "strength": float(strength)})
+    if loras:
+        parts.append({"loras": sorted(loras)})
     text = json.dumps(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -271,6 +275,7 @@ def character_signature(character: CharacterRecord) -> str:
         character.identity_framings,
         reference_digest(character.reference_media),
         character.reference_strength,
+        character.loras,
     )
 
 

@@ -47,6 +47,7 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES
+from storyboard_app.project.records import lora_signature
 from storyboard_app.project.render_guard import raise_for_deleted
 from storyboard_app.project.staleness import panel_inputs, record_take_inputs
 from storyboard_app.project.store import ProjectStore
@@ -160,6 +161,11 @@ def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, d
             character.framings,
             None if character.reference is None else character.reference.digest,
             1.0 if character.reference is None else character.reference.strength,
+            tuple(
+                lora_signature(lora.digest, lora.scale, lora.trigger)
+                for lora in request.loras
+                if lora.character == character.name
+            ),
         )
         for character in request.characters
     }
