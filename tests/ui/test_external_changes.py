@@ -203,3 +203,21 @@ def test_the_window_s_own_edit_costs_the_watcher_one_panel_refresh_not_a_reload(
     assert workspace.watcher.poll()
     assert reloads == [] and refreshed == [second, second]
     assert not workspace.watcher.poll()
+
+
+def test_a_prompt_edited_by_the_command_line_mid_render_leaves_the_panel_stale_not_a_traceback(
+    qtbot: Any, opened: MainWindow, fake_engine: FakeEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    workspace = opened.workspace
+    assert workspace is not None
+    task = _start_slow_render(opened, fake_engine, qtbot)
+
+    run_cli_process(qtbot, "edit-scene", workspace.store.folder, "4", "--prompt", "[NC] calm")
+    outcome = wait_task(qtbot, task)
+
+    _no_traceback_logged(caplog)
+    assert len(outcome.take_ids) == 4
+    qtbot.waitUntil(lambda: captions(opened)[3] == "[NC] calm", timeout=5000)
+    qtbot.waitUntil(
+        lambda: statuses(workspace) == ["rendered"] * 3 + ["stale: prompt changed"], timeout=5000
+    )
