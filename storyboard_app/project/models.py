@@ -102,9 +102,8 @@ class Character(Base):
     scenes: Mapped[list[Scene]] = relationship(
         secondary=scene_characters, back_populates="characters"
     )
-    loras: Mapped[list[Lora]] = relationship(
-        order_by="Lora.id", passive_deletes=True, viewonly=True
-    )
+    # Read only; the database deletes a character's LoRAs with it (ON DELETE CASCADE).
+    loras: Mapped[list[Lora]] = relationship(order_by="Lora.id", viewonly=True)
 
 
 class Lora(Base):
