@@ -193,8 +193,7 @@ def test_a_character_lora_marks_only_its_panels_stale_and_the_worker_agrees(
     import torch
     from safetensors.torch import save_file
 
-    from storyboard_app.engine.project_render import build_render_request
-    from storyboard_app.worker.torch_engine import panel_signatures
+    from storyboard_app.engine.project_render import build_render_request, panel_signatures
 
     lora = tmp_path / "look.safetensors"
     save_file({"unet.x.lora_A.weight": torch.zeros(2, 2)}, lora)

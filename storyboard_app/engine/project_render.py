@@ -43,13 +43,19 @@ from storyboard_app.project.records import (
     SceneRecord,
     TakeParams,
     TakeRecord,
+    lora_signature,
 )
 from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
+from storyboard_app.project.staleness import INPUTS_KEY, panel_inputs
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
-from storyboard_app.project.undo_support import reference_digest
+from storyboard_app.project.undo_support import (
+    IDENTITIES_KEY,
+    identity_signature,
+    reference_digest,
+)
 
 CONSISTENCY_FIELDS = frozenset(f.name for f in dataclasses.fields(ConsistencySettings))
 _log = logging.getLogger(__name__)
@@ -331,14 +337,16 @@ def render_scenes(
     """Render ``request`` and store each finished panel as a new, active take.
 
     A reroll's new seed is written to the scene together with its take, so the
-    scene's seed always reproduces its newest take.
+    scene's seed always reproduces its newest take; so is what the take was made
+    from (:func:`take_provenance`), whichever process renders it.
     """
     takes: list[TakeRecord] = []
     panels = {panel.scene_id: panel for panel in request.panels}
+    provenance = take_provenance(store, request)
 
     def handle(event: RenderEvent) -> None:
         if isinstance(event, PanelRendered):
-            take = store_take(store, panels[event.scene_id], event)
+            take = store_take(store, panels[event.scene_id], event, provenance.get(event.scene_id))
             if take is None:
                 return  # the panel was deleted meanwhile: its picture is dropped
             takes.append(take)
@@ -353,19 +361,80 @@ def render_scenes(
     return takes
 
 
-def store_take(store: ProjectStore, panel: PanelJob, event: PanelRendered) -> TakeRecord | None:
+def store_take(
+    store: ProjectStore,
+    panel: PanelJob,
+    event: PanelRendered,
+    provenance: dict[str, object] | None = None,
+) -> TakeRecord | None:
     """The panel's new take, or None when the panel was deleted while it rendered.
 
     Another window or process may delete a panel mid-render; that panel's result
     is dropped (no take, no media file) and the rest of the render goes on.
+    ``provenance`` goes into the take's consistency record in the same commit.
     """
+    params = event.params
+    if provenance:
+        params = dataclasses.replace(params, consistency={**params.consistency, **provenance})
     try:
-        return store.takes.add(event.scene_id, event.png, event.params, scene_seed=panel.seed)
+        return store.takes.add(event.scene_id, event.png, params, scene_seed=panel.seed)
     except NotFoundError:
         _log.warning(
             "Panel %d was deleted while it rendered; its picture was dropped.", panel.number
         )
         return None
+
+
+def take_provenance(store: ProjectStore, request: RenderRequest) -> dict[int, dict[str, object]]:
+    """Per scene id: what its take is made from, read as the render starts.
+
+    The identities of the characters it names (by character id) and the panel's
+    own inputs (:func:`~storyboard_app.project.staleness.panel_inputs`), so the
+    app can say why a take went stale whether the app, the command line or a
+    farm rendered it.
+    """
+    settings = store.settings().with_changes(  # with this job's overrides (``--model``...)
+        model_source=request.model_source,
+        steps=request.steps,
+        width=request.width,
+        height=request.height,
+    )
+    cast = {c.name: c for c in store.characters.list()}
+    scenes = {scene.id: scene for scene in store.scenes.list()}
+    signatures = panel_signatures(store, request)
+    return {
+        panel.scene_id: {
+            IDENTITIES_KEY: {str(key): value for key, value in signatures[panel.scene_id].items()},
+            INPUTS_KEY: panel_inputs(scenes[panel.scene_id], settings, cast),
+        }
+        for panel in request.panels
+        if panel.scene_id in scenes
+    }
+
+
+def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, dict[int, str]]:
+    """Per scene id: character id -> identity signature of what this request renders."""
+    ids = {c.name: c.id for c in store.characters.list()}
+    signatures = {
+        character.name: identity_signature(
+            character.description,
+            character.negative_prompt,
+            character.seed,
+            character.framings,
+            None if character.reference is None else character.reference.digest,
+            1.0 if character.reference is None else character.reference.strength,
+            tuple(
+                lora_signature(lora.digest, lora.scale, lora.trigger)
+                for lora in request.loras
+                if lora.character == character.name
+            ),
+        )
+        for character in request.characters
+    }
+    return {
+        panel.scene_id: {ids[name]: signatures[name] for name in panel.characters if name in ids}
+        for panel in request.panels
+    }
 
 
 def load_pipeline_for(request: RenderRequest) -> LoadedPipeline:

@@ -27,7 +27,7 @@ from typing import Any
 import ray
 
 from storyboard_app.engine.cache_store import IDENTITY_CACHE_DIR
-from storyboard_app.engine.project_render import store_take
+from storyboard_app.engine.project_render import store_take, take_provenance
 from storyboard_app.engine.render_request import PanelJob, PanelRendered
 from storyboard_app.farm.plan import REQUEST_KEY, ProjectPlan
 from storyboard_app.farm.worker import CacheFile, FarmWorker
@@ -179,6 +179,10 @@ class FarmRun:
         self.ready: set[str] = set()
         self.needed_by: dict[str, set[int]] = {}  # cache file name -> projects lacking it
         self.outcomes = [ProjectOutcome(p.folder, already_done=p.already_done) for p in plans]
+        # What each take is made from, read as the farm starts (as a local render does).
+        self.provenance = [
+            take_provenance(store, plan.request) for plan, store in zip(plans, stores, strict=True)
+        ]
         self.started = time.monotonic()
         self.total = sum(plan.panel_count for plan in plans)
         self.done = 0
@@ -284,7 +288,11 @@ class FarmRun:
         jobs = {panel.scene_id: panel for panel in task.window}
         for rendered in panels:
             take = commit_panel(
-                store, jobs[rendered.scene_id], rendered, plan.request_ids[rendered.scene_id]
+                store,
+                jobs[rendered.scene_id],
+                rendered,
+                plan.request_ids[rendered.scene_id],
+                self.provenance[task.project].get(rendered.scene_id),
             )
             if take is not None:
                 self.outcomes[task.project].takes.append(take)
@@ -300,7 +308,11 @@ class FarmRun:
 
 
 def commit_panel(
-    store: ProjectStore, panel: PanelJob, rendered: PanelRendered, request_id: str
+    store: ProjectStore,
+    panel: PanelJob,
+    rendered: PanelRendered,
+    request_id: str,
+    provenance: dict[str, object] | None = None,
 ) -> TakeRecord | None:
     """Store a returned panel as its scene's new take, unless that request already has one.
 
@@ -312,7 +324,7 @@ def commit_panel(
             return None
     consistency = {**rendered.params.consistency, REQUEST_KEY: request_id}
     params = dataclasses.replace(rendered.params, consistency=consistency)
-    return store_take(store, panel, dataclasses.replace(rendered, params=params))
+    return store_take(store, panel, dataclasses.replace(rendered, params=params), provenance)
 
 
 def task_result(ref: Any) -> Any:

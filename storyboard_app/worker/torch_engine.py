@@ -47,11 +47,8 @@ from storyboard_app.engine.render_request import (
 )
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import TINY_SOURCES
-from storyboard_app.project.records import lora_signature
 from storyboard_app.project.render_guard import raise_for_deleted
-from storyboard_app.project.staleness import panel_inputs, record_take_inputs
 from storyboard_app.project.store import ProjectStore
-from storyboard_app.project.undo_support import identity_signature, record_take_identities
 from storyboard_app.worker.engine_api import CancelCheck, JobCancelled, JobError, Reporter
 from storyboard_app.worker.jobs import DeviceInfo, ErrorInfo, ErrorKind, Job, JobKind
 
@@ -103,11 +100,7 @@ class TorchEngine:
                 return
             request = build_render_request(store, job.scene_ids, render_options)
             renderer = self._renderer_for(request)
-            signatures = panel_signatures(store, request)
-            settings = store.settings()
-            cast = {c.name: c for c in store.characters.list()}
-            inputs = {s.id: panel_inputs(s, settings, cast) for s in store.scenes.list()}
-            on_event = _TakeRecorder(store, reporter, signatures, inputs)
+            on_event = _TakeReporter(store, reporter)
             takes = render_scenes(store, renderer, request, on_event, is_cancelled)
             stored = {take.scene_id for take in takes}
             # Panels deleted elsewhere mid-render were skipped: the artist hears it once.
@@ -150,53 +143,20 @@ class TorchEngine:
         return self._renderer
 
 
-def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, dict[int, str]]:
-    """Per scene id: character id -> identity signature of what this request renders."""
-    ids = {c.name: c.id for c in store.characters.list()}
-    signatures = {
-        character.name: identity_signature(
-            character.description,
-            character.negative_prompt,
-            character.seed,
-            character.framings,
-            None if character.reference is None else character.reference.digest,
-            1.0 if character.reference is None else character.reference.strength,
-            tuple(
-                lora_signature(lora.digest, lora.scale, lora.trigger)
-                for lora in request.loras
-                if lora.character == character.name
-            ),
-        )
-        for character in request.characters
-    }
-    return {
-        panel.scene_id: {ids[name]: signatures[name] for name in panel.characters if name in ids}
-        for panel in request.panels
-    }
+class _TakeReporter:
+    """Forwards render events to the reporter, with the id of each new take.
 
+    What a take was made from is recorded with it by ``render_scenes``.
+    """
 
-class _TakeRecorder:
-    """Forwards render events to the reporter; notes what each new take was made from."""
-
-    def __init__(
-        self,
-        store: ProjectStore,
-        reporter: Reporter,
-        signatures: dict[int, dict[int, str]],
-        inputs: dict[int, dict[str, str]],
-    ) -> None:
+    def __init__(self, store: ProjectStore, reporter: Reporter) -> None:
         self._store = store
         self._reporter = reporter
-        self._signatures = signatures
-        self._inputs = inputs
         self._progress = _progress_only(reporter)
 
     def __call__(self, event: RenderEvent) -> None:
         if isinstance(event, PanelRendered):
             take_id = self._store.takes.list(event.scene_id)[-1].id
-            record_take_identities(self._store, take_id, self._signatures[event.scene_id])
-            if event.scene_id in self._inputs:
-                record_take_inputs(self._store, take_id, self._inputs[event.scene_id])
             self._reporter.panel_done(event.scene_id, take_id)
         else:
             self._progress(event)

@@ -168,3 +168,45 @@ def test_library_output_stays_out_of_a_render_in_a_log(project: Path) -> None:
     for noise in ("Loading pipeline components", "it/s", "Warning", "warn("):
         assert noise not in result.stderr
     assert result.stderr.count("Loading tiny") == 1
+
+
+def test_a_command_line_render_records_what_its_takes_were_made_from(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The app can say why a panel the command line rendered went stale, also for what
+    the take's own parameters do not show (a character's seed, FreeU)."""
+    from storyboard_app.project.staleness import panel_stale_reasons
+
+    settings = ["model_source=tiny", "width=64", "height=64", "steps=1"]
+    assert main(["settings", str(project), *(f"--set={item}" for item in settings)]) == 0
+    assert main(["render", str(project), "--scenes", "1,2"]) == 0
+    with ProjectStore.open(project) as store:
+        mara = store.characters.get("Mara")
+        store.characters.update("Mara", seed=mara.seed + 1)
+        assert [r.text for r in panel_stale_reasons(store, store.scenes.at(1))] == [
+            "Mara's look changed"
+        ]
+        assert panel_stale_reasons(store, store.scenes.at(2)) == []
+        store.update_settings(freeu="on")
+        assert [r.text for r in panel_stale_reasons(store, store.scenes.at(2))] == [
+            "settings changed"
+        ]
+    capsys.readouterr()
+
+
+def test_a_render_with_overrides_records_them(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--steps 1`` is not the project's setting: the take reads as rendered otherwise."""
+    from storyboard_app.project.staleness import panel_stale_reasons
+
+    assert main(["settings", str(project), "--set", "model_source=tiny", "--set", "width=64",
+                 "--set", "height=64"]) == 0  # fmt: skip
+    assert main(["render", str(project), "--scenes", "2", "--steps", "1"]) == 0
+    with ProjectStore.open(project) as store:
+        assert [r.text for r in panel_stale_reasons(store, store.scenes.at(2))] == [
+            "settings changed"
+        ]
+        store.update_settings(steps=1)
+        assert panel_stale_reasons(store, store.scenes.at(2)) == []
+    capsys.readouterr()
