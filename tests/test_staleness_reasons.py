@@ -40,7 +40,8 @@ def render(store: ProjectStore, number: int, *, record: bool = True, **params: o
     if record:
         cast = [characters[n] for n in scene.character_names]
         record_take_identities(store, take.id, {c.id: character_signature(c) for c in cast})
-        record_take_inputs(store, take.id, panel_inputs(scene, settings, characters))
+        loras = store.loras.list()
+        record_take_inputs(store, take.id, panel_inputs(scene, settings, characters, loras))
 
 
 def reasons(store: ProjectStore, number: int) -> list[str]:
@@ -213,3 +214,56 @@ def test_a_character_lora_marks_only_its_panels_stale_and_the_worker_agrees(
     mara = story_store.characters.get("Mara")
     signatures = panel_signatures(story_store, request)
     assert signatures[story_store.scenes.at(1).id] == {mara.id: character_signature(mara)}
+
+
+def test_a_project_lora_marks_every_rendered_panel_stale_and_undoing_it_fresh(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from storyboard_app.engine.project_render import build_render_request, take_provenance
+
+    lora, other = tmp_path / "ink.safetensors", tmp_path / "wash.safetensors"
+    save_file({"unet.x.lora_A.weight": torch.zeros(2, 2)}, lora)
+    save_file({"unet.x.lora_A.weight": torch.ones(2, 2)}, other)
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+    story_store.loras.add(lora, scale=0.7)
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == [["LoRAs changed"]] * 4
+    story_store.loras.remove("ink")
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == [[], [], [], []]
+    story_store.loras.add(lora, scale=0.0)  # scale 0 renders as without it
+    assert reasons(story_store, 4) == []
+
+    story_store.loras.remove("ink")
+    story_store.loras.add(lora, scale=0.7)
+    render(story_store, 4)
+    assert reasons(story_store, 4) == []
+    for changes in ({"scale": 0.8}, {"trigger": "inkstyle"}, {"file": other}):
+        story_store.loras.remove("ink")
+        story_store.loras.add(
+            changes.get("file", lora),
+            name="ink",
+            **{"scale": changes.get("scale", 0.7), "trigger": changes.get("trigger", "")},
+        )
+        assert reasons(story_store, 4) == ["LoRAs changed"], changes
+    story_store.loras.remove("ink")
+    story_store.loras.add(lora, scale=0.7)
+    assert reasons(story_store, 4) == []
+    assert reasons(story_store, 1) == ["LoRAs changed"]
+
+    story_store.update_settings(model_source="tiny")
+    scene = story_store.scenes.at(2)
+    request = build_render_request(story_store, [scene.id])
+    story_store.loras.remove("ink")  # after the render started: the take keeps what it used
+    recorded = take_provenance(story_store, request)[scene.id][INPUTS_KEY]
+    assert json.loads(recorded["loras"]) == [
+        {
+            "name": "ink",
+            "path": str(lora),
+            "digest": request.loras[0].digest,
+            "scale": 0.7,
+            "trigger": "",
+        }
+    ]

@@ -402,10 +402,11 @@ def take_provenance(store: ProjectStore, request: RenderRequest) -> dict[int, di
     cast = {c.name: c for c in store.characters.list()}
     scenes = {scene.id: scene for scene in store.scenes.list()}
     signatures = panel_signatures(store, request)
+    loras = [lora_record(lora) for lora in request.loras]
     return {
         panel.scene_id: {
             IDENTITIES_KEY: {str(key): value for key, value in signatures[panel.scene_id].items()},
-            INPUTS_KEY: panel_inputs(scenes[panel.scene_id], settings, cast),
+            INPUTS_KEY: panel_inputs(scenes[panel.scene_id], settings, cast, loras),
         }
         for panel in request.panels
         if panel.scene_id in scenes
@@ -435,6 +436,13 @@ def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, d
         panel.scene_id: {ids[name]: signatures[name] for name in panel.characters if name in ids}
         for panel in request.panels
     }
+
+
+def lora_record(lora: LoraJob) -> LoraRecord:
+    """A request's LoRA as the project records it (no database id)."""
+    return LoraRecord(
+        0, lora.name, lora.path, lora.digest, lora.scale, lora.trigger, lora.character
+    )
 
 
 def load_pipeline_for(request: RenderRequest) -> LoadedPipeline:

@@ -9,7 +9,9 @@ since it was rendered:
 - its seed ("seed changed"),
 - the identity of a character it names: description, negative prompt or seed
   (``undo_support.character_signature``; "Mara's look changed"),
-- the model or the render settings ("settings changed").
+- the model or the render settings ("settings changed"),
+- the project-wide LoRAs: added, removed, or another file, scale or trigger
+  ("LoRAs changed"; a character's own LoRAs are part of its look).
 
 A render records what it was made from in the take's consistency record: the
 identities by character id (``undo_support.record_take_identities``) and the
@@ -34,7 +36,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.project.records import (
+    CharacterRecord,
+    LoraRecord,
+    SceneRecord,
+    TakeRecord,
+    lora_signature,
+)
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.tags import TAG_PATTERN
 from storyboard_app.project.takes import find_take
@@ -44,6 +52,7 @@ if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
 
 INPUTS_KEY = "panel"
+LORAS_INPUT = "loras"
 
 
 class StaleKind(enum.StrEnum):
@@ -53,6 +62,7 @@ class StaleKind(enum.StrEnum):
     SEED = "seed"
     CHARACTER = "character"
     SETTINGS = "settings"
+    LORAS = "loras"
 
 
 @dataclass(frozen=True)
@@ -70,12 +80,14 @@ def stale_reasons(
     characters: Mapping[str, CharacterRecord],
     settings: ProjectSettings,
     take_seeds: Collection[int] = (),
+    loras: Sequence[LoraRecord] = (),
 ) -> list[StaleReason]:
     """Why ``take`` no longer shows ``scene`` as it would render now (empty: it does).
 
     ``take_seeds`` are the seeds of the panel's takes: a panel seed that one of
     them was rendered with came from a reroll (and choosing an older take is no
-    change), while any other seed was typed in.
+    change), while any other seed was typed in. ``loras`` are the project's
+    LoRAs now (``store.loras.list()``).
     """
     if take.params.source != "rendered":
         return []
@@ -86,6 +98,8 @@ def stale_reasons(
         reasons.append(StaleReason(StaleKind.SEED, "seed changed"))
     if _settings_changed(take, settings, inputs):
         reasons.append(StaleReason(StaleKind.SETTINGS, "settings changed"))
+    if _loras_changed(inputs, loras):
+        reasons.append(StaleReason(StaleKind.LORAS, "LoRAs changed"))
     return reasons
 
 
@@ -95,8 +109,9 @@ def is_stale(
     characters: Mapping[str, CharacterRecord],
     settings: ProjectSettings,
     take_seeds: Collection[int] = (),
+    loras: Sequence[LoraRecord] = (),
 ) -> bool:
-    return bool(stale_reasons(take, scene, characters, settings, take_seeds))
+    return bool(stale_reasons(take, scene, characters, settings, take_seeds, loras))
 
 
 def panel_stale_reasons(store: ProjectStore, scene: SceneRecord) -> list[StaleReason]:
@@ -109,7 +124,7 @@ def panel_stale_reasons(store: ProjectStore, scene: SceneRecord) -> list[StaleRe
         return []
     characters = {c.name: c for c in store.characters.list()}
     seeds = {t.params.seed for t in takes if t.params.source == "rendered"}
-    return stale_reasons(take, scene, characters, store.settings(), seeds)
+    return stale_reasons(take, scene, characters, store.settings(), seeds, store.loras.list())
 
 
 def describe_reasons(reasons: Sequence[StaleReason]) -> str:
@@ -118,18 +133,68 @@ def describe_reasons(reasons: Sequence[StaleReason]) -> str:
 
 
 def panel_inputs(
-    scene: SceneRecord, settings: ProjectSettings, characters: Mapping[str, CharacterRecord]
+    scene: SceneRecord,
+    settings: ProjectSettings,
+    characters: Mapping[str, CharacterRecord],
+    loras: Sequence[LoraRecord] = (),
 ) -> dict[str, str]:
-    """What a render of ``scene`` takes from the panel and the settings, to record with it.
+    """What a render of ``scene`` takes from the panel, the settings and the project's
+    LoRAs (``loras``: all of them; the project-wide ones in use are kept), to record with it.
 
     Tags are kept by character id, so renaming a character (which renames its
-    tags) leaves the prompt as it was.
+    tags) leaves the prompt as it was. The LoRAs are kept whole (path, hash,
+    scale, trigger) so that a re-render can use the same ones.
     """
     return {
         "prompt": _tags_by_id(scene.prompt, characters),
         "negative_prompt": _tags_by_id(scene.negative_prompt, characters),
         "settings": settings_signature(settings),
+        LORAS_INPUT: json.dumps([_lora_entry(lora) for lora in project_loras(loras)]),
     }
+
+
+def project_loras(loras: Sequence[LoraRecord]) -> list[LoraRecord]:
+    """The project-wide LoRAs that change a picture (a LoRA at scale 0 is left out)."""
+    return [lora for lora in loras if lora.character is None and lora.scale != 0.0]
+
+
+def recorded_loras(take: TakeRecord) -> list[dict[str, object]] | None:
+    """The project-wide LoRAs a take was rendered with (name, path, digest, scale,
+    trigger), or None when it recorded none (older takes)."""
+    inputs = take_inputs(take)
+    if inputs is None or LORAS_INPUT not in inputs:
+        return None
+    try:
+        entries = json.loads(inputs[LORAS_INPUT])
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        return None
+    return entries
+
+
+def _lora_entry(lora: LoraRecord) -> dict[str, object]:
+    return {
+        "name": lora.name,
+        "path": str(lora.path),
+        "digest": lora.digest,
+        "scale": lora.scale,
+        "trigger": lora.trigger,
+    }
+
+
+def _loras_changed(inputs: dict[str, str] | None, loras: Sequence[LoraRecord]) -> bool:
+    """Whether the project-wide LoRAs differ (file, scale, trigger, order) from the recorded
+    ones; takes that recorded none (older ones) are not judged on them."""
+    if inputs is None or LORAS_INPUT not in inputs:
+        return False
+    try:
+        entries = json.loads(inputs[LORAS_INPUT])
+        then = [lora_signature(str(e["digest"]), e["scale"], str(e["trigger"])) for e in entries]
+    except (ValueError, RecursionError, TypeError, KeyError):
+        return True
+    now = [lora_signature(lora.digest, lora.scale, lora.trigger) for lora in project_loras(loras)]
+    return then != now
 
 
 def record_take_inputs(store: ProjectStore, take_id: int, inputs: Mapping[str, str]) -> None:

@@ -25,7 +25,7 @@ from PySide6.QtCore import (
 )
 
 from storyboard_app.project.errors import StoryboardError
-from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeRecord
+from storyboard_app.project.records import CharacterRecord, LoraRecord, SceneRecord, TakeRecord
 from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.render_status import RenderStatusBook
@@ -83,6 +83,7 @@ class StoryboardModel(QAbstractListModel):
         self._rows: list[PanelRow] = []
         self._characters: dict[str, CharacterRecord] = {}
         self._settings = session.store.settings()
+        self._loras: list[LoraRecord] = []
         session.scenesChanged.connect(self.reload)
         session.charactersChanged.connect(self.reload)
         session.settingsChanged.connect(self.reload)
@@ -96,6 +97,7 @@ class StoryboardModel(QAbstractListModel):
         """Read every panel again; same panels in the same order update in place."""
         self._characters = {c.name: c for c in self._session.store.characters.list()}
         self._settings = self._session.store.settings()
+        self._loras = self._session.store.loras.list()
         scenes = self._session.store.scenes.list()
         takes = self._session.store.takes.by_scene()
         rows = [self._row(scene, takes.get(scene.id, [])) for scene in scenes]
@@ -204,7 +206,7 @@ class StoryboardModel(QAbstractListModel):
         if take is None:
             return PanelRow(scene, None, colors)
         seeds = {t.params.seed for t in takes if t.params.source == "rendered"}
-        reasons = stale_reasons(take, scene, characters, self._settings, seeds)
+        reasons = stale_reasons(take, scene, characters, self._settings, seeds, self._loras)
         return PanelRow(scene, take, colors, tuple(reasons))
 
     def _scene_takes(self, scene: SceneRecord) -> list[TakeRecord]:

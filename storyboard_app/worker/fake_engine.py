@@ -173,7 +173,9 @@ class FakeEngine:
             store.scenes.update(scene.id, seed=seed)
         named = [characters[name] for name in scene.character_names if name in characters]
         record_take_identities(store, take.id, {c.id: character_signature(c) for c in named})
-        record_take_inputs(store, take.id, panel_inputs(scene, settings, characters))
+        record_take_inputs(
+            store, take.id, panel_inputs(scene, settings, characters, store.loras.list())
+        )
         return take.id
 
 
