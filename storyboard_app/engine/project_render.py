@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from storyboard_app.engine.cache_store import IDENTITY_CACHE_DIR
 from storyboard_app.engine.loading import (
@@ -36,6 +37,7 @@ from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.characters import identity_framings
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import disk_full_error, is_disk_full, project_path
+from storyboard_app.project.loras import check_scale, file_digest
 from storyboard_app.project.media import MediaStore
 from storyboard_app.project.records import (
     CharacterRecord,
@@ -48,7 +50,7 @@ from storyboard_app.project.records import (
 from storyboard_app.project.render_guard import check_panels_exist
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
-from storyboard_app.project.staleness import INPUTS_KEY, panel_inputs
+from storyboard_app.project.staleness import INPUTS_KEY, panel_inputs, recorded_loras
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
 from storyboard_app.project.undo_support import (
@@ -112,16 +114,49 @@ def rerender_request(
     settings = settings_of_take(store.settings(), take.params)
     scene = store.scenes.get(take.scene_id)
     characters = {c.name: c for c in store.characters.list()}
+    loras = loras_of_take(store, take)
     panel = dataclasses.replace(
-        panel_job(scene, characters, settings, reroll=False, loras=store.loras.list()),
+        panel_job(scene, characters, settings, reroll=False, loras=loras),
         prompt=take.params.prompt,
         negative_prompt=take.params.negative_prompt,
         seed=take.params.seed,
     )
     others = [s for s in select_scenes(store.scenes.list(), companions) if s.id != scene.id]
-    loras = store.loras.list()
     panels = [panel] + [panel_job(s, characters, settings, False, loras) for s in others]
-    return request_for(store, settings, panels, options)
+    return request_for(store, settings, panels, options, loras)
+
+
+def loras_of_take(store: ProjectStore, take: TakeRecord) -> list[LoraRecord]:
+    """The LoRAs a re-render of ``take`` uses: the project-wide ones it recorded (each
+    file checked to be there and unchanged) and the characters' own, as they are now
+    (like their identities). Older takes, which recorded none, use the project's now."""
+    current = store.loras.list()
+    recorded = recorded_loras(take)
+    if recorded is None:
+        return current
+    kept = [checked_lora(entry, take.id) for entry in recorded]
+    return kept + [lora for lora in current if lora.character is not None]
+
+
+def checked_lora(entry: Mapping[str, object], take_id: int) -> LoraRecord:
+    """A recorded project LoRA, or a clear refusal when its file is gone or has changed."""
+    name, path = str(entry.get("name", "?")), Path(str(entry.get("path", "")))
+    try:
+        digest = file_digest(path)
+    except OSError:
+        raise ValidationError(
+            f"Take {take_id} was rendered with the LoRA {name!r}, whose file is gone: {path}.",
+            "Put the file back to re-render it exactly, or render the panel anew "
+            "(with the project's LoRAs as they are now).",
+        ) from None
+    if digest != entry.get("digest"):
+        raise ValidationError(
+            f"Take {take_id} was rendered with the LoRA {name!r}, whose file {path} has "
+            "changed since (its content differs).",
+            "Put the original file back to re-render it exactly, or render the panel anew.",
+        )
+    scale, trigger = entry.get("scale", 1.0), str(entry.get("trigger", ""))
+    return LoraRecord(0, name, path, digest, check_scale(scale, name), trigger, None)
 
 
 def settings_of_take(settings: ProjectSettings, params: TakeParams) -> ProjectSettings:
@@ -150,12 +185,16 @@ def request_for(
     settings: ProjectSettings,
     panels: Sequence[PanelJob],
     options: RenderOptions,
+    all_loras: Sequence[LoraRecord] | None = None,
 ) -> RenderRequest:
-    """The request rendering ``panels`` with ``settings`` and the characters they name."""
+    """The request rendering ``panels`` with ``settings``, the characters they name and
+    ``all_loras`` (the project's now when None)."""
     check_model(settings)
     characters = {c.name: c for c in store.characters.list()}
     named = dict.fromkeys(name for panel in panels for name in panel.characters)
-    loras = [lora for lora in in_use(store.loras.list()) if lora.character in (None, *named)]
+    if all_loras is None:
+        all_loras = store.loras.list()
+    loras = [lora for lora in in_use(all_loras) if lora.character in (None, *named)]
     return RenderRequest(
         model_source=settings.model_source,
         width=settings.width,

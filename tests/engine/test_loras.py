@@ -11,7 +11,11 @@ import torch
 from support import run_cli
 
 from storyboard_app.engine.loading import LoadedPipeline, load_text_to_image_pipeline
-from storyboard_app.engine.project_render import build_render_request
+from storyboard_app.engine.project_render import (
+    build_render_request,
+    render_scenes,
+    rerender_request,
+)
 from storyboard_app.engine.render_request import PanelRendered
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.tiny_models import build_tiny_sdxl_pipeline
@@ -111,6 +115,38 @@ def test_a_project_lora_steers_every_panel_and_adds_its_trigger(
     assert all(p.startswith("ink wash, ") for c in request.characters for p in c.identity_prompts)
     steered, _, _ = render(loaded, story)
     assert all(steered[scene] != base[scene] for scene in base)
+
+
+def test_a_take_re_renders_with_the_loras_it_recorded_bit_for_bit(
+    story: ProjectStore, loaded: LoadedPipeline, lora_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    kept = tmp_path / "kept.safetensors"
+    kept.write_bytes(lora_files[1].read_bytes())
+    story.loras.add(kept, scale=0.8, trigger="ink wash")
+    story.update_settings(style="film-noir")
+    renderer = StoryRenderer(loaded)
+    storm = story.scenes.at(3).id
+    (take,) = render_scenes(story, renderer, build_render_request(story, [storm]))
+    story.loras.remove("kept")
+    story.loras.add(lora_files[0], scale=1.0, trigger="other")
+    story.update_settings(style="anime")
+    again = rerender_request(story, take.id)
+    assert [(lora.name, lora.scale, lora.trigger) for lora in again.loras] == [
+        ("kept", 0.8, "ink wash")
+    ]
+    assert again.style == "film-noir"
+    events: list[object] = []
+    renderer.render(again, events.append)
+    (rendered,) = [e for e in events if isinstance(e, PanelRendered)]
+    assert rendered.png == story.media.read_bytes(take.media)
+
+    kept.write_bytes(lora_files[0].read_bytes())
+    with pytest.raises(ValidationError, match="has changed since"):
+        rerender_request(story, take.id)
+    kept.unlink()
+    with pytest.raises(ValidationError, match="whose file is gone") as gone:
+        rerender_request(story, take.id)
+    assert str(kept) in str(gone.value)
 
 
 def test_pickle_and_fake_loras_are_refused_unopened(story: ProjectStore, tmp_path: Path) -> None:
