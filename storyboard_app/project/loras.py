@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,40 @@ class LoraRepository:
                     f"LoRAs in this project: {known}." if known else "The project has no LoRAs.",
                 )
             session.delete(row)
+
+    def replace(self, loras: Sequence[LoraRecord]) -> None:
+        """Make the project's LoRAs exactly ``loras``, in that order (the app's LoRA list,
+        and its undo). Each keeps the file hash it was added with, so undo puts back what
+        was there without reading the files again."""
+        names = [lora.name for lora in loras]
+        if len(set(names)) != len(names):
+            raise ValidationError(
+                "Two LoRAs have the same name.", "Remove one of them, or add it once."
+            )
+        with self._store.session() as session:
+            owners = {c.name: c.id for c in session.scalars(select(Character))}
+            rows = [new_row(lora, owners) for lora in loras]
+            for row in session.scalars(select(Lora)).all():
+                session.delete(row)
+            session.flush()
+            session.add_all(rows)
+
+
+def new_row(lora: LoraRecord, owners: dict[str, int]) -> Lora:
+    """A row for ``lora``; its character (if any) must exist."""
+    if lora.character is not None and lora.character not in owners:
+        raise NotFoundError(
+            f"The LoRA {lora.name!r} is for {lora.character}, who is no longer in the story.",
+            "Choose another character for it, or use it everywhere.",
+        )
+    return Lora(
+        name=lora.name,
+        path=str(lora.path),
+        digest=lora.digest,
+        scale=check_scale(lora.scale, lora.name),
+        trigger=lora.trigger.strip(),
+        character_id=owners[lora.character] if lora.character is not None else None,
+    )
 
 
 def to_record(row: Lora, names: dict[int, str]) -> LoraRecord:

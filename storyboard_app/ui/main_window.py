@@ -96,8 +96,14 @@ class MainWindow(QMainWindow):
         workspace = self.workspace
         if workspace is None:
             return None
+        store = workspace.store
         dialog = SettingsDialog(
-            self.host, workspace.store.settings(), self.app_settings.engine_options(), self
+            self.host,
+            store.settings(),
+            self.app_settings.engine_options(),
+            self,
+            loras=store.loras.list(),
+            characters=[character.name for character in store.characters.list()],
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
@@ -263,6 +269,7 @@ class MainWindow(QMainWindow):
         self.app_settings.set_engine_options(choice.engine)
         if self.workspace is not None:
             self.workspace.change_settings(dialog.applied_to(self.workspace.store.settings()))
+            self.workspace.change_loras(dialog.chosen_loras())
 
     def _ask_new_project(self) -> None:
         path = file_dialogs.ask_new_project(self, self.app_settings.last_folder())

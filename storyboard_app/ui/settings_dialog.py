@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -35,7 +36,10 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.records import LoraRecord
 from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.styles import style_names
+from storyboard_app.ui.lora_list import LoraListEditor
 from storyboard_app.ui.wheel_guard import guard_wheel_in
 from storyboard_app.worker.engine_api import JobError
 from storyboard_app.worker.host import EngineHost
@@ -145,6 +149,9 @@ class SettingsDialog(QDialog):
         project: ProjectSettings,
         engine: EngineOptions,
         parent: QWidget | None = None,
+        *,
+        loras: Sequence[LoraRecord] = (),
+        characters: Sequence[str] = (),
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -166,6 +173,7 @@ class SettingsDialog(QDialog):
         self.identity_images = _spin(1, 8, consistency.identity_images)
         self.cache_precision = _combo(CACHE_PRECISIONS, project.identity_cache_precision)
         self.cache_budget = _gigabytes(project.identity_cache_budget_gb)
+        self._build_steering(project, loras, characters)
         self.error = QLabel()
         self.error.setStyleSheet("color: #c0392b")
         self.error.setWordWrap(True)
@@ -201,6 +209,7 @@ class SettingsDialog(QDialog):
             identity_cache_precision=self.cache_precision.currentData(),
             identity_cache_budget_gb=self.cache_budget.value(),
             consistency=consistency,
+            style=self.style.currentData(),
         )
         engine = EngineOptions(
             device=self.device.currentData() or None,
@@ -208,6 +217,10 @@ class SettingsDialog(QDialog):
             low_vram=self.low_vram.currentData() or None,
         )
         return SettingsChoice(project, engine)
+
+    def chosen_loras(self) -> list[LoraRecord]:
+        """The project's LoRAs as edited in the LoRA list."""
+        return self.lora_list.loras()
 
     def applied_to(self, current: ProjectSettings) -> ProjectSettings:
         """``current`` with only the settings changed in this dialog changed.
@@ -268,6 +281,13 @@ class SettingsDialog(QDialog):
         super().showEvent(event)
         self.fit_to_contents()
 
+    def _build_steering(
+        self, project: ProjectSettings, loras: Sequence[LoraRecord], characters: Sequence[str]
+    ) -> None:
+        """The style chooser (the shipped styles) and the LoRA list."""
+        self.style = _combo(tuple((name, name) for name in style_names()), project.style)
+        self.lora_list = LoraListEditor(loras, characters)
+
     def _build(self) -> None:
         engine = QFormLayout()
         engine.addRow("Device", self.device)
@@ -281,6 +301,7 @@ class SettingsDialog(QDialog):
         size.addWidget(self.height_box)
         render.addRow("Default size", size)
         render.addRow("Steps", self.steps)
+        render.addRow("Style", self.style)
         consistency = QFormLayout()
         consistency.addRow("Sampling rate", self.sampling_rate)
         consistency.addRow("Sampling rate (high-res)", self.sampling_rate_high_res)
@@ -300,6 +321,7 @@ class SettingsDialog(QDialog):
         fields.addWidget(_group("Engine (this computer)", engine))
         fields.addWidget(_group("Rendering (this project)", render))
         fields.addWidget(_group("Consistency (this project)", consistency))
+        fields.addWidget(_group("LoRAs (this project)", self.lora_list))
         fields.addWidget(self.error)
         fields.addStretch(1)
         self._scroll.setWidget(content)

@@ -14,13 +14,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.records import LoraRecord
 from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.character_model import CharacterListModel
 from storyboard_app.ui.characters_dock import CharactersPanel
-from storyboard_app.ui.commands.project import ChangeSettingsCommand, ImportStoryCommand
+from storyboard_app.ui.commands.project import (
+    ChangeLorasCommand,
+    ChangeSettingsCommand,
+    ImportStoryCommand,
+)
 from storyboard_app.ui.commands.scenes import (
     AddSceneCommand,
     DeleteScenesCommand,
@@ -156,6 +161,11 @@ class ProjectWorkspace(QObject):
         if settings != self.store.settings():
             self.session.execute(ChangeSettingsCommand(self.session, settings))
 
+    def change_loras(self, loras: Sequence[LoraRecord]) -> None:
+        """Make the project's LoRAs ``loras`` (undoable), if that changes anything."""
+        if lora_rows(loras) != lora_rows(self.store.loras.list()):
+            self.session.execute(ChangeLorasCommand(self.session, loras))
+
     def close(self, *, cancel_jobs: bool = True) -> None:
         """Forget the project: cancel its jobs (unless they are to go on in the background:
         they write to the project themselves), stop thumbnail loading, close the database."""
@@ -177,3 +187,8 @@ class ProjectWorkspace(QObject):
 
     def _on_error(self, error: StoryboardError) -> None:
         self.messageRaised.emit(UserMessage.from_error(error))
+
+
+def lora_rows(loras: Sequence[LoraRecord]) -> list[tuple[object, ...]]:
+    """What the LoRA list says, without database ids."""
+    return [(x.name, x.path, x.digest, x.scale, x.trigger, x.character) for x in loras]

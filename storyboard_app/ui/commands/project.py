@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from storyboard_app.project.records import CharacterRecord
+from collections.abc import Sequence
+
+from storyboard_app.project.records import CharacterRecord, LoraRecord
 from storyboard_app.project.scripts.model import StoryScript
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.story import import_story
@@ -32,6 +34,25 @@ class ChangeSettingsCommand(StoreCommand):
     def revert(self) -> None:
         assert self._old is not None
         self.store.update_settings(self._old)
+        self.session.changed(settings=True, scenes=True)
+
+
+class ChangeLorasCommand(StoreCommand):
+    """The project's LoRA list as edited in the settings dialog, as one undo step."""
+
+    def __init__(self, session: ProjectSession, loras: Sequence[LoraRecord]) -> None:
+        super().__init__(session, "Change LoRAs")
+        self._new = tuple(loras)
+        self._old: list[LoraRecord] | None = None
+
+    def do(self) -> None:
+        self._old = self.store.loras.list()
+        self.store.loras.replace(self._new)
+        self.session.changed(settings=True, scenes=True)
+
+    def revert(self) -> None:
+        assert self._old is not None
+        self.store.loras.replace(self._old)
         self.session.changed(settings=True, scenes=True)
 
 
