@@ -34,7 +34,9 @@ from storyboard_app.engine.render_request import (
 from storyboard_app.engine.story_renderer import StoryRenderer, png_bytes
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.settings import NATIVE_SIZES, SCHEDULER_NAMES
+from storyboard_app.project.staleness import INPUTS_KEY
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.undo_support import IDENTITIES_KEY
 
 
 @pytest.fixture(scope="module")
@@ -236,6 +238,7 @@ def test_request_without_model_is_refused(tmp_path: Path) -> None:
             build_render_request(store)
 
 
+PROVENANCE = (IDENTITIES_KEY, INPUTS_KEY)
 MEMORY_PROBE = textwrap.dedent(
     """
     import json, sys
@@ -340,7 +343,9 @@ def test_take_rerenders_bit_for_bit_from_its_parameters(
         assert request.scheduler == scheduler and request.panels[0].scene_id == scene_id
         again = {e.scene_id: e for e in run_events(renderer, request)}
         assert again[scene_id].png == story.media.read_bytes(take.media), scheduler
-        assert again[scene_id].params == take.params
+        # The stored take also notes what it was made from (identities, panel inputs).
+        recorded = {k: v for k, v in take.params.consistency.items() if k not in PROVENANCE}
+        assert again[scene_id].params == dataclasses.replace(take.params, consistency=recorded)
 
 
 def run_events(renderer: StoryRenderer, request: RenderRequest) -> list[PanelRendered]:
