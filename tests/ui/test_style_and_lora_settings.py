@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import png_bytes
 
 from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.records import TakeParams
+from storyboard_app.project.staleness import panel_inputs, record_take_inputs
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.styles import style_names
 from storyboard_app.ui.lora_list import EVERYWHERE
@@ -66,8 +69,14 @@ def test_the_lora_list_adds_edits_and_removes_as_one_undo_step(
     store.characters.add("Bob", "an old man")
     ink = store.loras.add(safetensors_file(tmp_path / "ink.safetensors"), character="Mara")
     old = store.loras.add(safetensors_file(tmp_path / "old.safetensors"), scale=0.5)
+    scene = store.scenes.add("a storm over the sea")
+    take = store.takes.add(scene.id, png_bytes(), TakeParams(width=16, height=16, seed=scene.seed))
+    inputs = panel_inputs(scene, store.settings(), {}, store.loras.list())
+    record_take_inputs(store, take.id, inputs)
     window: MainWindow = make_window(fake_host)
     assert window.open_project(store.folder)
+    model = window.workspace.storyboard_model
+    assert model.panel(0).stale_reasons == ()
     dialog = open_dialog(qtbot, run_async, window)
     editor = dialog.lora_list
     assert [lora.name for lora in editor.loras()] == ["ink", "old"]
@@ -95,11 +104,13 @@ def test_the_lora_list_adds_edits_and_removes_as_one_undo_step(
 
     after = [("ink", 1.0, "", None), ("wash", 0.75, "washy", "Bob"), ("wash-2", 1.0, "", None)]
     qtbot.waitUntil(lambda: listed() == after)
+    assert [r.text for r in model.panel(0).stale_reasons] == ["LoRAs changed"]
     assert window.workspace.store.loras.list()[0].digest == ink.digest
     stack = window.workspace.session.undo_stack
     assert stack.undoText() == "Change LoRAs"
     stack.undo()
     assert listed() == [("ink", 1.0, "", "Mara"), ("old", 0.5, "", None)]
+    assert model.panel(0).stale_reasons == ()
     assert window.workspace.store.loras.list()[1].digest == old.digest
     stack.redo()
     assert listed() == after
