@@ -8,6 +8,7 @@ object is passed in, so tests use a file of their own and never the user's.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
@@ -21,6 +22,20 @@ APPLICATION = "storyboard-app"
 LOW_VRAM_CHOICES = ("", "low", "medium", "high")
 DEVICE_CHOICES = ("", "cpu", "cuda", "mps")
 DTYPE_CHOICES = ("", "fp32", "fp16", "bf16")
+LLM_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    """The optional local model for New from Story (OpenAI-compatible); unset when url is ""."""
+
+    url: str = ""
+    model: str = ""
+    timeout_s: float = LLM_TIMEOUT_S
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and self.model)
 
 
 class AppSettings:
@@ -58,6 +73,22 @@ class AppSettings:
         self._settings.setValue("engine/device", options.device or "")
         self._settings.setValue("engine/dtype", options.dtype or "")
         self._settings.setValue("engine/low_vram", options.low_vram or "")
+
+    def llm_settings(self) -> LlmSettings:
+        """The story model's URL and name, a machine setting (the server runs on this computer)."""
+        try:
+            timeout = float(self._settings.value("story_llm/timeout_s", LLM_TIMEOUT_S))
+        except (TypeError, ValueError):
+            timeout = LLM_TIMEOUT_S
+        timeout = timeout if timeout > 0 else LLM_TIMEOUT_S
+        return LlmSettings(
+            self._choice("story_llm/url").strip(), self._choice("story_llm/model").strip(), timeout
+        )
+
+    def set_llm_settings(self, llm: LlmSettings) -> None:
+        self._settings.setValue("story_llm/url", llm.url.strip())
+        self._settings.setValue("story_llm/model", llm.model.strip())
+        self._settings.setValue("story_llm/timeout_s", llm.timeout_s)
 
     def last_folder(self) -> Path:
         value = self._settings.value("files/last_folder", "")

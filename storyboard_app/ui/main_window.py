@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from storyboard_app import __version__
 from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.scripts.io import FOUNTAIN_SUFFIXES
 from storyboard_app.ui import file_dialogs, render_questions
 from storyboard_app.ui.actions import WindowActions
 from storyboard_app.ui.app_settings import AppSettings
@@ -289,7 +290,8 @@ class MainWindow(QMainWindow):
         except StoryboardError as error:
             self.show_message(UserMessage.from_error(error))
             return False
-        dialog = StoryDraftDialog(draft, self)
+        prose = story if story.suffix.lower() not in FOUNTAIN_SUFFIXES else None
+        dialog = StoryDraftDialog(draft, self, prose, self.app_settings)
         if not confirm(dialog) or dialog.result_script is None:
             return False
         folder = story.parent
