@@ -60,6 +60,15 @@ def test_recurring_proper_names_become_characters_to_describe() -> None:
     assert [(c.name, c.description) for c in script.characters] == [("Mara", "Mara")]
 
 
+def test_a_name_after_a_place_preposition_every_time_is_a_place() -> None:
+    story = "Mara flies to Paris. In Paris, Mara waves. Near Rome she naps. Rome waits at Nice."
+    script = parse_prose(story + " They drive from Nice into Nice.")
+    assert [c.name for c in script.characters] == ["Mara", "Rome"]
+    assert parse_prose("Mara flies to Paris. Mara waves.").scenes[0].prompt == (
+        "[Mara] flies to Paris."
+    )
+
+
 def test_a_name_also_written_in_lower_case_is_not_a_character() -> None:
     script = parse_prose("Rose walks. Rose smiles. She picks a rose.")
     assert script.characters == ()

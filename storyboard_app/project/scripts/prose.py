@@ -8,7 +8,9 @@ moment, one panel. The rules, in order:
   moment before it rather than making a panel of its own.
 - The cast comes from a cast file, or else from recurring proper names: a
   capitalised word that is mentioned twice or more and never written in lower
-  case. Found names get their name as a stand-in description.
+  case, and not a place: a name that follows a place preposition ("in", "at",
+  "to", "from", "into", "near") every time it is mentioned ("in Paris", "to Paris")
+  is not proposed. Found names get their name as a stand-in description.
 - A name is matched whole-word and case-insensitively, possessives included; its
   first mention in a panel becomes the ``[Name]`` tag.
 - A sentence that names nobody but has a third-person pronoun keeps the
@@ -47,6 +49,7 @@ from storyboard_app.project.tags import TAG_PATTERN
 
 QUOTE_PATTERN = re.compile(r"“[^”]*”?|\"[^\"]*\"?")
 CAPITALISED_PATTERN = re.compile(r"\b[A-Z][a-z]+\b")
+PLACE_PREPOSITION_PATTERN = re.compile(r"\b(?:in|at|to|from|into|near)\s+$", re.IGNORECASE)
 SPEECH_TAG_PATTERN = re.compile(
     r"^[\s,.;:!?—–-]*(?:(?:\w+\s+){0,3}(?:said|says|asked|asks|replied|replies|whispered|"
     r"whispers|shouted|shouts|cried|cries|called|calls|answered|answers|muttered|mutters)"
@@ -251,13 +254,21 @@ def propose_cast(lines: Sequence[tuple[int, str]]) -> list[CharacterSpec]:
     lower_words = set(re.findall(r"\b[a-z]+\b", text))
     counts: dict[str, int] = {}
     first_line: dict[str, int] = {}
+    not_a_place: set[str] = set()
     for number, line in lines:
-        for word in CAPITALISED_PATTERN.findall(line):
+        for match in CAPITALISED_PATTERN.finditer(line):
+            word = match.group()
             if word in NOT_NAMES or word.lower() in lower_words:
                 continue
             counts[word] = counts.get(word, 0) + 1
             first_line.setdefault(word, number)
-    return [undescribed_character(word, first_line[word]) for word, n in counts.items() if n >= 2]
+            if not PLACE_PREPOSITION_PATTERN.search(line[: match.start()]):
+                not_a_place.add(word)
+    return [
+        undescribed_character(word, first_line[word])
+        for word, n in counts.items()
+        if n >= 2 and word in not_a_place
+    ]
 
 
 def split_beats(beats: list[Beat], panels: int) -> list[Beat]:
