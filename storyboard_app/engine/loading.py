@@ -88,6 +88,7 @@ _INPAINT_KEY = "model.diffusion_model.input_blocks.0.0.weight"
 _HINT_SUPPORTED = "Use an SDXL or SD 1.5 text-to-image model."
 _HINT_DAMAGED = "The folder is damaged; download or copy the model again."
 _MAX_JSON_BYTES = 50_000_000
+_MAX_PROMPT_TOKENS = 4096
 _UNLOADED_COMPONENTS = frozenset({"safety_checker"})  # see _pipeline_extras
 _HINT_CONVERT = (
     "Convert it to .safetensors with a trusted tool first, or download the "
@@ -551,7 +552,27 @@ def _load_folder(
             variant=variant,
             **_pipeline_extras(arch),
         )
+    _check_tokenizer_lengths(pipe, folder)
     return pipe, arch
+
+
+def _check_tokenizer_lengths(pipe: DiffusionPipeline, folder: Path) -> None:
+    """Refuse tokenizers without a usable prompt length before any render uses them.
+
+    A missing or damaged tokenizer_config.json leaves transformers' "very large"
+    placeholder as ``model_max_length``, which only fails (OverflowError) while
+    the first prompt is encoded, after the project was already opened for a render.
+    """
+    for name in ("tokenizer", "tokenizer_2"):
+        length = getattr(getattr(pipe, name, None), "model_max_length", None)
+        if length is None:
+            continue
+        if not isinstance(length, int) or not 0 < length <= _MAX_PROMPT_TOKENS:
+            raise NotAPipelineError(
+                f"{folder / name / 'tokenizer_config.json'} gives {_short_json(length)} as "
+                f"the prompt length (model_max_length), not a length such as 77.",
+                _HINT_DAMAGED,
+            )
 
 
 def _check_folder_weights(folder: Path, model_index: Mapping[str, Any]) -> str | None:
@@ -567,6 +588,12 @@ def _check_folder_weights(folder: Path, model_index: Mapping[str, Any]) -> str |
             continue
         if name in _UNLOADED_COMPONENTS:
             continue
+        if not (folder / name).is_dir():
+            raise NotAPipelineError(
+                f"{folder / 'model_index.json'} names a {name} component, but {folder} has "
+                f"no {name} folder.",
+                "The download is incomplete; download or copy the whole model folder again.",
+            )
         refuse_pickled_shards(folder, name)
         if name not in WEIGHTED_COMPONENTS:
             _refuse_pickle_only_component(folder, name)

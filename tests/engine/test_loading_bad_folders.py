@@ -97,3 +97,21 @@ def test_malformed_model_index_is_refused_with_a_hint(tmp_path, content, expecte
     with pytest.raises(NotAPipelineError, match=expected) as error:
         load_text_to_image_pipeline(str(folder), device="cpu")
     assert error.value.hint
+
+
+def test_component_folder_named_by_the_index_but_missing_is_refused(
+    tmp_path, tiny_sdxl_dir
+) -> None:
+    folder = _copy(tiny_sdxl_dir, tmp_path)
+    shutil.rmtree(folder / "tokenizer")
+    with pytest.raises(NotAPipelineError, match="no tokenizer folder") as error:
+        load_text_to_image_pipeline(str(folder), device="cpu")
+    assert "download" in error.value.hint
+
+
+def test_tokenizer_without_a_prompt_length_is_refused_at_load(tmp_path, tiny_sdxl_dir) -> None:
+    folder = _copy(tiny_sdxl_dir, tmp_path)
+    (folder / "tokenizer_2" / "tokenizer_config.json").unlink()
+    with pytest.raises(NotAPipelineError, match=r"tokenizer_2/tokenizer_config\.json") as error:
+        load_text_to_image_pipeline(str(folder), device="cpu")
+    assert error.value.hint
