@@ -186,17 +186,28 @@ def test_single_file_checkpoint_loads_installed(installed, tmp_path) -> None:
             python,
             "-c",
             textwrap.dedent("""
+            import json
             from storyboard_app.engine.loading import (
-                load_text_to_image_pipeline, pipeline_config_dir,
+                architecture_from_checkpoint, load_text_to_image_pipeline, pipeline_config_dir,
             )
             from storyboard_app.engine.tiny_models import (
                 build_tiny_pipeline, save_tiny_pipeline, write_single_file_checkpoint,
             )
             for arch in ("sdxl", "sd15"):
-                print(pipeline_config_dir(arch))
+                shipped = pipeline_config_dir(arch)
+                print(shipped)
+                parsed = [json.loads(p.read_text()) for p in sorted(shipped.rglob("*.json"))]
+                index = json.loads((shipped / "model_index.json").read_text())
+                parts = [name for name, entry in index.items() if isinstance(entry, list)
+                         and entry[0] is not None]
+                missing = [name for name in parts if not (shipped / name).is_dir()]
+                assert not missing and len(parsed) > len(parts), (arch, missing, len(parsed))
             folder = save_tiny_pipeline("tiny", "sdxl")
             pipe = build_tiny_pipeline("sdxl")
             checkpoint = write_single_file_checkpoint(pipe, "tiny.safetensors")
+            # Without config_dir the loader would build the pipeline from this shipped
+            # folder; the tiny weights do not fit full-size configs, so only the lookup runs.
+            print("detected", pipeline_config_dir(architecture_from_checkpoint(checkpoint)))
             loaded = load_text_to_image_pipeline(str(checkpoint), device="cpu", config_dir=folder)
             assert loaded.source.kind == "single_file", loaded.source
             print("loaded", loaded.architecture)
@@ -206,4 +217,9 @@ def test_single_file_checkpoint_loads_installed(installed, tmp_path) -> None:
         env=env,
     )
     assert "loaded sdxl" in out
-    assert "site-packages" in out.splitlines()[0], out
+    sdxl, sd15, detected = (Path(line.split()[-1]) for line in out.splitlines()[:3])
+    for shipped, arch in ((sdxl, "sdxl"), (sd15, "sd15")):
+        assert "site-packages" in str(shipped) and str(ROOT) not in str(shipped), out
+        assert shipped.parts[-5:] == ("storyboard_app", "_data", "resources",
+                                      "pipeline_configs", arch), out  # fmt: skip
+    assert detected == sdxl, out
