@@ -7,6 +7,7 @@ finished panel and never leaves a partial one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -28,11 +29,11 @@ from storyboard_app.engine.render_request import (
     PanelJob,
     PanelRendered,
     ReferencePicture,
-    RenderEvent,
     RenderRequest,
 )
 from storyboard_app.engine.steering.styles import styled_negative, styled_prompt
 from storyboard_app.engine.story_renderer import StoryRenderer
+from storyboard_app.engine.take_writer import TakeWriter
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.characters import identity_framings
 from storyboard_app.project.errors import NotFoundError, ValidationError
@@ -379,25 +380,37 @@ def render_scenes(
     scene's seed always reproduces its newest take; so is what the take was made
     from (:func:`take_provenance`), whichever process renders it.
     """
-    takes: list[TakeRecord] = []
     panels = {panel.scene_id: panel for panel in request.panels}
     provenance = take_provenance(store, request)
 
-    def handle(event: RenderEvent) -> None:
-        if isinstance(event, PanelRendered):
-            take = store_take(store, panels[event.scene_id], event, provenance.get(event.scene_id))
-            if take is None:
-                return  # the panel was deleted meanwhile: its picture is dropped
-            takes.append(take)
-        on_event(event)
+    def store_one(event: PanelRendered) -> TakeRecord | None:
+        return store_take(store, panels[event.scene_id], event, provenance.get(event.scene_id))
 
     try:
-        renderer.render(request, handle, is_cancelled)
+        with TakeWriter(store_one, on_event) as writer:
+            render_and_flush(renderer, request, writer, is_cancelled)
     except Exception as exc:  # the identity cache's writer reports a full disk in its own type
         if is_disk_full(exc, store.folder):
             raise disk_full_error(store.folder) from exc
         raise
-    return takes
+    return writer.takes
+
+
+def render_and_flush(
+    renderer: StoryRenderer, request: RenderRequest, writer: TakeWriter, is_cancelled: CancelCheck
+) -> None:
+    """Render with PNG encoding on ``writer``'s thread; every finished panel is stored.
+
+    Panels finished before a cancel or an error keep their takes, as when they were
+    stored inline; an error while storing those does not hide the first one.
+    """
+    try:
+        renderer.render(request, writer.event, is_cancelled, on_image=writer.picture)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            writer.flush()
+        raise
+    writer.flush()
 
 
 def store_take(

@@ -71,10 +71,13 @@ from storyboard_app.engine.steering.reference import (
 from storyboard_app.engine.steering.styles import style_key, styled_negative
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.grammar import plural
+from storyboard_app.project.records import TakeParams
 from storyboard_app.project.seeds import derive_seed
 from storyboard_app.project.settings import native_size, resolve_size
 
 StepCallback = Callable[[int, torch.Tensor], None]
+ImageSink = Callable[[int, Image.Image, TakeParams], None]
+"""Where a finished panel's picture goes: (scene id, picture, what its take records)."""
 
 
 @dataclass(frozen=True)
@@ -105,15 +108,20 @@ class StoryRenderer:
         request: RenderRequest,
         on_event: EventSink,
         is_cancelled: CancelCheck = lambda: False,
+        on_image: ImageSink | None = None,
     ) -> None:
         """Render every panel of ``request``, reporting progress and each finished panel.
 
+        A finished panel is a :class:`PanelRendered` event with its PNG, or, when
+        ``on_image`` is given, the picture itself handed to ``on_image``, so a
+        caller can encode it on another thread while the next panel denoises.
         Raises :class:`RenderCancelled` between steps when ``is_cancelled`` says so;
         panels already reported stay valid, the one in flight is dropped.
         """
         check_request(request)
         needed = list(dict.fromkeys(name for p in request.panels for name in p.characters))
-        self._run(request, needed, request.panels, on_event, is_cancelled)
+        finished = on_image or encoded_into(on_event)
+        self._run(request, needed, request.panels, on_event, is_cancelled, finished)
 
     def build_identities(
         self,
@@ -128,7 +136,7 @@ class StoryRenderer:
         """
         check_characters(request)
         names = [character.name for character in request.characters]
-        self._run(request, names, (), on_event, is_cancelled)
+        self._run(request, names, (), on_event, is_cancelled, encoded_into(on_event))
 
     def _run(
         self,
@@ -137,6 +145,7 @@ class StoryRenderer:
         panels: Sequence[PanelJob],
         on_event: EventSink,
         is_cancelled: CancelCheck,
+        finished: ImageSink,
     ) -> None:
         """Identity caches of ``needed`` first, then ``panels`` in windows."""
         request = self.sized(request)
@@ -180,7 +189,7 @@ class StoryRenderer:
                 keep_under_budget(request, caches.values())
                 for batch in batches:
                     self._render_window(
-                        request, batch, caches, state, counter, on_event, is_cancelled
+                        request, batch, caches, state, counter, on_event, is_cancelled, finished
                     )
             finally:
                 close_caches(caches.values())
@@ -368,6 +377,7 @@ class StoryRenderer:
         counter: PassCounter,
         on_event: EventSink,
         is_cancelled: CancelCheck,
+        finished: ImageSink,
     ) -> None:
         counter.next()
         panel_pass = DenoisePass(
@@ -393,7 +403,7 @@ class StoryRenderer:
             params = request.take_params(
                 panel, identity_fingerprint(keys, shared=bool(shared_with)), shared_with
             )
-            on_event(PanelRendered(panel.scene_id, png_bytes(image), params))
+            finished(panel.scene_id, image, params)
 
     def _denoise(
         self,
@@ -589,6 +599,15 @@ def shared_panels(panel: PanelJob, window: Sequence[PanelJob]) -> tuple[int, ...
         for other in window
         if other.scene_id != panel.scene_id and set(other.characters) == cast
     )
+
+
+def encoded_into(on_event: EventSink) -> ImageSink:
+    """An image sink that PNG-encodes each panel here and reports it to ``on_event``."""
+
+    def finished(scene_id: int, image: Image.Image, params: TakeParams) -> None:
+        on_event(PanelRendered(scene_id, png_bytes(image), params))
+
+    return finished
 
 
 def png_bytes(image: Image.Image) -> bytes:
