@@ -79,6 +79,25 @@ class ProjectSnapshot:
     scenes: tuple[SceneRecord, ...]
     transitions: tuple[TransitionRecord, ...]
 
+    def refreshed(self, store: ProjectStore, parts: ProjectChanges) -> ProjectSnapshot:
+        """This snapshot with the ``parts`` named read again from ``store``, the rest kept.
+
+        Read before the views read the same parts, so a commit made elsewhere in
+        between still differs from it at the next look.
+        """
+        scenes, transitions = self.scenes, self.transitions
+        if parts.scenes:
+            scenes, transitions = tuple(store.scenes.list()), tuple(store.transitions.list())
+        elif parts.scene_ids:
+            fresh = {scene_id: store.scenes.get(scene_id) for scene_id in parts.scene_ids}
+            scenes = tuple(fresh.get(scene.id, scene) for scene in scenes)
+        return ProjectSnapshot(
+            store.settings() if parts.settings else self.settings,
+            tuple(store.characters.list()) if parts.characters else self.characters,
+            scenes,
+            transitions,
+        )
+
     @classmethod
     def read(cls, store: ProjectStore) -> ProjectSnapshot:
         return cls(

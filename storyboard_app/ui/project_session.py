@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
+from storyboard_app.project.change_watch import ProjectChanges
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.store import ProjectStore
 
@@ -50,6 +51,7 @@ class ProjectSession(QObject):
     scenesChanged = Signal()  # panels added, removed or reordered: views read them all again
     sceneChanged = Signal(int)  # one panel's fields, takes or active take: one row changes
     settingsChanged = Signal()
+    broadcastStarting = Signal(object)  # ProjectChanges: what the views are about to read again
     errorRaised = Signal(object)  # StoryboardError
     errorResolved = Signal(object)  # a StoryboardError that a later edit of the same thing fixed
 
@@ -108,6 +110,8 @@ class ProjectSession(QObject):
         settings: bool = False,
     ) -> None:
         """Tell the views what changed; the narrower, the cheaper their refresh."""
+        scene_ids = () if scenes else tuple(scene_ids)
+        self.broadcastStarting.emit(ProjectChanges(settings, characters, scenes, scene_ids))
         if characters:
             self.charactersChanged.emit()
         if scenes:

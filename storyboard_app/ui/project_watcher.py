@@ -6,9 +6,13 @@ committed (:class:`ChangeWatch`, one ``PRAGMA data_version``); when someone
 did, it reads the records the views show and compares them with the last
 look, and the session tells the views what differs (one panel, the cast, the
 settings, or the whole story), so the views show the other program's edit and
-the next edit made here starts from it instead of from a stale copy. The
-window's own edits and the engine thread's commits count as "someone else"
-too: they cost one narrow refresh of what they changed, never a missed change.
+the next edit made here starts from it instead of from a stale copy.
+
+The window's own edits (and the engine thread's takes, which the window
+announces) are broadcast by the session: just before the views read, the
+watcher reads the same parts into its snapshot, so at its next look the
+window's own commit differs from nothing and costs no second round of
+reloads, while a commit made elsewhere, before or after, still differs.
 """
 
 from __future__ import annotations
@@ -41,6 +45,8 @@ class ProjectWatcher(QObject):
         self._session = session
         self._watch = ChangeWatch(session.folder / DATABASE_NAME)
         self._snapshot: ProjectSnapshot | None = self._read_snapshot()
+        self._looking = False  # the watcher's own broadcast is under way
+        session.broadcastStarting.connect(self._views_will_read)
         self._timer = QTimer(self)
         self._timer.setInterval(interval_ms)
         self._timer.timeout.connect(self.poll)
@@ -64,13 +70,26 @@ class ProjectWatcher(QObject):
         )
         self._snapshot = snapshot
         if changes:
-            self._session.changed(
-                characters=changes.characters,
-                scenes=changes.scenes,
-                scene_ids=changes.scene_ids,
-                settings=changes.settings,
-            )
+            self._looking = True
+            try:
+                self._session.changed(
+                    characters=changes.characters,
+                    scenes=changes.scenes,
+                    scene_ids=changes.scene_ids,
+                    settings=changes.settings,
+                )
+            finally:
+                self._looking = False
         return bool(changes)
+
+    def _views_will_read(self, parts: ProjectChanges) -> None:
+        """The window shows its own edit: what the views re-read is no news at the next look."""
+        if self._looking or self._snapshot is None:
+            return
+        try:
+            self._snapshot = self._snapshot.refreshed(self._session.store, parts)
+        except StoryboardError:
+            self._snapshot = None  # compare nothing: the next look reloads everything
 
     def _read_snapshot(self) -> ProjectSnapshot | None:
         try:

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, event
 
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
-from storyboard_app.ui.commands.scenes import EditSceneCommand
+from storyboard_app.ui.commands.scenes import AddSceneCommand, EditSceneCommand
 from storyboard_app.worker.host import EngineHost
 
 
@@ -82,3 +82,29 @@ def test_one_panel_change_costs_the_same_queries_at_10_and_200_panels(
     assert large[1] == small[1], "an inspector edit reads more of a longer story"
     assert large[2] == small[2], "a finished render reads more of a longer story"
     assert large[0] == small[0], "opening reads each panel on its own"
+
+
+def structural_costs(window: Any, folder: Path) -> tuple[int, int]:
+    """Queries of adding a panel and of undoing it, the watcher's next look included."""
+    assert window.open_project(folder)
+    settle()
+    session = window.workspace.session
+    watcher = window.workspace.watcher
+    with counting_queries(folder) as added:
+        assert session.execute(AddSceneCommand(session, "a gull on a post"))
+        settle()
+        assert not watcher.poll(), "the watcher took the window's own edit for another program's"
+    with counting_queries(folder) as undone:
+        session.undo_stack.undo()
+        settle()
+        assert not watcher.poll(), "the watcher took the window's own undo for another program's"
+    return added[0], undone[0]
+
+
+def test_adding_and_undoing_a_panel_cost_the_same_queries_at_10_and_200_panels(
+    tmp_path: Path, make_window: Callable[[EngineHost], Any], fake_host: EngineHost
+) -> None:
+    small = structural_costs(make_window(fake_host), make_story(tmp_path / "small", 10))
+    large = structural_costs(make_window(fake_host), make_story(tmp_path / "large", 200))
+    assert min(small) > 0, "no query was counted: the counter missed the project"
+    assert large == small, f"adding/undoing a panel reads more of a longer story: {small} {large}"
