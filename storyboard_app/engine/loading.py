@@ -552,8 +552,32 @@ def _load_folder(
             variant=variant,
             **_pipeline_extras(arch),
         )
+    _check_required_components(pipe, folder)
     _check_tokenizer_lengths(pipe, folder)
     return pipe, arch
+
+
+_REQUIRED_COMPONENTS = ("vae", "text_encoder", "tokenizer", "unet", "scheduler")
+_REQUIRED_SDXL_COMPONENTS = ("text_encoder_2", "tokenizer_2")
+
+
+def _check_required_components(pipe: DiffusionPipeline, folder: Path) -> None:
+    """Refuse a pipeline that loaded without a part every panel needs.
+
+    diffusers loads a model_index.json that leaves out, say, the text encoder
+    (some components are optional for refiners), and the render then fails deep
+    in the UNet with a shape error; name the missing part instead.
+    """
+    names = _REQUIRED_COMPONENTS
+    if hasattr(pipe, "text_encoder_2"):
+        names += _REQUIRED_SDXL_COMPONENTS
+    missing = [name for name in names if getattr(pipe, name, None) is None]
+    if missing:
+        raise NotAPipelineError(
+            f"{folder / 'model_index.json'} names no {', '.join(missing)}, which every "
+            "panel needs.",
+            _HINT_DAMAGED,
+        )
 
 
 def _check_tokenizer_lengths(pipe: DiffusionPipeline, folder: Path) -> None:
@@ -733,7 +757,18 @@ def _library_errors(what: str) -> Iterator[None]:
         yield
     except SafetensorError as exc:
         raise _corrupt_error(what, exc) from None
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as exc:
+    # A damaged config reaches the model constructors as any of these (an empty
+    # ``block_out_channels`` is an IndexError in diffusers' VAE, for one).
+    except (
+        OSError,
+        ValueError,
+        LookupError,
+        TypeError,
+        AttributeError,
+        ArithmeticError,
+        AssertionError,
+        RuntimeError,
+    ) as exc:
         if classify_cuda_oom(exc) is not None:
             raise
         raise ModelLoadError(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file, save_file
 
-from storyboard_app.engine.errors import NotAPipelineError, UnsafeCheckpointError
+from storyboard_app.engine.errors import ModelLoadError, NotAPipelineError, UnsafeCheckpointError
 from storyboard_app.engine.loading import load_text_to_image_pipeline
 
 
@@ -115,3 +115,25 @@ def test_tokenizer_without_a_prompt_length_is_refused_at_load(tmp_path, tiny_sdx
     with pytest.raises(NotAPipelineError, match=r"tokenizer_2/tokenizer_config\.json") as error:
         load_text_to_image_pipeline(str(folder), device="cpu")
     assert error.value.hint
+
+
+def test_a_component_config_the_model_cannot_be_built_from_is_one_message(
+    tmp_path, tiny_sdxl_dir
+) -> None:
+    """diffusers' VAE indexes ``block_out_channels[0]``: an empty list was an IndexError."""
+    folder = _copy(tiny_sdxl_dir, tmp_path)
+    config = folder / "vae" / "config.json"
+    config.write_text(json.dumps({**json.loads(config.read_text()), "block_out_channels": []}))
+    with pytest.raises(ModelLoadError, match="could not be loaded") as error:
+        load_text_to_image_pipeline(str(folder), device="cpu")
+    assert error.value.hint
+
+
+def test_a_model_index_without_the_text_encoder_is_refused_at_load(tmp_path, tiny_sdxl_dir):
+    """It loaded, and the render failed later in the UNet with a shape error."""
+    folder = _copy(tiny_sdxl_dir, tmp_path)
+    index = json.loads((folder / "model_index.json").read_text())
+    del index["text_encoder"]
+    (folder / "model_index.json").write_text(json.dumps(index))
+    with pytest.raises(NotAPipelineError, match="names no text_encoder"):
+        load_text_to_image_pipeline(str(folder), device="cpu")
