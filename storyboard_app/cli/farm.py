@@ -14,11 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from storyboard_app.cli.common import EXIT_OK, Commands, add_command, add_json_flag, print_json
 from storyboard_app.cli.progress import Progress, progress_for
-from storyboard_app.cli.render import (
-    parse_panel_numbers,
-    parse_size,
-    take_report,
-)
+from storyboard_app.cli.render import parse_panel_numbers, render_options, take_report
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.grammar import plural
 from storyboard_app.project.store import ProjectStore
@@ -118,20 +114,6 @@ def check_workers(workers: int, gpus: float) -> None:
         raise ValidationError(f"--workers {workers} is not a number of workers.", "Use 1 or more.")
     if gpus < 0:
         raise ValidationError(f"--gpus-per-worker {gpus} is negative.", "Use 0 (CPU) or more.")
-
-
-def render_options(args: argparse.Namespace) -> RenderOptions:
-    from storyboard_app.engine.project_render import RenderOptions
-
-    width, height = parse_size(args.size) if args.size else (None, None)
-    return RenderOptions(
-        model_source=args.model,
-        steps=args.steps,
-        width=width,
-        height=height,
-        device=None if args.device == "auto" else args.device,
-        dtype=None if args.dtype == "auto" else args.dtype,
-    )
 
 
 def plan_of(folder: Path, panels: str | None, options: RenderOptions) -> ProjectPlan:

@@ -79,7 +79,7 @@ class RenderedProject:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    options = render_options(args)
+    options = render_options(args, low_vram=args.low_vram, reroll=args.reroll)
     for folder in args.projects:  # every project is checked before minutes of model loading
         with ProjectStore.open(folder) as store:
             request_for(store, args.scenes, options)
@@ -102,7 +102,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def render_options(args: argparse.Namespace) -> RenderOptions:
+def render_options(
+    args: argparse.Namespace, *, low_vram: str | None = None, reroll: bool = False
+) -> RenderOptions:
+    """The overrides shared by ``render`` and ``farm render`` (model, steps, size, device)."""
     from storyboard_app.engine.project_render import RenderOptions
 
     width, height = parse_size(args.size) if args.size else (None, None)
@@ -113,8 +116,8 @@ def render_options(args: argparse.Namespace) -> RenderOptions:
         height=height,
         device=None if args.device == "auto" else args.device,
         dtype=None if args.dtype == "auto" else args.dtype,
-        low_vram=args.low_vram,
-        reroll=args.reroll,
+        low_vram=low_vram,
+        reroll=reroll,
     )
 
 
