@@ -261,3 +261,19 @@ def test_existing_commands_refuse_panel_numbers_too_large_for_sqlite(project, ca
     err = refused(capsys, project, "edit-scene", project, huge, "--prompt", "x")
     assert f"Panel {huge} is outside the story (it has 4 panels)" in err
     assert "outside the story" in refused(capsys, project, "move-scene", project, huge, "--to", "1")
+
+
+def test_add_and_edit_scene_take_narration_and_dialogue(project, capsys) -> None:
+    ok(
+        capsys,
+        *("add-scene", project, "[Mara] at the door", "--narration", "Midnight."),
+        *("--dialogue", "Mara: Who is there?", "--dialogue", "Tom: 私だ 🙂"),
+    )
+    with opened(project) as store:
+        scene = store.scenes.list()[-1]
+        assert (scene.caption, scene.dialogue) == ("Midnight.", "Mara: Who is there?\nTom: 私だ 🙂")
+        number = scene.number
+    ok(capsys, "edit-scene", project, str(number), "--caption", "Later.", "--dialogue", "")
+    with opened(project) as store:
+        scene = store.scenes.at(number)
+        assert (scene.prompt, scene.caption, scene.dialogue) == ("[Mara] at the door", "Later.", "")

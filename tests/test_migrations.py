@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 12)]
-    assert schema.head_revision() == "0011"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 13)]
+    assert schema.head_revision() == "0012"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -157,3 +157,21 @@ def test_upgrade_from_0007_keeps_characters_with_the_default_framings(tmp_path: 
         assert mara.reference_strength == 1.0
         store.characters.update("Mara", identity_framings=["profile view"])
         assert store.characters.get("Mara").identity_framings == ("profile view",)
+
+
+def test_upgrade_from_0011_keeps_captions_as_narration_and_adds_empty_dialogue(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "v11.storyboard"
+    database = make_version_0001_project(folder)
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        schema.upgrade(connection, "0011")
+        connection.execute(text("UPDATE scenes SET caption = 'Rain again.' WHERE id = 1"))
+    engine.dispose()
+    with ProjectStore.open(folder) as store:
+        assert store.schema_revision() == schema.head_revision()
+        first = store.scenes.at(1)
+        assert (first.caption, first.dialogue) == ("Rain again.", "")
+        store.scenes.update(first.id, dialogue="Mara: Not again!")
+        assert store.scenes.at(1).dialogue == "Mara: Not again!"

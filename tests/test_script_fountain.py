@@ -43,11 +43,11 @@ def test_sample_screenplay_makes_the_expected_board() -> None:
     assert script.scenes[0].caption == "INT. KITCHEN - NIGHT"
 
 
-def test_dialogue_goes_into_the_caption_of_its_moment() -> None:
+def test_dialogue_goes_into_the_dialogue_of_its_moment() -> None:
     script = parse_fountain(SAMPLE.read_text(), SAMPLE)
-    assert script.scenes[1].caption == "Anna (to herself): Nothing again. Not even milk."
-    assert script.scenes[3].caption == "Mr. Hale: You are late.\nAnna (breathless): I know."
-    assert script.scenes[5].caption == "Anna (whispering): Here it is."
+    assert script.scenes[1].dialogue == "Anna (to herself): Nothing again. Not even milk."
+    assert script.scenes[3].dialogue == "Mr. Hale: You are late.\nAnna (breathless): I know."
+    assert script.scenes[5].dialogue == "Anna (whispering): Here it is."
 
 
 def test_transitions_become_cuts_and_crossfades() -> None:
@@ -61,7 +61,7 @@ def test_transitions_become_cuts_and_crossfades() -> None:
 
 def test_notes_boneyard_sections_and_centred_text_make_no_panels() -> None:
     script = parse_fountain(SAMPLE.read_text(), SAMPLE)
-    words = " ".join(s.prompt + s.caption for s in script.scenes)
+    words = " ".join(s.prompt + s.caption + s.dialogue for s in script.scenes)
     for hidden in ("OLD OPENING", "milk carton", "Act one", "synopsis", "THE END"):
         assert hidden not in words
 
@@ -75,7 +75,7 @@ def test_forced_elements() -> None:
         "A door, the vault",
     ]
     assert [c.name for c in script.characters] == ["McQueen"]
-    assert script.scenes[1].caption == "McQueen: Hello."
+    assert script.scenes[1].dialogue == "McQueen: Hello."
     assert script.scenes[1].transition_to_next is not None
     assert script.scenes[1].transition_to_next.kind == "cut"
 
@@ -84,7 +84,7 @@ def test_cue_extensions_and_dual_marker_are_not_part_of_the_name() -> None:
     text = "INT. ROOM\n\nBOB sits.\n\nBOB (V.O.)\nHi.\n\nBOB (CONT'D) ^\nAgain.\n"
     script = parse_fountain(text)
     assert [c.name for c in script.characters] == ["Bob"]
-    assert script.scenes[1].caption == "Bob: Hi.\nBob: Again."
+    assert script.scenes[1].dialogue == "Bob: Hi.\nBob: Again."
 
 
 def test_tag_mentions_whole_words_possessives_and_case() -> None:
@@ -119,7 +119,7 @@ def test_cli_new_from_fountain(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "Describe Anna, Mr. Hale" in out
     with ProjectStore.open(tmp_path / "p.storyboard") as store:
         scenes = store.scenes.list()
-        assert scenes[1].caption.startswith("Anna (to herself)")
+        assert scenes[1].dialogue.startswith("Anna (to herself)")
         assert [t.kind for t in store.transitions.list()] == ["cut", "crossfade"]
 
 

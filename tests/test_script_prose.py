@@ -43,15 +43,15 @@ def test_abbreviations_do_not_end_a_sentence() -> None:
 
 def test_speech_leaves_the_prompt_and_joins_its_beat() -> None:
     scenes = parse_prose(STORY).scenes
-    assert scenes[1].caption == "Mara: Is anyone there?"
-    assert scenes[2].caption == "Tomas: Only me"
+    assert scenes[1].dialogue == "Mara: Is anyone there?"
+    assert scenes[2].dialogue == "Tomas: Only me"
     assert '"' not in " ".join(scene.prompt for scene in scenes)
     assert len(scenes) == 5  # the two speech-only sentences made no panel of their own
 
 
 def test_speech_inside_an_action_sentence_stays_on_that_beat() -> None:
     scene = parse_prose('Mara turns and says "Wait for me" to Mara\'s dog.').scenes[0]
-    assert scene.caption == "Mara: Wait for me"
+    assert scene.dialogue == "Mara: Wait for me"
     assert scene.prompt == "[Mara] turns and says to Mara's dog."
 
 
@@ -182,7 +182,7 @@ def test_cli_bad_prose_input_is_one_message_and_nothing_made(
 def test_a_named_speech_tag_says_who_speaks_and_puts_them_in_the_panel() -> None:
     cast = [CAST, CharacterSpec("Tomas", "a tall fisherman")]
     scene = parse_prose('Mara waits. "Hi," said Tomas.', cast=cast).scenes[0]
-    assert scene.caption == "Tomas: Hi"
+    assert scene.dialogue == "Tomas: Hi"
     assert scene.characters == ("Mara", "Tomas")
 
 

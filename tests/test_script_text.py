@@ -202,3 +202,23 @@ def test_panel_without_tag_names_the_defined_characters() -> None:
         parse_story_text(lines("[Bob] a man", "[Alice] a woman", "", "they walk"))
     assert "Bob, Alice" in caught.value.hint
     assert "[NC]" in caught.value.hint
+
+
+def test_the_hash_text_of_todays_scripts_is_narration_without_dialogue() -> None:
+    scenes = parse_story_text(OFFICIAL_DEMO).scenes
+    assert scenes[0].caption.startswith("at home, The newspaper says")
+    assert all(scene.dialogue == "" for scene in scenes)
+
+
+def test_each_dialogue_mark_starts_a_line_of_speech() -> None:
+    text = lines(
+        "[Bob] a man",
+        "[Alice] a woman",
+        "",
+        "[Bob] plays chess #1 #The last game. #> [Bob]: Check! #> Alice: 待って 🙂",
+        "[Alice] waves #> Hi",
+    )
+    first, second = parse_story_text(text).scenes
+    assert (first.prompt, first.caption) == ("[Bob] plays chess #1", "The last game.")
+    assert first.dialogue == "Bob: Check!\nAlice: 待って 🙂"
+    assert (second.prompt, second.caption, second.dialogue) == ("[Alice] waves", "", "Hi")

@@ -71,6 +71,7 @@ FULL_SCRIPT = StoryScript(
             characters=("Mara", "Tom"),
             negative_prompt="blurry",
             caption="Every night: 117 steps = one climb",
+            dialogue='Mara: "Again?"\nTom: 灯台はまだ光っている 🌊',
             notes="hold on the lamp",
             shot_type="medium close-up",
             duration=2.5,
@@ -491,3 +492,49 @@ def test_size_auto_reads_and_writes_as_a_word() -> None:
     assert script.settings == {"width": 0, "height": 512}
     assert 'width = "auto"' in dump_story_toml(script)
     assert parse_story_toml(dump_story_toml(script)).settings == script.settings
+
+
+def test_narration_and_action_are_other_names_for_caption_and_prompt() -> None:
+    script = parse_story_toml(
+        lines(
+            *BASE[:7],
+            'action = "[Mara] climbs the stairs"',
+            'narration = "The lamp is out."',
+            'dialogue = """Mara: Who is there?',
+            'Tom: Only me."""',
+        )
+    )
+    scene = script.scenes[0]
+    assert (scene.prompt, scene.characters) == ("[Mara] climbs the stairs", ("Mara",))
+    assert scene.caption == "The lamp is out."
+    assert scene.dialogue == "Mara: Who is there?\nTom: Only me."
+    again = dump_story_toml(script)
+    assert 'caption = "The lamp is out."' in again and "narration" not in again
+    assert without_positions(parse_story_toml(again)) == without_positions(script)
+
+
+def test_todays_scripts_read_without_dialogue() -> None:
+    scene = parse_story_toml(lines(*BASE, 'caption = "Rain."')).scenes[0]
+    assert (scene.caption, scene.dialogue) == ("Rain.", "")
+    assert "dialogue" not in dump_story_toml(parse_story_toml(lines(*BASE)))
+
+
+@pytest.mark.parametrize(("key", "alias"), [("caption", "narration"), ("prompt", "action")])
+def test_a_field_and_its_other_name_together_are_refused(key: str, alias: str) -> None:
+    both = (f'{key} = "[Mara] one"', f'{alias} = "[Mara] two"')
+    script = lines(*BASE, *both) if key != "prompt" else lines(*BASE[:7], *both)
+    with pytest.raises(ScriptError) as caught:
+        parse_story_toml(script)
+    assert f"both '{key}' and '{alias}'" in caught.value.problem
+    assert caught.value.line == script.splitlines().index(both[1]) + 1
+
+
+def test_dialogue_survives_a_project_round_trip(tmp_path: Path) -> None:
+    script = parse_story_toml(
+        lines(*BASE, 'narration = "夜。"', 'dialogue = "Mara: Who is there? 👀"')
+    )
+    with create_project_from_script(tmp_path / "a", script) as store:
+        scene = store.scenes.at(1)
+        assert (scene.caption, scene.dialogue) == ("夜。", "Mara: Who is there? 👀")
+        text = dump_story_toml(export_story(store))
+    assert parse_story_toml(text).scenes[0].dialogue == "Mara: Who is there? 👀"

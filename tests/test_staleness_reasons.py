@@ -267,3 +267,11 @@ def test_a_project_lora_marks_every_rendered_panel_stale_and_undoing_it_fresh(
             "trigger": "",
         }
     ]
+
+
+def test_dialogue_narration_and_notes_change_no_picture(story_store: ProjectStore) -> None:
+    render(story_store, 1)
+    scene_id = story_store.scenes.at(1).id
+    story_store.scenes.update(scene_id, dialogue="Mara: Who is there?", caption="Night.")
+    story_store.scenes.update(scene_id, notes="hold longer")
+    assert reasons(story_store, 1) == []

@@ -90,7 +90,7 @@ def test_a_good_answer_makes_the_panels(fake_model: Callable[[Reply], str]) -> N
     url = fake_model(lambda h, _body: send(h, 200, completion(json.dumps(GOOD))))
     result = story_from_llm(STORY, LlmEndpoint(url, "tiny", 5), cast=CAST, panels=2)
     assert result.fallback_reason == ""
-    assert [(s.prompt, s.characters, s.caption) for s in result.script.scenes] == [
+    assert [(s.prompt, s.characters, s.dialogue) for s in result.script.scenes] == [
         ("[Mara] climbs a windy hill at dusk", ("Mara",), "Mara: Hello?"),
         ("an old iron gate", (), ""),
     ]

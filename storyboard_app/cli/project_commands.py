@@ -231,7 +231,7 @@ def cmd_scenes(args: argparse.Namespace) -> int:
         print_json([dataclasses.asdict(s) | {"number": s.number} for s in scenes])
         return EXIT_OK
     print_table(
-        ["#", "characters", "shot", "dur", "takes", "prompt", "caption"],
+        ["#", "characters", "shot", "dur", "takes", "prompt", "narration", "dialogue"],
         [scene_row(s) for s in scenes],
     )
     return EXIT_OK
@@ -246,6 +246,7 @@ def scene_row(scene: SceneRecord) -> list[Any]:
         scene.take_count,
         scene.prompt,
         scene.caption,
+        " / ".join(scene.dialogue.splitlines()),
     ]
 
 
@@ -281,7 +282,15 @@ def add_scene_fields(parser: argparse.ArgumentParser, editing: bool) -> None:
         help="comma-separated character names (tags like [Name] in the prompt also count)",
     )
     parser.add_argument("--negative", help="negative prompt")
-    parser.add_argument("--caption", help="caption or dialogue")
+    parser.add_argument(
+        "--narration", "--caption", dest="caption", help="narration, drawn in a caption box"
+    )
+    parser.add_argument(
+        "--dialogue",
+        action="append",
+        metavar="LINE",
+        help="a line of speech, drawn as a balloon (repeat for more, e.g. --dialogue 'Mara: Run!')",
+    )
     parser.add_argument("--notes", help="notes for the team")
     parser.add_argument("--shot", choices=[s for s in SHOT_TYPES if s], help="shot type")
     parser.add_argument("--duration", type=float, help="seconds on the timeline")
@@ -303,6 +312,8 @@ def scene_changes(args: argparse.Namespace) -> dict[str, Any]:
         "seed_locked": args.seed_locked,
     }
     changes = {key: value for key, value in fields.items() if value is not None}
+    if args.dialogue is not None:
+        changes["dialogue"] = "\n".join(line.strip() for line in args.dialogue if line.strip())
     if args.characters is not None:
         changes["characters"] = [n for n in args.characters.split(",") if n.strip()]
     return changes
@@ -340,7 +351,8 @@ def cmd_edit_scene(args: argparse.Namespace) -> int:
         changes["prompt"] = args.prompt
     if not changes:
         raise ValidationError(
-            "Nothing to change.", "Give at least one option, e.g. --prompt or --caption."
+            "Nothing to change.",
+            "Give at least one option, e.g. --prompt, --narration or --dialogue.",
         )
     with ProjectStore.open(args.project) as store:
         scene = store.scenes.update(store.scenes.at(args.number).id, **changes)

@@ -174,12 +174,12 @@ def _scene(entry: Any, characters: dict[str, CharacterSpec]) -> SceneSpec:
     return SceneSpec(
         prompt=prompt,
         characters=tuple(dict.fromkeys(names)),
-        caption=_caption(entry.get("dialogue")),
+        dialogue=_dialogue(entry.get("dialogue")),
         line=line if isinstance(line, int) and not isinstance(line, bool) else None,
     )
 
 
-def _caption(dialogue: Any) -> str:
+def _dialogue(dialogue: Any) -> str:
     lines = []
     for item in dialogue if isinstance(dialogue, list) else []:
         if isinstance(item, dict) and isinstance(item.get("text"), str) and item["text"].strip():

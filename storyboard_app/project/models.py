@@ -133,7 +133,8 @@ class Scene(Base):
     duration: Mapped[float] = mapped_column(Float, default=2.0)
     prompt: Mapped[str] = mapped_column(Text)
     negative_prompt: Mapped[str] = mapped_column(Text, default="")
-    caption: Mapped[str] = mapped_column(Text, default="")
+    caption: Mapped[str] = mapped_column(Text, default="")  # the narration (caption box)
+    dialogue: Mapped[str] = mapped_column(Text, default="")  # speech, one balloon a line
     notes: Mapped[str] = mapped_column(Text, default="")
     shot_type: Mapped[str] = mapped_column(String(40), default="")
     seed: Mapped[int] = mapped_column(Integer)

@@ -67,6 +67,7 @@ class SceneRecord:
     active_take_id: int | None
     take_count: int
     camera_move: CameraMove | None = None
+    dialogue: str = ""
 
     @property
     def number(self) -> int:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
 
 DEFAULT_DURATION = 2.0
-TEXT_FIELDS = ("prompt", "negative_prompt", "caption", "notes", "shot_type")
+TEXT_FIELDS = ("prompt", "negative_prompt", "caption", "dialogue", "notes", "shot_type")
 EDITABLE_FIELDS = {*TEXT_FIELDS, "duration", "seed", "seed_locked", "characters", "camera_move"}
 
 
@@ -121,6 +121,7 @@ def add_scene(
     position: int | None = None,
     negative_prompt: str = "",
     caption: str = "",
+    dialogue: str = "",
     notes: str = "",
     shot_type: str = "",
     duration: float | None = None,
@@ -149,6 +150,7 @@ def add_scene(
         "characters": characters,
         "negative_prompt": negative_prompt,
         "caption": caption,
+        "dialogue": dialogue,
         "notes": notes,
         "shot_type": shot_type,
         "seed_locked": seed_locked,
@@ -186,7 +188,7 @@ def apply_scene_changes(session: Session, row: Scene, changes: dict[str, Any]) -
         row.prompt = check_prompt(changes["prompt"], what)
     if "shot_type" in changes:
         row.shot_type = check_shot_type(changes["shot_type"])
-    for field in ("negative_prompt", "caption", "notes"):
+    for field in ("negative_prompt", "caption", "dialogue", "notes"):
         if field in changes:
             setattr(row, field, str(changes[field]).strip())
     if "duration" in changes:
@@ -364,6 +366,7 @@ def to_record(session: Session, row: Scene, take_count: int | None = None) -> Sc
         prompt=row.prompt,
         negative_prompt=row.negative_prompt,
         caption=row.caption,
+        dialogue=row.dialogue or "",
         notes=row.notes,
         shot_type=row.shot_type,
         duration=read_stored(

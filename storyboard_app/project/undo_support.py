@@ -84,6 +84,7 @@ def restore_scene(store: ProjectStore, snapshot: SceneSnapshot) -> dict[int, int
             prompt=record.prompt,
             negative_prompt=record.negative_prompt,
             caption=record.caption,
+            dialogue=record.dialogue,
             notes=record.notes,
             shot_type=record.shot_type,
             duration=record.duration,

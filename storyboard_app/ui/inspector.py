@@ -58,7 +58,10 @@ class PanelFields(QWidget):
         self.cast_view = QListView()
         self.cast_view.setModel(self.cast)
         self.cast_view.setFixedHeight(84)
+        self.dialogue = CommittingTextEdit(lines=2)
+        self.dialogue.setPlaceholderText("Mara: Who is there?  (one speech balloon a line)")
         self.caption = CommittingTextEdit(lines=2)
+        self.caption.setPlaceholderText("Narration, drawn in a caption box")
         self.notes = CommittingTextEdit(lines=2)
         self.duration = QDoubleSpinBox()
         self.duration.setRange(0.04, 3600)
@@ -83,11 +86,12 @@ class PanelFields(QWidget):
         self.prompt.set_characters(colors)
         self.negative_prompt.set_characters(colors)
         if scene is None:
-            for editor in (self.prompt, self.negative_prompt, self.caption, self.notes):
+            for editor in self._text_editors():
                 editor.set_text("")
             return
         self.prompt.set_text(scene.prompt)
         self.negative_prompt.set_text(scene.negative_prompt)
+        self.dialogue.set_text(scene.dialogue)
         self.caption.set_text(scene.caption)
         self.notes.set_text(scene.notes)
         _quietly(self.duration, lambda: self.duration.setValue(scene.duration))
@@ -101,8 +105,11 @@ class PanelFields(QWidget):
 
     def commit_pending(self) -> None:
         """Save what is typed but not yet committed, to the panel it was typed for."""
-        for editor in (self.prompt, self.negative_prompt, self.caption, self.notes):
+        for editor in self._text_editors():
             editor.commit()
+
+    def _text_editors(self) -> tuple[CommittingTextEdit, ...]:
+        return (self.prompt, self.negative_prompt, self.dialogue, self.caption, self.notes)
 
     def edit(self, **changes: object) -> None:
         if self._scene is None:
@@ -117,6 +124,7 @@ class PanelFields(QWidget):
     def _connect(self) -> None:
         self.prompt.committed.connect(lambda text: self.edit(prompt=text))
         self.negative_prompt.committed.connect(lambda text: self.edit(negative_prompt=text))
+        self.dialogue.committed.connect(lambda text: self.edit(dialogue=text))
         self.caption.committed.connect(lambda text: self.edit(caption=text))
         self.notes.committed.connect(lambda text: self.edit(notes=text))
         self.duration.valueChanged.connect(lambda value: self.edit(duration=value))
@@ -131,10 +139,11 @@ class PanelFields(QWidget):
         seed.addWidget(self.seed_locked)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Prompt", self.prompt)
+        form.addRow("Action", self.prompt)
         form.addRow("Avoid", self.negative_prompt)
         form.addRow("Characters", self.cast_view)
-        form.addRow("Caption", self.caption)
+        form.addRow("Dialogue", self.dialogue)
+        form.addRow("Narration", self.caption)
         form.addRow("Notes", self.notes)
         form.addRow("Duration", self.duration)
         form.addRow("Shot", self.shot_type)

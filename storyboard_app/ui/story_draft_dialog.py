@@ -42,7 +42,7 @@ from storyboard_app.ui.app_settings import AppSettings, LlmSettings
 from storyboard_app.worker.story_drafts import ModelDraft, ModelDraftTask
 
 CHARACTER_COLUMNS = ("Name", "Description")
-PANEL_COLUMNS = ("Prompt", "Characters", "Caption (dialogue)")
+PANEL_COLUMNS = ("Action (prompt)", "Characters", "Dialogue", "Narration")
 
 
 class ModelDraftBox(QGroupBox):
@@ -179,7 +179,10 @@ class StoryDraftDialog(QDialog):
         """Put ``draft`` in the tables (the rules' first, the model's when it answers)."""
         self.draft = draft
         _fill(self.characters, [(c.name, c.description) for c in draft.characters])
-        _fill(self.panels, [(s.prompt, ", ".join(s.characters), s.caption) for s in draft.scenes])
+        _fill(
+            self.panels,
+            [(s.prompt, ", ".join(s.characters), s.dialogue, s.caption) for s in draft.scenes],
+        )
 
     def edited_script(self) -> StoryScript:
         """The draft with the tables' text; :class:`ScriptError` if it is not a valid story.
@@ -203,8 +206,9 @@ class StoryDraftDialog(QDialog):
             listed = [renamed.get(n, n) for n in _cell(self.panels, row, 1).split(",") if n.strip()]
             names = tuple(dict.fromkeys([*find_tags(prompt), *(n.strip() for n in listed)]))
             names = tuple(n for n in names if n != NO_CHARACTER_TAG)
-            caption = _cell(self.panels, row, 2)
-            scenes.append(replace(spec, prompt=prompt, characters=names, caption=caption))
+            speech, caption = _cell(self.panels, row, 2), _cell(self.panels, row, 3)
+            changed = replace(spec, prompt=prompt, characters=names, dialogue=speech)
+            scenes.append(replace(changed, caption=caption))
         script = replace(self.draft, characters=characters, scenes=tuple(scenes))
         validate_story(script, None)
         return script

@@ -37,7 +37,7 @@ def test_the_tables_show_the_draft_and_read_edits_back(qtbot: Any) -> None:
     ]
     assert script.scenes[0].prompt == "[Mira] climbs the hill."
     assert script.scenes[0].characters == ("Mira",)
-    assert script.scenes[1].caption == "Mira: Hello!"
+    assert script.scenes[1].dialogue == "Mira: Hello!"
 
 
 def test_an_invalid_edit_keeps_the_dialog_open_with_one_message(qtbot: Any) -> None:
@@ -71,7 +71,10 @@ def test_new_from_story_creates_the_edited_project(
     assert window.workspace is not None
     store = window.workspace.store
     assert [c.description for c in store.characters.list()] == ["a woman in a green coat"]
-    assert [s.caption for s in store.scenes.list()] == ["INT. ROOM - DAY", "Anna: Hello."]
+    assert [(s.caption, s.dialogue) for s in store.scenes.list()] == [
+        ("INT. ROOM - DAY", ""),
+        ("", "Anna: Hello."),
+    ]
 
 
 def test_a_bad_story_is_one_message_and_no_project(

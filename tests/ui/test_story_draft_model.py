@@ -182,4 +182,4 @@ def test_file_new_from_story_uses_the_configured_model(
     assert window.new_from_story(story_file(tmp_path), confirm)
     assert window.workspace is not None
     scenes = window.workspace.store.scenes.list()
-    assert [s.caption for s in scenes] == ["Mara: Hello?", ""]
+    assert [s.dialogue for s in scenes] == ["Mara: Hello?", ""]

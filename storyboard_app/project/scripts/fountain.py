@@ -3,7 +3,7 @@
 A screenplay already says where each scene is and what happens in it, so the
 panels follow its structure: a scene heading becomes an establishing panel
 without characters, each action paragraph a panel, a character's dialogue goes
-on the panel of that moment (in its caption: panels have no dialogue field), and
+on the panel of that moment (in its dialogue, one balloon a line), and
 transitions become the cut or crossfade after the panel before them.
 
 This reads the subset of Fountain a storyboard needs: title page ``Key: value``
@@ -285,8 +285,8 @@ class _Board:
         characters = panel.characters if name in panel.characters else (*panel.characters, name)
         line = f"{name}" + (f" ({element.parenthetical})" if element.parenthetical else "")
         line += f": {element.text}" if element.text else ""
-        caption = f"{panel.caption}\n{line}" if panel.caption else line
-        self.scenes[-1] = replace(panel, characters=characters, caption=caption)
+        dialogue = f"{panel.dialogue}\n{line}" if panel.dialogue else line
+        self.scenes[-1] = replace(panel, characters=characters, dialogue=dialogue)
 
     def _speaking_panel(self, element: _Element) -> None:
         """Dialogue right after a heading gets its own panel: the establishing one is empty."""

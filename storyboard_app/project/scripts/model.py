@@ -41,7 +41,8 @@ class SceneSpec:
     prompt: str
     characters: tuple[str, ...] = ()
     negative_prompt: str = ""
-    caption: str = ""
+    caption: str = ""  # the narration, drawn in a caption box
+    dialogue: str = ""  # speech, one balloon per line ("Mara: Run!")
     notes: str = ""
     shot_type: str = ""
     duration: float | None = None

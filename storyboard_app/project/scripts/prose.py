@@ -3,7 +3,7 @@
 Each sentence (pysbd's segmentation, which knows "Mr." and quotes) is a beat: one
 moment, one panel. The rules, in order:
 
-- Quoted speech is taken out of the prompt and goes into the caption of its beat;
+- Quoted speech is taken out of the prompt and goes into the dialogue of its beat;
   a sentence that is only speech and a speech tag ("Hi," she said.) belongs to the
   moment before it rather than making a panel of its own.
 - The cast comes from a cast file, or else from recurring proper names: a
@@ -312,8 +312,8 @@ def _split_once(beat: Beat) -> list[Beat] | None:
 def _merge(group: list[SceneSpec]) -> SceneSpec:
     prompt = _untag_repeats(" ".join(scene.prompt for scene in group))
     characters = tuple(dict.fromkeys(name for scene in group for name in scene.characters))
-    caption = "\n".join(scene.caption for scene in group if scene.caption)
-    return SceneSpec(prompt=prompt, characters=characters, caption=caption, line=group[0].line)
+    dialogue = "\n".join(scene.dialogue for scene in group if scene.dialogue)
+    return SceneSpec(prompt=prompt, characters=characters, dialogue=dialogue, line=group[0].line)
 
 
 def build_scenes(beats: Sequence[Beat], names: Sequence[str], narrator: str) -> list[SceneSpec]:
@@ -326,12 +326,12 @@ def build_scenes(beats: Sequence[Beat], names: Sequence[str], narrator: str) -> 
             prompt = _speaking_prompt(characters)
         speakers = [_speaker(hint, names, characters) for hint, _ in beat.speech]
         characters = tuple(dict.fromkeys([*characters, *filter(None, speakers)]))
-        caption = "\n".join(
+        dialogue = "\n".join(
             f"{who}: {text}" if who else text
             for who, (_, text) in zip(speakers, beat.speech, strict=True)
         )
         scenes.append(
-            SceneSpec(prompt=prompt, characters=characters, caption=caption, line=beat.line)
+            SceneSpec(prompt=prompt, characters=characters, dialogue=dialogue, line=beat.line)
         )
         previous = characters
     return scenes

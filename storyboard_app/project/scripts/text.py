@@ -3,7 +3,11 @@
 One file: a block of character definitions (``[Bob] a man in a black suit``), a
 blank line, then one panel per line. ``[Name]`` tags mark who is in a panel,
 ``[NC]`` marks a panel without characters, and the text after the last ``#`` is
-the caption. Lines starting with ``//`` are comments.
+the caption (the panel's narration). Lines starting with ``//`` are comments.
+
+Dialogue is this app's addition: each ``#>`` starts a line of speech, drawn as a
+balloon (``[Bob] at home #Bob reads #> Bob: Not again!``). Scripts written for the
+demo never contain ``#>``, so they read exactly as they always did.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from storyboard_app.project.tags import (
 
 COMMENT_PREFIX = "//"
 CAPTION_MARK = "#"
+DIALOGUE_MARK = "#>"
 DEFINITION_PATTERN = re.compile(r"\[([^\[\]#\n]+)\]\s*(.*)")
 EXAMPLE_DEFINITION = "[Bob] a man wearing a black suit"
 
@@ -134,10 +139,12 @@ def _first_tag_start(text: str) -> int:
 
 
 def _read_panel(line: _Line, index: int, names: list[str], path: Path | None) -> SceneSpec:
-    """One panel: the prompt keeps its tags as written, the caption reads them as names."""
-    body, mark, caption = line.text.rpartition(CAPTION_MARK)
+    """One panel: the prompt keeps its tags as written, caption and dialogue read them as
+    names."""
+    text, *speech = line.text.split(DIALOGUE_MARK)
+    body, mark, caption = text.rpartition(CAPTION_MARK)
     if not mark:
-        body, caption = line.text, ""
+        body, caption = text, ""
     tags = find_tags(body)
     if not tags:
         check_prompt(body, index, path, Position(line.number, line.indent + 1))
@@ -154,6 +161,7 @@ def _read_panel(line: _Line, index: int, names: list[str], path: Path | None) ->
         prompt=prompt,
         characters=characters,
         caption=strip_tag_brackets(caption).strip(),
+        dialogue="\n".join(s for s in (strip_tag_brackets(s).strip() for s in speech) if s),
         line=line.number,
     )
 

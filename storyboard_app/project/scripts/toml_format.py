@@ -53,8 +53,11 @@ CHARACTER_KEYS = (
 )
 SCENE_KEYS = (
     "prompt",
+    "action",
     "characters",
     "caption",
+    "narration",
+    "dialogue",
     "negative_prompt",
     "notes",
     "shot",
@@ -64,6 +67,8 @@ SCENE_KEYS = (
     "transition",
     "camera",
 )
+# The panel-writing names, read as the keys scripts have always used (written back as those).
+SCENE_ALIASES = {"prompt": "action", "caption": "narration"}
 TRANSITION_KEYS = ("kind", "duration", "frames")
 CAMERA_KEYS = ("start", "end", "easing")
 FRAMING_KEYS = ("x", "y", "zoom")
@@ -206,6 +211,17 @@ class _Table:
             self.fail("", f"{self.label} has no '{key}'", f'Add {key} = "...".')
         return self.get(key, str)
 
+    def either(self, key: str, alias: str) -> str:
+        """``key`` or its other name ``alias`` (``caption`` or ``narration``), never both,
+        so a script cannot say two different things about one field."""
+        if key in self.data and alias in self.data:
+            self.fail(
+                alias,
+                f"{self.label} has both '{key}' and '{alias}', which are the same field",
+                f"Keep one of them: '{alias}' is another name for '{key}'.",
+            )
+        return key if key in self.data or alias not in self.data else alias
+
     def child(self, name: str, label: str, data: Mapping[str, Any]) -> _Table:
         """A table of its own (``[settings]``) read from the top level."""
         return _Table(data, name, 0, label, self.path, self.where)
@@ -266,10 +282,11 @@ def _read_framings(table: _Table) -> tuple[str, ...]:
 def _read_scene(table: _Table) -> SceneSpec:
     """A scene's characters are its ``characters`` list, then the tags of its prompt."""
     table.check_keys(SCENE_KEYS)
-    text = table.required("prompt")
+    prompt_key = table.either("prompt", SCENE_ALIASES["prompt"])
+    text = table.required(prompt_key)
     names = dict.fromkeys([*_listed_characters(table), *find_tags(text)])
     prompt, characters = split_no_character_tag(
-        text, list(names), table.path, table.where("scenes", table.index, "prompt")
+        text, list(names), table.path, table.where("scenes", table.index, prompt_key)
     )
     transition = table.get("transition", dict)
     camera = table.get("camera", dict)
@@ -277,7 +294,8 @@ def _read_scene(table: _Table) -> SceneSpec:
         prompt=prompt,
         characters=characters,
         negative_prompt=table.get("negative_prompt", str, ""),
-        caption=table.get("caption", str, ""),
+        caption=table.get(table.either("caption", SCENE_ALIASES["caption"]), str, ""),
+        dialogue=table.get("dialogue", str, ""),
         notes=table.get("notes", str, ""),
         shot_type=table.get("shot", str, ""),
         duration=table.get("duration", float),
@@ -503,6 +521,7 @@ def _scene_items(scene: SceneSpec) -> Iterable[tuple[str, Any]]:
         yield "characters", list(scene.characters)
     optional = {
         "caption": scene.caption,
+        "dialogue": scene.dialogue,
         "negative_prompt": scene.negative_prompt,
         "notes": scene.notes,
         "shot": scene.shot_type,
