@@ -493,6 +493,11 @@ def parse_setting_changes(settings: ProjectSettings, changes: Sequence[str]) -> 
 
 
 def describe_size(settings: ProjectSettings) -> str:
+    if settings.width == AUTO_SIZE and settings.height == AUTO_SIZE:
+        sdxl, sd15 = settings.render_size("sdxl"), settings.render_size("sd15")
+        return (
+            f"auto, {settings.aspect_ratio}: SDXL {sdxl[0]}x{sdxl[1]}, SD 1.5 {sd15[0]}x{sd15[1]}"
+        )
     if AUTO_SIZE in (settings.width, settings.height):
         return "auto: the model's native size (SDXL 1024, SD 1.5 512)"
     return f"{settings.width}x{settings.height}"

@@ -200,6 +200,7 @@ def request_for(
         model_source=settings.model_source,
         width=settings.width,
         height=settings.height,
+        aspect_ratio=settings.aspect_ratio,
         steps=settings.steps,
         guidance=settings.guidance,
         scheduler=settings.scheduler,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.frame_sizes import DEFAULT_ASPECT_RATIO
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.settings import ConsistencySettings
 
@@ -72,7 +73,8 @@ class PanelJob:
 
 @dataclass(frozen=True)
 class RenderRequest:
-    """A render job. A ``width`` or ``height`` of 0 (auto) is the model's native size."""
+    """A render job. A ``width`` and ``height`` of 0 (auto) fit ``aspect_ratio`` to the
+    model's native pixel count; one auto side alone is the model's native side."""
 
     model_source: str
     width: int
@@ -93,6 +95,7 @@ class RenderRequest:
     freeu: str = "off"
     style: str = "none"  # the project's named style (project/styles.py)
     loras: tuple[LoraJob, ...] = ()
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO
 
     def character(self, name: str) -> CharacterIdentity:
         return next(c for c in self.characters if c.name == name)

@@ -73,7 +73,7 @@ from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.grammar import plural
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.seeds import derive_seed
-from storyboard_app.project.settings import native_size, resolve_size
+from storyboard_app.project.settings import auto_size
 
 StepCallback = Callable[[int, torch.Tensor], None]
 ImageSink = Callable[[int, Image.Image, TakeParams], None]
@@ -195,9 +195,11 @@ class StoryRenderer:
                 close_caches(caches.values())
 
     def sized(self, request: RenderRequest) -> RenderRequest:
-        """``request`` with auto sides at the loaded architecture's native size."""
-        native = native_size(self.loaded.architecture)
-        width, height = resolve_size(request.width, native), resolve_size(request.height, native)
+        """``request`` with auto sides fitted to the loaded architecture: the aspect ratio at
+        its native pixel count when both are auto, its native side when one is."""
+        width, height = auto_size(
+            request.width, request.height, request.aspect_ratio, self.loaded.architecture
+        )
         return dataclasses.replace(request, width=width, height=height)
 
     @contextmanager

@@ -67,6 +67,7 @@ class ProjectSettingsRow(Base):
     style_preset: Mapped[str] = mapped_column(Text, default="")
     base_seed: Mapped[int] = mapped_column(Integer, default=1234)
     frame_rate: Mapped[int] = mapped_column(Integer, default=24)
+    aspect_ratio: Mapped[str] = mapped_column(String(16), default="1:1", server_default="1:1")
     freeu: Mapped[str] = mapped_column(String(8), default="off")
     style: Mapped[str] = mapped_column(String(40), default="none")
     sampling_rate: Mapped[float] = mapped_column(Float, default=0.5)

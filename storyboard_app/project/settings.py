@@ -7,6 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.frame_sizes import (
+    DEFAULT_ASPECT_RATIO,
+    NATIVE_SIDES,
+    fit_size,
+    parse_aspect_ratio,
+)
 from storyboard_app.project.styles import NO_STYLE, find_style
 
 # Name prefixes of UNet blocks whose self-attention becomes consistent: every
@@ -82,11 +88,12 @@ class ConsistencySettings:
 # the two equal): 16-bit, or 8-bit float with a scale per entry at half the size.
 IDENTITY_CACHE_PRECISIONS: tuple[str, ...] = ("fp16", "fp8")
 
-# A width or height of AUTO_SIZE renders at the loaded model's native size:
-# SDXL was trained at 1024 px, SD 1.5 at 512 px (at 1024 px SD 1.5 repeats
-# subjects and its top attention level holds 16,384 tokens).
+# A width and height of AUTO_SIZE render the aspect ratio at the loaded model's
+# native pixel count: SDXL was trained at 1024 px, SD 1.5 at 512 px (at 1024 px
+# SD 1.5 repeats subjects and its top attention level holds 16,384 tokens).
+# One auto side alone is the native side.
 AUTO_SIZE = 0
-NATIVE_SIZES: dict[str, int] = {"sdxl": 1024, "sd15": 512}
+NATIVE_SIZES: dict[str, int] = NATIVE_SIDES
 DEFAULT_ARCHITECTURE = "sdxl"
 FREEU_CHOICES: tuple[str, ...] = ("off", "on")
 
@@ -115,6 +122,7 @@ class ProjectSettings:
     style_preset: str = ""
     base_seed: int = 1234
     frame_rate: int = 24
+    aspect_ratio: str = DEFAULT_ASPECT_RATIO  # width:height, when the size is auto
     identity_cache_precision: str = "fp16"
     identity_cache_budget_gb: float = 20.0
     freeu: str = "off"
@@ -130,6 +138,7 @@ class ProjectSettings:
                     "Use a multiple of 8 between 64 and 4096 pixels, or auto (0) for the "
                     "model's native size.",
                 )
+        parse_aspect_ratio(self.aspect_ratio)
         if self.freeu not in FREEU_CHOICES:
             raise ValidationError(
                 f"FreeU '{self.freeu}' is not a choice.", "Use freeu=on or freeu=off."
@@ -167,9 +176,8 @@ class ProjectSettings:
             )
 
     def render_size(self, architecture: str | None = None) -> tuple[int, int]:
-        """(width, height) to render at: auto sides take the architecture's native size."""
-        native = NATIVE_SIZES.get(architecture or DEFAULT_ARCHITECTURE, 1024)
-        return resolve_size(self.width, native), resolve_size(self.height, native)
+        """(width, height) to render at (see :func:`auto_size`)."""
+        return auto_size(self.width, self.height, self.aspect_ratio, architecture)
 
     def with_changes(self, **changes: Any) -> ProjectSettings:
         """A copy with ``changes`` applied; consistency fields may be given flat."""
@@ -185,6 +193,19 @@ class ProjectSettings:
             base = changes.get("consistency", self.consistency)
             changes["consistency"] = dataclasses.replace(base, **flat_consistency)
         return dataclasses.replace(self, **changes)
+
+
+def auto_size(
+    width: int, height: int, aspect_ratio: str, architecture: str | None
+) -> tuple[int, int]:
+    """The size a render uses: both sides auto fit ``aspect_ratio`` to the architecture
+    (SDXL about one megapixel on its 64 px buckets, SD 1.5 about 0.26 MP), one auto side
+    is the native side, explicit sides stay."""
+    architecture = architecture or DEFAULT_ARCHITECTURE
+    native = native_size(architecture)
+    if width == AUTO_SIZE and height == AUTO_SIZE:
+        return fit_size(aspect_ratio, architecture, native)
+    return resolve_size(width, native), resolve_size(height, native)
 
 
 def resolve_size(value: int, native: int) -> int:

@@ -419,6 +419,7 @@ def settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
         style_preset=row.style_preset,
         base_seed=row.base_seed,
         frame_rate=row.frame_rate,
+        aspect_ratio=row.aspect_ratio,
         identity_cache_precision=row.identity_cache_precision,
         identity_cache_budget_gb=row.identity_cache_budget_gb,
         freeu=row.freeu,
@@ -444,6 +445,7 @@ def settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
     row.style_preset = settings.style_preset
     row.base_seed = settings.base_seed
     row.frame_rate = settings.frame_rate
+    row.aspect_ratio = settings.aspect_ratio
     row.identity_cache_precision = settings.identity_cache_precision
     row.identity_cache_budget_gb = settings.identity_cache_budget_gb
     row.freeu = settings.freeu

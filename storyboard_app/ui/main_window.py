@@ -25,15 +25,21 @@ from PySide6.QtWidgets import (
 
 from storyboard_app import __version__
 from storyboard_app.project.errors import StoryboardError
-from storyboard_app.project.scripts.io import FOUNTAIN_SUFFIXES
+from storyboard_app.project.scripts.io import FOUNTAIN_SUFFIXES, title_from_path
 from storyboard_app.ui import file_dialogs, render_questions
 from storyboard_app.ui.actions import WindowActions
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.export_dialog import ExportDialog
-from storyboard_app.ui.job_status import JobStatusBar
+from storyboard_app.ui.job_status import JobStatusBar, PanelNumbers
 from storyboard_app.ui.message_bar import FixAction, MessageBar, UserMessage
+from storyboard_app.ui.new_project_dialog import NewProjectDialog
 from storyboard_app.ui.project_controller import ProjectController
-from storyboard_app.ui.project_files import example_scripts, read_story_draft
+from storyboard_app.ui.project_files import (
+    example_scripts,
+    folder_name_for,
+    proposed_copy,
+    read_story_draft,
+)
 from storyboard_app.ui.settings_dialog import SettingsDialog
 from storyboard_app.ui.start_page import StartPage
 from storyboard_app.ui.story_draft_dialog import StoryDraftDialog
@@ -76,11 +82,12 @@ class MainWindow(QMainWindow):
         self._assemble()
         self._connect_actions()
         self._connect_controllers()
-        self._show_workspace(None)
         self._default_state = self.saveState()
         self._layout_restored = app_settings.restore_window(self)
         if not self._layout_restored:
             self.resize(1400, 900)
+        # A restored layout shows the docks it saved; the start page has nothing for them.
+        self._show_workspace(None)
 
     @property
     def workspace(self) -> ProjectWorkspace | None:
@@ -225,6 +232,7 @@ class MainWindow(QMainWindow):
         self.characters_dock.setVisible(workspace is not None)
         self.inspector_dock.setVisible(workspace is not None)
         self.timeline_dock.show_workspace(workspace)
+        self.job_status.set_panels(*panel_numbers_of(workspace))
         if workspace is None:
             self.setWindowTitle(f"Storyboard {__version__}")
             self.undo_group.setActiveStack(None)
@@ -273,10 +281,16 @@ class MainWindow(QMainWindow):
             self.workspace.change_loras(dialog.chosen_loras())
 
     def _ask_new_project(self) -> None:
-        path = file_dialogs.ask_new_project(self, self.app_settings.last_folder())
-        if path is not None:
-            self.app_settings.set_last_folder(path.parent)
-            self.projects.create(path)
+        self.new_project(lambda dialog: dialog.exec() == QDialog.DialogCode.Accepted)
+
+    def new_project(self, confirm: Callable[[NewProjectDialog], bool]) -> bool:
+        """Ask for the title and the shape (``confirm`` runs the dialog), then create."""
+        dialog = NewProjectDialog(self.app_settings.last_folder(), self)
+        if not confirm(dialog):
+            return False
+        choice = dialog.choice()
+        self.app_settings.set_last_folder(choice.folder.parent)
+        return self.projects.create(choice.folder, choice.title, choice.settings)
 
     def _ask_new_from_story(self) -> None:
         story = file_dialogs.ask_story(self, self.app_settings.last_folder())
@@ -295,7 +309,9 @@ class MainWindow(QMainWindow):
         if not confirm(dialog) or dialog.result_script is None:
             return False
         folder = story.parent
-        path = file_dialogs.ask_new_project(self, folder, f"Save the story “{draft.title}” as")
+        path = file_dialogs.ask_new_project(
+            self, folder, f"Save the story “{draft.title}” as", folder_name_for(draft.title)
+        )
         if path is None:
             return False
         self.app_settings.set_last_folder(path.parent)
@@ -310,14 +326,20 @@ class MainWindow(QMainWindow):
     def _ask_save_as(self) -> None:
         if self.workspace is None:
             return
-        folder = self.workspace.store.folder.parent
-        path = file_dialogs.ask_new_project(self, folder, "Save a copy of the project as")
+        store = self.workspace.store
+        proposed = proposed_copy(store.name, store.folder.parent)
+        path = file_dialogs.ask_new_project(
+            self, proposed.parent, "Save a copy of the project as", proposed.stem
+        )
         if path is not None:
             self.projects.save_as(path)
 
     def _ask_example_copy(self, script: Path) -> None:
         folder = self.app_settings.last_folder()
-        path = file_dialogs.ask_new_project(self, folder, f"Save the example “{script.stem}” as")
+        title = title_from_path(script) or script.stem
+        path = file_dialogs.ask_new_project(
+            self, folder, f"Save the example “{title}” as", folder_name_for(title)
+        )
         if path is not None:
             self.projects.create_from_script(script, path)
 
@@ -340,3 +362,11 @@ class MainWindow(QMainWindow):
         if self.workspace is not None:
             paths = file_dialogs.ask_images(self, self.app_settings.last_folder())
             self.workspace.import_images(paths)
+
+
+def panel_numbers_of(workspace: ProjectWorkspace | None) -> tuple[Path | None, PanelNumbers | None]:
+    """The project folder and its panel numbers by scene id, for the status bar's wording."""
+    if workspace is None:
+        return None, None
+    store = workspace.store
+    return store.folder, lambda: {scene.id: scene.number for scene in store.scenes.list()}

@@ -17,6 +17,7 @@ from PySide6.QtCore import QObject, Signal
 from storyboard_app.project.damage import DamageLog
 from storyboard_app.project.errors import ProjectNotFoundError, StoryboardError
 from storyboard_app.project.scripts.model import StoryScript
+from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.message_bar import Severity, UserMessage
@@ -24,6 +25,7 @@ from storyboard_app.ui.project_files import (
     create_from_script,
     create_from_story,
     duplicate_project,
+    project_location,
 )
 from storyboard_app.ui.render_questions import RenderChoice
 from storyboard_app.ui.workspace import ProjectWorkspace
@@ -54,8 +56,14 @@ class ProjectController(QObject):
         """Open the project at ``path`` instead of the open one (asking first mid-render)."""
         return self._replacing(lambda: self._open_now(path), f"open {Path(path).name}")
 
-    def create(self, path: Path) -> bool:
-        return self._replacing(lambda: self._create_now(path), f"create {Path(path).name}")
+    def create(
+        self, path: Path, title: str | None = None, settings: ProjectSettings | None = None
+    ) -> bool:
+        """A new empty project titled ``title`` (else named from its folder)."""
+        return self._replacing(
+            lambda: self._create_with(lambda: ProjectStore.create(path, title, settings)),
+            f"create {Path(path).name}",
+        )
 
     def create_from_script(self, script: Path, destination: Path) -> bool:
         """A new project holding a story script, e.g. a bundled example."""
@@ -121,20 +129,13 @@ class ProjectController(QObject):
             action()
 
     def _open_now(self, path: Path) -> bool:
+        path = project_location(path)
         try:
             store = ProjectStore.open(path)
         except ProjectNotFoundError as exc:
             self._app_settings.remove_recent_project(Path(path))
             self.recentChanged.emit()
             return self._refuse(exc)
-        except StoryboardError as exc:
-            return self._refuse(exc)
-        self._install(store)
-        return True
-
-    def _create_now(self, path: Path) -> bool:
-        try:
-            store = ProjectStore.create(path)
         except StoryboardError as exc:
             return self._refuse(exc)
         self._install(store)

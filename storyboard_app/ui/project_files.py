@@ -10,8 +10,10 @@ leaves no half project behind.
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
+import unicodedata
 from contextlib import closing
 from pathlib import Path
 
@@ -22,10 +24,52 @@ from storyboard_app.project.schema import read_only_uri
 from storyboard_app.project.scripts.io import FOUNTAIN_SUFFIXES, load_story_script
 from storyboard_app.project.scripts.model import StoryScript
 from storyboard_app.project.scripts.prose import load_prose_story
-from storyboard_app.project.store import DATABASE_NAME, ProjectStore, project_folder
+from storyboard_app.project.store import (
+    DATABASE_NAME,
+    PROJECT_SUFFIX,
+    ProjectStore,
+    project_folder,
+)
 from storyboard_app.project.story import create_project_from_script
 
 SCRIPT_SUFFIXES = (".toml", ".txt", ".fountain")
+UNTITLED = "Untitled"
+MAX_NAME_CHARS = 80
+# Characters no common file system allows in a name, and control characters.
+UNSAFE_IN_NAMES = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def folder_name_for(title: str) -> str:
+    """A project folder name from a story title: ``The Lighthouse: Part 1`` ->
+    ``The_Lighthouse_Part_1``. Letters of any script stay; what file systems refuse
+    goes; underscores read back as spaces when the project is named from its folder."""
+    text = unicodedata.normalize("NFC", title)
+    text = UNSAFE_IN_NAMES.sub(" ", text)
+    words = text.replace("_", " ").split()
+    name = "_".join(words).strip("._-")[:MAX_NAME_CHARS].rstrip("._-")
+    return name or UNTITLED
+
+
+def proposed_copy(title: str, folder: Path) -> Path:
+    """Where Save As proposes to copy a project titled ``title``: in ``folder``, named from
+    the title, with ``_copy`` (then ``_copy_2``...) added while that folder exists."""
+    base = folder_name_for(title)
+    candidate = folder / f"{base}{PROJECT_SUFFIX}"
+    number = 1
+    while candidate.exists():
+        suffix = "_copy" if number == 1 else f"_copy_{number}"
+        candidate = folder / f"{base}{suffix}{PROJECT_SUFFIX}"
+        number += 1
+    return candidate
+
+
+def project_location(path: Path) -> Path:
+    """The project folder a picked path means: the folder itself, or the folder holding a
+    picked ``project.sqlite`` (or its WAL files)."""
+    path = Path(path)
+    if path.name == DATABASE_NAME or path.name.startswith(f"{DATABASE_NAME}-"):
+        return path.parent
+    return path
 
 
 def examples_folder() -> Path | None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PIL import Image
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -15,7 +17,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from storyboard_app.project.peek import peek_project
 from storyboard_app.project.scripts.io import title_from_path
+from storyboard_app.ui.images import decode_thumbnail, qimage_from_array
+
+THUMBNAIL = (96, 54)
+BLANK_COLOR = (128, 128, 128, 64)  # a frame that reads on light and dark pages
 
 
 class StartPage(QWidget):
@@ -33,6 +40,8 @@ class StartPage(QWidget):
         self.open_button = QPushButton("Open project…")
         self.recent = QListWidget()
         self.recent.setAccessibleName("Recent projects")
+        self.recent.setIconSize(QSize(*THUMBNAIL))
+        self.recent.setSpacing(2)
         self.examples = QListWidget()
         self.examples.setAccessibleName("Examples")
         buttons = QHBoxLayout()
@@ -53,14 +62,10 @@ class StartPage(QWidget):
         self.examples.itemActivated.connect(self._on_example)
 
     def set_recent(self, folders: list[Path]) -> None:
+        """The recent projects by title, each with its first panel's picture."""
         self.recent.clear()
         for folder in folders:
-            item = QListWidgetItem(f"{folder.stem}    {folder.parent}")
-            item.setData(Qt.ItemDataRole.UserRole, str(folder))
-            item.setToolTip(str(folder))
-            if not folder.exists():
-                item.setText(f"{folder.stem}    (missing: {folder.parent})")
-            self.recent.addItem(item)
+            self.recent.addItem(recent_item(folder))
         if not folders:
             self.recent.addItem(_hint("No recent projects yet."))
 
@@ -81,6 +86,48 @@ class StartPage(QWidget):
         value = item.data(Qt.ItemDataRole.UserRole)
         if value:
             self.exampleRequested.emit(Path(value))
+
+
+def recent_item(folder: Path) -> QListWidgetItem:
+    """``Title`` over ``4 panels · /where/it/is``, with a thumbnail (or a blank frame)."""
+    peek = peek_project(folder) if folder.exists() else None
+    if peek is None:
+        where = f"missing: {folder.parent}" if not folder.exists() else f"unreadable: {folder}"
+        item = QListWidgetItem(f"{folder.stem}\n{where}")
+        item.setIcon(QIcon(_blank()))
+    else:
+        count = f"{peek.panels} panel{'s' if peek.panels != 1 else ''}"
+        item = QListWidgetItem(f"{peek.title}\n{count} · {folder.parent}")
+        item.setIcon(QIcon(_thumbnail(peek.thumbnail)))
+    item.setData(Qt.ItemDataRole.UserRole, str(folder))
+    item.setToolTip(str(folder))
+    return item
+
+
+def _thumbnail(path: Path | None) -> QPixmap:
+    if path is None:
+        return _blank()
+    try:
+        array = decode_thumbnail(path, max(THUMBNAIL))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return _blank()
+    image = qimage_from_array(array)
+    pixmap = _blank()
+    painter = QPainter(pixmap)
+    scaled = image.scaled(
+        *THUMBNAIL, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+    )
+    painter.drawImage(
+        (THUMBNAIL[0] - scaled.width()) // 2, (THUMBNAIL[1] - scaled.height()) // 2, scaled
+    )
+    painter.end()
+    return pixmap
+
+
+def _blank() -> QPixmap:
+    pixmap = QPixmap(*THUMBNAIL)
+    pixmap.fill(QColor(*BLANK_COLOR))
+    return pixmap
 
 
 def _titled(title: str, widget: QWidget) -> QVBoxLayout:
