@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 13)]
-    assert schema.head_revision() == "0012"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 14)]
+    assert schema.head_revision() == "0013"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
