@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QAction, QKeySequence, QUndoGroup
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence, QUndoGroup
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
+
+from storyboard_app.ui.theme import THEME_LABELS, ThemeChoice
 
 Key = QKeySequence.StandardKey
 
@@ -43,6 +45,15 @@ class WindowActions:
         self.cancel = self._action("&Cancel Render", shortcut="Ctrl+.")
         self.reset_layout = self._action("Reset &Layout")
         self.reset_layout.setToolTip("Put the panels back where they start out.")
+        self.theme_menu = QMenu("&Theme", parent)
+        self.theme_group = QActionGroup(parent)
+        self.themes: dict[ThemeChoice, QAction] = {}
+        for choice in ThemeChoice:
+            action = self.theme_group.addAction(THEME_LABELS[choice])
+            action.setCheckable(True)
+            action.setData(str(choice))
+            self.themes[choice] = action
+        self.theme_menu.addActions(list(self.themes.values()))
         self.project_actions = [
             self.save_as,
             self.close,
@@ -87,6 +98,7 @@ class WindowActions:
         render_menu.addActions([self.build_identities, self.cancel])
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.reset_layout)
+        view_menu.addMenu(self.theme_menu)
 
     def _action(
         self, text: str, standard: Key | None = None, shortcut: str | None = None

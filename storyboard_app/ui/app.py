@@ -21,6 +21,7 @@ from storyboard_app import __version__
 from storyboard_app.logging_setup import configure_logging, user_log_file
 from storyboard_app.ui.app_settings import APPLICATION, ORGANIZATION, AppSettings
 from storyboard_app.ui.main_window import MainWindow
+from storyboard_app.ui.theme import ThemeManager
 from storyboard_app.worker.host import EngineHost, engine_by_name
 from storyboard_app.worker.qt_compat import install_signal_refcount_fix
 
@@ -37,8 +38,13 @@ def parse_arguments(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def build_window(project: Path | None, host: EngineHost, app_settings: AppSettings) -> MainWindow:
-    window = MainWindow(host, app_settings)
+def build_window(
+    project: Path | None,
+    host: EngineHost,
+    app_settings: AppSettings,
+    theme: ThemeManager | None = None,
+) -> MainWindow:
+    window = MainWindow(host, app_settings, theme)
     if project is not None:
         window.open_project(project)
     return window
@@ -60,8 +66,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    app_settings = AppSettings.for_user()
+    # Fusion with a light or dark palette, following the system unless the artist chose.
+    theme = ThemeManager(app, app_settings.theme())
     host = EngineHost(engine_by_name())
-    window = build_window(args.project, host, AppSettings.for_user())
+    window = build_window(args.project, host, app_settings, theme)
     window.show()
     try:
         with loop:

@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
+from storyboard_app.ui.theme import ThemeChoice
 from storyboard_app.worker.jobs import EngineOptions
 
 MAX_RECENT = 10
@@ -96,6 +97,14 @@ class AppSettings:
 
     def set_last_folder(self, folder: Path) -> None:
         self._settings.setValue("files/last_folder", str(folder))
+
+    def theme(self) -> ThemeChoice:
+        """Light, dark, or following the system (the default, and for unknown values)."""
+        value = self._choice("view/theme")
+        return ThemeChoice(value) if value in set(ThemeChoice) else ThemeChoice.SYSTEM
+
+    def set_theme(self, choice: ThemeChoice) -> None:
+        self._settings.setValue("view/theme", str(choice))
 
     def save_window(self, window: QMainWindow) -> None:
         self._settings.setValue("window/geometry", window.saveGeometry())

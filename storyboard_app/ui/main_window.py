@@ -15,6 +15,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QUndoGroup
 from PySide6.QtWidgets import (
+    QApplication,
     QDialog,
     QDockWidget,
     QMainWindow,
@@ -29,6 +30,7 @@ from storyboard_app.project.scripts.io import FOUNTAIN_SUFFIXES, title_from_path
 from storyboard_app.ui import file_dialogs, render_questions
 from storyboard_app.ui.actions import WindowActions
 from storyboard_app.ui.app_settings import AppSettings
+from storyboard_app.ui.commands.project import settings_edit
 from storyboard_app.ui.export_dialog import ExportDialog
 from storyboard_app.ui.job_status import JobStatusBar, PanelNumbers
 from storyboard_app.ui.message_bar import FixAction, MessageBar, UserMessage
@@ -43,6 +45,7 @@ from storyboard_app.ui.project_files import (
 from storyboard_app.ui.settings_dialog import SettingsDialog
 from storyboard_app.ui.start_page import StartPage
 from storyboard_app.ui.story_draft_dialog import StoryDraftDialog
+from storyboard_app.ui.theme import ThemeChoice, ThemeManager
 from storyboard_app.ui.timeline_dock import TimelineDock
 from storyboard_app.ui.workspace import ProjectWorkspace
 from storyboard_app.worker.host import EngineHost
@@ -57,12 +60,19 @@ TIMELINE_DOCK_MIN_HEIGHT = 120
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, host: EngineHost, app_settings: AppSettings) -> None:
+    def __init__(
+        self, host: EngineHost, app_settings: AppSettings, theme: ThemeManager | None = None
+    ) -> None:
+        """``theme``: the app's (``storyboard-app`` applies it at start); else the window
+        makes one that changes the look only when a theme is chosen."""
         super().__init__()
         self.setWindowTitle(f"Storyboard {__version__}")
         self.setObjectName("storyboardMainWindow")
         self.host = host
         self.app_settings = app_settings
+        self.theme = theme or ThemeManager(
+            QApplication.instance(), app_settings.theme(), self, apply_now=False
+        )
         self.projects = ProjectController(host, app_settings, self)
         self.undo_group = QUndoGroup(self)
         self.actions = WindowActions(self, self.undo_group)
@@ -112,6 +122,8 @@ class MainWindow(QMainWindow):
             self,
             loras=store.loras.list(),
             characters=[character.name for character in store.characters.list()],
+            title=store.name,
+            theme=self.theme.choice,
         )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._apply_settings(dialog))
@@ -204,6 +216,9 @@ class MainWindow(QMainWindow):
         actions.cancel.triggered.connect(self.job_status.cancel_running)
         actions.recent.aboutToShow.connect(self._fill_recent_menu)
         actions.reset_layout.triggered.connect(self.reset_layout)
+        actions.themes[self.theme.choice].setChecked(True)
+        for choice, action in actions.themes.items():
+            action.triggered.connect(lambda _checked=False, c=choice: self.set_theme(c))
 
     def _connect_controllers(self) -> None:
         self.projects.workspaceChanged.connect(self._show_workspace)
@@ -250,9 +265,14 @@ class MainWindow(QMainWindow):
         workspace.messageRaised.connect(self.show_message)
         workspace.messageResolved.connect(self.messages.withdraw)
         workspace.statusMessage.connect(self._show_status)
-        self.setWindowTitle(f"{workspace.store.name} — Storyboard {__version__}")
+        workspace.session.settingsChanged.connect(self._show_title)
+        self._show_title()
         self.stack.setCurrentWidget(self.editor)
         workspace.storyboard.setFocus()
+
+    def _show_title(self) -> None:
+        if self.workspace is not None:
+            self.setWindowTitle(f"{self.workspace.store.name} — Storyboard {__version__}")
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
@@ -274,11 +294,24 @@ class MainWindow(QMainWindow):
             self._ask_save_as()
 
     def _apply_settings(self, dialog: SettingsDialog) -> None:
+        """This computer's choices are kept in the app settings; the project's are one edit."""
         choice = dialog.choice()
         self.app_settings.set_engine_options(choice.engine)
-        if self.workspace is not None:
-            self.workspace.change_settings(dialog.applied_to(self.workspace.store.settings()))
-            self.workspace.change_loras(dialog.chosen_loras())
+        if choice.theme != self.theme.choice:
+            self.set_theme(choice.theme)
+        workspace = self.workspace
+        if workspace is not None:
+            settings = dialog.applied_to(workspace.store.settings())
+            title = choice.title if dialog.title_changed() else workspace.store.name
+            edit = settings_edit(workspace.session, title, settings, dialog.chosen_loras())
+            if edit is not None:
+                workspace.session.execute(edit)
+
+    def set_theme(self, choice: ThemeChoice) -> None:
+        """Light, dark or the system's, from now on and at the next start."""
+        self.app_settings.set_theme(choice)
+        self.theme.apply(choice)
+        self.actions.themes[choice].setChecked(True)
 
     def _ask_new_project(self) -> None:
         self.new_project(lambda dialog: dialog.exec() == QDialog.DialogCode.Accepted)

@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QRegularExpression, Qt, QTimer, Signal
+from PySide6.QtGui import QRegularExpressionValidator, QShowEvent
 from PySide6.QtWidgets import (
-    QComboBox,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QFrame,
@@ -30,16 +29,26 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
-from storyboard_app.project.errors import StoryboardError
+from storyboard_app.project.errors import StoryboardError, ValidationError
+from storyboard_app.project.frame_sizes import ASPECT_LABELS, ASPECT_RATIOS, describe_size
 from storyboard_app.project.records import LoraRecord
-from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.settings import AUTO_SIZE, ProjectSettings, auto_size
 from storyboard_app.project.styles import style_names
 from storyboard_app.ui.lora_list import LoraListEditor
+from storyboard_app.ui.settings_fields import (
+    ExplainedForm,
+    combo,
+    decimal,
+    gigabytes,
+    rate,
+    size_spin,
+    spin,
+)
+from storyboard_app.ui.theme import THEME_LABELS, ThemeChoice
 from storyboard_app.ui.wheel_guard import guard_wheel_in
 from storyboard_app.worker.engine_api import JobError
 from storyboard_app.worker.host import EngineHost
@@ -58,10 +67,25 @@ VRAM_PRESETS = (
 )
 
 
+SCHEDULERS = (
+    ("Euler", "euler"),
+    ("Euler ancestral", "euler_a"),
+    ("DPM++ 2M", "dpmpp_2m"),
+    ("DPM++ 2M Karras", "dpmpp_2m_karras"),
+    ("DPM++ 2M SDE", "dpmpp_2m_sde"),
+    ("DDIM", "ddim"),
+    ("UniPC", "unipc"),
+)
+SCHEDULER_HINT = "How noise becomes a picture: Euler is steady; ancestral and SDE vary more."
+DIALOG_WIDTH = 640
+
+
 @dataclass(frozen=True)
 class SettingsChoice:
     project: ProjectSettings
     engine: EngineOptions
+    title: str = ""
+    theme: ThemeChoice = ThemeChoice.SYSTEM
 
 
 class ModelSourceField(QWidget):
@@ -143,6 +167,11 @@ class ModelSourceField(QWidget):
 
 
 class SettingsDialog(QDialog):
+    """Every project setting and this computer's engine options, each explained in a line.
+
+    Accepting applies what changed as one undoable edit (see ``MainWindow``).
+    """
+
     def __init__(
         self,
         host: EngineHost,
@@ -152,30 +181,28 @@ class SettingsDialog(QDialog):
         *,
         loras: Sequence[LoraRecord] = (),
         characters: Sequence[str] = (),
+        title: str = "",
+        theme: ThemeChoice = ThemeChoice.SYSTEM,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._host = host
         self._project = project
+        self._title = title
+        self.title = QLineEdit(title)
         self.model = ModelSourceField(host, project.model_source)
-        self.device = _combo(DEVICES, engine.device or "")
-        self.precision = _combo(PRECISIONS, engine.dtype or "")
-        self.low_vram = _combo(VRAM_PRESETS, engine.low_vram or "")
+        self.device = combo(DEVICES, engine.device or "")
+        self.precision = combo(PRECISIONS, engine.dtype or "")
+        self.low_vram = combo(VRAM_PRESETS, engine.low_vram or "")
+        self.theme = combo(tuple((THEME_LABELS[c], str(c)) for c in ThemeChoice), str(theme))
         self.detected = QLabel("Detecting the GPU…")
         self.detected.setWordWrap(True)
-        self.width_box = _size_spin(project.width)
-        self.height_box = _size_spin(project.height)
-        self.steps = _spin(1, 200, project.steps)
-        consistency = project.consistency
-        self.sampling_rate = _rate(consistency.sampling_rate)
-        self.sampling_rate_high_res = _rate(consistency.sampling_rate_high_res)
-        self.window_size = _spin(1, 64, consistency.window_size)
-        self.identity_images = _spin(1, 8, consistency.identity_images)
-        self.cache_precision = _combo(CACHE_PRECISIONS, project.identity_cache_precision)
-        self.cache_budget = _gigabytes(project.identity_cache_budget_gb)
+        self._build_picture(project)
+        self._build_consistency(project)
+        self.frame_rate = spin(1, 120, project.frame_rate)
         self._build_steering(project, loras, characters)
         self.error = QLabel()
-        self.error.setStyleSheet("color: #c0392b")
+        self.error.setStyleSheet("color: #e74c3c")
         self.error.setWordWrap(True)
         self._detect_task: asyncio.Task[None] | None = None
         # Long messages wrap to the dialog's width and the form scrolls when the screen
@@ -199,24 +226,34 @@ class SettingsDialog(QDialog):
             sampling_rate_high_res=self.sampling_rate_high_res.value(),
             window_size=self.window_size.value(),
             identity_images=self.identity_images.value(),
+            share_between_panels=self.share_between_panels.isChecked(),
+            blocks=parse_blocks(self.blocks.text()),
         )
         project = dataclasses.replace(
             self._project,
             model_source=self.model.source(),
+            aspect_ratio=self.aspect.currentData(),
             width=self.width_box.value(),
             height=self.height_box.value(),
             steps=self.steps.value(),
+            guidance=self.guidance.value(),
+            scheduler=self.scheduler.currentData(),
+            style=self.style.currentData(),
+            style_preset=self.style_words.text().strip(),
+            base_seed=parse_seed(self.seed.text()),
+            freeu="on" if self.freeu.isChecked() else "off",
+            frame_rate=self.frame_rate.value(),
             identity_cache_precision=self.cache_precision.currentData(),
             identity_cache_budget_gb=self.cache_budget.value(),
             consistency=consistency,
-            style=self.style.currentData(),
         )
         engine = EngineOptions(
             device=self.device.currentData() or None,
             dtype=self.precision.currentData() or None,
             low_vram=self.low_vram.currentData() or None,
         )
-        return SettingsChoice(project, engine)
+        title = self.title.text().strip() or self._title
+        return SettingsChoice(project, engine, title, ThemeChoice(self.theme.currentData()))
 
     def chosen_loras(self) -> list[LoraRecord]:
         """The project's LoRAs as edited in the LoRA list."""
@@ -230,6 +267,9 @@ class SettingsDialog(QDialog):
         dialog was opened with.
         """
         return changed_onto(self._project, self.choice().project, current)
+
+    def title_changed(self) -> bool:
+        return self.choice().title != self._title
 
     def detect_gpu(self) -> asyncio.Task[None]:
         if self._detect_task is not None and not self._detect_task.done():
@@ -281,34 +321,64 @@ class SettingsDialog(QDialog):
         super().showEvent(event)
         self.fit_to_contents()
 
+    def _build_picture(self, project: ProjectSettings) -> None:
+        """Shape and size, and what each picture is made with."""
+        self.aspect = combo(aspect_choices(project.aspect_ratio), project.aspect_ratio)
+        self.width_box = size_spin(project.width)
+        self.height_box = size_spin(project.height)
+        self.fit_button = QPushButton("Fit to the model")
+        self.fit_button.setToolTip("Both sides auto: the aspect ratio at the model's size.")
+        self.size_summary = QLabel()
+        self.size_summary.setWordWrap(True)
+        self.steps = spin(1, 200, project.steps)
+        self.guidance = decimal(project.guidance, 0.0, 50.0, 0.5, decimals=1)
+        self.scheduler = combo(SCHEDULERS, project.scheduler)
+        self.style_words = QLineEdit(project.style_preset)
+        self.style_words.setPlaceholderText("e.g. pencil sketch, monochrome")
+        self.seed = QLineEdit(str(project.base_seed))
+        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,19}")))
+        self.freeu = QCheckBox("FreeU")
+        self.freeu.setChecked(project.freeu == "on")
+        self.aspect.currentIndexChanged.connect(lambda _row: self.fit_size_to_model())
+        self.fit_button.clicked.connect(self.fit_size_to_model)
+        for box in (self.width_box, self.height_box):
+            box.valueChanged.connect(lambda _value: self._show_size())
+        self._show_size()
+
+    def fit_size_to_model(self) -> None:
+        """Both sides auto, so the size follows the aspect ratio and the model."""
+        self.width_box.setValue(AUTO_SIZE)
+        self.height_box.setValue(AUTO_SIZE)
+        self._show_size()
+
+    def _show_size(self) -> None:
+        width, height, aspect = self.width_box.value(), self.height_box.value(), self.aspect
+        sizes = [
+            f"{name} {describe_size(*auto_size(width, height, aspect.currentData(), arch))}"
+            for name, arch in (("SDXL", "sdxl"), ("SD 1.5", "sd15"))
+        ]
+        self.size_summary.setText("Renders " + "; ".join(sizes) + ".")
+
+    def _build_consistency(self, project: ProjectSettings) -> None:
+        consistency = project.consistency
+        self.sampling_rate = rate(consistency.sampling_rate)
+        self.sampling_rate_high_res = rate(consistency.sampling_rate_high_res)
+        self.window_size = spin(1, 64, consistency.window_size)
+        self.identity_images = spin(1, 8, consistency.identity_images)
+        self.share_between_panels = QCheckBox("Panels see each other")
+        self.share_between_panels.setChecked(consistency.share_between_panels)
+        self.blocks = QLineEdit(", ".join(consistency.blocks))
+        self.cache_precision = combo(CACHE_PRECISIONS, project.identity_cache_precision)
+        self.cache_budget = gigabytes(project.identity_cache_budget_gb)
+
     def _build_steering(
         self, project: ProjectSettings, loras: Sequence[LoraRecord], characters: Sequence[str]
     ) -> None:
         """The style chooser (the shipped styles) and the LoRA list."""
-        self.style = _combo(tuple((name, name) for name in style_names()), project.style)
+        self.style = combo(tuple((name, name) for name in style_names()), project.style)
         self.lora_list = LoraListEditor(loras, characters)
 
     def _build(self) -> None:
-        engine = QFormLayout()
-        engine.addRow("Device", self.device)
-        engine.addRow("Precision", self.precision)
-        engine.addRow("Low-VRAM preset", self.low_vram)
-        engine.addRow("", self.detected)
-        render = QFormLayout()
-        size = QHBoxLayout()
-        size.addWidget(self.width_box)
-        size.addWidget(QLabel("×"))
-        size.addWidget(self.height_box)
-        render.addRow("Default size", size)
-        render.addRow("Steps", self.steps)
-        render.addRow("Style", self.style)
-        consistency = QFormLayout()
-        consistency.addRow("Sampling rate", self.sampling_rate)
-        consistency.addRow("Sampling rate (high-res)", self.sampling_rate_high_res)
-        consistency.addRow("Window (panels)", self.window_size)
-        consistency.addRow("Identity images", self.identity_images)
-        consistency.addRow("Identity cache storage", self.cache_precision)
-        consistency.addRow("Identity cache disk budget", self.cache_budget)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -317,17 +387,145 @@ class SettingsDialog(QDialog):
         content = QWidget()
         fields = QVBoxLayout(content)
         fields.setContentsMargins(0, 0, 0, 0)
-        fields.addWidget(_group("Model (this project)", self.model))
-        fields.addWidget(_group("Engine (this computer)", engine))
-        fields.addWidget(_group("Rendering (this project)", render))
-        fields.addWidget(_group("Consistency (this project)", consistency))
+        fields.addWidget(_group("Project", self._project_form()))
+        fields.addWidget(_group("Picture (this project)", self._picture_form()))
+        fields.addWidget(_group("Consistency (this project)", self._consistency_form()))
+        fields.addWidget(_group("Animatic (this project)", self._animatic_form()))
         fields.addWidget(_group("LoRAs (this project)", self.lora_list))
+        fields.addWidget(_group("This computer", self._computer_form()))
         fields.addWidget(self.error)
         fields.addStretch(1)
         self._scroll.setWidget(content)
         layout = QVBoxLayout(self)
         layout.addWidget(self._scroll, 1)
         layout.addWidget(buttons)
+        self.resize(max(self.width(), DIALOG_WIDTH), self.height())
+
+    def _project_form(self) -> ExplainedForm:
+        form = ExplainedForm()
+        form.add("Title", self.title, "The story's name: on the start page, the window, exports.")
+        form.add(
+            "Model",
+            self.model,
+            "A hub id already downloaded, a diffusers folder or an SDXL / SD 1.5 .safetensors "
+            "file; tiny is a random test model.",
+        )
+        return form
+
+    def _picture_form(self) -> ExplainedForm:
+        form = ExplainedForm()
+        form.add("Aspect ratio", self.aspect, "The frame's shape; an auto size is fitted to it.")
+        size = QHBoxLayout()
+        size.addWidget(self.width_box)
+        size.addWidget(QLabel("×"))
+        size.addWidget(self.height_box)
+        size.addWidget(self.fit_button)
+        size.addStretch(1)
+        form.add(
+            "Size",
+            size,
+            "auto fits the shape to the model (SDXL about 1 MP, SD 1.5 about 0.26 MP); "
+            "fixed sides are multiples of 8.",
+        )
+        form.addRow("", self.size_summary)
+        form.add("Steps", self.steps, "Denoising steps per picture: more is finer and slower.")
+        form.add(
+            "Guidance",
+            self.guidance,
+            "How strictly pictures follow the prompt: 5-8 suits SDXL; too high looks harsh.",
+        )
+        form.add("Scheduler", self.scheduler, SCHEDULER_HINT)
+        form.add("Style", self.style, "A named template around every prompt, with a negative.")
+        form.add("Style words", self.style_words, "Words added to every panel and identity.")
+        form.add(
+            "Seed", self.seed, "The story's base seed: which tokens panels share is drawn from it."
+        )
+        form.add("Detail", self.freeu, "FreeU re-weights the UNet for richer detail (off: as is).")
+        return form
+
+    def _consistency_form(self) -> ExplainedForm:
+        form = ExplainedForm()
+        form.add(
+            "Sampling rate",
+            self.sampling_rate,
+            "Share of the other images' tokens a picture sees: more alike, less free (0.3-0.7).",
+        )
+        form.add(
+            "Sampling rate (high-res)",
+            self.sampling_rate_high_res,
+            "The same at the UNet's finer level, which carries faces and clothes.",
+        )
+        form.add(
+            "Window (panels)",
+            self.window_size,
+            "Panels denoised in one batch on a GPU (with sharing on: the panels that meet).",
+        )
+        form.add(
+            "Identity images",
+            self.identity_images,
+            "Portraits per character built together into its identity (2 is the paper's).",
+        )
+        form.add(
+            "Share between panels",
+            self.share_between_panels,
+            "Panels naming the same characters also see each other (a panel then depends "
+            "on its window).",
+        )
+        form.add(
+            "Consistent blocks",
+            self.blocks,
+            "UNet blocks whose self-attention is shared, comma-separated (up_blocks: all up).",
+        )
+        form.add(
+            "Identity cache storage",
+            self.cache_precision,
+            "How saved identities are stored: 8-bit halves the disk at ~2% error.",
+        )
+        form.add(
+            "Identity cache disk budget",
+            self.cache_budget,
+            "Older identity caches are deleted beyond this, least recently used first.",
+        )
+        return form
+
+    def _animatic_form(self) -> ExplainedForm:
+        form = ExplainedForm()
+        form.add("Frame rate", self.frame_rate, "Frames per second of the animatic and videos.")
+        return form
+
+    def _computer_form(self) -> ExplainedForm:
+        form = ExplainedForm()
+        form.add("Device", self.device, "Where renders run: automatic picks CUDA, MPS, or CPU.")
+        form.add("Precision", self.precision, "Number format on the device: fp16 halves memory.")
+        form.add(
+            "Low-VRAM preset",
+            self.low_vram,
+            "Trades speed for GPU memory; automatic follows the detected GPU.",
+        )
+        form.addRow("", self.detected)
+        form.add("Theme", self.theme, "Light, dark, or as the system is set (also View > Theme).")
+        return form
+
+
+def aspect_choices(current: str) -> tuple[tuple[str, str], ...]:
+    """The usual shapes, and the project's own when it is another."""
+    choices = tuple((ASPECT_LABELS[ratio], ratio) for ratio in ASPECT_RATIOS)
+    if current not in ASPECT_RATIOS:
+        choices += ((f"{current} (this project's)", current),)
+    return choices
+
+
+def parse_seed(text: str) -> int:
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise ValidationError(
+            f"Seed {text.strip()!r} is not a number.", "Use a whole number, e.g. 1234."
+        ) from None
+
+
+def parse_blocks(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
 def changed_onto(start: T, chosen: T, current: T) -> T:
@@ -360,46 +558,4 @@ def _group(title: str, content: QWidget | QFormLayout) -> QGroupBox:
         layout.addWidget(content)
     else:
         box.setLayout(content)
-    return box
-
-
-def _combo(choices: tuple[tuple[str, str], ...], current: str) -> QComboBox:
-    combo = QComboBox()
-    for label, value in choices:
-        combo.addItem(label, value)
-    combo.setCurrentIndex(max(0, combo.findData(current)))
-    return combo
-
-
-def _spin(low: int, high: int, value: int, *, step: int = 1) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setSingleStep(step)
-    box.setValue(value)
-    return box
-
-
-def _size_spin(value: int) -> QSpinBox:
-    """A side in pixels; its lowest value, 0, reads "auto" (the model's native size)."""
-    box = _spin(0, 4096, value, step=8)
-    box.setSpecialValueText("auto")
-    return box
-
-
-def _gigabytes(value: float) -> QDoubleSpinBox:
-    """The project's identity-cache disk budget; least recently used caches go beyond it."""
-    box = QDoubleSpinBox()
-    box.setRange(0.5, 100_000.0)
-    box.setDecimals(1)
-    box.setSingleStep(5.0)
-    box.setSuffix(" GB")
-    box.setValue(value)
-    return box
-
-
-def _rate(value: float) -> QDoubleSpinBox:
-    box = QDoubleSpinBox()
-    box.setRange(0.0, 1.0)
-    box.setSingleStep(0.05)
-    box.setValue(value)
     return box

@@ -16,7 +16,7 @@ from storyboard_app.project.undo_support import (
     snapshot_character,
     snapshot_scene,
 )
-from storyboard_app.ui.commands.base import StoreCommand
+from storyboard_app.ui.commands.base import CompositeCommand, StoreCommand
 from storyboard_app.ui.project_session import ProjectSession
 
 
@@ -111,3 +111,56 @@ class ImportStoryCommand(StoreCommand):
 
 def _ids(records: list[CharacterRecord]) -> set[int]:
     return {record.id for record in records}
+
+
+class RenameProjectCommand(StoreCommand):
+    """The project's title (its name in the database; the folder keeps its name)."""
+
+    def __init__(self, session: ProjectSession, title: str) -> None:
+        super().__init__(session, "Rename project")
+        self._new = title
+        self._old: str | None = None
+
+    def do(self) -> None:
+        self._old = self.store.name
+        self.store.rename(self._new)
+        self.session.changed(settings=True)
+
+    def revert(self) -> None:
+        assert self._old is not None
+        self.store.rename(self._old)
+        self.session.changed(settings=True)
+
+
+class SettingsDialogEdit(CompositeCommand):
+    """What one Settings dialog changed (title, render settings, LoRAs): one undo step."""
+
+    def __init__(self, session: ProjectSession, parts: Sequence[StoreCommand]) -> None:
+        super().__init__(session, "Change settings")
+        self.parts = list(parts)
+
+
+def settings_edit(
+    session: ProjectSession,
+    title: str,
+    settings: ProjectSettings,
+    loras: Sequence[LoraRecord],
+) -> StoreCommand | None:
+    """The edit that makes the project what the dialog shows, or None when nothing changed;
+    a single change keeps its own name in the undo history ("Change LoRAs")."""
+    store = session.store
+    parts: list[StoreCommand] = []
+    if title.strip() and title.strip() != store.name:
+        parts.append(RenameProjectCommand(session, title.strip()))
+    if settings != store.settings():
+        parts.append(ChangeSettingsCommand(session, settings))
+    if _lora_rows(loras) != _lora_rows(store.loras.list()):
+        parts.append(ChangeLorasCommand(session, loras))
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    return SettingsDialogEdit(session, parts)
+
+
+def _lora_rows(loras: Sequence[LoraRecord]) -> list[tuple[object, ...]]:
+    """What a LoRA list says, without database ids."""
+    return [(x.name, x.path, x.digest, x.scale, x.trigger, x.character) for x in loras]
