@@ -11,8 +11,11 @@ and loading the model, identity cache) and a warm one (model loaded, as in
 everyday use). Panel cards, the inspector, previews and the status bar all
 update live during both.
 
-Usage: ``python benchmarks/ui_latency.py [--steps 20] [--size 256] [--screenshot PATH]``
-(``--screenshot docs/screenshot.png`` also rerolls panel 2 and saves the README's picture)
+Usage: ``python benchmarks/ui_latency.py [--steps 20] [--size 256] [--screenshot PATH]
+[--start-page PATH] [--theme light|dark|system]``
+(``--screenshot docs/screenshot.png`` also rerolls panel 2 and saves the README's picture;
+``--theme dark --screenshot docs/screenshot-dark.png --start-page docs/start-page-dark.png``
+the dark ones, the start page listing the project with its thumbnail)
 (offscreen unless ``QT_QPA_PLATFORM`` says otherwise; the tiny model is built in
 a temporary cache unless ``STORYBOARD_CACHE_DIR`` is set). The last line is
 ``worst UI latency during a warm render: X ms``.
@@ -40,6 +43,7 @@ from PySide6.QtWidgets import QApplication
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.project_files import create_from_script, examples_folder
+from storyboard_app.ui.theme import ThemeChoice, ThemeManager
 from storyboard_app.worker.host import EngineHost, engine_by_name
 from storyboard_app.worker.jobs import JobStatus
 from storyboard_app.worker.qt_compat import install_signal_refcount_fix
@@ -121,6 +125,11 @@ async def run(args: argparse.Namespace, window: MainWindow) -> float:
     worst = await measure_render(window, probe, "warm")
     if args.screenshot:
         await take_screenshot(window, args.screenshot)
+    if args.start_page:
+        window.projects.close()
+        await asyncio.sleep(0.5)
+        window.grab().save(str(args.start_page))
+        print(f"start page: {args.start_page}")
     return worst
 
 
@@ -141,6 +150,8 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, default=256, help="panel size in pixels (square)")
     parser.add_argument("--screenshot", type=Path, help="save the window after the renders")
+    parser.add_argument("--start-page", type=Path, help="then close the project and save that")
+    parser.add_argument("--theme", choices=[str(c) for c in ThemeChoice], default="light")
     args = parser.parse_args()
     install_signal_refcount_fix()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -151,7 +162,8 @@ def main() -> int:
         os.environ.setdefault("STORYBOARD_CACHE_DIR", str(folder / "cache"))
         host = EngineHost(engine_by_name())
         settings = AppSettings(QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat))
-        window = MainWindow(host, settings)
+        theme = ThemeManager(app, ThemeChoice(args.theme))
+        window = MainWindow(host, settings, theme)
         window.resize(1600, 1000)
         window.show()
         window.open_project(make_project(folder, args.steps, args.size))

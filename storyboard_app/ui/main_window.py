@@ -229,6 +229,7 @@ class MainWindow(QMainWindow):
         )
         self.projects.recentChanged.connect(self._refresh_recent)
         self.messages.actionRequested.connect(self._on_fix_action)
+        self.theme.applied.connect(lambda _shown: self.messages.recolour())
         self.start_page.newRequested.connect(self._ask_new_project)
         self.start_page.openRequested.connect(self._ask_open_project)
         self.start_page.recentRequested.connect(self.projects.open)

@@ -15,6 +15,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from storyboard_app.project.errors import ProjectReadOnlyError, StoryboardError
+from storyboard_app.ui.theme import is_dark
 from storyboard_app.worker.jobs import ErrorInfo, ErrorKind
 
 
@@ -30,10 +31,17 @@ class FixAction(enum.StrEnum):
 
 
 FIX_LABELS = {FixAction.SETTINGS: "Open Settings…", FixAction.SAVE_AS: "Save As…"}
+# (background, border, text) on the light theme and on the dark one: the text colour is
+# set too, so a message stays readable whichever palette the window has.
 COLORS = {
-    Severity.ERROR: ("#fdecea", "#c0392b"),
-    Severity.WARNING: ("#fff4e0", "#b9770e"),
-    Severity.INFO: ("#e8f1fb", "#2a6fb0"),
+    Severity.ERROR: ("#fdecea", "#c0392b", "#3b0d08"),
+    Severity.WARNING: ("#fff4e0", "#b9770e", "#3a2600"),
+    Severity.INFO: ("#e8f1fb", "#2a6fb0", "#0d2640"),
+}
+DARK_COLORS = {
+    Severity.ERROR: ("#4a1f1c", "#e74c3c", "#fbe3e0"),
+    Severity.WARNING: ("#47361a", "#e0a030", "#fff0d6"),
+    Severity.INFO: ("#1c3350", "#5a9be0", "#e3efff"),
 }
 
 
@@ -82,17 +90,27 @@ class MessageBar(QFrame):
 
     def show_message(self, message: UserMessage) -> None:
         self.current = message
-        background, accent = COLORS[message.severity]
-        self.setStyleSheet(
-            f"#messageBar {{ background: {background}; border: 1px solid {accent};"
-            " border-radius: 4px; }"
-        )
+        self._colour(message.severity)
         hint = f"<br>{_escape(message.hint)}" if message.hint else ""
         self.text.setText(f"<b>{_escape(message.text)}</b>{hint}")
         self.action_button.setVisible(message.action is not None)
         if message.action is not None:
             self.action_button.setText(FIX_LABELS[message.action])
         self.show()
+
+    def recolour(self) -> None:
+        """The theme changed: colour the shown message for the new palette."""
+        if self.current is not None:
+            self._colour(self.current.severity)
+
+    def _colour(self, severity: Severity) -> None:
+        background, accent, text = (DARK_COLORS if is_dark() else COLORS)[severity]
+        style = (
+            f"#messageBar {{ background: {background}; border: 1px solid {accent};"
+            f" border-radius: 4px; }} #messageBar QLabel {{ color: {text}; }}"
+        )
+        if style != self.styleSheet():
+            self.setStyleSheet(style)
 
     def withdraw(self, message: UserMessage) -> None:
         """The condition ``message`` was about is gone: stop showing it."""

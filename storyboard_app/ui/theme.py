@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QStyleFactory
 
@@ -97,7 +97,12 @@ def is_dark(palette: QPalette | None = None) -> bool:
 
 
 class ThemeManager(QObject):
-    """Applies the chosen theme to the application, and again when the system's changes."""
+    """Applies the chosen theme to the application, and again when the system's changes.
+
+    ``applied`` tells widgets that colour themselves (beyond the palette) to redo it.
+    """
+
+    applied = Signal(str)  # the ThemeChoice shown now: light or dark
 
     def __init__(
         self,
@@ -123,6 +128,7 @@ class ThemeManager(QObject):
         shown = resolve(choice)
         self._app.setStyle("Fusion")
         self._app.setPalette(dark_palette() if shown is ThemeChoice.DARK else light_palette())
+        self.applied.emit(str(shown))
         return shown
 
     def _on_system_changed(self, _scheme: Qt.ColorScheme) -> None:

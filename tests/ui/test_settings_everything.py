@@ -15,6 +15,7 @@ from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui import theme as theme_module
 from storyboard_app.ui.main_window import MainWindow
+from storyboard_app.ui.message_bar import Severity, UserMessage
 from storyboard_app.ui.settings_dialog import SettingsDialog
 from storyboard_app.ui.theme import ThemeChoice, ThemeManager, is_dark
 from storyboard_app.worker.host import EngineHost
@@ -179,6 +180,18 @@ def test_the_theme_is_chosen_in_settings_or_the_view_menu_and_remembered(
     assert opened.actions.themes[ThemeChoice.DARK].isChecked()
     opened.actions.themes[ThemeChoice.LIGHT].trigger()
     assert not is_dark(app.palette()) and opened.app_settings.theme() is ThemeChoice.LIGHT
+
+
+def test_messages_stay_readable_on_the_dark_theme(
+    qtbot: Any, opened: MainWindow, restore_look: Any
+) -> None:
+    opened.show_message(UserMessage(Severity.ERROR, "The model did not load.", "Choose another."))
+    assert "#fdecea" in opened.messages.styleSheet()  # light background, dark text
+    opened.actions.themes[ThemeChoice.DARK].trigger()
+    qtbot.waitUntil(lambda: "#4a1f1c" in opened.messages.styleSheet())
+    assert "color: #fbe3e0" in opened.messages.styleSheet()
+    opened.actions.themes[ThemeChoice.LIGHT].trigger()
+    qtbot.waitUntil(lambda: "#fdecea" in opened.messages.styleSheet())
 
 
 def test_following_the_system_tracks_its_scheme(
