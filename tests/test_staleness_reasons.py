@@ -137,6 +137,17 @@ def test_settings_that_change_no_picture_leave_the_panel_fresh(story_store: Proj
     assert reasons(story_store, 4) == ["settings changed"]
 
 
+def test_the_aspect_ratio_counts_only_while_the_size_is_auto(story_store: ProjectStore) -> None:
+    story_store.update_settings(model_source="tiny")
+    render(story_store, 4)
+    story_store.update_settings(aspect_ratio="16:9")
+    assert reasons(story_store, 4) == ["settings changed"]
+    story_store.update_settings(aspect_ratio="1:1", width=640, height=360)
+    render(story_store, 4)
+    story_store.update_settings(aspect_ratio="2.39:1")
+    assert reasons(story_store, 4) == []  # the fixed 640x360 renders the same
+
+
 def test_a_setting_added_after_the_render_at_its_default_leaves_it_fresh(
     story_store: ProjectStore,
 ) -> None:

@@ -43,7 +43,7 @@ from storyboard_app.project.records import (
     TakeRecord,
     lora_signature,
 )
-from storyboard_app.project.settings import ProjectSettings
+from storyboard_app.project.settings import AUTO_SIZE, ProjectSettings
 from storyboard_app.project.tags import TAG_PATTERN
 from storyboard_app.project.takes import find_take
 from storyboard_app.project.undo_support import character_signature, take_identities
@@ -237,6 +237,8 @@ def _picture_settings(settings: ProjectSettings) -> dict[str, object]:
     flat.update({f"consistency.{key}": value for key, value in consistency.items()})
     for name in NOT_IN_PICTURE:
         flat.pop(name)
+    if AUTO_SIZE not in (settings.width, settings.height):
+        flat.pop("aspect_ratio")  # a fixed size renders the same whatever the shape says
     return json.loads(json.dumps(flat, default=list))  # tuples read back as lists
 
 
