@@ -1,11 +1,12 @@
-"""Light and dark themes: Qt's Fusion style with a light or a dark palette.
+"""Light and dark themes: Qt's Fusion style with a dark palette, or a light one.
 
 Storyboard follows the system's colour scheme by default (Qt 6.5's
-``QStyleHints.colorScheme()``, which also says when it changes); the artist
-can fix it to light or dark under View > Theme or in Settings, stored in the
-app's settings on this computer. Fusion draws the same on every platform and
-takes the palette whole, so one palette colours every widget; where the
-system's scheme is unknown, light is used.
+``QStyleHints.colorScheme()``, which also says when it changes): on a dark
+system Fusion with the dark palette, on a light one the platform's own look.
+The artist can fix it to light or dark under View > Theme or in Settings,
+stored in the app's settings on this computer; both then use Fusion, which
+draws the same on every platform and takes the palette whole. Where the
+system's scheme is unknown, it counts as light.
 """
 
 from __future__ import annotations
@@ -117,6 +118,9 @@ class ThemeManager(QObject):
         self._app = app
         self.choice = choice
         self._applied = False
+        # The platform's own look, kept for "follow the system" on a light system.
+        self._native_style = app.style().name()
+        self._native_palette = QPalette(app.palette())
         app.styleHints().colorSchemeChanged.connect(self._on_system_changed)
         if apply_now:
             self.apply(choice)
@@ -126,8 +130,15 @@ class ThemeManager(QObject):
         self.choice = choice
         self._applied = True
         shown = resolve(choice)
-        self._app.setStyle("Fusion")
-        self._app.setPalette(dark_palette() if shown is ThemeChoice.DARK else light_palette())
+        if shown is ThemeChoice.DARK:
+            self._app.setStyle("Fusion")
+            self._app.setPalette(dark_palette())
+        elif choice is ThemeChoice.SYSTEM:
+            self._app.setStyle(self._native_style)
+            self._app.setPalette(self._native_palette)
+        else:
+            self._app.setStyle("Fusion")
+            self._app.setPalette(light_palette())
         self.applied.emit(str(shown))
         return shown
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QWidget
 
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
@@ -199,12 +200,14 @@ def test_following_the_system_tracks_its_scheme(
 ) -> None:
     dark = {"now": True}
     monkeypatch.setattr(theme_module, "system_is_dark", lambda: dark["now"])
+    native = QPalette(qapp.palette())
     manager = ThemeManager(qapp, ThemeChoice.SYSTEM)
     try:
-        assert is_dark(qapp.palette())
+        assert is_dark(qapp.palette()) and qapp.style().name().lower() == "fusion"
         dark["now"] = False
         manager._on_system_changed(None)  # what QStyleHints.colorSchemeChanged calls
         assert not is_dark(qapp.palette())
+        assert qapp.palette() == native  # a light system keeps the platform's own look
         manager.apply(ThemeChoice.DARK)
         dark["now"] = False
         manager._on_system_changed(None)  # a fixed choice ignores the system
