@@ -68,6 +68,25 @@ def test_edit_character_changes_its_fields(project, image, capsys) -> None:
         assert store.characters.get("Mara").reference_media is None
 
 
+def test_edit_character_sets_and_removes_an_ip_adapter(project, image, tmp_path, capsys) -> None:
+    out = ok(capsys, "edit-character", project, "Mara", "--ip-adapter", "sd15")
+    assert "Mara has no reference image yet" in out
+    ok(capsys, "edit-character", project, "Mara", "--reference", image, "--ip-adapter-scale", "0.9")
+    with opened(project) as store:
+        mara = store.characters.get("Mara")
+        assert (mara.ip_adapter, mara.ip_adapter_scale) == ("sd15", 0.9)
+    adapter = tmp_path / "face.safetensors"
+    adapter.write_bytes(b"{}")
+    out = ok(capsys, "edit-character", project, "Mara", "--ip-adapter", adapter)
+    assert "no reference image" not in out
+    with opened(project) as store:
+        assert store.characters.get("Mara").ip_adapter == str(adapter.resolve())
+    ok(capsys, "edit-character", project, "Mara", "--no-ip-adapter")
+    with opened(project) as store:
+        assert store.characters.get("Mara").ip_adapter == ""
+        assert store.characters.get("Bob").ip_adapter == ""
+
+
 def test_renaming_a_character_renames_its_tags(project, capsys) -> None:
     out = ok(capsys, "edit-character", project, "Mara", "--name", "Mira")
     assert "panels 1 and 3 now say [Mira]" in out
@@ -101,6 +120,11 @@ def test_renaming_a_character_renames_its_tags(project, capsys) -> None:
         (["Mara", "--reference", "{not_image}"], "not an image"),
         (["Mara", "--reference-strength", "2"], "not a number from 0 to 1"),
         (["Mara", "--reference-strength", "nan"], "not a number from 0 to 1"),
+        (["Mara", "--ip-adapter", "sd99"], "neither a known kind nor an .safetensors file"),
+        (["Mara", "--ip-adapter", "{missing_adapter}"], "neither a known kind"),
+        (["Mara", "--ip-adapter", "{pickle}"], "is a pickle file"),
+        (["Mara", "--ip-adapter-scale", "2.5"], "not a number from 0 to 2"),
+        (["Mara", "--ip-adapter-scale", "nan"], "not a number from 0 to 2"),
     ],
 )
 def test_edit_character_refusals_change_nothing(
@@ -108,7 +132,15 @@ def test_edit_character_refusals_change_nothing(
 ) -> None:
     not_image = tmp_path / "notes.png"
     not_image.write_text("not a picture")
-    paths = {"image": image, "missing": tmp_path / "none.png", "not_image": not_image}
+    pickle = tmp_path / "ip-adapter_sd15.bin"
+    pickle.write_bytes(b"\x80\x04")
+    paths = {
+        "image": image,
+        "missing": tmp_path / "none.png",
+        "not_image": not_image,
+        "missing_adapter": tmp_path / "none.safetensors",
+        "pickle": pickle,
+    }
     args = [option.format(**paths) for option in options]
     assert message in refused(capsys, project, "edit-character", project, *args)
 

@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 14)]
-    assert schema.head_revision() == "0013"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 15)]
+    assert schema.head_revision() == "0014"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -155,6 +155,7 @@ def test_upgrade_from_0007_keeps_characters_with_the_default_framings(tmp_path: 
         assert (mara.description, mara.seed, mara.color) == ("a woman in a raincoat", 5, "#4e79a7")
         assert mara.identity_framings == ()
         assert mara.reference_strength == 1.0
+        assert (mara.ip_adapter, mara.ip_adapter_scale) == ("", 0.6)
         store.characters.update("Mara", identity_framings=["profile view"])
         assert store.characters.get("Mara").identity_framings == ("profile view",)
 

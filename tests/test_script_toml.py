@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from storyboard_app.project.errors import ScriptError
+from storyboard_app.project.errors import ScriptError, ValidationError
 from storyboard_app.project.scripts.io import load_story_script, validate_story
 from storyboard_app.project.scripts.model import (
     CharacterSpec,
@@ -62,6 +62,8 @@ FULL_SCRIPT = StoryScript(
             reference_image=Path("refs/mara.png"),
             identity_framings=("portrait, looking at the viewer", "full body, in the rain"),
             reference_strength=0.4,
+            ip_adapter="sdxl-plus-face",
+            ip_adapter_scale=0.8,
         ),
         CharacterSpec(name="Tom", description="an old fisherman\nwith a white beard"),
     ),
@@ -483,6 +485,47 @@ def test_a_projects_identity_framings_survive_export_and_import(tmp_path: Path) 
     assert 'identity_framings = ["portrait, looking at the viewer"' in text
     with create_project_from_script(tmp_path / "b", parse_story_toml(text)) as again:
         assert again.characters.get("Mara").identity_framings[1] == "full body, in the rain"
+
+
+def test_a_projects_ip_adapters_survive_export_and_import(tmp_path: Path) -> None:
+    adapter = tmp_path / "adapters" / "face.safetensors"
+    adapter.parent.mkdir()
+    adapter.write_bytes(b"{}")
+    mara, tom = FULL_SCRIPT.characters
+    tom = dataclasses.replace(tom, ip_adapter=str(adapter), ip_adapter_scale=0.0)
+    script = dataclasses.replace(
+        FULL_SCRIPT, characters=(dataclasses.replace(mara, reference_image=None), tom)
+    )
+    with create_project_from_script(tmp_path / "a", script) as store:
+        assert store.characters.get("Mara").ip_adapter == "sdxl-plus-face"
+        assert store.characters.get("Mara").ip_adapter_scale == 0.8
+        assert store.characters.get("Tom").ip_adapter == str(adapter.resolve())
+        text = dump_story_toml(export_story(store))
+    assert 'ip_adapter = "sdxl-plus-face"' in text
+    assert "ip_adapter_scale = 0.8" in text
+    with create_project_from_script(tmp_path / "b", parse_story_toml(text)) as again:
+        assert again.characters.get("Tom").ip_adapter == str(adapter.resolve())
+        assert (
+            again.characters.get("Tom").ip_adapter_scale,
+            again.characters.get("Mara").ip_adapter_scale,
+        ) == (0.0, 0.8)
+
+
+def test_a_relative_ip_adapter_file_is_read_from_the_scripts_folder(tmp_path: Path) -> None:
+    (tmp_path / "face.safetensors").write_bytes(b"{}")
+    script_file = tmp_path / "story.toml"
+    script_file.write_text(lines(*BASE[:5], 'ip_adapter = "face.safetensors"', *BASE[5:]))
+    script = load_story_script(script_file)
+    assert script.characters[0].ip_adapter == str((tmp_path / "face.safetensors").resolve())
+
+
+def test_an_unknown_ip_adapter_is_refused_on_import(tmp_path: Path) -> None:
+    script = dataclasses.replace(
+        FULL_SCRIPT,
+        characters=(dataclasses.replace(FULL_SCRIPT.characters[1], ip_adapter="sd99"),),
+    )
+    with pytest.raises(ValidationError, match="neither a known kind"):
+        create_project_from_script(tmp_path / "a", script)
 
 
 def test_size_auto_reads_and_writes_as_a_word() -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from support import png_bytes
 
+from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Take
 from storyboard_app.project.records import TakeParams, TakeRecord
 from storyboard_app.project.staleness import (
@@ -106,6 +108,32 @@ def test_a_reference_picture_and_its_strength_mark_only_its_panels_stale(
     render(story_store, 1)
     story_store.characters.update("Mara", reference_image=None)
     assert reasons(story_store, 1) == []  # strength 0 rendered as without a picture
+
+
+def test_an_ip_adapter_and_its_scale_mark_only_its_panels_stale(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+    story_store.characters.update("Mara", ip_adapter="sd15")
+    assert reasons(story_store, 1) == []  # no picture for the adapter to read yet
+    picture = tmp_path / "face.png"
+    picture.write_bytes(png_bytes())
+    story_store.characters.update("Mara", reference_image=picture, reference_strength=0.0)
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    assert (reasons(story_store, 2), reasons(story_store, 4)) == ([], [])
+    assert reasons(story_store, 3) == ["Mara's look changed"]
+    render(story_store, 1)
+    story_store.characters.update("Mara", ip_adapter_scale=0.9)
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    story_store.characters.update("Mara", ip_adapter="sdxl-plus-face")
+    render(story_store, 1)
+    story_store.characters.update("Mara", ip_adapter_scale=0.0)
+    assert reasons(story_store, 1) == ["Mara's look changed"]
+    render(story_store, 1)
+    story_store.characters.update("Mara", ip_adapter="", ip_adapter_scale=0.6)
+    assert reasons(story_store, 1) == []  # scale 0 rendered as without an adapter
+    assert reasons(story_store, 2) == []
 
 
 def test_renaming_a_character_changes_no_picture(story_store: ProjectStore) -> None:
@@ -286,3 +314,37 @@ def test_dialogue_narration_and_notes_change_no_picture(story_store: ProjectStor
     story_store.scenes.update(scene_id, dialogue="Mara: Who is there?", caption="Night.")
     story_store.scenes.update(scene_id, notes="hold longer")
     assert reasons(story_store, 1) == []
+
+
+def test_setting_a_loras_scale_or_trigger_marks_what_it_steers_stale(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    ink, look = tmp_path / "ink.safetensors", tmp_path / "look.safetensors"
+    save_file({"unet.x.lora_A.weight": torch.zeros(2, 2)}, ink)
+    save_file({"unet.x.lora_A.weight": torch.ones(2, 2)}, look)
+    story_store.loras.add(ink, scale=0.7)
+    story_store.loras.add(look, scale=1.0, character="Mara")
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+    story_store.loras.update("look", trigger="  sks ")
+    assert story_store.loras.list()[1].trigger == "sks"
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == [
+        ["Mara's look changed"],
+        [],
+        ["Mara's look changed"],
+        [],
+    ]
+    story_store.loras.update("look", trigger="")
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == [[], [], [], []]
+    story_store.loras.update("ink", scale=0.5)
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == [["LoRAs changed"]] * 4
+    story_store.loras.update("ink", scale=0.7, trigger="")
+    assert reasons(story_store, 4) == []
+    with pytest.raises(ValidationError, match="not usable"):
+        story_store.loras.update("ink", scale="lots")
+    with pytest.raises(NotFoundError, match="LoRAs in this project: ink, look"):
+        story_store.loras.update("nope", scale=1.0)
+    assert [lora.scale for lora in story_store.loras.list()] == [0.7, 1.0]

@@ -79,6 +79,21 @@ def test_characters_round_trip(story_store: ProjectStore, tmp_path: Path) -> Non
         assert reopened.characters.get("Mara") == mara
 
 
+def test_undoing_a_character_deletion_keeps_its_reference_strength_and_ip_adapter(
+    story_store: ProjectStore,
+) -> None:
+    from storyboard_app.project.undo_support import restore_character, snapshot_character
+
+    story_store.characters.update(
+        "Mara", reference_strength=0.3, ip_adapter="sdxl-plus-face", ip_adapter_scale=0.9
+    )
+    before = story_store.characters.get("Mara")
+    snapshot = snapshot_character(story_store, before.id)
+    story_store.characters.delete("Mara")
+    restore_character(story_store, snapshot)
+    assert story_store.characters.get("Mara") == before
+
+
 def test_duplicate_character_name_is_refused_case_insensitively(story_store: ProjectStore) -> None:
     with pytest.raises(ValidationError, match="already exists"):
         story_store.characters.add("mara", "someone else")

@@ -30,6 +30,7 @@ from storyboard_app.cli.common import (
 )
 from storyboard_app.project.camera import EASINGS, MAX_ZOOM, CameraMove, Framing
 from storyboard_app.project.errors import CharacterInUseError, ValidationError
+from storyboard_app.project.ip_adapters import kind_names
 from storyboard_app.project.records import TakeRecord
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import find_tags
@@ -89,6 +90,18 @@ def register_edit_character(commands: Commands) -> None:
         metavar="S",
         help="how much the reference image steers the identity, 0 to 1 (default 1)",
     )
+    adapter = parser.add_mutually_exclusive_group()
+    adapter.add_argument(
+        "--ip-adapter",
+        metavar="KIND_OR_FILE",
+        help=f"IP-Adapter that reads the reference image: {kind_names()}, or a .safetensors file",
+    )
+    adapter.add_argument("--no-ip-adapter", action="store_true", help="stop using an IP-Adapter")
+    parser.add_argument(
+        "--ip-adapter-scale",
+        metavar="S",
+        help="how strongly the IP-Adapter steers, 0 to 2 (default 0.6)",
+    )
 
 
 def character_changes(args: argparse.Namespace) -> dict[str, Any]:
@@ -99,12 +112,16 @@ def character_changes(args: argparse.Namespace) -> dict[str, Any]:
         "color": args.color,
         "reference_image": args.reference,
         "reference_strength": args.reference_strength,
+        "ip_adapter": args.ip_adapter,
+        "ip_adapter_scale": args.ip_adapter_scale,
     }
     changes: dict[str, Any] = {key: value for key, value in fields.items() if value is not None}
     if args.seed is not None:
         changes["seed"] = parse_int(args.seed, "seed", "A seed is a whole number, e.g. 1234.")
     if args.no_reference:
         changes["reference_image"] = None
+    if args.no_ip_adapter:
+        changes["ip_adapter"] = ""
     if not changes:
         raise ValidationError(
             "Nothing to change.",
@@ -128,6 +145,11 @@ def cmd_edit_character(args: argparse.Namespace) -> int:
         print(f"Renamed {before.name} to {after.name}.")
     else:
         print(f"Updated character {after.name} ({', '.join(sorted(changes))}).")
+    if after.ip_adapter and after.reference_media is None:
+        print(
+            f"{after.name} has no reference image yet: the IP-Adapter reads one once it is set "
+            "(--reference IMAGE)."
+        )
     return EXIT_OK
 
 

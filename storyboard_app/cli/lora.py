@@ -1,4 +1,4 @@
-"""``storyboard lora``: the LoRAs a project renders with (add, list, remove)."""
+"""``storyboard lora``: the LoRAs a project renders with (add, list, set, remove)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from storyboard_app.cli.common import (
     print_json,
     print_table,
 )
+from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.store import ProjectStore
 
 LORA_HELP = "Project-wide or per-character LoRAs (.safetensors) with scales and trigger words."
@@ -34,6 +35,11 @@ def register_lora(commands: Commands) -> None:
     listing = add_command(actions, "list", cmd_lora_list, "List a project's LoRAs.")
     add_project_argument(listing)
     add_json_flag(listing)
+    change = add_command(actions, "set", cmd_lora_set, "Change a LoRA's scale or trigger word.")
+    add_project_argument(change)
+    change.add_argument("name", help="the LoRA's name (see lora list)")
+    change.add_argument("--scale", metavar="S", help="new strength (1 is the LoRA as trained)")
+    change.add_argument("--trigger", metavar="WORD", help='new trigger word ("" for none)')
     remove = add_command(actions, "remove", cmd_lora_remove, "Remove a LoRA from a project.")
     add_project_argument(remove)
     remove.add_argument("name", help="the LoRA's name (see lora list)")
@@ -79,6 +85,16 @@ def cmd_lora_list(args: argparse.Namespace) -> int:
         for lora in loras
     ]
     print_table(("name", "scale", "trigger", "character", "file"), rows)
+    return EXIT_OK
+
+
+def cmd_lora_set(args: argparse.Namespace) -> int:
+    if args.scale is None and args.trigger is None:
+        raise ValidationError("Nothing to change.", "Give --scale S, --trigger WORD or both.")
+    with ProjectStore.open(args.project) as store:
+        lora = store.loras.update(args.name, scale=args.scale, trigger=args.trigger)
+    trigger = f', trigger "{lora.trigger}"' if lora.trigger else ", no trigger word"
+    print(f"LoRA {lora.name} now at scale {lora.scale:g}{trigger}.")
     return EXIT_OK
 
 

@@ -25,6 +25,7 @@ from storyboard_app.engine.render_request import (
     CancelCheck,
     CharacterIdentity,
     EventSink,
+    IpAdapterJob,
     LoraJob,
     PanelJob,
     PanelRendered,
@@ -38,6 +39,7 @@ from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
 from storyboard_app.project.characters import identity_framings
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.files import disk_full_error, is_disk_full, project_path
+from storyboard_app.project.ip_adapters import ip_adapter_signature
 from storyboard_app.project.loras import check_scale, file_digest
 from storyboard_app.project.media import MediaStore
 from storyboard_app.project.records import (
@@ -302,6 +304,22 @@ def character_identity(
         ),
         framings=character.identity_framings,
         reference=reference_picture(character, media),
+        ip_adapter=ip_adapter_job(character, media),
+    )
+
+
+def ip_adapter_job(character: CharacterRecord, media: MediaStore | None) -> IpAdapterJob | None:
+    """The character's IP-Adapter when it steers: it has one, a scale above 0, and a picture."""
+    picture = reference_digest(character.reference_media)
+    if media is None or character.reference_media is None or picture is None:
+        return None
+    if ip_adapter_signature(character.ip_adapter, character.ip_adapter_scale, picture) is None:
+        return None
+    return IpAdapterJob(
+        adapter=character.ip_adapter,
+        scale=character.ip_adapter_scale,
+        picture=media.path(character.reference_media),
+        picture_digest=picture,
     )
 
 
@@ -481,6 +499,13 @@ def panel_signatures(store: ProjectStore, request: RenderRequest) -> dict[int, d
                 lora_signature(lora.digest, lora.scale, lora.trigger)
                 for lora in request.loras
                 if lora.character == character.name
+            ),
+            None
+            if character.ip_adapter is None
+            else ip_adapter_signature(
+                character.ip_adapter.adapter,
+                character.ip_adapter.scale,
+                character.ip_adapter.picture_digest,
             ),
         )
         for character in request.characters

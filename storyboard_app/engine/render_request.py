@@ -17,6 +17,7 @@ import numpy as np
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.frame_sizes import DEFAULT_ASPECT_RATIO
+from storyboard_app.project.ip_adapters import find_kind
 from storyboard_app.project.records import TakeParams
 from storyboard_app.project.settings import ConsistencySettings
 
@@ -28,6 +29,28 @@ class ReferencePicture:
     path: Path
     digest: str
     strength: float = 1.0
+
+
+@dataclass(frozen=True)
+class IpAdapterJob:
+    """A character's reference picture read by an IP-Adapter at ``scale`` (above 0).
+
+    ``adapter`` is a kind (``sd15``, ``sdxl-plus-face``...) or a local file's path.
+    """
+
+    adapter: str
+    scale: float
+    picture: Path
+    picture_digest: str
+
+    def record(self) -> dict[str, Any]:
+        """What a take and an identity cache key keep of it (a local file by its name,
+        so caches built on another machine are found)."""
+        return {
+            "adapter": self.adapter if find_kind(self.adapter) else Path(self.adapter).name,
+            "scale": self.scale,
+            "picture": self.picture_digest,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,7 @@ class CharacterIdentity:
     identity_prompts: tuple[str, ...]
     framings: tuple[str, ...] = ()  # the character's own; () when it uses the defaults
     reference: ReferencePicture | None = None
+    ip_adapter: IpAdapterJob | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +136,9 @@ class RenderRequest:
         active = self.loras_for(panel.characters)
         if active:
             consistency["loras"] = [lora.record() for lora in active]
+        adapters = self.ip_adapters_for(panel.characters)
+        if adapters:
+            consistency["ip_adapters"] = {name: job.record() for name, job in adapters.items()}
         if shared_with:
             consistency["shared_with"] = list(shared_with)
         return TakeParams(
@@ -135,6 +162,11 @@ class RenderRequest:
         return tuple(
             lora for lora in self.loras if lora.character is None or lora.character in characters
         )
+
+    def ip_adapters_for(self, characters: tuple[str, ...]) -> dict[str, IpAdapterJob]:
+        """The IP-Adapters of ``characters`` (those that have one), by character name."""
+        jobs = {c.name: c.ip_adapter for c in self.characters if c.name in characters}
+        return {name: job for name, job in jobs.items() if job is not None}
 
     def consistency_record(self) -> dict[str, Any]:
         record = dataclasses.asdict(self.consistency)

@@ -60,6 +60,17 @@ from storyboard_app.engine.render_request import (
     RenderProgress,
     RenderRequest,
 )
+from storyboard_app.engine.steering.ip_adapter import (
+    EMBEDS_DIR,
+    IpAdapterPlan,
+    IpAdapterSet,
+    PictureEmbeddings,
+    embed_pictures,
+    ip_adapter_key,
+    loaded_ip_adapters,
+    plan_ip_adapters,
+    read_adapter,
+)
 from storyboard_app.engine.steering.loras import activate, loaded_loras, lora_key
 from storyboard_app.engine.steering.reference import (
     ReferenceInPass,
@@ -102,6 +113,8 @@ class StoryRenderer:
         self.batch_panels = (
             torch.device(loaded.device).type != "cpu" if batch_panels is None else batch_panels
         )
+        self.picture_embeddings = PictureEmbeddings()  # kept warm with the pipeline
+        self._ip_adapters: IpAdapterSet | None = None  # the render's, while it runs
 
     def render(
         self,
@@ -161,17 +174,19 @@ class StoryRenderer:
             device=self.loaded.device,
         )
         batches = [
-            same_loras
+            same_steering
             for window in batched(panels, request.consistency.window_size)
             for batch in self._panel_batches(window, request.consistency.share_between_panels)
-            for same_loras in split_by_loras(request, batch)
+            for same_steering in split_by_steering(request, batch)
         ]
         counter = PassCounter(len(batches) + len(needed))
         caches: dict[str, IdentityBank] = {}
+        ip_plan = plan_ip_adapters(request, needed)
         with (
             torch.inference_mode(),
             translate_oom(),
             loaded_loras(self.pipe, request.loras),
+            self._with_ip_adapters(request, ip_plan),
             self._pipeline_options(request),
             consistent_attention(self.pipe.unet, state),
         ):
@@ -201,6 +216,29 @@ class StoryRenderer:
             request.width, request.height, request.aspect_ratio, self.loaded.architecture
         )
         return dataclasses.replace(request, width=width, height=height)
+
+    @contextmanager
+    def _with_ip_adapters(self, request: RenderRequest, plan: IpAdapterPlan) -> Iterator[None]:
+        """The plan's adapters loaded, with every character's picture embedded, for a render."""
+        if not plan.jobs:
+            yield
+            return
+        states = {adapter: read_adapter(files.weights) for adapter, files in plan.files.items()}
+        folder = None if request.cache_dir is None else request.cache_dir / EMBEDS_DIR
+        embeds = embed_pictures(
+            plan, states, self.picture_embeddings, folder, self.pipe.unet, self.loaded.device
+        )
+        guided = request.guidance > 1 and self.pipe.unet.config.time_cond_proj_dim is None
+        with loaded_ip_adapters(self.pipe, [states[adapter] for adapter in plan.adapters]):
+            self._ip_adapters = IpAdapterSet(self.pipe, plan, embeds, guided)
+            try:
+                yield
+            finally:
+                self._ip_adapters = None
+
+    def _ip_kwargs(self, names: Sequence[str]) -> dict[str, object]:
+        """The pipeline arguments of a pass of ``names`` (none without adapters)."""
+        return {} if self._ip_adapters is None else self._ip_adapters.call_kwargs(names)
 
     @contextmanager
     def _pipeline_options(self, request: RenderRequest) -> Iterator[None]:
@@ -300,6 +338,7 @@ class StoryRenderer:
             **reference_key(character),
             **style_key(request.style),
             **lora_key(request.loras_for((character.name,))),
+            **ip_adapter_key(character.ip_adapter),
         )
 
     def _build_to_disk(
@@ -368,7 +407,10 @@ class StoryRenderer:
             sink = ReferenceTokens(sink, images, reference.strength)
         state.begin_write(sink, seed=character.seed, images=len(identity_pass.prompts))
         activate(self.pipe, request.loras, request.loras_for((character.name,)))
-        self._denoise(request, identity_pass, state, counter, on_event, is_cancelled, picture)
+        extra = self._ip_kwargs((character.name,))
+        self._denoise(
+            request, identity_pass, state, counter, on_event, is_cancelled, picture, extra
+        )
 
     def _render_window(
         self,
@@ -398,7 +440,10 @@ class StoryRenderer:
         )
         cast = tuple(name for panel in window for name in panel.characters)
         activate(self.pipe, request.loras, request.loras_for(cast))
-        images = self._denoise(request, panel_pass, state, counter, on_event, is_cancelled)
+        extra = self._ip_kwargs(cast)
+        images = self._denoise(
+            request, panel_pass, state, counter, on_event, is_cancelled, extra=extra
+        )
         for panel, image in zip(window, images, strict=True):
             keys = [caches[name].key for name in panel.characters]
             shared_with = shared_panels(panel, window) if share else ()
@@ -416,8 +461,10 @@ class StoryRenderer:
         on_event: EventSink,
         is_cancelled: CancelCheck,
         picture: ReferenceInPass | None = None,
+        extra: dict[str, object] | None = None,
     ) -> list[Image.Image]:
-        """One pipeline call; ``picture`` keeps a reference picture's slot noised, not denoised."""
+        """One pipeline call; ``picture`` keeps a reference picture's slot noised, not denoised;
+        ``extra``: more pipeline arguments (IP-Adapter embeddings)."""
 
         def on_step_end(pipe: object, step: int, timestep: object, tensors: dict) -> dict:
             if is_cancelled():
@@ -456,6 +503,7 @@ class StoryRenderer:
             callback_on_step_end=on_step_end,
             callback_on_step_end_tensor_inputs=["latents"],
             output_type="pil",
+            **(extra or {}),
         )
         return list(result.images)
 
@@ -477,14 +525,17 @@ class StoryRenderer:
         return torch.cat(noise).to(device=self.loaded.device, dtype=self.loaded.dtype)
 
 
-def split_by_loras(
+def split_by_steering(
     request: RenderRequest, batch: tuple[PanelJob, ...]
 ) -> list[tuple[PanelJob, ...]]:
-    """A batch cut where the active LoRAs change: one call has one set of adapters."""
-    return [
-        tuple(group)
-        for _, group in itertools.groupby(batch, key=lambda p: request.loras_for(p.characters))
-    ]
+    """A batch cut where the active LoRAs or IP-Adapter characters change: one call has
+    one set of adapters, and the pipeline gives every image of a call the same embeddings."""
+
+    def steering(panel: PanelJob) -> tuple[object, ...]:
+        adapters = request.ip_adapters_for(panel.characters)
+        return (request.loras_for(panel.characters), tuple(sorted(adapters)))
+
+    return [tuple(group) for _, group in itertools.groupby(batch, key=steering)]
 
 
 def identity_denoise_pass(character: CharacterIdentity, negative: str) -> DenoisePass:

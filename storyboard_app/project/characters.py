@@ -13,6 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storyboard_app.project.errors import CharacterInUseError, NotFoundError, ValidationError
+from storyboard_app.project.ip_adapters import (
+    DEFAULT_IP_ADAPTER_SCALE,
+    check_ip_adapter,
+    check_ip_adapter_scale,
+    stored_ip_adapter_scale,
+)
 from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene
 from storyboard_app.project.records import CharacterRecord, lora_signature
@@ -36,6 +42,8 @@ EDITABLE_FIELDS = {
     "color",
     "identity_framings",
     "reference_strength",
+    "ip_adapter",
+    "ip_adapter_scale",
 }
 # What the identity images show besides the description, when a character sets none.
 DEFAULT_IDENTITY_FRAMINGS: tuple[str, ...] = (
@@ -143,6 +151,8 @@ class CharacterRepository:
         reference_image: Path | None = None,
         identity_framings: Iterable[str] = (),
         reference_strength: float = 1.0,
+        ip_adapter: str = "",
+        ip_adapter_scale: float = DEFAULT_IP_ADAPTER_SCALE,
     ) -> CharacterRecord:
         image: tuple[bytes, str] | None = None
         if reference_image is not None:
@@ -158,6 +168,8 @@ class CharacterRepository:
                 color=color,
                 identity_framings=identity_framings,
                 reference_strength=reference_strength,
+                ip_adapter=ip_adapter,
+                ip_adapter_scale=ip_adapter_scale,
             )
             if image is not None:
                 # Stored once the character is known to be valid (a duplicate name,
@@ -195,6 +207,11 @@ class CharacterRepository:
                 row.color = check_color(changes["color"])
             if "reference_strength" in changes:
                 row.reference_strength = check_strength(changes["reference_strength"], row.name)
+            if "ip_adapter" in changes:
+                row.ip_adapter = check_ip_adapter(changes["ip_adapter"], row.name)
+            if "ip_adapter_scale" in changes:
+                scale = check_ip_adapter_scale(changes["ip_adapter_scale"], row.name)
+                row.ip_adapter_scale = scale
             if "identity_framings" in changes:
                 framings = check_identity_framings(changes["identity_framings"], row.name)
                 row.identity_framings = json.dumps(list(framings))
@@ -255,6 +272,8 @@ def add_character(
     reference_media: str | None = None,
     identity_framings: Iterable[str] = (),
     reference_strength: float = 1.0,
+    ip_adapter: str = "",
+    ip_adapter_scale: float = DEFAULT_IP_ADAPTER_SCALE,
 ) -> Character:
     """Validate and add a character at the end of the list (the seed derives from the name)."""
     name = check_character_name(name)
@@ -273,6 +292,8 @@ def add_character(
         position=count,
         identity_framings=json.dumps(list(check_identity_framings(identity_framings, name))),
         reference_strength=check_strength(reference_strength, name),
+        ip_adapter=check_ip_adapter(ip_adapter, name),
+        ip_adapter_scale=check_ip_adapter_scale(ip_adapter_scale, name),
     )
     session.add(row)
     session.flush()
@@ -344,6 +365,8 @@ def to_record(row: Character) -> CharacterRecord:
         position=row.position,
         identity_framings=stored_framings(row.identity_framings),
         reference_strength=stored_strength(row.reference_strength),
+        ip_adapter=row.ip_adapter or "",
+        ip_adapter_scale=stored_ip_adapter_scale(row.ip_adapter_scale),
         loras=tuple(
             lora_signature(lora.digest, lora.scale, lora.trigger)
             for lora in row.loras

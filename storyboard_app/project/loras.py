@@ -13,11 +13,12 @@ import hashlib
 import json
 import math
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from storyboard_app.project.characters import find_character
 from storyboard_app.project.errors import NotFoundError, ValidationError
@@ -78,16 +79,26 @@ class LoraRepository:
             session.flush()
             return to_record(row, {owner.id: owner.name} if owner else {})
 
+    def update(
+        self, name: str, *, scale: float | None = None, trigger: str | None = None
+    ) -> LoraRecord:
+        """Change a LoRA's scale or trigger word (the file and its hash stay).
+
+        The panels it steers go stale as when it was added: a project LoRA is
+        part of every panel's inputs, a character's of its identity.
+        """
+        with self._store.session() as session:
+            row = find_lora(session, name)
+            if scale is not None:
+                row.scale = check_scale(scale, name)
+            if trigger is not None:
+                row.trigger = trigger.strip()
+            names = {c.id: c.name for c in session.scalars(select(Character))}
+            return to_record(row, names)
+
     def remove(self, name: str) -> None:
         with self._store.session() as session:
-            row = session.scalar(select(Lora).where(Lora.name == name))
-            if row is None:
-                known = ", ".join(session.scalars(select(Lora.name).order_by(Lora.id)))
-                raise NotFoundError(
-                    f"There is no LoRA {name!r}.",
-                    f"LoRAs in this project: {known}." if known else "The project has no LoRAs.",
-                )
-            session.delete(row)
+            session.delete(find_lora(session, name))
 
     def replace(self, loras: Sequence[LoraRecord]) -> None:
         """Make the project's LoRAs exactly ``loras``, in that order (the app's LoRA list,
@@ -105,6 +116,18 @@ class LoraRepository:
                 session.delete(row)
             session.flush()
             session.add_all(rows)
+
+
+def find_lora(session: Session, name: str) -> Lora:
+    """The LoRA called ``name``, or a refusal that lists the project's LoRAs."""
+    row = session.scalar(select(Lora).where(Lora.name == name))
+    if row is None:
+        known = ", ".join(session.scalars(select(Lora.name).order_by(Lora.id)))
+        raise NotFoundError(
+            f"There is no LoRA {name!r}.",
+            f"LoRAs in this project: {known}." if known else "The project has no LoRAs.",
+        )
+    return row
 
 
 def new_row(lora: LoraRecord, owners: dict[str, int]) -> Lora:
@@ -173,9 +196,17 @@ def check_safetensors(path: Path) -> None:
         )
 
 
-def file_digest(path: Path) -> str:
+class HashingStopped(Exception):
+    """Hashing was stopped on request (the dialog that asked for it closed)."""
+
+
+def file_digest(path: Path, stop: Callable[[], bool] = lambda: False) -> str:
+    """The file's SHA-256; ``stop`` is asked between chunks, so a caller on another
+    thread can end the hashing of a large file early (:class:`HashingStopped`)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(HASH_CHUNK):
+            if stop():
+                raise HashingStopped(path)
             digest.update(chunk)
     return digest.hexdigest()

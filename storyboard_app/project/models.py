@@ -96,6 +96,9 @@ class Character(Base):
     reference_media: Mapped[str | None] = mapped_column(String(100), nullable=True)
     # How much of the reference picture's tokens the identity cache shares (0 to 1).
     reference_strength: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    # The IP-Adapter that reads the reference picture: a kind name or a .safetensors path.
+    ip_adapter: Mapped[str] = mapped_column(Text, default="", server_default="")
+    ip_adapter_scale: Mapped[float] = mapped_column(Float, default=0.6, server_default="0.6")
     color: Mapped[str] = mapped_column(String(9), default="#4e79a7")
     position: Mapped[int] = mapped_column(Integer, index=True)
     identity_framings: Mapped[str] = mapped_column(Text, default="[]")  # JSON list

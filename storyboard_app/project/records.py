@@ -29,6 +29,9 @@ class CharacterRecord:
     identity_framings: tuple[str, ...] = ()
     # How much of the reference picture's tokens its identity cache shares (0 to 1).
     reference_strength: float = 1.0
+    # The IP-Adapter reading its reference picture ("" = none; project/ip_adapters.py).
+    ip_adapter: str = ""
+    ip_adapter_scale: float = 0.6
     # Its own LoRAs in use (scale not 0), as undo_support.lora_signature strings.
     loras: tuple[str, ...] = ()
 

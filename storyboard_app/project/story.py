@@ -77,6 +77,8 @@ def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bo
                 color=spec.color,
                 identity_framings=spec.identity_framings,
                 reference_strength=spec.reference_strength,
+                ip_adapter=spec.ip_adapter,
+                ip_adapter_scale=spec.ip_adapter_scale,
             )
             for spec in script.characters
         }
@@ -144,6 +146,8 @@ def export_story(store: ProjectStore, relative_to: Path | None = None) -> StoryS
                 reference_image=_reference_path(store, c.reference_media, relative_to),
                 identity_framings=c.identity_framings,
                 reference_strength=c.reference_strength,
+                ip_adapter=c.ip_adapter,
+                ip_adapter_scale=c.ip_adapter_scale,
             )
             for c in store.characters.list()
         ),

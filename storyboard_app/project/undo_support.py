@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from storyboard_app.project.characters import find_character
 from storyboard_app.project.characters import to_record as character_record
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.ip_adapters import ip_adapter_signature
 from storyboard_app.project.models import Character, Scene, Take, Transition
 from storyboard_app.project.records import (
     CharacterRecord,
@@ -205,6 +206,9 @@ def restore_character(store: ProjectStore, snapshot: CharacterSnapshot) -> None:
             reference_media=record.reference_media,
             position=record.position,
             identity_framings=json.dumps(list(record.identity_framings)),
+            reference_strength=record.reference_strength,
+            ip_adapter=record.ip_adapter,
+            ip_adapter_scale=record.ip_adapter_scale,
         )
         session.add(row)
         rows.insert(min(record.position, len(rows)), row)
@@ -248,10 +252,12 @@ def identity_signature(
     reference: str | None = None,
     strength: float = 1.0,
     loras: Sequence[str] = (),
+    ip_adapter: str | None = None,
 ) -> str:
     """What makes a character look like itself in a render: its prompts, framings, seed
-    and reference picture (its content hash) with its strength, and its own LoRAs
-    (:func:`lora_signature` of each one in use).
+    and reference picture (its content hash) with its strength, its own LoRAs
+    (:func:`lora_signature` of each one in use) and the IP-Adapter reading its picture
+    (:func:`~storyboard_app.project.ip_adapters.ip_adapter_signature`, None if none).
 
     The name is left out on purpose: renaming a character does not change a picture.
     The default framings (none set) and no picture (or one at strength 0) sign as
@@ -264,6 +270,8 @@ def identity_signature(
         parts.append({"reference": reference, "strength": float(strength)})
     if loras:
         parts.append({"loras": sorted(loras)})
+    if ip_adapter is not None:
+        parts.append({"ip_adapter": ip_adapter})
     text = json.dumps(parts)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
@@ -277,6 +285,11 @@ def character_signature(character: CharacterRecord) -> str:
         reference_digest(character.reference_media),
         character.reference_strength,
         character.loras,
+        ip_adapter_signature(
+            character.ip_adapter,
+            character.ip_adapter_scale,
+            reference_digest(character.reference_media),
+        ),
     )
 
 

@@ -3,15 +3,18 @@
 The table edits a copy; the dialog hands the list back when it is accepted and
 the workspace applies it as one undoable step. A file is checked (safetensors
 header only, never unpickled) and hashed when it is added, so a bad file is
-explained at once and never reaches the project.
+explained at once and never reaches the project. Hashing a LoRA of hundreds of
+megabytes takes a while, so it runs on a pool thread while the list shows that
+it is busy; closing the dialog stops it between chunks.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -28,7 +32,12 @@ from PySide6.QtWidgets import (
 )
 
 from storyboard_app.project.errors import StoryboardError
-from storyboard_app.project.loras import MAX_SCALE, check_safetensors, file_digest
+from storyboard_app.project.loras import (
+    MAX_SCALE,
+    HashingStopped,
+    check_safetensors,
+    file_digest,
+)
 from storyboard_app.project.records import LoraRecord
 
 COLUMNS = ("File", "Scale", "Trigger", "Character")
@@ -36,7 +45,15 @@ EVERYWHERE = "Everywhere"
 
 
 class LoraListEditor(QWidget):
-    """Add, remove and adjust the project's LoRAs (applied when the dialog is accepted)."""
+    """Add, remove and adjust the project's LoRAs (applied when the dialog is accepted).
+
+    ``busy_changed`` says when a file is being checked; ``file_done`` tells, once
+    per :meth:`add_file`, whether the file was added.
+    """
+
+    busy_changed = Signal(bool)
+    file_done = Signal(bool)
+    _checked = Signal(object, object, str)  # path, digest (None: refused), why refused
 
     def __init__(
         self,
@@ -55,6 +72,15 @@ class LoraListEditor(QWidget):
         self.remove_button = QPushButton("Remove")
         self.status = QLabel()
         self.status.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 0)  # busy, no percentage: hashing reports none
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._stop = threading.Event()
+        self._busy = False
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
@@ -63,7 +89,9 @@ class LoraListEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.table)
         layout.addLayout(buttons)
+        layout.addWidget(self.progress)
         layout.addWidget(self.status)
+        self._checked.connect(self._on_checked)
         self.add_button.clicked.connect(self._pick)
         self.remove_button.clicked.connect(self.remove_selected)
         for lora in loras:
@@ -73,19 +101,56 @@ class LoraListEditor(QWidget):
         """The LoRAs as the table shows them, in its order."""
         return [self._row_record(row) for row in range(self.table.rowCount())]
 
-    def add_file(self, path: Path) -> bool:
-        """Add ``path`` at scale 1, everywhere; False (and why, below the table) if refused."""
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def add_file(self, path: Path) -> None:
+        """Check and hash ``path`` on a pool thread, then add it at scale 1, everywhere.
+
+        Until then the list is busy (no second file can be added); ``file_done``
+        tells the outcome, and a refusal says why below the table.
+        """
+        if self._busy:
+            return
         path = Path(path).expanduser().resolve()
+        self._set_busy(True)
+        self.status.setText(f"Checking {path.name}…")
+        self._pool.start(lambda: self._check(path))
+
+    def stop(self) -> None:
+        """Stop a check in progress and wait for its thread (the dialog is closing)."""
+        self._stop.set()
+        self._pool.waitForDone()
+        self._stop.clear()
+
+    def _check(self, path: Path) -> None:
+        """On the pool thread: the header check and the hash; the UI hears back in any case."""
         try:
             check_safetensors(path)
-            digest = file_digest(path)
+            self._checked.emit(path, file_digest(path, self._stop.is_set), "")
+        except HashingStopped:
+            self._checked.emit(path, None, "")
         except (StoryboardError, OSError) as exc:
-            self.status.setText(str(exc))
-            return False
+            self._checked.emit(path, None, str(exc))
+        except Exception as exc:  # the thread's edge: never leave the list busy
+            self._checked.emit(path, None, f"{path.name} could not be read ({exc}).")
+
+    def _on_checked(self, path: Path, digest: str | None, refusal: str) -> None:
+        self._set_busy(False)
+        if digest is None:
+            self.status.setText(refusal)
+            self.file_done.emit(False)
+            return
         name = unique_name(path.stem, {lora.name for lora in self.loras()})
         self._append(LoraRecord(0, name, path, digest, 1.0, "", None))
         self.status.setText("")
-        return True
+        self.file_done.emit(True)
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.add_button.setEnabled(not busy)
+        self.progress.setVisible(busy)
+        self.busy_changed.emit(busy)
 
     def remove_selected(self) -> None:
         for row in sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True):

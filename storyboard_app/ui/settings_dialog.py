@@ -278,6 +278,9 @@ class SettingsDialog(QDialog):
         return self._detect_task
 
     def accept(self) -> None:
+        if self.lora_list.is_busy():
+            self.error.setText("A LoRA file is still being checked; OK is back once it is done.")
+            return
         try:
             self.choice()
         except StoryboardError as exc:
@@ -288,6 +291,7 @@ class SettingsDialog(QDialog):
 
     def done(self, result: int) -> None:
         self.model.cancel()
+        self.lora_list.stop()
         if self._detect_task is not None:
             self._detect_task.cancel()
         super().done(result)
@@ -384,6 +388,9 @@ class SettingsDialog(QDialog):
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
+        ok = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.lora_list.busy_changed.connect(ok.setDisabled)
+        self.ok_button = ok
         content = QWidget()
         fields = QVBoxLayout(content)
         fields.setContentsMargins(0, 0, 0, 0)

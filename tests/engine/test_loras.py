@@ -179,6 +179,21 @@ def test_cli_adds_lists_and_removes_loras(
     assert [(e["name"], e["scale"], e["trigger"], e["character"]) for e in listed] == [
         ("style1", 0.7, "sks", "Mara")
     ]
+    code, out, err = run_cli(capsys, "lora", "set", folder, "style1", "--scale", "0.4")
+    assert code == 0, err
+    assert 'now at scale 0.4, trigger "sks"' in out
+    code, out, err = run_cli(capsys, "lora", "set", folder, "style1", "--trigger", "")
+    assert code == 0 and "now at scale 0.4, no trigger word" in out
+    code, out, _ = run_cli(capsys, "lora", "list", folder, "--json")
+    assert [(e["scale"], e["trigger"], e["character"]) for e in json.loads(out)] == [
+        (0.4, "", "Mara")
+    ]
+    code, _, err = run_cli(capsys, "lora", "set", folder, "style1")
+    assert code == 1 and "Nothing to change" in err
+    code, _, err = run_cli(capsys, "lora", "set", folder, "style1", "--scale", "9")
+    assert code == 1 and "is not usable" in err and "Traceback" not in err
+    code, _, err = run_cli(capsys, "lora", "set", folder, "nope", "--scale", "1")
+    assert code == 1 and "LoRAs in this project: style1" in err
     code, _, err = run_cli(capsys, "lora", "add", folder, lora_files[1], "--scale", "lots")
     assert code == 1 and "is not usable" in err and "Traceback" not in err
     code, _, err = run_cli(capsys, "lora", "remove", folder, "nope")

@@ -145,7 +145,18 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         2.6,
         "Apache-2.0",
         "generated transitions: the IP-Adapter for SD 1.5 and its CLIP ViT-H image encoder "
-        "(also what `storyboard train-motion` embeds with)",
+        "(also what `storyboard train-motion` embeds with, and a character's reference "
+        "picture in SD 1.5 panels: `--ip-adapter sd15`)",
+    ),
+    CatalogueEntry(
+        "ip-adapter-sd15-plus-face",
+        "reference pictures",
+        "h94/IP-Adapter",
+        ("models/ip-adapter-plus-face_sd15.safetensors", *_VIT_H_ENCODER),
+        2.6,
+        "Apache-2.0",
+        "a character's reference face read by IP-Adapter Plus Face, for SD 1.5 panels "
+        "(`storyboard edit-character PROJECT NAME --ip-adapter sd15-plus-face`)",
     ),
     CatalogueEntry(
         "ip-adapter-sdxl",
@@ -154,8 +165,18 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         ("sdxl_models/ip-adapter_sdxl_vit-h.safetensors", *_VIT_H_ENCODER),
         3.2,
         "Apache-2.0",
-        "optional, not read by this version yet: the IP-Adapter for SDXL (ViT-H encoder), "
-        "for reference pictures steered by image features",
+        "a character's reference picture read by IP-Adapter (ViT-H encoder), for SDXL panels "
+        "(`storyboard edit-character PROJECT NAME --ip-adapter sdxl`)",
+    ),
+    CatalogueEntry(
+        "ip-adapter-sdxl-plus-face",
+        "reference pictures",
+        "h94/IP-Adapter",
+        ("sdxl_models/ip-adapter-plus-face_sdxl_vit-h.safetensors", *_VIT_H_ENCODER),
+        3.4,
+        "Apache-2.0",
+        "a character's reference face read by IP-Adapter Plus Face (ViT-H encoder), for SDXL "
+        "panels (`storyboard edit-character PROJECT NAME --ip-adapter sdxl-plus-face`)",
     ),
 )
 

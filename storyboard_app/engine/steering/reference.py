@@ -15,6 +15,7 @@ picture's sampled tokens in the cache.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,12 +54,16 @@ def load_reference(reference: ReferencePicture, width: int, height: int) -> Imag
     The size and format check of every image the project stores runs first, so
     a decompression bomb is refused before Pillow decodes a pixel.
     """
-    data = read_image_file(reference.path)
-    image_extension(data, f"The reference picture {reference.path.name}")
+    return ImageOps.fit(open_picture(reference.path), (width, height), Image.Resampling.LANCZOS)
+
+
+def open_picture(path: Path) -> Image.Image:
+    """A stored picture as upright 8-bit RGB, whatever its mode; bombs refused unread."""
+    data = read_image_file(path)
+    image_extension(data, f"The reference picture {path.name}")
     with Image.open(io.BytesIO(data)) as opened:
         upright = ImageOps.exif_transpose(opened)
-        rgb = to_rgb(upright)
-    return ImageOps.fit(rgb, (width, height), Image.Resampling.LANCZOS)
+        return to_rgb(upright)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn, Protocol
 
 from storyboard_app.project.errors import ScriptError
+from storyboard_app.project.ip_adapters import find_kind
 from storyboard_app.project.scripts.model import (
     CharacterSpec,
     SceneSpec,
@@ -133,13 +134,16 @@ def _parser_for(path: Path) -> Parser:
 
 
 def _with_resolved_references(script: StoryScript, path: Path) -> StoryScript:
-    """Make each reference image absolute and make sure it is there."""
+    """Make each reference image (and local IP-Adapter file) absolute; check the images."""
     folder = path.parent.absolute()
     characters = tuple(_resolve_reference(c, folder, path) for c in script.characters)
     return replace(script, characters=characters)
 
 
 def _resolve_reference(character: CharacterSpec, folder: Path, path: Path) -> CharacterSpec:
+    if character.ip_adapter and find_kind(character.ip_adapter) is None:
+        adapter = (folder / Path(character.ip_adapter).expanduser()).resolve()
+        character = replace(character, ip_adapter=str(adapter))
     if character.reference_image is None:
         return character
     image = (folder / character.reference_image).resolve()

@@ -25,6 +25,8 @@ class CharacterSpec:
     line: int | None = None
     identity_framings: tuple[str, ...] = ()
     reference_strength: float = 1.0  # how much the reference picture steers (0 to 1)
+    ip_adapter: str = ""  # the IP-Adapter reading the picture: a kind or a .safetensors path
+    ip_adapter_scale: float = 0.6
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import tomli_w
 from storyboard_app.project.camera import CameraMove, Framing
 from storyboard_app.project.characters import check_identity_framings
 from storyboard_app.project.errors import ScriptError, ValidationError
+from storyboard_app.project.ip_adapters import DEFAULT_IP_ADAPTER_SCALE
 from storyboard_app.project.scripts.io import (
     Position,
     split_no_character_tag,
@@ -49,6 +50,8 @@ CHARACTER_KEYS = (
     "color",
     "reference_image",
     "reference_strength",
+    "ip_adapter",
+    "ip_adapter_scale",
     "identity_framings",
 )
 SCENE_KEYS = (
@@ -260,6 +263,8 @@ def _read_character(table: _Table) -> CharacterSpec:
         line=table.where("characters", table.index).line,
         identity_framings=_read_framings(table),
         reference_strength=table.get("reference_strength", float, 1.0),
+        ip_adapter=table.get("ip_adapter", str, ""),
+        ip_adapter_scale=table.get("ip_adapter_scale", float, DEFAULT_IP_ADAPTER_SCALE),
     )
 
 
@@ -510,6 +515,10 @@ def _character_items(character: CharacterSpec) -> Iterable[tuple[str, Any]]:
         yield "reference_image", character.reference_image.as_posix()
     if character.reference_strength != 1.0:
         yield "reference_strength", character.reference_strength
+    if character.ip_adapter:
+        yield "ip_adapter", character.ip_adapter
+    if character.ip_adapter_scale != DEFAULT_IP_ADAPTER_SCALE:
+        yield "ip_adapter_scale", character.ip_adapter_scale
     if character.identity_framings:
         yield "identity_framings", list(character.identity_framings)
 

@@ -16,6 +16,7 @@ from storyboard_app.engine.models.catalogue import (
 )
 from storyboard_app.engine.motion.sources import resolve_component
 from storyboard_app.engine.transitions.motion_model import MotionSources
+from storyboard_app.project.ip_adapters import IP_ADAPTER_KINDS
 
 PICKLES = ("x.bin", "x.ckpt", "x.pt", "x.pth", "x.pkl", "models/image_encoder/pytorch_model.bin")
 
@@ -64,3 +65,14 @@ def test_the_missing_ip_adapter_hint_names_the_entry_not_the_whole_repository(
     assert download_hint("h94/IP-Adapter", "models/image_encoder") == (
         "Download it with `storyboard models download ip-adapter-sd15`."
     )
+
+
+def test_every_ip_adapter_kind_downloads_with_its_catalogue_entry() -> None:
+    for kind in IP_ADAPTER_KINDS:
+        entry = find_entry(kind.catalogue_name)
+        assert entry.repo_id == kind.repo_id
+        assert kind.weights in entry.allow_patterns
+        assert f"{kind.encoder}/config.json" in entry.allow_patterns
+        assert f"{kind.encoder}/model.safetensors" in entry.allow_patterns
+        assert kind.architecture in kind.name and kind.weights.endswith(".safetensors")
+        assert ("plus-face" in kind.name) == ("plus-face" in kind.weights)
