@@ -16,6 +16,7 @@ from storyboard_app import __version__
 from storyboard_app.cli import (
     cache,
     edit_commands,
+    eval,
     export,
     farm,
     lora,
@@ -111,4 +112,5 @@ COMMANDS: list[Callable[[Commands], None]] = [
     cache.register_cache,
     farm.register_farm,
     models.register_models,
+    eval.register_eval,
 ]

@@ -58,7 +58,8 @@ def register_render(commands: Commands) -> None:
     parser.add_argument(
         "--model",
         metavar="SOURCE",
-        help="hub id, diffusers folder or .safetensors file ('tiny' = random test model)",
+        help="hub id, diffusers folder or .safetensors file ('tiny' = random test model, "
+        "'toy' = the bundled toy-world model)",
     )
     parser.add_argument("--steps", type=int, help="denoising steps")
     parser.add_argument("--size", metavar="WxH", help="image size, e.g. 1024x768")

@@ -1,0 +1,1 @@
+"""Evaluations of rendered stories against published benchmarks (ConsiStory+)."""
