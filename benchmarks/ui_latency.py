@@ -12,10 +12,11 @@ everyday use). Panel cards, the inspector, previews and the status bar all
 update live during both.
 
 Usage: ``python benchmarks/ui_latency.py [--steps 20] [--size 256] [--screenshot PATH]
-[--start-page PATH] [--theme light|dark|system]``
+[--mid-render] [--start-page PATH] [--theme light|dark|system]``
 (``--screenshot docs/screenshot.png`` also rerolls panel 2 and saves the README's picture;
-``--theme dark --screenshot docs/screenshot-dark.png --start-page docs/start-page-dark.png``
-the dark ones, the start page listing the project with its thumbnail)
+``--theme dark --mid-render --screenshot docs/screenshot-dark.png --start-page
+docs/start-page-dark.png`` the dark ones: the window half-way through the reroll, and the
+start page listing the project with its thumbnail)
 (offscreen unless ``QT_QPA_PLATFORM`` says otherwise; the tiny model is built in
 a temporary cache unless ``STORYBOARD_CACHE_DIR`` is set). The last line is
 ``worst UI latency during a warm render: X ms``.
@@ -124,7 +125,7 @@ async def run(args: argparse.Namespace, window: MainWindow) -> float:
     await measure_render(window, probe, "first")
     worst = await measure_render(window, probe, "warm")
     if args.screenshot:
-        await take_screenshot(window, args.screenshot)
+        await take_screenshot(window, args.screenshot, args.mid_render)
     if args.start_page:
         window.projects.close()
         await asyncio.sleep(0.5)
@@ -133,15 +134,22 @@ async def run(args: argparse.Namespace, window: MainWindow) -> float:
     return worst
 
 
-async def take_screenshot(window: MainWindow, path: Path) -> None:
-    """Reroll the selected panel once, so the take strip shows a choice, then grab the window."""
+async def take_screenshot(window: MainWindow, path: Path, mid_render: bool = False) -> None:
+    """Reroll the selected panel once, so the take strip shows a choice, then grab the window;
+    ``mid_render``: grab it half-way through the reroll (live preview, status bar wording)."""
     workspace = window.workspace
     assert workspace is not None
     reroll = workspace.render_selected(reroll=True)
+    if mid_render:
+        progress = window.job_status.progress
+        while progress.value() < progress.maximum() // 2 and not (reroll and reroll.done()):
+            await asyncio.sleep(0.05)
+        window.grab().save(str(path))
     if reroll is not None:
         await reroll
-    await asyncio.sleep(1.0)
-    window.grab().save(str(path))
+    if not mid_render:
+        await asyncio.sleep(1.0)
+        window.grab().save(str(path))
     print(f"screenshot: {path}")
 
 
@@ -150,6 +158,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, default=256, help="panel size in pixels (square)")
     parser.add_argument("--screenshot", type=Path, help="save the window after the renders")
+    parser.add_argument("--mid-render", action="store_true", help="grab half-way through")
     parser.add_argument("--start-page", type=Path, help="then close the project and save that")
     parser.add_argument("--theme", choices=[str(c) for c in ThemeChoice], default="light")
     args = parser.parse_args()

@@ -51,6 +51,7 @@ class JobStatusBar(QWidget):
         self._steps = StepClock()
         self._project: Path | None = None
         self._numbers: PanelNumbers | None = None
+        self._numbers_read: Mapping[int, int] | None = None
         self._running_id: int | None = None
         self._total: int | None = None
         self._done = 0
@@ -94,6 +95,7 @@ class JobStatusBar(QWidget):
 
     def cancel_running(self) -> None:
         job = self._host.running_job()
+        self._numbers_read = None
         if job is not None:
             self._host.cancel(job.id)
             self._set_label(f"{self.describe(job)}: cancelling…")
@@ -103,6 +105,7 @@ class JobStatusBar(QWidget):
         return describe_job(job, self._panel_numbers(job))
 
     def refresh(self) -> None:
+        self._numbers_read = None
         running = self._host.running_job()
         if running is None or running.id != self._running_id:
             self._job_changed(running)
@@ -141,9 +144,12 @@ class JobStatusBar(QWidget):
         self._show_time()
 
     def _panel_numbers(self, job: Job) -> Mapping[int, int] | None:
+        """Read once per refresh: every job of the queue is named from the same read."""
         if self._numbers is None or job.request.project != self._project:
             return None
-        return self._numbers()
+        if self._numbers_read is None:
+            self._numbers_read = self._numbers()
+        return self._numbers_read
 
     def _fill_queue_menu(self, waiting: list[Job]) -> None:
         self.queue_menu.clear()
