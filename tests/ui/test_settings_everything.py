@@ -120,7 +120,9 @@ def test_all_changes_of_one_dialog_are_one_undo_step(
     dialog.freeu.setChecked(True)
     dialog.style_words.setText("pencil sketch")
     dialog.seed.setText("99")
-    assert dialog.lora_list.add_file(safetensors_file(tmp_path / "ink.safetensors"))
+    with qtbot.waitSignal(dialog.lora_list.file_done, timeout=10_000) as added:
+        dialog.lora_list.add_file(safetensors_file(tmp_path / "ink.safetensors"))
+    assert added.args == [True]
     count = workspace.session.undo_stack.count()
     dialog.accept()
     after = store.settings()
