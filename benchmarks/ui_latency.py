@@ -15,7 +15,7 @@ Usage: ``python benchmarks/ui_latency.py [--steps 20] [--size 256] [--screenshot
 [--mid-render] [--start-page PATH] [--theme light|dark|system]``
 (``--screenshot docs/screenshot.png`` also rerolls panel 2 and saves the README's picture;
 ``--theme dark --mid-render --screenshot docs/screenshot-dark.png --start-page
-docs/start-page-dark.png`` the dark ones: the window half-way through the reroll, and the
+docs/start-page-dark.png`` the dark ones: the window three quarters into the reroll, and the
 start page listing the project with its thumbnail)
 (offscreen unless ``QT_QPA_PLATFORM`` says otherwise; the tiny model is built in
 a temporary cache unless ``STORYBOARD_CACHE_DIR`` is set). The last line is
@@ -136,13 +136,14 @@ async def run(args: argparse.Namespace, window: MainWindow) -> float:
 
 async def take_screenshot(window: MainWindow, path: Path, mid_render: bool = False) -> None:
     """Reroll the selected panel once, so the take strip shows a choice, then grab the window;
-    ``mid_render``: grab it half-way through the reroll (live preview, status bar wording)."""
+    ``mid_render``: grab it three quarters into the reroll (live preview, status bar
+    wording, time left)."""
     workspace = window.workspace
     assert workspace is not None
     reroll = workspace.render_selected(reroll=True)
     if mid_render:
         progress = window.job_status.progress
-        while progress.value() < progress.maximum() // 2 and not (reroll and reroll.done()):
+        while progress.value() < progress.maximum() * 3 // 4 and not (reroll and reroll.done()):
             await asyncio.sleep(0.05)
         window.grab().save(str(path))
     if reroll is not None:
@@ -158,7 +159,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--size", type=int, default=256, help="panel size in pixels (square)")
     parser.add_argument("--screenshot", type=Path, help="save the window after the renders")
-    parser.add_argument("--mid-render", action="store_true", help="grab half-way through")
+    parser.add_argument("--mid-render", action="store_true", help="grab during the reroll")
     parser.add_argument("--start-page", type=Path, help="then close the project and save that")
     parser.add_argument("--theme", choices=[str(c) for c in ThemeChoice], default="light")
     args = parser.parse_args()

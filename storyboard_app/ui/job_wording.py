@@ -69,7 +69,8 @@ def describe_step(progress: StepProgress, total: int | None = None, done: int = 
 
     ``total``: the panels the job renders; ``done``: how many of them are finished.
     When the panels are the story's first ones in order, "Panel 4 of 9"; otherwise
-    the story number and the place in the job, "Panel 7 (2 of 3)".
+    the story number and the place in the job, "Panel 7 (2 of 3)"; a job of only
+    these panels, "Panel 7".
     """
     step = f"step {progress.step}/{progress.steps}"
     if progress.stage == "identity":
@@ -79,7 +80,7 @@ def describe_step(progress: StepProgress, total: int | None = None, done: int = 
         return f"Panel {progress.label}: {step}"
     plural = "s" if len(numbers) > 1 else ""
     shown = number_ranges(numbers)
-    if total is None:
+    if total is None or total == len(numbers):
         return f"Panel{plural} {shown}: {step}"
     first = done + 1
     places = list(range(first, first + len(numbers)))

@@ -35,6 +35,7 @@ def test_steps_read_as_sentences() -> None:
     assert describe_step(step("panel", "7", 3), total=3, done=1) == "Panel 7 (2 of 3): step 3/30"
     assert describe_step(step("panel", "4, 5", 2), total=9, done=3) == "Panels 4–5 of 9: step 2/30"
     assert describe_step(step("panel", "4", 2)) == "Panel 4: step 2/30"
+    assert describe_step(step("panel", "2", 2), total=1) == "Panel 2: step 2/30"
 
 
 def test_jobs_name_their_panels() -> None:
