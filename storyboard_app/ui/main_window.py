@@ -146,6 +146,9 @@ class MainWindow(QMainWindow):
             [CHARACTERS_DOCK_WIDTH, INSPECTOR_DOCK_WIDTH],
             Qt.Orientation.Horizontal,
         )
+        # The timeline is one compact track; the artist can drag it taller.
+        compact = self.timeline_dock.sizeHint().height()
+        self.resizeDocks([self.timeline_dock], [compact], Qt.Orientation.Vertical)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         """Close, after asking whether to cancel this project's render if one is running."""

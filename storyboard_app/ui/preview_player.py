@@ -1,21 +1,28 @@
 """PreviewPlayer: plays the timeline as an animatic, decoding its own frames.
 
 Frames come from the same :class:`TimelineFrames` the MP4 export reads, so the
-preview and the export agree to the frame. They are drawn small (480 pixels
+preview and the export agree to the frame. They are made small (480 pixels
 wide) so that a frame is made well inside one tick of the project frame rate
-on the UI thread. Any edit to the project drops the frame source; the next
-frame shown reads the timeline again from the :class:`TimelineModel` it
-shares with the track, so a change is laid out once for both.
+on the UI thread, and drawn scaled to whatever room the dock gives the
+picture, keeping the aspect ratio and never cropping. Any edit to the project
+drops the frame source; the next frame shown reads the timeline again from the
+:class:`TimelineModel` it shares with the track, so a change is laid out once
+for both.
+
+Playing has a signed rate, as the J/K/L shuttle of an editor: 1 plays forward,
+2, 4 and 8 play faster (frames are skipped, never decoded faster), negative
+rates play backward.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QPixmap
+from PySide6.QtCore import QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -29,6 +36,7 @@ from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.timeline_model import TimelineModel
 
 PREVIEW_WIDTH = 480
+MAX_SHUTTLE = 8
 
 
 def preview_size(width: int, height: int) -> tuple[int, int]:
@@ -36,8 +44,66 @@ def preview_size(width: int, height: int) -> tuple[int, int]:
     return PREVIEW_WIDTH, max(16, round(PREVIEW_WIDTH * height / width / 2) * 2)
 
 
+def fitted(size: QSize, room: QRect) -> QRect:
+    """``size`` scaled to fit inside ``room`` with its aspect kept, centred in it."""
+    scaled = size.scaled(room.size(), Qt.AspectRatioMode.KeepAspectRatio)
+    target = QRect(0, 0, scaled.width(), scaled.height())
+    target.moveCenter(room.center())
+    return target
+
+
+class PreviewPicture(QWidget):
+    """The current frame, as large as the widget allows: letterboxed, never cropped."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._pixmap = QPixmap()
+        self._text = ""
+        self.setMinimumSize(64, 36)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def pixmap(self) -> QPixmap:
+        return self._pixmap
+
+    def text(self) -> str:
+        return self._text
+
+    def setPixmap(self, pixmap: QPixmap) -> None:
+        self._pixmap = pixmap
+        self._text = ""
+        self.update()
+
+    def setText(self, text: str) -> None:
+        self._pixmap = QPixmap()
+        self._text = text
+        self.update()
+
+    def target_rect(self) -> QRect:
+        """Where the frame is drawn: the widget's rectangle at the frame's aspect."""
+        if self._pixmap.isNull():
+            return QRect()
+        return fitted(self._pixmap.size(), self.rect())
+
+    def sizeHint(self) -> QSize:
+        return QSize(160, 90)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#1e1e1e"))
+        if self._pixmap.isNull():
+            painter.setPen(QColor("#aaaaaa"))
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._text)
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        painter.drawPixmap(self.target_rect(), self._pixmap)
+
+
 class PreviewPlayer(QWidget):
-    """Play/pause, a scrub slider and loop over the project's frames."""
+    """Play/pause, shuttle, a scrub slider and loop over the project's frames.
+
+    ``controls`` holds the buttons, slider and time; the timeline dock moves it into
+    its toolbar so the picture gets the dock's whole height.
+    """
 
     frameChanged = Signal(int)
 
@@ -53,16 +119,18 @@ class PreviewPlayer(QWidget):
         self.model = model or TimelineModel(session, self)
         self._frames: TimelineFrames | None = None
         self._frame = 0
+        self._rate = 1
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.step)
-        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        self.picture.setMinimumSize(160, 90)
+        self.picture = PreviewPicture()
         self.play_button = QToolButton(text="Play", checkable=True)
+        self.play_button.setToolTip("Play or pause (Space); J, K and L shuttle")
         self.play_button.toggled.connect(self._on_play_toggled)
         self.loop_box = QCheckBox("Loop")
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.valueChanged.connect(self.seek)
         self.time_label = QLabel()
+        self.controls = QWidget()
         self._lay_out()
         self.model.changed.connect(self.invalidate)
         self.invalidate()
@@ -70,6 +138,11 @@ class PreviewPlayer(QWidget):
     @property
     def frame(self) -> int:
         return self._frame
+
+    @property
+    def rate(self) -> int:
+        """Frames advanced per tick while playing (negative: backward); 0 when stopped."""
+        return self._rate if self.is_playing() else 0
 
     @property
     def frame_count(self) -> int:
@@ -86,21 +159,44 @@ class PreviewPlayer(QWidget):
     def is_playing(self) -> bool:
         return self._timer.isActive()
 
-    def play(self) -> None:
+    def play(self, rate: int = 1) -> None:
+        self._rate = rate
+        if self.play_button.isChecked():
+            self._show_time()
         self.play_button.setChecked(True)
 
     def pause(self) -> None:
         self.play_button.setChecked(False)
 
+    def toggle_play(self) -> None:
+        """Space: pause when playing, otherwise play forward at normal speed."""
+        if self.is_playing():
+            self.pause()
+        else:
+            self.play()
+
+    def shuttle_forward(self) -> None:
+        """L: play forward; pressed again while playing forward, twice as fast (up to 8x)."""
+        rate = self.rate
+        self.play(min(rate * 2, MAX_SHUTTLE) if rate > 0 else 1)
+
+    def shuttle_backward(self) -> None:
+        """J: play backward; pressed again while playing backward, twice as fast."""
+        rate = self.rate
+        self.play(max(rate * 2, -MAX_SHUTTLE) if rate < 0 else -1)
+
     def step(self) -> None:
-        """One tick: the next frame, back to the start when looping, else stop at the end."""
-        following = self._frame + 1
-        if following >= self.frame_count:
-            if not self.loop:
-                self.pause()
-                return
-            following = 0
-        self.seek(following)
+        """One tick: ``rate`` frames on; at either end wrap when looping, else stop there."""
+        following = self._frame + self._rate
+        last = self.frame_count - 1
+        if 0 <= following <= last:
+            self.seek(following)
+            return
+        if self.loop:
+            self.seek(0 if following > last else last)
+            return
+        self.seek(last if following > last else 0)
+        self.pause()
 
     def seek(self, frame: int) -> None:
         count = self.frame_count
@@ -120,6 +216,11 @@ class PreviewPlayer(QWidget):
         self.play_button.setEnabled(count > 0)
         self.seek(self._frame)
 
+    def frame_aspect(self) -> float:
+        """Width over height of the frames played (the panels' render size)."""
+        width, height = preview_size(*self.session.store.settings().render_size())
+        return width / height
+
     def _source(self) -> TimelineFrames | None:
         if self._frames is None:
             settings = self.session.store.settings()
@@ -138,21 +239,37 @@ class PreviewPlayer(QWidget):
             return
         image = qimage_from_array(frames.frame(self._frame))
         self.picture.setPixmap(QPixmap.fromImage(image))
+        self._show_time()
+
+    def _show_time(self) -> None:
+        frames = self._source()
+        if frames is None:
+            return
         rate = frames.frame_rate
-        self.time_label.setText(f"{self._frame / rate:0.2f} / {len(frames) / rate:0.2f} s")
+        text = f"{self._frame / rate:0.2f} / {len(frames) / rate:0.2f} s"
+        if self.is_playing() and self._rate != 1:
+            text += f"  {'◀' if self._rate < 0 else '▶'} {abs(self._rate)}×"
+        self.time_label.setText(text)
 
     def _on_play_toggled(self, playing: bool) -> None:
         self.play_button.setText("Pause" if playing else "Play")
         frames = self._source()
         if not playing or frames is None:
             self._timer.stop()
+            self._rate = 1
+            self._show_time()
             return
-        if self._frame >= len(frames) - 1 and not self.loop:
-            self.seek(0)
+        if not self.loop:
+            if self._rate > 0 and self._frame >= len(frames) - 1:
+                self.seek(0)
+            elif self._rate < 0 and self._frame <= 0:
+                self.seek(len(frames) - 1)
         self._timer.start(round(1000 / frames.frame_rate))
+        self._show_time()
 
     def _lay_out(self) -> None:
-        controls = QHBoxLayout()
+        controls = QHBoxLayout(self.controls)
+        controls.setContentsMargins(0, 0, 0, 0)
         controls.addWidget(self.play_button)
         controls.addWidget(self.slider, 1)
         controls.addWidget(self.time_label)
@@ -160,4 +277,4 @@ class PreviewPlayer(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.picture, 1)
-        layout.addLayout(controls)
+        layout.addWidget(self.controls)

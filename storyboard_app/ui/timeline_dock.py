@@ -7,17 +7,17 @@ replaces the panel, so no player keeps reading a closed project's store.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import QObject, QSize, Qt
+from PySide6.QtGui import QAction, QKeySequence, QResizeEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QHBoxLayout,
     QMainWindow,
     QProgressBar,
-    QSplitter,
     QToolBar,
     QToolButton,
     QVBoxLayout,
@@ -28,13 +28,14 @@ from storyboard_app.project.errors import StoryboardError
 from storyboard_app.ui.camera_dialog import edit_camera_move
 from storyboard_app.ui.preview_player import PreviewPlayer
 from storyboard_app.ui.timeline_model import TimelineModel
-from storyboard_app.ui.timeline_view import TimelineView
+from storyboard_app.ui.timeline_view import SCENE_HEIGHT, TimelineView
 from storyboard_app.ui.workspace import ProjectWorkspace
 
 # Named, not imported: the job module imports the engine (and torch), which the UI
 # must not pull in at start-up; it is loaded the first time a transition is asked for.
 TRANSITION_JOB = "storyboard_app.worker.transition_jobs:TransitionJob"
 DEFAULT_TRANSITION_KIND = "morph"
+PLAYER_CONTROLS_WIDTH = 420
 # What "Generate transition" can make: the store's kind names and how artists read them.
 TRANSITION_CHOICES = (
     ("morph", "Morph (optical flow)"),
@@ -69,16 +70,24 @@ class TransitionProgress(QWidget):
 
 
 class TimelinePanel(QWidget):
-    """Player and track of one open project, kept in step: playing moves the playhead,
-    clicking the ruler seeks, selecting a clip selects its panel in the storyboard."""
+    """Player and track of one open project, kept in step with each other and with the
+    storyboard: playing moves the playhead (the track follows it), clicking the ruler
+    seeks, and the storyboard's selection is the track's (selecting either one selects
+    the other and moves the preview to the panel)."""
 
     def __init__(self, workspace: ProjectWorkspace, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.workspace = workspace
         self.timeline = TimelineModel(workspace.session, self)
         self.player = PreviewPlayer(workspace.session, model=self.timeline)
-        self.track = TimelineView(workspace.session, model=self.timeline)
+        self.track = TimelineView(
+            workspace.session, model=self.timeline, thumbnails=workspace.thumbnails
+        )
         self.toolbar = QToolBar()
+        self.toolbar.setIconSize(QSize(16, 16))
+        self.toolbar.addWidget(self.player.controls)
+        self.player.controls.setMaximumWidth(PLAYER_CONTROLS_WIDTH)
+        self.toolbar.addSeparator()
         self.zoom_in = self._action("Zoom in", QKeySequence.StandardKey.ZoomIn, self.track.zoom_in)
         self.zoom_out = self._action(
             "Zoom out", QKeySequence.StandardKey.ZoomOut, self.track.zoom_out
@@ -95,11 +104,41 @@ class TimelinePanel(QWidget):
         self.progress_action = self.toolbar.addWidget(self.progress)
         self.progress_action.setVisible(False)
         self.job: Any = None
+        self.play_pause = self._key("Play / pause", "Space", self.player.toggle_play)
+        self.shuttle_back = self._key("Play backward (again: faster)", "J", self._shuttle_back)
+        self.stop = self._key("Stop", "K", self.player.pause)
+        self.shuttle_on = self._key("Play forward (again: faster)", "L", self._shuttle_on)
+        self._aspect = self.player.frame_aspect()
         self.player.frameChanged.connect(self.track.set_frame)
         self.track.clipActivated.connect(self._edit_camera_of)
         self.track.frameRequested.connect(self.player.seek)
-        self.track.scene().selectionChanged.connect(self._select_in_storyboard)
+        self.track.clipsSelected.connect(self._select_in_storyboard)
+        workspace.session.settingsChanged.connect(self._on_settings_changed)
+        selection = workspace.storyboard.selectionModel()
+        selection.selectionChanged.connect(self._follow_storyboard)
         self._lay_out()
+        self._follow_storyboard()
+
+    def sizeHint(self) -> QSize:
+        """Compact: the toolbar over one track; the preview is as tall as the track."""
+        toolbar = self.toolbar.sizeHint().height()
+        scrollbar = self.track.horizontalScrollBar().sizeHint().height()
+        return QSize(800, toolbar + int(SCENE_HEIGHT) + scrollbar + 2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_preview()
+
+    def show_panel(self, scene_id: int) -> None:
+        """Move the preview to a panel (unless it is already on it, or playing) and show
+        its clip."""
+        clip = self.timeline.panel_clip(scene_id)
+        if clip is None:
+            return
+        self.track.show_clip(scene_id)
+        playing_it = clip.start_frame <= self.player.frame < clip.end_frame
+        if not self.player.is_playing() and not playing_it:
+            self.player.seek(clip.start_frame)
 
     def current_scene_id(self) -> int | None:
         selected = self.track.selected_scene_ids()
@@ -171,7 +210,7 @@ class TimelinePanel(QWidget):
         self.workspace.session.changed(scenes=True)
 
     def _edit_camera_of(self, scene_id: int) -> None:
-        edit_camera_move(self.workspace.session, scene_id, self)
+        edit_camera_move(self.workspace.session, scene_id, self, self.workspace.thumbnails)
 
     def _action(self, text: str, keys: QKeySequence.StandardKey | None, slot: object) -> QAction:
         action = self.toolbar.addAction(text)
@@ -181,21 +220,59 @@ class TimelinePanel(QWidget):
         action.triggered.connect(slot)
         return action
 
-    def _select_in_storyboard(self) -> None:
-        """Follow a click on a clip; a rebuild of the track clears the selection, ignored."""
-        selected = self.track.selected_scene_ids()
-        if selected:
-            self.workspace.storyboard.select_scenes(selected)
+    def _key(self, text: str, key: str, slot: Callable[[], None]) -> QAction:
+        """A playback key for the whole window, as in editors: Space, J, K, L. A text field
+        with the focus still types the letter (it takes the key before any shortcut)."""
+        action = QAction(text, self)
+        action.setShortcut(QKeySequence(key))
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _shuttle_back(self) -> None:
+        self.player.shuttle_backward()
+
+    def _shuttle_on(self) -> None:
+        self.player.shuttle_forward()
+
+    def _select_in_storyboard(self, scene_ids: list[int]) -> None:
+        """Clips clicked: the storyboard selects them, and its selection comes back here."""
+        self.workspace.storyboard.select_scenes(scene_ids)
+
+    def _follow_storyboard(self, *_changes: object) -> None:
+        """The one place selection crosses over: the storyboard's selection is the track's,
+        and the preview moves to its current panel."""
+        ids = self.workspace.selected_scene_ids()
+        self.track.select_scenes(ids)
+        current = self.workspace.storyboard.current_scene_id()
+        target = current if current in ids else (ids[0] if ids else None)
+        if target is not None:
+            self.show_panel(target)
+
+    def _on_settings_changed(self) -> None:
+        self._aspect = self.player.frame_aspect()
+        self._fit_preview()
+
+    def _fit_preview(self) -> None:
+        """The preview as wide as its height allows at the frames' aspect (at most half the
+        dock), so a taller dock shows a larger picture, never a cropped one."""
+        height = self.body.height()
+        width = min(round(height * self._aspect), max(self.width() // 2, 1))
+        self.player.setFixedWidth(max(width, self.player.picture.minimumWidth()))
 
     def _lay_out(self) -> None:
-        splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.player)
-        splitter.addWidget(self.track)
-        splitter.setStretchFactor(1, 1)
+        self.body = QWidget()
+        row = QHBoxLayout(self.body)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(4)
+        row.addWidget(self.player)
+        row.addWidget(self.track, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
         layout.addWidget(self.toolbar)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.body, 1)
 
 
 class TimelineDock(QDockWidget):

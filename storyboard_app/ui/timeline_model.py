@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import SceneRecord
-from storyboard_app.project.timeline import Timeline, layout
+from storyboard_app.project.timeline import PanelClip, Timeline, layout
 from storyboard_app.ui.project_session import ProjectSession
 
 
@@ -31,6 +31,7 @@ class TimelineModel(QObject):
         self._scenes: list[SceneRecord] = []
         self._media: dict[int, str | None] = {}
         self._timeline: Timeline | None = None
+        self._clips: dict[int, PanelClip] | None = None
         self._stale_scenes: set[int] = set()
         self._reload_all = True
         session.scenesChanged.connect(self.invalidate)
@@ -41,7 +42,15 @@ class TimelineModel(QObject):
         """The timeline as stored now, read at most once per change."""
         if self._timeline is None:
             self._timeline = self._read()
+            self._clips = None
         return self._timeline
+
+    def panel_clip(self, scene_id: int) -> PanelClip | None:
+        """The clip of one panel (None if it is not in the story), looked up, not searched."""
+        timeline = self.timeline()
+        if self._clips is None:
+            self._clips = {clip.scene_id: clip for clip in timeline.panels}
+        return self._clips.get(scene_id)
 
     def invalidate(self) -> None:
         """Panels were added, removed or reordered (or settings changed): read them all."""

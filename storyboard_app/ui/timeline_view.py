@@ -1,36 +1,46 @@
-"""TimelineView: the story as a track of clips beneath the storyboard.
+"""TimelineView: the story as one compact track of clips beneath the storyboard.
 
 The view draws the :class:`TimelineModel` it is given (shared with the
 preview player, so one change lays the story out once), and redraws when the
-model says it changed: panels sit cut to cut, a transition is drawn over the
-cut it overlaps, and one that plays as a cut (failed, stale, not made yet) is
-a hatched mark on the cut. Dragging a panel's right edge only moves the
-drawing until the mouse is released; the new duration then goes through the
-panel edit command, so it is one undo step.
+model says it changed: panels sit cut to cut, each showing its picture, number
+and duration; a transition is drawn over the cut it overlaps, labelled with its
+kind, and one that plays as a cut (failed, stale, not made yet) is a hatched
+mark on the cut. Dragging a panel's right edge only moves the drawing until the
+mouse is released (the clip is drawn above its neighbour, with the duration it
+would get); the new duration then goes through the panel edit command, so it is
+one undo step. While the playhead moves the view scrolls to keep it in sight.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
-from PySide6.QtWidgets import (
-    QGraphicsItem,
-    QGraphicsLineItem,
-    QGraphicsRectItem,
-    QGraphicsScene,
-    QGraphicsSimpleTextItem,
-    QGraphicsView,
-    QWidget,
-)
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtWidgets import QFrame, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QWidget
 
 from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip
 from storyboard_app.ui.commands.timeline import TimelineEditCommand
+from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.timeline_items import (
+    AS_CUT_LOOKS,
+    ClipThumbnails,
+    PanelClipItem,
+    TransitionItem,
+    format_seconds,
+)
 from storyboard_app.ui.timeline_model import TimelineModel
 
-RULER_HEIGHT = 20.0
-TRACK_TOP = RULER_HEIGHT + 4.0
-TRACK_HEIGHT = 56.0
+__all__ = ["AS_CUT_LOOKS", "PanelClipItem", "TimelineView", "TransitionItem", "format_seconds"]
+
+RULER_HEIGHT = 16.0
+TRACK_TOP = RULER_HEIGHT + 2.0
+TRACK_HEIGHT = 52.0
+TRANSITION_HEIGHT = 16.0
+SCENE_HEIGHT = TRACK_TOP + TRACK_HEIGHT + 2.0
 EDGE_GRAB_PX = 6.0
 AS_CUT_MARK_WIDTH = 10.0
 QUARTER_SECOND = 0.25
@@ -39,6 +49,8 @@ MIN_DURATION = 0.04
 DEFAULT_ZOOM = 80.0
 MIN_ZOOM, MAX_ZOOM = 10.0, 800.0
 ZOOM_STEP = 1.25
+CLIP_Z, TRANSITION_Z, AS_CUT_Z, DRAGGED_Z, PLAYHEAD_Z = 0.0, 3.0, 5.0, 7.0, 10.0
+FOLLOW_LEAD = 0.1  # where a followed playhead lands, as a fraction of the visible width
 
 
 def snap_duration(seconds: float, frame_rate: int, pixels_per_second: float) -> float:
@@ -51,75 +63,13 @@ def snap_duration(seconds: float, frame_rate: int, pixels_per_second: float) -> 
     return max(MIN_DURATION, frames / frame_rate)
 
 
-class PanelClipItem(QGraphicsRectItem):
-    """A panel held for its duration; its right edge is the handle that changes it."""
-
-    def __init__(self, clip: PanelClip, rect: QRectF) -> None:
-        super().__init__(rect)
-        self.clip = clip
-        self.setBrush(QBrush(QColor("#4a6fa5")))
-        self.setPen(QPen(QColor("#1f2f46")))
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-        self.show_clip(clip)
-        label = QGraphicsSimpleTextItem(f"{clip.number}", self)
-        label.setBrush(QBrush(Qt.GlobalColor.white))
-        label.setPos(rect.left() + 4, rect.top() + 4)
-
-    def show_clip(self, clip: PanelClip) -> None:
-        """Show a new state of the same panel at the same place (its caption, its picture)."""
-        self.clip = clip
-        self.setToolTip(clip.caption or f"Panel {clip.number}")
-
-    def near_right_edge(self, scene_x: float) -> bool:
-        return abs(scene_x - self.rect().right()) <= EDGE_GRAB_PX
-
-    def set_right(self, x: float) -> None:
-        rect = self.rect()
-        rect.setRight(max(rect.left() + 1, x))
-        self.setRect(rect)
-
-
-# How a transition that plays as a cut is drawn, by status: colour and what the tooltip says.
-AS_CUT_LOOKS = {
-    "failed": ("#c0392b", "failed: plays as a cut until you make it again"),
-    "stale": ("#e67e22", "stale: a panel's picture changed; plays as a cut until remade"),
-    "pending": ("#7f8c8d", "not made yet: plays as a cut"),
-}
-
-
-class TransitionItem(QGraphicsRectItem):
-    """A transition between two panels: a block over the cut it overlaps, or, when it plays
-    as a cut (failed, stale, not made yet), a narrow hatched mark on the cut, so the artist
-    sees that it needs making while the time shown is the time that plays."""
-
-    def __init__(self, clip: TransitionClip, rect: QRectF, *, as_cut: bool = False) -> None:
-        super().__init__(rect)
-        self.clip = clip
-        self.transition_id = clip.transition_id
-        self.kind = clip.kind
-        self.as_cut = as_cut
-        self.status = clip.status if as_cut else "ready"
-        self.stale = as_cut and clip.status == "stale"
-        if as_cut:
-            colour, note = AS_CUT_LOOKS.get(clip.status, AS_CUT_LOOKS["pending"])
-            brush = QBrush(QColor(colour), Qt.BrushStyle.DiagCrossPattern)
-            self.setToolTip(f"{clip.kind} ({note})")
-        else:
-            colour = "#d4a017"
-            brush = QBrush(QColor(212, 160, 23, 170))
-            self.setToolTip(f"{clip.kind}, {clip.frame_count} frames over the cut")
-            label = QGraphicsSimpleTextItem(clip.kind, self)
-            label.setPos(rect.left() + 2, rect.bottom() - 16)
-        self.setBrush(brush)
-        self.setPen(QPen(QColor(colour).darker(), 2 if as_cut else 1))
-
-
 class TimelineView(QGraphicsView):
     """The track: ruler, clips, transitions and playhead, zoomable in pixels per second."""
 
     frameRequested = Signal(int)  # a click on the ruler: the player should seek there
     zoomChanged = Signal(float)
     clipActivated = Signal(int)  # a panel clip double-clicked: edit its camera move
+    clipsSelected = Signal(list)  # scene ids the artist selected here (never echoes)
 
     def __init__(
         self,
@@ -127,23 +77,34 @@ class TimelineView(QGraphicsView):
         parent: QWidget | None = None,
         *,
         model: TimelineModel | None = None,
+        thumbnails: ThumbnailCache | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = session
         self.model = model or TimelineModel(session, self)
+        self.thumbnails = ClipThumbnails(thumbnails, int(TRACK_HEIGHT) - 2, self)
         self.setScene(QGraphicsScene(self))
         self.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         self.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
-        self.setMinimumHeight(int(TRACK_TOP + TRACK_HEIGHT + 24))
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setMinimumHeight(int(SCENE_HEIGHT))
         self._pps = DEFAULT_ZOOM
         self._frame = 0
         self._resizing: PanelClipItem | None = None
+        self._items: dict[int, PanelClipItem] = {}
+        self._by_media: dict[str, list[PanelClipItem]] = {}
+        self._ends: list[int] = []
+        self._wanted: list[int] = []
+        self._quiet = False
         self.timeline = Timeline(24, ())
         self._drawn: tuple[object, ...] | None = None
         self.playhead = QGraphicsLineItem()
         self._refresh_soon = QTimer(self, singleShot=True, interval=0)
         self._refresh_soon.timeout.connect(self.redraw)
         self.model.changed.connect(self._on_model_changed)
+        self.thumbnails.ready.connect(self._on_thumbnail_ready)
+        self.scene().selectionChanged.connect(self._on_selection_changed)
         self.redraw()
 
     @property
@@ -177,41 +138,45 @@ class TimelineView(QGraphicsView):
         self._draw_all(timeline)
 
     def _shape(self, timeline: Timeline) -> tuple[object, ...]:
-        """What the drawing depends on besides each panel's tooltip."""
+        """What the drawing depends on besides what each clip shows."""
         panels = tuple(
             (c.scene_id, c.number, c.start_frame, c.frame_count) for c in timeline.panels
         )
         return (self._pps, timeline.frame_rate, panels, timeline.transitions, timeline.as_cuts)
 
     def _update_clips(self, timeline: Timeline) -> None:
-        clips = {clip.scene_id: clip for clip in timeline.panels}
-        for item in self.panel_items():
-            clip = clips[item.clip.scene_id]
+        for clip in timeline.panels:
+            item = self._items[clip.scene_id]
             if clip != item.clip:
+                self._unindex(item)
                 item.show_clip(clip)
+                self._index(item)
         self.timeline = timeline
 
     def _draw_all(self, timeline: Timeline) -> None:
         """Rebuild every item: clips moved, or the zoom changed."""
         self.timeline = timeline
         self._drawn = self._shape(timeline)
-        scene = self.scene()
-        scene.clear()
-        self._resizing = None
-        width = max(self.x_of_frame(self.timeline.total_frames), 1.0) + 40
-        scene.setSceneRect(0, 0, width, TRACK_TOP + TRACK_HEIGHT + 8)
-        self._draw_ruler(width)
-        for clip in self.timeline.panels:
-            self.scene().addItem(
-                PanelClipItem(clip, self._clip_rect(clip.start_frame, clip.frame_count))
-            )
-        for transition in self.timeline.transitions:
-            self._add_transition(transition)
-        for transition in self.timeline.as_cuts:
-            self._add_as_cut_mark(transition)
-        self.playhead = scene.addLine(0, 0, 0, TRACK_TOP + TRACK_HEIGHT, QPen(QColor("#e74c3c"), 2))
-        self.playhead.setZValue(10)
-        self.set_frame(self._frame)
+        with self._quietly():
+            self.scene().clear()
+            self._items.clear()
+            self._by_media.clear()
+            self._ends = [clip.end_frame for clip in timeline.panels]
+            self._resizing = None
+            width = max(self.x_of_frame(timeline.total_frames), 1.0) + 40
+            self.scene().setSceneRect(0, 0, width, SCENE_HEIGHT)
+            self._draw_ruler(width)
+            for clip in timeline.panels:
+                self._add_clip(clip)
+            for transition in timeline.transitions:
+                self._add_transition(transition)
+            for transition in timeline.as_cuts:
+                self._add_as_cut_mark(transition)
+            pen = QPen(QColor("#e74c3c"), 2)
+            self.playhead = self.scene().addLine(0, 0, 0, TRACK_TOP + TRACK_HEIGHT, pen)
+            self.playhead.setZValue(PLAYHEAD_Z)
+            self._apply_selection(self._wanted)
+        self.set_frame(self._frame, follow=False)
 
     def x_of_frame(self, frame: int) -> float:
         return frame / self.timeline.frame_rate * self._pps
@@ -219,23 +184,53 @@ class TimelineView(QGraphicsView):
     def frame_at_x(self, x: float) -> int:
         return max(0, round(x / self._pps * self.timeline.frame_rate))
 
-    def set_frame(self, frame: int) -> None:
-        """Move the playhead; the player calls this as it plays."""
+    def set_frame(self, frame: int, *, follow: bool = True) -> None:
+        """Move the playhead (the player calls this as it plays) and keep it in sight."""
         self._frame = frame
-        self.playhead.setX(self.x_of_frame(frame))
+        x = self.x_of_frame(frame)
+        self.playhead.setX(x)
+        if follow:
+            self.follow(x)
+
+    def follow(self, x: float) -> None:
+        """Scroll a page on when ``x`` left the visible part, as editors follow a playhead."""
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        if visible.left() <= x <= visible.right() - EDGE_GRAB_PX:
+            return
+        self.horizontalScrollBar().setValue(round(x - visible.width() * FOLLOW_LEAD))
+
+    def show_clip(self, scene_id: int) -> None:
+        """Scroll to a panel's clip unless some of it is in sight."""
+        item = self._items.get(scene_id)
+        if item is None:
+            return
+        left, right = self.visible_span()
+        rect = item.rect()
+        if rect.right() < left or rect.left() > right:
+            self.follow(rect.left())
+
+    def visible_span(self) -> tuple[float, float]:
+        """The scene x range the viewport shows now."""
+        visible = self.mapToScene(self.viewport().rect()).boundingRect()
+        return visible.left(), visible.right()
 
     def panel_items(self) -> list[PanelClipItem]:
-        items = [i for i in self.scene().items() if isinstance(i, PanelClipItem)]
-        return sorted(items, key=lambda item: item.clip.start_frame)
+        return sorted(self._items.values(), key=lambda item: item.clip.start_frame)
 
     def transition_items(self) -> list[TransitionItem]:
         return [i for i in self.scene().items() if isinstance(i, TransitionItem)]
 
     def panel_item(self, scene_id: int) -> PanelClipItem:
-        return next(item for item in self.panel_items() if item.clip.scene_id == scene_id)
+        return self._items[scene_id]
 
     def selected_scene_ids(self) -> list[int]:
         return [item.clip.scene_id for item in self.panel_items() if item.isSelected()]
+
+    def select_scenes(self, scene_ids: Sequence[int]) -> None:
+        """Show ``scene_ids`` selected (the storyboard's selection); says nothing back."""
+        self._wanted = list(scene_ids)
+        with self._quietly():
+            self._apply_selection(self._wanted)
 
     def set_duration(self, scene_id: int, seconds: float) -> bool:
         """Commit a panel duration as one undoable edit."""
@@ -258,6 +253,7 @@ class TimelineView(QGraphicsView):
                 return
             self._resizing = self._edge_at(point)
             if self._resizing is not None:
+                self._resizing.setZValue(DRAGGED_Z)
                 return
         super().mousePressEvent(event)
 
@@ -273,7 +269,8 @@ class TimelineView(QGraphicsView):
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         point = self.mapToScene(event.position().toPoint())
         if self._resizing is not None:
-            self._resizing.set_right(self._snapped_right(self._resizing, point.x()))
+            seconds = self._snapped_seconds(self._resizing, point.x())
+            self._resizing.set_right(self._resizing.rect().left() + seconds * self._pps, seconds)
             return
         edge = self._edge_at(point)
         self.viewport().setCursor(
@@ -298,30 +295,85 @@ class TimelineView(QGraphicsView):
         handler that still holds one of the items a rebuild deletes; bursts coalesce."""
         self._refresh_soon.start()
 
+    def _on_selection_changed(self) -> None:
+        """A click chose clips: say so (an empty selection keeps the storyboard's)."""
+        if self._quiet:
+            return
+        selected = self.selected_scene_ids()
+        if selected:
+            self._wanted = selected
+            self.clipsSelected.emit(selected)
+
+    def _on_thumbnail_ready(self, media: str) -> None:
+        for item in self._by_media.get(media, ()):
+            item.update()
+
+    @contextmanager
+    def _quietly(self) -> Iterator[None]:
+        previous, self._quiet = self._quiet, True
+        try:
+            yield
+        finally:
+            self._quiet = previous
+
+    def _apply_selection(self, scene_ids: Sequence[int]) -> None:
+        wanted = set(scene_ids)
+        for scene_id, item in self._items.items():
+            if item.isSelected() != (scene_id in wanted):
+                item.setSelected(scene_id in wanted)
+
+    def _index(self, item: PanelClipItem) -> None:
+        if item.clip.media is not None:
+            self._by_media.setdefault(item.clip.media, []).append(item)
+
+    def _unindex(self, item: PanelClipItem) -> None:
+        media = item.clip.media
+        if media is not None and item in self._by_media.get(media, ()):
+            self._by_media[media].remove(item)
+
     def _edge_at(self, point: QPointF) -> PanelClipItem | None:
-        for item in self.panel_items():
-            top, bottom = item.rect().top(), item.rect().bottom()
-            if top <= point.y() <= bottom and item.near_right_edge(point.x()):
+        if not TRACK_TOP <= point.y() <= TRACK_TOP + TRACK_HEIGHT:
+            return None
+        frame = self.frame_at_x(point.x())
+        for item in self._items_near(frame):
+            if item.near_right_edge(point.x(), EDGE_GRAB_PX):
                 return item
         return None
+
+    def _items_near(self, frame: int) -> list[PanelClipItem]:
+        """The clips whose right edge is within a few pixels of ``frame``."""
+        slack = self.frame_at_x(EDGE_GRAB_PX) + 1
+        clips = self.timeline.panels
+        first = bisect_left(self._ends, frame - slack)
+        near = []
+        for clip in clips[first:]:
+            if clip.end_frame > frame + slack:
+                break
+            near.append(self._items[clip.scene_id])
+        return near
 
     def _snapped_seconds(self, item: PanelClipItem, x: float) -> float:
         raw = (x - item.rect().left()) / self._pps
         return snap_duration(raw, self.timeline.frame_rate, self._pps)
 
-    def _snapped_right(self, item: PanelClipItem, x: float) -> float:
-        return item.rect().left() + self._snapped_seconds(item, x) * self._pps
-
     def _clip_rect(self, start_frame: int, frame_count: int) -> QRectF:
         left = self.x_of_frame(start_frame)
         return QRectF(left, TRACK_TOP, self.x_of_frame(frame_count), TRACK_HEIGHT)
 
+    def _add_clip(self, clip: PanelClip) -> None:
+        rect = self._clip_rect(clip.start_frame, clip.frame_count)
+        item = PanelClipItem(clip, rect, self.timeline.frame_rate, self.thumbnails)
+        item.setZValue(CLIP_Z)
+        self.scene().addItem(item)
+        self._items[clip.scene_id] = item
+        self._index(item)
+
     def _add_transition(self, clip: TransitionClip) -> None:
         """A playing transition overlaps the cut: drawn over the ends of both panels."""
         rect = self._clip_rect(clip.start_frame, clip.frame_count)
-        rect.adjust(0, TRACK_HEIGHT / 2, 0, 0)
+        rect.setTop(rect.bottom() - TRANSITION_HEIGHT)
         item = TransitionItem(clip, rect)
-        item.setZValue(3)
+        item.setZValue(TRANSITION_Z)
         self.scene().addItem(item)
 
     def _add_as_cut_mark(self, clip: TransitionClip) -> None:
@@ -329,7 +381,7 @@ class TimelineView(QGraphicsView):
         x = self.x_of_frame(clip.cut_frame)
         rect = QRectF(x - AS_CUT_MARK_WIDTH / 2, TRACK_TOP, AS_CUT_MARK_WIDTH, TRACK_HEIGHT)
         item = TransitionItem(clip, rect, as_cut=True)
-        item.setZValue(5)
+        item.setZValue(AS_CUT_Z)
         self.scene().addItem(item)
 
     def _draw_ruler(self, width: float) -> None:
@@ -341,13 +393,15 @@ class TimelineView(QGraphicsView):
         step = QUARTER_SECOND if self._pps >= 60 else 1.0
         ticks = int(width / self._pps / step) + 1
         path = QPainterPath()
+        font = scene.font()
+        font.setPixelSize(9)
         for index in range(ticks):
             seconds = index * step
             x = seconds * self._pps
             whole = abs(seconds - round(seconds)) < 1e-9
-            path.moveTo(x, RULER_HEIGHT - (10 if whole else 4))
+            path.moveTo(x, RULER_HEIGHT - (7 if whole else 3))
             path.lineTo(x, RULER_HEIGHT)
             if whole and (round(seconds) % max(1, round(40 / self._pps)) == 0):
-                label = scene.addSimpleText(f"{round(seconds)}s")
+                label = scene.addSimpleText(f"{round(seconds)}s", font)
                 label.setPos(x + 2, 0)
         scene.addPath(path, QPen(QColor("#888888")))

@@ -148,7 +148,7 @@ def test_set_a_camera_move_from_the_dialog_and_undo(
     dialog.enabled.setChecked(True)
     dialog.end.zoom.setValue(2.0)
     dialog.end.center_x.setValue(0.25)
-    dialog.easing.setCurrentText("linear")
+    dialog.set_easing("linear")
     move = dialog.move()
     assert move == CameraMove(end=Framing(0.25, 0.5, 2.0), easing="linear")
     end_of_panel = build_timeline(session.store).panels[0].end_frame - 1
