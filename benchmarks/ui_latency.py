@@ -12,11 +12,14 @@ everyday use). Panel cards, the inspector, previews and the status bar all
 update live during both.
 
 Usage: ``python benchmarks/ui_latency.py [--steps 20] [--size 256] [--screenshot PATH]
-[--mid-render] [--start-page PATH] [--theme light|dark|system]``
+[--mid-render] [--start-page PATH] [--theme light|dark|system]
+[--timeline-screenshot PATH] [--camera-screenshot PATH]``
 (``--screenshot docs/screenshot.png`` also rerolls panel 2 and saves the README's picture;
 ``--theme dark --mid-render --screenshot docs/screenshot-dark.png --start-page
 docs/start-page-dark.png`` the dark ones: the window three quarters into the reroll, and the
-start page listing the project with its thumbnail)
+start page listing the project with its thumbnail;
+``--timeline-screenshot docs/timeline.png`` and ``--camera-screenshot docs/camera_move.png``
+give panel 3 a camera move and save the timeline dock and the camera move dialog)
 (offscreen unless ``QT_QPA_PLATFORM`` says otherwise; the tiny model is built in
 a temporary cache unless ``STORYBOARD_CACHE_DIR`` is set). The last line is
 ``worst UI latency during a warm render: X ms``.
@@ -41,7 +44,9 @@ import qasync
 from PySide6.QtCore import QElapsedTimer, QSettings, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from storyboard_app.project.camera import CameraMove, Framing
 from storyboard_app.ui.app_settings import AppSettings
+from storyboard_app.ui.camera_dialog import camera_dialog_for, set_camera_move
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.project_files import create_from_script, examples_folder
 from storyboard_app.ui.theme import ThemeChoice, ThemeManager
@@ -126,6 +131,8 @@ async def run(args: argparse.Namespace, window: MainWindow) -> float:
     worst = await measure_render(window, probe, "warm")
     if args.screenshot:
         await take_screenshot(window, args.screenshot, args.mid_render)
+    if args.timeline_screenshot or args.camera_screenshot:
+        await take_timeline_screenshots(window, args.timeline_screenshot, args.camera_screenshot)
     if args.start_page:
         window.projects.close()
         await asyncio.sleep(0.5)
@@ -154,6 +161,39 @@ async def take_screenshot(window: MainWindow, path: Path, mid_render: bool = Fal
     print(f"screenshot: {path}")
 
 
+CAMERA_MOVE = CameraMove(Framing(0.5, 0.5, 1.0), Framing(0.62, 0.4, 2.2), "ease_in_out")
+
+
+async def take_timeline_screenshots(
+    window: MainWindow, timeline: Path | None, camera: Path | None
+) -> None:
+    """Give panel 3 a push-in, then grab the timeline dock and the camera move dialog."""
+    workspace = window.workspace
+    panel = window.timeline_dock.panel
+    assert workspace is not None and panel is not None
+    scene_id = workspace.storyboard_model.scene_ids()[2]
+    set_camera_move(workspace.session, scene_id, CAMERA_MOVE)
+    panel.player.seek(panel.player.frame_count // 3)
+    await asyncio.sleep(1.0)
+    if timeline is not None:
+        window.timeline_dock.grab().save(str(timeline))
+        print(f"screenshot: {timeline}")
+    if camera is None:
+        return
+    dialog = camera_dialog_for(workspace.session, scene_id, window, workspace.thumbnails)
+    dialog.resize(1000, 560)
+    dialog.show()
+    for _ in range(50):
+        if dialog.canvas.has_picture():
+            break
+        await asyncio.sleep(0.1)
+    dialog.preview.show_at(0.6)
+    await asyncio.sleep(0.05)
+    dialog.grab().save(str(camera))
+    dialog.done(0)
+    print(f"screenshot: {camera}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20)
@@ -162,6 +202,8 @@ def main() -> int:
     parser.add_argument("--mid-render", action="store_true", help="grab during the reroll")
     parser.add_argument("--start-page", type=Path, help="then close the project and save that")
     parser.add_argument("--theme", choices=[str(c) for c in ThemeChoice], default="light")
+    parser.add_argument("--timeline-screenshot", type=Path, help="save the timeline dock")
+    parser.add_argument("--camera-screenshot", type=Path, help="save the camera move dialog")
     args = parser.parse_args()
     install_signal_refcount_fix()
     app = QApplication.instance() or QApplication(sys.argv[:1])
