@@ -17,8 +17,16 @@ from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QFrame, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QWidget
 
 from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip
@@ -238,6 +246,13 @@ class TimelineView(QGraphicsView):
             return False
         return self.session.execute(TimelineEditCommand(self.session, scene_id, duration=seconds))
 
+    def changeEvent(self, event: QEvent) -> None:
+        """A new theme: the ruler is drawn again in its colours."""
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            self._drawn = None
+            self._refresh_soon.start()
+        super().changeEvent(event)
+
     def wheelEvent(self, event: QWheelEvent) -> None:
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
             self.zoom_in() if event.angleDelta().y() > 0 else self.zoom_out()
@@ -395,6 +410,7 @@ class TimelineView(QGraphicsView):
         path = QPainterPath()
         font = scene.font()
         font.setPixelSize(9)
+        ink = self.palette().color(QPalette.ColorRole.Text)  # light on the dark theme
         for index in range(ticks):
             seconds = index * step
             x = seconds * self._pps
@@ -403,5 +419,6 @@ class TimelineView(QGraphicsView):
             path.lineTo(x, RULER_HEIGHT)
             if whole and (round(seconds) % max(1, round(40 / self._pps)) == 0):
                 label = scene.addSimpleText(f"{round(seconds)}s", font)
+                label.setBrush(ink)
                 label.setPos(x + 2, 0)
         scene.addPath(path, QPen(QColor("#888888")))

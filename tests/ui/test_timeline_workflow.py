@@ -231,3 +231,23 @@ def test_a_frame_fits_any_room_without_cropping(qtbot: Any, room: QSize) -> None
     assert target.width() == room.width() or target.height() == room.height()
     assert target.width() / target.height() == pytest.approx(480 / 270, 0.05)
     assert fitted(QSize(10, 10), QRect(0, 0, 40, 20)) == QRect(10, 0, 20, 20)
+
+
+def test_the_ruler_is_readable_on_the_dark_theme(qtbot: Any, story_store: ProjectStore) -> None:
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    from storyboard_app.ui.project_session import ProjectSession
+    from storyboard_app.ui.theme import dark_palette
+    from storyboard_app.ui.timeline_view import TimelineView
+
+    view = TimelineView(ProjectSession(story_store))
+    qtbot.addWidget(view)
+
+    def label_lightness() -> int:
+        labels = [i for i in view.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
+        assert labels
+        return min(label.brush().color().lightness() for label in labels)
+
+    assert label_lightness() < 128
+    view.setPalette(dark_palette())
+    qtbot.waitUntil(lambda: label_lightness() > 128)
