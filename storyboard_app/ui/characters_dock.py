@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QColorDialog,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -29,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from storyboard_app.project.characters import check_identity_framings, identity_framings
 from storyboard_app.project.errors import ValidationError
+from storyboard_app.project.ip_adapters import IP_ADAPTER_KINDS, MAX_IP_ADAPTER_SCALE
 from storyboard_app.project.records import CharacterRecord
 from storyboard_app.ui.character_model import ICON_SIZE, CharacterListModel
 from storyboard_app.ui.commands.characters import (
@@ -44,6 +47,8 @@ from storyboard_app.ui.wheel_guard import guard_wheel_in
 UNTAG = "untag"
 KEEP = "keep"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff)"
+ADAPTER_FILTER = "IP-Adapters (*.safetensors)"
+NO_ADAPTER = "None"
 
 
 class NewCharacterDialog(QDialog):
@@ -91,6 +96,21 @@ class CharacterEditor(QWidget):
         self.reference = QLabel("none")
         self.choose_reference = QPushButton("Choose…")
         self.clear_reference = QPushButton("Clear")
+        self.reference_strength = _spin(
+            0.0,
+            1.0,
+            "How much of the picture's features the "
+            "identity shares: 0 ignores it, 1 shares all of it.",
+        )
+        self.ip_adapter = QComboBox()
+        self.ip_adapter.setToolTip(
+            "An IP-Adapter that also reads the reference picture (its weights downloaded with "
+            "`storyboard models download ip-adapter-…`), or a local .safetensors file."
+        )
+        self.choose_ip_adapter = QPushButton("File…")
+        self.ip_adapter_scale = _spin(
+            0.0, MAX_IP_ADAPTER_SCALE, "How strongly the IP-Adapter steers: 0 is off."
+        )
         self._connect()
         self._layout()
         guard_wheel_in(self)
@@ -115,6 +135,7 @@ class CharacterEditor(QWidget):
             self.color.setStyleSheet("")
             self.reference.setText("none")
             self.clear_reference.setEnabled(False)
+            self._show_ip_adapter("")
             return
         if not self.name.hasFocus():
             self.name.setText(character.name)
@@ -126,15 +147,35 @@ class CharacterEditor(QWidget):
         self.color.setStyleSheet(f"background: {character.color}; min-width: 3em;")
         self.reference.setText("picture set" if character.reference_media else "none")
         self.clear_reference.setEnabled(character.reference_media is not None)
+        if not self.reference_strength.hasFocus():
+            self.reference_strength.setValue(character.reference_strength)
+        if not self.ip_adapter_scale.hasFocus():
+            self.ip_adapter_scale.setValue(character.ip_adapter_scale)
+        self._show_ip_adapter(character.ip_adapter)
 
-    def edit(self, **changes: object) -> None:
-        if self._character is None:
-            return
-        current = {k: v for k, v in changes.items() if getattr(self._character, k, ...) != v}
-        if current:
-            self._session.execute(
-                EditCharacterCommand(self._session, self._character.id, **current)
+    def _show_ip_adapter(self, adapter: str) -> None:
+        """The kinds, and the character's local file when it names one."""
+        self.ip_adapter.clear()
+        self.ip_adapter.addItem(NO_ADAPTER, "")
+        for kind in IP_ADAPTER_KINDS:
+            self.ip_adapter.addItem(kind.name, kind.name)
+        if adapter and self.ip_adapter.findData(adapter) < 0:
+            self.ip_adapter.addItem(Path(adapter).name, adapter)
+            self.ip_adapter.setItemData(
+                self.ip_adapter.count() - 1, adapter, Qt.ItemDataRole.ToolTipRole
             )
+        self.ip_adapter.setCurrentIndex(max(0, self.ip_adapter.findData(adapter)))
+
+    def edit(self, **changes: object) -> bool:
+        """Apply the fields that differ as one undoable edit; False if it was refused."""
+        if self._character is None:
+            return False
+        current = {k: v for k, v in changes.items() if getattr(self._character, k, ...) != v}
+        if not current:
+            return True
+        return self._session.execute(
+            EditCharacterCommand(self._session, self._character.id, **current)
+        )
 
     def _connect(self) -> None:
         self.name.editingFinished.connect(lambda: self.edit(name=self.name.text()))
@@ -145,6 +186,16 @@ class CharacterEditor(QWidget):
         self.color.clicked.connect(self._pick_color)
         self.choose_reference.clicked.connect(self._pick_reference)
         self.clear_reference.clicked.connect(self._clear_reference)
+        self.reference_strength.editingFinished.connect(
+            lambda: self.edit(reference_strength=self.reference_strength.value())
+        )
+        self.ip_adapter.activated.connect(
+            lambda _row: self._edit_adapter(self.ip_adapter.currentData())
+        )
+        self.choose_ip_adapter.clicked.connect(self._pick_ip_adapter)
+        self.ip_adapter_scale.editingFinished.connect(
+            lambda: self.edit(ip_adapter_scale=self.ip_adapter_scale.value())
+        )
 
     def _layout(self) -> None:
         reference = QHBoxLayout()
@@ -160,6 +211,12 @@ class CharacterEditor(QWidget):
         form.addRow("Seed", self.seed)
         form.addRow("Colour", self.color)
         form.addRow("Reference", reference)
+        form.addRow("Reference strength", self.reference_strength)
+        adapter = QHBoxLayout()
+        adapter.addWidget(self.ip_adapter, 1)
+        adapter.addWidget(self.choose_ip_adapter)
+        form.addRow("IP-Adapter", adapter)
+        form.addRow("IP-Adapter scale", self.ip_adapter_scale)
 
     def _commit_framings(self, text: str) -> None:
         """One framing per line; the default ones (or none) store as the default."""
@@ -190,6 +247,16 @@ class CharacterEditor(QWidget):
             self._session.execute(
                 EditCharacterCommand(self._session, self._character.id, reference_image=Path(path))
             )
+
+    def _pick_ip_adapter(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "IP-Adapter", "", ADAPTER_FILTER)
+        if path:
+            self._edit_adapter(path)
+
+    def _edit_adapter(self, adapter: str) -> None:
+        """A refused file (not an adapter) is reported by the session; the combo goes back."""
+        if not self.edit(ip_adapter=adapter):
+            self.show_character(self._character)
 
     def _clear_reference(self) -> None:
         if self._character is not None:
@@ -335,3 +402,12 @@ class CharactersPanel(QWidget):
         elif self.model.rowCount():
             self.list.setCurrentIndex(self.model.index(0))
         self._on_current()
+
+
+def _spin(low: float, high: float, tip: str) -> QDoubleSpinBox:
+    spin = QDoubleSpinBox()
+    spin.setRange(low, high)
+    spin.setSingleStep(0.05)
+    spin.setDecimals(2)
+    spin.setToolTip(tip)
+    return spin
