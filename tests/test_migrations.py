@@ -176,3 +176,29 @@ def test_upgrade_from_0011_keeps_captions_as_narration_and_adds_empty_dialogue(
         assert (first.caption, first.dialogue) == ("Rain again.", "")
         store.scenes.update(first.id, dialogue="Mara: Not again!")
         assert store.scenes.at(1).dialogue == "Mara: Not again!"
+
+
+def test_upgrade_from_0013_numbers_takes_per_panel_in_order_made(tmp_path: Path) -> None:
+    folder = tmp_path / "v13.storyboard"
+    database = make_version_0001_project(folder)
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        schema.upgrade(connection, "0013")
+        for take_id, scene_id in ((1, 1), (2, 2), (3, 1), (4, 1)):
+            connection.execute(
+                text(
+                    "INSERT INTO takes (id, scene_id, media, source, model_source, seed, steps, "
+                    "guidance, width, height, scheduler, prompt, negative_prompt, "
+                    "consistency_json, identity_fingerprint, created_at) VALUES "
+                    f"({take_id}, {scene_id}, 't{take_id}.png', 'rendered', 'tiny', {take_id}, "
+                    "20, 6.0, 512, 512, 'euler', 'p', '', '{}', '', '2025-01-01 00:00:00')"
+                )
+            )
+        connection.execute(text("UPDATE scenes SET active_take_id = 3 WHERE id = 1"))
+    engine.dispose()
+    with ProjectStore.open(folder) as store:
+        first, second = store.scenes.list()
+        assert [t.label for t in store.takes.list(first.id)] == ["Take 1", "Take 2", "Take 3"]
+        assert [t.number for t in store.takes.list(second.id)] == [1]
+        assert first.active_take_id == 3 and first.take_picked is False
+        assert first.character_names == ("Mara",), "the cast links survive the migration"

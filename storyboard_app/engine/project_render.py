@@ -50,7 +50,7 @@ from storyboard_app.project.records import (
     TakeRecord,
     lora_signature,
 )
-from storyboard_app.project.render_guard import check_panels_exist
+from storyboard_app.project.render_guard import check_panels_exist, check_prompts
 from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.staleness import INPUTS_KEY, panel_inputs, recorded_loras
@@ -89,6 +89,7 @@ def build_render_request(
     settings = apply_options(store.settings(), options)
     check_model(settings)
     selected = select_scenes(store.scenes.list(), scene_ids)
+    check_prompts(selected)
     characters = {c.name: c for c in store.characters.list()}
     loras = store.loras.list()
     panels = [panel_job(scene, characters, settings, options.reroll, loras) for scene in selected]
@@ -392,18 +393,22 @@ def render_scenes(
     request: RenderRequest,
     on_event: EventSink = lambda event: None,
     is_cancelled: CancelCheck = lambda: False,
+    *,
+    keep_picked: bool = False,
 ) -> list[TakeRecord]:
     """Render ``request`` and store each finished panel as a new, active take.
 
     A reroll's new seed is written to the scene together with its take, so the
     scene's seed always reproduces its newest take; so is what the take was made
-    from (:func:`take_provenance`), whichever process renders it.
+    from (:func:`take_provenance`), whichever process renders it. With
+    ``keep_picked`` a take the artist chose by hand stays active (Re-render All).
     """
     panels = {panel.scene_id: panel for panel in request.panels}
     provenance = take_provenance(store, request)
 
     def store_one(event: PanelRendered) -> TakeRecord | None:
-        return store_take(store, panels[event.scene_id], event, provenance.get(event.scene_id))
+        panel, recorded = panels[event.scene_id], provenance.get(event.scene_id)
+        return store_take(store, panel, event, recorded, keep_picked=keep_picked)
 
     try:
         with TakeWriter(store_one, on_event) as writer:
@@ -437,6 +442,8 @@ def store_take(
     panel: PanelJob,
     event: PanelRendered,
     provenance: dict[str, object] | None = None,
+    *,
+    keep_picked: bool = False,
 ) -> TakeRecord | None:
     """The panel's new take, or None when the panel was deleted while it rendered.
 
@@ -448,7 +455,9 @@ def store_take(
     if provenance:
         params = dataclasses.replace(params, consistency={**params.consistency, **provenance})
     try:
-        return store.takes.add(event.scene_id, event.png, params, scene_seed=panel.seed)
+        return store.takes.add(
+            event.scene_id, event.png, params, scene_seed=panel.seed, keep_picked=keep_picked
+        )
     except NotFoundError:
         _log.warning(
             "Panel %d was deleted while it rendered; its picture was dropped.", panel.number

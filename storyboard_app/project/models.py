@@ -147,6 +147,8 @@ class Scene(Base):
     active_take_id: Mapped[int | None] = mapped_column(
         ForeignKey("takes.id", ondelete="SET NULL", use_alter=True), nullable=True
     )
+    # The artist chose the active take by hand: Re-render All keeps it unless told not to.
+    active_take_picked: Mapped[bool] = mapped_column(Boolean, default=False)
 
     characters: Mapped[list[Character]] = relationship(
         secondary=scene_characters, back_populates="scenes", order_by="Character.position"
@@ -168,6 +170,8 @@ class Take(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     scene_id: Mapped[int] = mapped_column(ForeignKey("scenes.id", ondelete="CASCADE"), index=True)
     media: Mapped[str] = mapped_column(String(100))
+    # Take 1, 2, 3... of its panel, in the order they were made; kept when another is deleted.
+    number: Mapped[int] = mapped_column(Integer, default=0)
     source: Mapped[str] = mapped_column(String(20), default="rendered")
     model_source: Mapped[str] = mapped_column(Text, default="")
     seed: Mapped[int] = mapped_column(Integer, default=0)

@@ -71,6 +71,8 @@ class SceneRecord:
     take_count: int
     camera_move: CameraMove | None = None
     dialogue: str = ""
+    # The artist chose the active take by hand (Re-render All keeps it unless asked).
+    take_picked: bool = False
 
     @property
     def number(self) -> int:
@@ -105,6 +107,13 @@ class TakeRecord:
     media: str
     params: TakeParams
     created_at: datetime
+    # Take 1, 2, 3... of its panel, in the order made; 0 only for a record not yet stored.
+    number: int = 0
+
+    @property
+    def label(self) -> str:
+        """How a take is named everywhere: "Take 3"."""
+        return f"Take {self.number}"
 
 
 @dataclass(frozen=True)

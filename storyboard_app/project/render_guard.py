@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
 from storyboard_app.project.errors import NotFoundError, ValidationError
+from storyboard_app.project.records import SceneRecord
 
 T = TypeVar("T")
 
@@ -61,4 +62,25 @@ def check_panels_exist(existing_ids: Iterable[int], wanted_ids: Sequence[int]) -
         f"{'was' if count == 1 else 'were'} deleted (by another program or window) before "
         "the render started, so nothing was rendered.",
         "Render the panels that are left.",
+    )
+
+
+def blank_prompt(prompt: str) -> bool:
+    """Whether a prompt says nothing to draw (empty, or only the no-characters tag)."""
+    return not [token for token in prompt.replace("[NC]", "").split() if token]
+
+
+def check_prompts(scenes: Iterable[SceneRecord]) -> None:
+    """Refuse to render panels whose Action (prompt) is empty: there is nothing to draw,
+    and the model would make a random picture that looks like a result."""
+    numbers = [scene.number for scene in scenes if blank_prompt(scene.prompt)]
+    if not numbers:
+        return
+    one = len(numbers) == 1
+    listed = ", ".join(str(n) for n in numbers)
+    raise ValidationError(
+        f"Panel{'' if one else 's'} {listed} {'has' if one else 'have'} no Action text yet, "
+        "so there is nothing to render.",
+        "Describe what the picture shows in the Action field of the panel "
+        "(e.g. '[Mara] opens the door'), then render again.",
     )

@@ -23,6 +23,7 @@ from storyboard_app.project.damage import read_stored
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.models import Character, ProjectSettingsRow, Scene, Take, Transition
 from storyboard_app.project.records import SceneRecord
+from storyboard_app.project.render_guard import blank_prompt
 from storyboard_app.project.seeds import check_seed, derive_seed
 from storyboard_app.project.settings import FRAMELESS_KINDS, SHOT_TYPES
 from storyboard_app.project.tags import NO_CHARACTER_TAG, find_tags
@@ -65,12 +66,18 @@ class SceneRepository:
     def add(self, prompt: str, *, position: int | None = None, **fields: Any) -> SceneRecord:
         """Add a panel (at the end unless ``position``); ``fields`` are those of :func:`add_scene`.
 
-        Characters are the union of ``characters`` and the prompt's tags.
+        Characters are the union of ``characters`` and the prompt's tags. An empty
+        prompt is refused unless ``allow_empty_prompt`` (a new panel the artist is
+        about to describe; rendering it is refused until they do).
         """
         with self._store.session() as session:
             return to_record(session, add_scene(session, prompt, position=position, **fields))
 
-    def update(self, scene_id: int, **changes: Any) -> SceneRecord:
+    def update(
+        self, scene_id: int, *, allow_empty_prompt: bool = False, **changes: Any
+    ) -> SceneRecord:
+        """Change fields of a panel; an empty prompt only with ``allow_empty_prompt`` (undo
+        putting back a panel that had none yet)."""
         unknown = set(changes) - EDITABLE_FIELDS
         if unknown:
             raise ValidationError(
@@ -79,7 +86,7 @@ class SceneRepository:
             )
         with self._store.session() as session:
             row = find_scene(session, scene_id)
-            apply_scene_changes(session, row, changes)
+            apply_scene_changes(session, row, changes, allow_empty_prompt)
             return to_record(session, row)
 
     def move(self, scene_id: int, new_position: int) -> list[int]:
@@ -128,6 +135,7 @@ def add_scene(
     seed: int | None = None,
     seed_locked: bool = False,
     camera_move: CameraMove | None = None,
+    allow_empty_prompt: bool = False,
 ) -> Scene:
     count = session.scalar(select(func.count()).select_from(Scene)) or 0
     appending = position is None or position == count
@@ -160,7 +168,7 @@ def add_scene(
         changes["duration"] = duration
     if seed is not None:
         changes["seed"] = seed
-    apply_scene_changes(session, row, changes)
+    apply_scene_changes(session, row, changes, allow_empty_prompt)
     session.add(row)
     if not appending:
         place_among(session, row, position)
@@ -181,11 +189,13 @@ def place_among(session: Session, row: Scene, position: int) -> None:
     relink_transitions(session)
 
 
-def apply_scene_changes(session: Session, row: Scene, changes: dict[str, Any]) -> None:
+def apply_scene_changes(
+    session: Session, row: Scene, changes: dict[str, Any], allow_empty_prompt: bool = False
+) -> None:
     """Validate and apply field changes; tags in a new prompt add their characters."""
     what = f"panel {row.position + 1}"
     if "prompt" in changes:
-        row.prompt = check_prompt(changes["prompt"], what)
+        row.prompt = check_prompt(changes["prompt"], what, allow_empty_prompt)
     if "shot_type" in changes:
         row.shot_type = check_shot_type(changes["shot_type"])
     for field in ("negative_prompt", "caption", "dialogue", "notes"):
@@ -219,9 +229,9 @@ def resolve_characters(session: Session, listed: Iterable[str], prompt: str) -> 
     return sorted(rows, key=lambda c: c.position)
 
 
-def check_prompt(prompt: str, what: str) -> str:
+def check_prompt(prompt: str, what: str, allow_empty: bool = False) -> str:
     prompt = str(prompt).strip()
-    if not [t for t in prompt.replace("[NC]", "").split() if t]:
+    if blank_prompt(prompt) and not allow_empty:
         raise ValidationError(
             f"The prompt of {what} is empty.",
             "Describe what the panel shows, e.g. '[Mara] opens the door'.",
@@ -380,6 +390,7 @@ def to_record(session: Session, row: Scene, take_count: int | None = None) -> Sc
         active_take_id=row.active_take_id,
         take_count=take_count or 0,
         camera_move=read_stored(row, lambda: _stored_camera_move(row), None),
+        take_picked=bool(row.active_take_picked),
     )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from storyboard_app.project.damage import read_stored
@@ -65,11 +65,15 @@ class TakeRepository:
         *,
         make_active: bool = True,
         scene_seed: int | None = None,
+        keep_picked: bool = False,
+        picked: bool = False,
     ) -> TakeRecord:
         """Store a new take of a scene; it becomes the active one unless told otherwise.
 
         ``scene_seed`` (a reroll's new seed) is written to the scene in the same
-        transaction as the take, so the two are never seen apart.
+        transaction as the take, so the two are never seen apart. With
+        ``keep_picked`` a take the artist chose by hand stays active (Re-render
+        All); ``picked`` records the new active take as chosen by hand (an import).
         """
         extension = image_extension(image, "The rendered image")
         with self._store.session() as session:
@@ -80,11 +84,13 @@ class TakeRepository:
             media = self._store.media.put_bytes(image, extension)
             if scene_seed is not None and scene.seed != scene_seed:
                 scene.seed = check_seed(int(scene_seed), f"panel {scene.position + 1}")
-            take = take_row(scene.id, media, params)
+            take = take_row(scene.id, media, params, number=next_number(session, scene.id))
             session.add(take)
             session.flush()
-            if make_active:
+            keep = keep_picked and scene.active_take_picked and scene.active_take_id is not None
+            if make_active and not keep:
                 scene.active_take_id = take.id
+                scene.active_take_picked = picked
             return to_record(take)
 
     def import_image(self, scene_id: int, path: Path, *, make_active: bool = True) -> TakeRecord:
@@ -97,14 +103,16 @@ class TakeRepository:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
         params = TakeParams(width=width, height=height, source="imported", prompt=str(path))
-        return self.add(scene_id, data, params, make_active=make_active)
+        return self.add(scene_id, data, params, make_active=make_active, picked=True)
 
-    def set_active(self, scene_id: int, take_id: int | None) -> None:
+    def set_active(self, scene_id: int, take_id: int | None, *, picked: bool = False) -> None:
+        """Make ``take_id`` the scene's picture; ``picked``: the artist chose it by hand."""
         with self._store.session() as session:
             scene = find_scene(session, scene_id)
             if take_id is not None:
                 check_take_of(scene, find_take(session, take_id))
             scene.active_take_id = take_id
+            scene.active_take_picked = picked and take_id is not None
 
     def delete(self, take_id: int) -> None:
         """Delete a take; if it was active, the newest remaining take becomes active."""
@@ -119,6 +127,7 @@ class TakeRepository:
                     select(Take.id).where(Take.scene_id == scene.id).order_by(Take.id.desc())
                 ).first()
                 scene.active_take_id = remaining
+                scene.active_take_picked = False
 
     def active_image(self, scene_id: int) -> bytes | None:
         """The bytes of a scene's active take, or None when it has none."""
@@ -153,6 +162,12 @@ def take_row(scene_id: int, media: str, params: TakeParams, **columns: Any) -> T
     )
 
 
+def next_number(session: Session, scene_id: int) -> int:
+    """The number a new take of the scene gets: one more than its highest, from 1."""
+    highest = session.scalar(select(func.max(Take.number)).where(Take.scene_id == scene_id))
+    return (highest or 0) + 1
+
+
 def check_take_of(scene: Scene, take: Take) -> None:
     """Refuse to make another panel's take the active one of ``scene``."""
     if take.scene_id == scene.id:
@@ -180,6 +195,7 @@ def to_record(take: Take) -> TakeRecord:
         scene_id=take.scene_id,
         media=take.media,
         created_at=take.created_at,
+        number=take.number,
         params=TakeParams(
             width=take.width,
             height=take.height,

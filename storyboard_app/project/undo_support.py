@@ -101,6 +101,7 @@ def restore_scene(store: ProjectStore, snapshot: SceneSnapshot) -> dict[int, int
         remap = {take.id: _insert_take(session, take) for take in snapshot.takes}
         if record.active_take_id is not None:
             row.active_take_id = remap[record.active_take_id]
+            row.active_take_picked = record.take_picked
         _restore_transitions(session, snapshot.transitions)
     return {old: new for old, new in remap.items() if old != new}
 
@@ -158,13 +159,18 @@ def existing_take(session: Session, take_id: int | None) -> int | None:
     return take_id if take_id is not None and session.get(Take, take_id) is not None else None
 
 
-def restore_take(store: ProjectStore, take: TakeRecord, *, make_active: bool) -> int:
-    """Put a deleted take back (its media file is still in the project); returns its id."""
+def restore_take(
+    store: ProjectStore, take: TakeRecord, *, make_active: bool, picked: bool = False
+) -> int:
+    """Put a deleted take back (its media file is still in the project); returns its id.
+
+    ``picked``: it was the active take because the artist chose it, and is again."""
     with store.session() as session:
         scene = find_scene(session, take.scene_id)
         take_id = _insert_take(session, take)
         if make_active:
             scene.active_take_id = take_id
+            scene.active_take_picked = picked
     return take_id
 
 
@@ -177,6 +183,7 @@ def _insert_take(session: Session, record: TakeRecord) -> int:
         record.params,
         id=record.id if free else None,
         created_at=record.created_at,
+        number=record.number,
     )
     session.add(row)
     session.flush()

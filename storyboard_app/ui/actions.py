@@ -29,12 +29,24 @@ class WindowActions:
         self.undo.setShortcuts(QKeySequence.keyBindings(Key.Undo))
         self.redo = undo_group.createRedoAction(parent, "&Redo")
         self.redo.setShortcuts(QKeySequence.keyBindings(Key.Redo))
-        self.add_panel = self._action("Add &Panel", shortcut="Ctrl+Shift+N")
+        self.add_panel = self._action("&New Panel", shortcut="Ctrl+Shift+N")
+        self.add_panel.setToolTip("Insert a panel after the current one and describe its action.")
+        self.duplicate = self._action("D&uplicate Panels", shortcut="Ctrl+D")
+        self.move_left = self._action("Move Panels &Left", shortcut="Ctrl+Left")
+        self.move_right = self._action("Move Panels Ri&ght", shortcut="Ctrl+Right")
         self.add_character = self._action("Add C&haracter…", shortcut="Ctrl+Shift+K")
         self.delete = self._action("&Delete Panels", Key.Delete, "Del")
         self.settings = self._action("&Settings…", Key.Preferences, "Ctrl+,")
         self.render_selected = self._action("&Render Selected Panels", shortcut="Ctrl+R")
         self.render_all = self._action("Render &All Panels", shortcut="Ctrl+Shift+R")
+        self.render_all.setToolTip(
+            "Render the panels that have no picture yet or whose picture is out of date."
+        )
+        self.rerender_all = self._action("Re-render &Every Panel…")
+        self.rerender_all.setToolTip(
+            "Render every panel again; asks whether takes you picked by hand stay active."
+        )
+        self.compare_takes = self._action("&Compare Takes…", shortcut="Ctrl+T")
         self.render_stale = self._action("Render &Stale Panels", shortcut="Ctrl+Alt+R")
         self.render_stale.setToolTip(
             "Render the panels whose picture is out of date (prompt, cast, seed, a "
@@ -61,13 +73,18 @@ class WindowActions:
             self.import_images,
             self.export,
             self.add_panel,
+            self.duplicate,
+            self.move_left,
+            self.move_right,
             self.add_character,
             self.delete,
             self.settings,
             self.render_selected,
             self.render_all,
             self.render_stale,
+            self.rerender_all,
             self.reroll,
+            self.compare_takes,
             self.build_identities,
         ]
 
@@ -88,13 +105,15 @@ class WindowActions:
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo, self.redo])
         edit_menu.addSeparator()
-        edit_menu.addActions([self.add_panel, self.add_character, self.delete])
+        edit_menu.addActions([self.add_panel, self.duplicate, self.delete])
+        edit_menu.addActions([self.move_left, self.move_right, self.add_character])
         edit_menu.addSeparator()
         edit_menu.addAction(self.settings)
         render_menu = bar.addMenu("&Render")
         render_menu.addActions(
             [self.render_selected, self.render_all, self.render_stale, self.reroll]
         )
+        render_menu.addActions([self.rerender_all, self.compare_takes])
         render_menu.addActions([self.build_identities, self.cancel])
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.reset_layout)

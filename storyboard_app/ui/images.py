@@ -66,9 +66,20 @@ class ThumbnailCache(QObject):
     missing = Signal(str)
     _decoded = Signal(str, object)  # media name, array or None
 
-    def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        store: ProjectStore,
+        parent: QObject | None = None,
+        *,
+        size: int = THUMBNAIL_SIZE,
+        limit: int = CACHE_LIMIT,
+    ) -> None:
+        """``size``: the longest side pictures are shrunk to (never enlarged); ``limit``:
+        how many decoded pictures stay in memory."""
         super().__init__(parent)
         self._store = store
+        self._size = size
+        self._limit = limit
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
         self._missing: set[str] = set()
         self._loading: set[str] = set()
@@ -103,7 +114,7 @@ class ThumbnailCache(QObject):
         def task() -> None:
             lower_thread_priority()
             try:
-                self._decoded.emit(media, decode_thumbnail(path))
+                self._decoded.emit(media, decode_thumbnail(path, self._size))
             except (OSError, ValueError):
                 self._decoded.emit(media, None)
 
@@ -116,6 +127,6 @@ class ThumbnailCache(QObject):
             self.missing.emit(media)
             return
         self._pixmaps[media] = QPixmap.fromImage(qimage_from_array(array))
-        while len(self._pixmaps) > CACHE_LIMIT:
+        while len(self._pixmaps) > self._limit:
             self._pixmaps.popitem(last=False)
         self.ready.emit(media)

@@ -40,6 +40,7 @@ from storyboard_app.ui.take_strip import TakeListModel, TakeStrip
 from storyboard_app.ui.wheel_guard import guard_wheel_in
 
 PREVIEW_SIZE = QSize(380, 280)
+ACTION_HINT = "Describe what the picture shows, e.g. [Mara] opens the door, rain outside"
 
 
 class PanelFields(QWidget):
@@ -53,6 +54,7 @@ class PanelFields(QWidget):
         self._characters = characters
         self._scene: SceneRecord | None = None
         self.prompt = PromptEdit(lines=4)
+        self.prompt.setPlaceholderText(ACTION_HINT)
         self.negative_prompt = PromptEdit(lines=2)
         self.cast = PanelCastModel(characters, self)
         self.cast_view = QListView()
@@ -214,6 +216,11 @@ class PanelInspector(QScrollArea):
 
     def scene_id(self) -> int | None:
         return self._scene_id
+
+    def focus_prompt(self) -> None:
+        """Put the cursor in the panel's Action field: a new panel is described first."""
+        self.fields.prompt.setFocus(Qt.FocusReason.OtherFocusReason)
+        self.ensureWidgetVisible(self.fields.prompt)
 
     def refresh(self) -> None:
         """Read the panel again (after an edit or a render); progress updates do not."""

@@ -9,6 +9,7 @@ page when none is open.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,6 +43,7 @@ from storyboard_app.ui.project_files import (
     proposed_copy,
     read_story_draft,
 )
+from storyboard_app.ui.render_questions import RenderChoice
 from storyboard_app.ui.settings_dialog import SettingsDialog
 from storyboard_app.ui.start_page import StartPage
 from storyboard_app.ui.story_draft_dialog import StoryDraftDialog
@@ -207,6 +209,11 @@ class MainWindow(QMainWindow):
             self._on_workspace(lambda w: w.characters_panel.ask_new_character())
         )
         actions.delete.triggered.connect(self._on_workspace(lambda w: w.delete_selected()))
+        actions.duplicate.triggered.connect(self._on_workspace(lambda w: w.duplicate_selected()))
+        actions.move_left.triggered.connect(self._on_workspace(lambda w: w.move_selected(-1)))
+        actions.move_right.triggered.connect(self._on_workspace(lambda w: w.move_selected(1)))
+        actions.compare_takes.triggered.connect(self._on_workspace(lambda w: w.compare_takes()))
+        actions.rerender_all.triggered.connect(self._ask_rerender_all)
         actions.render_selected.triggered.connect(self._on_workspace(lambda w: w.render_selected()))
         actions.render_all.triggered.connect(self._on_workspace(lambda w: w.render_all()))
         actions.render_stale.triggered.connect(self._on_workspace(lambda w: w.render_stale()))
@@ -229,6 +236,9 @@ class MainWindow(QMainWindow):
         self.projects.statusMessage.connect(self._show_status)
         self.projects.ask_about_render = lambda running, action: (
             render_questions.ask_before_replacing(self, running, action)
+        )
+        self.ask_rerender = lambda panels, picked: render_questions.ask_before_rerendering(
+            self, panels, picked
         )
         self.projects.recentChanged.connect(self._refresh_recent)
         self.messages.actionRequested.connect(self._on_fix_action)
@@ -258,7 +268,7 @@ class MainWindow(QMainWindow):
             self._refresh_recent()
             self.stack.setCurrentWidget(self.start_page)
             return
-        self.editor_layout.addWidget(workspace.storyboard, 1)
+        self.editor_layout.addWidget(workspace.storyboard_pane, 1)
         self.characters_dock.setWidget(workspace.characters_panel)
         self.inspector_dock.setWidget(workspace.inspector)
         if not self._layout_restored:
@@ -272,11 +282,29 @@ class MainWindow(QMainWindow):
         workspace.session.settingsChanged.connect(self._show_title)
         self._show_title()
         self.stack.setCurrentWidget(self.editor)
+        self._chain_tab_order(workspace)
         workspace.storyboard.setFocus()
 
     def _show_title(self) -> None:
         if self.workspace is not None:
             self.setWindowTitle(f"{self.workspace.store.name} — Storyboard {__version__}")
+
+    def _chain_tab_order(self, workspace: ProjectWorkspace) -> None:
+        """Tab goes the way the screen reads: the grid, then the inspector, then the timeline."""
+        regions = [workspace.storyboard_pane, workspace.inspector, self.timeline_dock]
+        chain = [widget for region in regions for widget in tab_stops(region)]
+        for first, second in itertools.pairwise(chain):
+            QWidget.setTabOrder(first, second)
+
+    def _ask_rerender_all(self) -> None:
+        """Re-render every panel, after asking whether hand-picked takes stay active."""
+        workspace = self.workspace
+        if workspace is None:
+            return
+        panels = workspace.storyboard_model.rowCount()
+        choice = self.ask_rerender(panels, workspace.picked_count())
+        if choice is not None:
+            workspace.rerender_all(keep_picked=choice is not RenderChoice.REPLACE_PICKED)
 
     def _show_status(self, text: str) -> None:
         self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
@@ -407,3 +435,16 @@ def panel_numbers_of(workspace: ProjectWorkspace | None) -> tuple[Path | None, P
         return None, None
     store = workspace.store
     return store.folder, lambda: {scene.id: scene.number for scene in store.scenes.list()}
+
+
+def tab_stops(region: QWidget) -> list[QWidget]:
+    """The widgets Tab stops at inside ``region``, in the order they were laid out."""
+    widgets = [region, *region.findChildren(QWidget)]
+    return [
+        widget
+        for widget in widgets
+        if widget.window() is region.window()  # not a combo box's popup list
+        and widget.focusPolicy() & Qt.FocusPolicy.TabFocus
+        and widget.focusProxy() is None
+        and not widget.isHidden()
+    ]

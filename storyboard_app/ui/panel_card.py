@@ -1,16 +1,30 @@
-"""PanelCardDelegate: paints a storyboard panel as a card (picture, number, caption, status)."""
+"""PanelCardDelegate: paints a storyboard panel as a card, at the size the grid's zoom asks.
+
+A card shows the picture (in the project's aspect ratio), the panel number, the
+characters' colour tags, a line with the shot type and duration, the caption
+(when the card is wide enough for text to be read), and a status chip that says
+why a stale panel is stale. Its size comes from :func:`card_size`, so the view
+can lay out 60 panels as 8-up thumbnails or one panel filling the grid.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from storyboard_app.ui.storyboard_model import PanelRole, StatusKind
 
 CARD_SIZE = QSize(220, 200)
-IMAGE_HEIGHT = 124
-MARGIN = 8
+MIN_CARD_WIDTH = 64
+OUTER = 4
+MARGIN = 6
+META_HEIGHT = 16
+CAPTION_HEIGHT = 34
+STATUS_HEIGHT = 18
+# Below this width a card is a thumbnail: picture, number, shot line and status only.
+CAPTION_MIN_WIDTH = 180
+EMPTY_ACTION_HINT = "No action yet: describe what the picture shows"
 STATUS_COLORS = {
     StatusKind.NOT_RENDERED: "#8a8a8a",
     StatusKind.RENDERED: "#3c8d4f",
@@ -22,11 +36,34 @@ STATUS_COLORS = {
 }
 
 
+def text_height(width: int) -> int:
+    """Height of a card's lines under its picture: a thumbnail-sized card has no caption."""
+    height = META_HEIGHT + STATUS_HEIGHT + 8
+    return height + CAPTION_HEIGHT + 2 if width >= CAPTION_MIN_WIDTH else height
+
+
+def card_size(width: int, aspect: float) -> QSize:
+    """The size of a card ``width`` pixels wide whose picture is ``aspect`` (height/width)."""
+    width = max(MIN_CARD_WIDTH, width)
+    image_width = width - 2 * (OUTER + MARGIN)
+    return QSize(width, 2 * (OUTER + MARGIN) + round(image_width * aspect) + text_height(width))
+
+
 class PanelCardDelegate(QStyledItemDelegate):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._size = CARD_SIZE
+
+    def set_card_size(self, size: QSize) -> None:
+        self._size = size
+
+    def card_size(self) -> QSize:
+        return self._size
+
     def sizeHint(
         self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> QSize:
-        return CARD_SIZE
+        return self._size
 
     def paint(
         self,
@@ -35,17 +72,25 @@ class PanelCardDelegate(QStyledItemDelegate):
         index: QModelIndex | QPersistentModelIndex,
     ) -> None:
         painter.save()
-        card = option.rect.adjusted(4, 4, -4, -4)
+        cell = QRect(0, 0, self._size.width(), self._size.height())
+        cell.moveCenter(option.rect.center())
+        card = cell.adjusted(OUTER, OUTER, -OUTER, -OUTER)
         self._paint_frame(painter, option, card)
-        image_rect = QRect(card.left() + MARGIN, card.top() + MARGIN, card.width() - 2 * MARGIN,
-                           IMAGE_HEIGHT)  # fmt: skip
+        inner = card.adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
+        lines = text_height(self._size.width())
+        image_rect = QRect(inner.left(), inner.top(), inner.width(), inner.height() - lines)
         self._paint_image(painter, image_rect, index.data(PanelRole.IMAGE))
         self._paint_number(painter, image_rect, index.data(PanelRole.NUMBER))
         self._paint_tags(painter, image_rect, index.data(PanelRole.COLORS) or [])
-        text_top = image_rect.bottom() + 6
-        caption_rect = QRect(image_rect.left(), text_top, image_rect.width(), 34)
-        self._paint_caption(painter, option, caption_rect, index.data(PanelRole.CAPTION) or "")
-        status_rect = QRect(image_rect.left(), caption_rect.bottom() + 4, image_rect.width(), 18)
+        top = image_rect.bottom() + 5
+        meta_rect = QRect(inner.left(), top, inner.width(), META_HEIGHT)
+        self._paint_meta(painter, option, meta_rect, index.data(PanelRole.META) or "")
+        top = meta_rect.bottom() + 2
+        if self._size.width() >= CAPTION_MIN_WIDTH:
+            caption_rect = QRect(inner.left(), top, inner.width(), CAPTION_HEIGHT)
+            self._paint_caption(painter, option, caption_rect, index)
+            top = caption_rect.bottom() + 3
+        status_rect = QRect(inner.left(), top, inner.width(), STATUS_HEIGHT)
         kind = StatusKind(index.data(PanelRole.STATUS_KIND))
         self._paint_status(painter, status_rect, kind, index.data(PanelRole.STATUS))
         painter.restore()
@@ -54,13 +99,13 @@ class PanelCardDelegate(QStyledItemDelegate):
         palette = option.palette
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(
-            palette.color(QPalette.ColorRole.Highlight) if selected else QColor("#c8c8c8")
-        )
-        fill = palette.color(QPalette.ColorRole.Highlight).lighter(170) if selected else QColor(
-            palette.color(QPalette.ColorRole.Base))  # fmt: skip
-        painter.setBrush(fill)
+        highlight = palette.color(QPalette.ColorRole.Highlight)
+        painter.setPen(highlight if selected else palette.color(QPalette.ColorRole.Mid))
+        base = palette.color(QPalette.ColorRole.Base)
+        painter.setBrush(highlight.lighter(170) if selected and base.lightness() > 128 else base)
         painter.drawRoundedRect(card, 6, 6)
+        if selected:
+            painter.drawRoundedRect(card.adjusted(1, 1, -1, -1), 5, 5)
 
     def _paint_image(self, painter: QPainter, rect: QRect, image: QPixmap | QImage | None) -> None:
         painter.fillRect(rect, QColor("#2b2b2b"))
@@ -71,6 +116,7 @@ class PanelCardDelegate(QStyledItemDelegate):
         size = image.size().scaled(rect.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, size.width(), size.height())
         target.moveCenter(rect.center())
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         if isinstance(image, QImage):
             painter.drawImage(target, image)
         else:
@@ -92,14 +138,34 @@ class PanelCardDelegate(QStyledItemDelegate):
             painter.drawEllipse(QRect(x, rect.top() + 6, 12, 12))
             x -= 16
 
-    def _paint_caption(
+    def _paint_meta(
         self, painter: QPainter, option: QStyleOptionViewItem, rect: QRect, text: str
     ) -> None:
-        painter.setPen(option.palette.color(QPalette.ColorRole.Text))
+        painter.setPen(option.palette.color(QPalette.ColorRole.PlaceholderText))
+        elided = painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, rect.width())
+        painter.drawText(rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, elided)
+
+    def _paint_caption(
+        self,
+        painter: QPainter,
+        option: QStyleOptionViewItem,
+        rect: QRect,
+        index: QModelIndex | QPersistentModelIndex,
+    ) -> None:
+        text = index.data(PanelRole.CAPTION) or ""
+        color = QPalette.ColorRole.Text
+        if not text.strip():
+            # A new panel: a hint where its text will be, never prompt text.
+            text, color = EMPTY_ACTION_HINT, QPalette.ColorRole.PlaceholderText
+            font = QFont(painter.font())
+            font.setItalic(True)
+            painter.setFont(font)
+        painter.setPen(option.palette.color(color))
         flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
         metrics = painter.fontMetrics()
         elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() * 2 - 20)
         painter.drawText(rect, flags, elided)
+        painter.setFont(option.font)
 
     def _paint_status(self, painter: QPainter, rect: QRect, kind: StatusKind, text: str) -> None:
         color = QColor(STATUS_COLORS[kind])

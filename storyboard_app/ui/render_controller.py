@@ -53,15 +53,21 @@ class RenderController(QObject):
         host.panelDone.connect(self._on_panel_done)
         host.jobEnded.connect(self._on_job_ended)
 
-    def submit(self, scene_ids: Sequence[int] | None, *, reroll: bool = False) -> Job | None:
-        """Queue a render (all panels when ``scene_ids`` is None); None if it cannot start."""
+    def submit(
+        self, scene_ids: Sequence[int] | None, *, reroll: bool = False, keep_picked: bool = False
+    ) -> Job | None:
+        """Queue a render (all panels when ``scene_ids`` is None); None if it cannot start.
+
+        ``keep_picked``: takes the artist picked by hand stay active (Re-render Every Panel).
+        """
         if not self._session.store.settings().model_source:
             self.messageRaised.emit(NO_MODEL)
             return None
         if scene_ids is not None and not scene_ids:
             return None
         kind = JobKind.REROLL if reroll else JobKind.RENDER
-        return self._submit(kind, tuple(scene_ids) if scene_ids is not None else None)
+        ids = tuple(scene_ids) if scene_ids is not None else None
+        return self._submit(kind, ids, keep_picked)
 
     def build_identities(self) -> Job | None:
         if not self._session.store.settings().model_source:
@@ -91,10 +97,11 @@ class RenderController(QObject):
         for job_id in list(self._jobs):
             self._host.cancel(job_id)
 
-    def _submit(self, kind: JobKind, scene_ids: tuple[int, ...] | None) -> Job:
-        request = JobRequest(
-            kind, self._session.folder, scene_ids, self._app_settings.engine_options()
-        )
+    def _submit(
+        self, kind: JobKind, scene_ids: tuple[int, ...] | None, keep_picked: bool = False
+    ) -> Job:
+        options = self._app_settings.engine_options()
+        request = JobRequest(kind, self._session.folder, scene_ids, options, keep_picked)
         job = self._host.submit(request)
         self._jobs[job.id] = job
         return job

@@ -19,6 +19,34 @@ class RenderChoice(enum.StrEnum):
     CANCEL = "cancelRenderButton"
     WAIT = "waitForRenderButton"
     BACKGROUND = "keepRenderingButton"
+    KEEP_PICKED = "keepPickedTakesButton"
+    REPLACE_PICKED = "replacePickedTakesButton"
+
+
+def ask_before_rerendering(parent: QWidget, panels: int, picked: int) -> RenderChoice | None:
+    """Re-render Every Panel adds a take to every panel; a take the artist picked by hand
+    stays active unless they say otherwise here. None: do not re-render."""
+    plural = "s" if panels != 1 else ""
+    keep = (RenderChoice.KEEP_PICKED, "Re-render, Keep My Picks")
+    if not picked:
+        return _ask(
+            parent,
+            "Re-render every panel",
+            f"Render all {panels} panel{plural} again?",
+            "Each panel gets a new take that becomes its picture; the old takes are kept.",
+            [(RenderChoice.KEEP_PICKED, f"Re-render {panels} Panel{plural}")],
+            "Don't Re-render",
+        )
+    return _ask(
+        parent,
+        "Re-render every panel",
+        f"Render all {panels} panel{plural} again?",
+        f"You picked the take of {picked} panel{'s' if picked != 1 else ''} by hand. "
+        "Keep those picks (their new takes are added beside them), or let the new "
+        "takes replace them too. No take is deleted either way.",
+        [keep, (RenderChoice.REPLACE_PICKED, "Re-render and Replace My Picks")],
+        "Don't Re-render",
+    )
 
 
 def ask_before_closing(parent: QWidget, running: str) -> bool:

@@ -26,6 +26,7 @@ from PySide6.QtCore import (
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import CharacterRecord, LoraRecord, SceneRecord, TakeRecord
+from storyboard_app.project.render_guard import blank_prompt
 from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.render_status import RenderStatusBook
@@ -44,6 +45,11 @@ class PanelRole(enum.IntEnum):
     STATUS_KIND = enum.auto()
     IMAGE = enum.auto()
     STALE_REASONS = enum.auto()  # list of texts: why the picture is out of date
+    META = enum.auto()  # the shot line: "close-up · 2.0 s"
+    SHOT_TYPE = enum.auto()
+    DURATION = enum.auto()
+    BLANK = enum.auto()  # no Action text yet: the card shows a hint instead
+    TAKE_LABEL = enum.auto()  # "Take 2" (the active take), or "" without one
 
 
 class StatusKind(enum.StrEnum):
@@ -132,9 +138,25 @@ class StoryboardModel(QAbstractListModel):
     def panel(self, row: int) -> PanelRow:
         return self._rows[row]
 
+    def panels_of(self, scene_ids: set[int]) -> list[PanelRow]:
+        """The panels of ``scene_ids`` in story order (no database reads)."""
+        return [row for row in self._rows if row.scene.id in scene_ids]
+
     def stale_scene_ids(self) -> list[int]:
         """The panels whose picture is out of date, in story order: what Render Stale renders."""
         return [row.scene.id for row in self._rows if row.stale]
+
+    def unfinished_scene_ids(self) -> list[int]:
+        """What Render All renders: panels without a picture (or whose file is gone) or stale."""
+        return [
+            row.scene.id
+            for row in self._rows
+            if row.take is None or row.stale or self._thumbnails.is_missing(row.take.media)
+        ]
+
+    def blank_scene_ids(self) -> list[int]:
+        """Panels with no Action text yet: nothing to render until the artist writes one."""
+        return [row.scene.id for row in self._rows if self._blank(row)]
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._rows)
@@ -146,7 +168,10 @@ class StoryboardModel(QAbstractListModel):
         if role in (Qt.ItemDataRole.DisplayRole, PanelRole.CAPTION):
             return row.scene.caption or row.scene.prompt
         if role == Qt.ItemDataRole.ToolTipRole:
-            tip = f"Panel {row.scene.number}: {row.scene.prompt}"
+            action = row.scene.prompt if not self._blank(row) else "(no action yet)"
+            tip = f"Panel {row.scene.number}: {action}\n{self._meta(row)}"
+            if row.take is not None:
+                tip += f" · {row.take.label}"
             if row.stale:
                 tip += f"\nStale: {describe_reasons(row.stale_reasons)}"
             return tip
@@ -163,7 +188,34 @@ class StoryboardModel(QAbstractListModel):
             return str(kind) if role == PanelRole.STATUS_KIND else text
         if role == PanelRole.IMAGE:
             return self._image_of(row)
+        return self._detail(row, role)
+
+    def _detail(self, row: PanelRow, role: int) -> object:
+        if role == PanelRole.META:
+            return self._meta(row)
+        if role == PanelRole.SHOT_TYPE:
+            return row.scene.shot_type
+        if role == PanelRole.DURATION:
+            return row.scene.duration
+        if role == PanelRole.BLANK:
+            return self._blank(row)
+        if role == PanelRole.TAKE_LABEL:
+            return row.take.label if row.take is not None else ""
         return None
+
+    @staticmethod
+    def _meta(row: PanelRow) -> str:
+        seconds = f"{row.scene.duration:.1f} s"
+        return f"{row.scene.shot_type} · {seconds}" if row.scene.shot_type else seconds
+
+    @staticmethod
+    def _blank(row: PanelRow) -> bool:
+        return blank_prompt(row.scene.prompt)
+
+    def aspect(self) -> float:
+        """Height over width of the project's pictures, for the cards' picture area."""
+        width, height = self._settings.render_size()
+        return height / width if width > 0 else 9 / 16
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable

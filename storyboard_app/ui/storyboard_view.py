@@ -1,5 +1,9 @@
 """StoryboardView: the grid of panel cards; drag to reorder, multi-select, selection kept.
 
+The zoom (the slider under the grid, or Ctrl+wheel) sets how many cards share
+a row, from 8-up thumbnails to one panel as large as the grid; cards keep the
+project's aspect ratio, and only the cards on screen load their pictures.
+
 A drop of panels from this storyboard becomes one ``moveRequested(ids, row)``,
 which the workspace turns into one undoable move. Qt's own internal-move
 handling is not used: it moves rows one by one, which would make one undo step
@@ -8,31 +12,47 @@ per panel.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QLabel,
+    QListView,
+    QSlider,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
-from storyboard_app.ui.panel_card import CARD_SIZE, PanelCardDelegate
+from storyboard_app.ui.panel_card import MIN_CARD_WIDTH, PanelCardDelegate, card_size
 from storyboard_app.ui.storyboard_model import StoryboardModel
+
+MAX_COLUMNS = 8
+DEFAULT_COLUMNS = 3
 
 
 class StoryboardView(QListView):
     moveRequested = Signal(list, int)  # scene ids, row to insert before
     currentSceneChanged = Signal(object)  # scene id or None
+    zoomChanged = Signal(int)  # cards per row
 
     def __init__(self, model: StoryboardModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._model = model
         self._kept_selection: list[int] = []
         self._kept_current: int | None = None
+        self._columns = DEFAULT_COLUMNS
+        self._aspect = model.aspect()
+        self._delegate = PanelCardDelegate(self)
         self.setModel(model)
-        self.setItemDelegate(PanelCardDelegate(self))
+        self.setItemDelegate(self._delegate)
         self.setViewMode(QListView.ViewMode.ListMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setUniformItemSizes(True)
-        self.setGridSize(CARD_SIZE)
+        self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.setSpacing(0)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
@@ -41,7 +61,67 @@ class StoryboardView(QListView):
         self.setAccessibleName("Storyboard")
         model.modelAboutToBeReset.connect(self._keep_selection)
         model.modelReset.connect(self._restore_selection)
+        model.modelReset.connect(self._on_settings)
+        model.dataChanged.connect(self._on_settings)
         self.selectionModel().currentChanged.connect(self._on_current)
+        self._fit_cards()
+
+    def columns(self) -> int:
+        """Cards per row: 1 (one large panel) to 8 (thumbnails)."""
+        return self._columns
+
+    def set_columns(self, columns: int) -> None:
+        """Zoom to ``columns`` cards per row; the current panel stays in view."""
+        columns = max(1, min(MAX_COLUMNS, columns))
+        if columns == self._columns:
+            return
+        self._columns = columns
+        self._fit_cards()
+        if self.currentIndex().isValid():
+            self.scrollTo(self.currentIndex())
+        self.zoomChanged.emit(columns)
+
+    def card_size(self) -> QSize:
+        """The size a card is painted at (its cell may be wider: see ``_fit_cards``)."""
+        return self._delegate.card_size()
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        """Ctrl+wheel zooms: forward makes cards larger (fewer per row)."""
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            steps = event.angleDelta().y()
+            if steps:
+                self.set_columns(self._columns + (-1 if steps > 0 else 1))
+            event.accept()
+            return
+        super().wheelEvent(event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit_cards()
+
+    def _fit_cards(self) -> None:
+        """Card size for the zoom: the row split evenly, the card no taller than the grid."""
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        # The scroll bar is counted whether it shows or not: its coming and going
+        # must not change the card size (which could bring it back again).
+        width = self.contentsRect().width() - scrollbar - 2
+        height = self.contentsRect().height() - 2
+        card_width = max(MIN_CARD_WIDTH, width // self._columns)
+        size = card_size(card_width, self._aspect)
+        while size.height() > height and size.width() > MIN_CARD_WIDTH:
+            card_width = max(MIN_CARD_WIDTH, card_width - max(8, (size.height() - height) // 2))
+            size = card_size(card_width, self._aspect)
+        # The cell keeps the row's share: a card shrunk to fit the height stays alone in it.
+        cell = QSize(max(size.width(), width // self._columns), size.height())
+        if size != self.card_size() or cell != self.gridSize():
+            self._delegate.set_card_size(size)
+            self.setGridSize(cell)
+
+    def _on_settings(self) -> None:
+        aspect = self._model.aspect()
+        if aspect != self._aspect:
+            self._aspect = aspect
+            self._fit_cards()
 
     def selected_scene_ids(self) -> list[int]:
         rows = sorted(index.row() for index in self.selectionModel().selectedIndexes())
@@ -108,3 +188,50 @@ class StoryboardView(QListView):
 
     def _on_current(self) -> None:
         self.currentSceneChanged.emit(self.current_scene_id())
+
+
+class StoryboardPane(QWidget):
+    """The grid with its zoom slider underneath (Ctrl+wheel over the grid does the same)."""
+
+    def __init__(self, view: StoryboardView, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.zoom = QSlider(Qt.Orientation.Horizontal)
+        self.zoom.setRange(1, MAX_COLUMNS)
+        self.zoom.setMaximumWidth(220)
+        self.zoom.setAccessibleName("Card size")
+        self.zoom.setToolTip(
+            "Card size: from 8 thumbnails a row to one large panel (Ctrl+wheel over the grid)."
+        )
+        self.zoom_label = QLabel()
+        self.zoom.setValue(self._slider_value(view.columns()))
+        self.zoom.valueChanged.connect(lambda value: view.set_columns(self._columns_of(value)))
+        view.zoomChanged.connect(self._show_zoom)
+        bar = QHBoxLayout()
+        bar.setContentsMargins(4, 0, 4, 0)
+        bar.addStretch(1)
+        bar.addWidget(QLabel("Card size"))
+        bar.addWidget(self.zoom)
+        bar.addWidget(self.zoom_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(view, 1)
+        layout.addLayout(bar)
+        self._show_zoom(view.columns())
+        self.setFocusProxy(view)
+
+    @staticmethod
+    def _slider_value(columns: int) -> int:
+        """Right is larger: the slider runs from 8 per row (left) to 1 (right)."""
+        return MAX_COLUMNS + 1 - columns
+
+    @staticmethod
+    def _columns_of(value: int) -> int:
+        return MAX_COLUMNS + 1 - value
+
+    def _show_zoom(self, columns: int) -> None:
+        self.zoom.blockSignals(True)
+        self.zoom.setValue(self._slider_value(columns))
+        self.zoom.blockSignals(False)
+        self.zoom_label.setText("1 large panel" if columns == 1 else f"{columns} per row")

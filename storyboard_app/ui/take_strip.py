@@ -1,9 +1,12 @@
 """The take strip: a panel's takes side by side, grouped by the settings that differ.
 
 Takes rendered with the same settings except the seed sit in one group; the
-group's header names what sets it apart (e.g. "steps 30 · 1024x768"), each take
-is labelled by what differs within (its seed), and hovering shows every
-setting it was made with. Double-click or "Use take" makes a take active.
+group's header names what sets it apart (e.g. "steps 30 · 1024x768"). Each take
+is labelled by its number in the panel ("Take 3", as everywhere in the app) and
+what differs within the group (its seed); the active one carries a check badge
+and "active" under it ("picked" when the artist chose it by hand). Hovering
+shows every setting it was made with. Double-click or "Use take" makes a take
+active; "Compare…" shows takes side by side at full size.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QListView,
@@ -42,7 +45,8 @@ from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
 
 Index = QModelIndex | QPersistentModelIndex
-TAKE_SIZE = QSize(156, 124)
+TAKE_SIZE = QSize(156, 140)
+ACTIVE_COLOR = "#2a7fd4"
 SETTING_LABELS = {
     "source": "source",
     "model": "model",
@@ -63,6 +67,8 @@ class TakeRole(enum.IntEnum):
     GROUP = enum.auto()
     GROUP_START = enum.auto()
     ACTIVE = enum.auto()
+    NUMBER = enum.auto()
+    STATE = enum.auto()  # "active", "active · picked by hand" or ""
 
 
 def take_settings(take: TakeRecord) -> dict[str, str]:
@@ -117,18 +123,24 @@ def group_takes(takes: Sequence[TakeRecord]) -> list[TakeItem]:
 
 
 def _label(take: TakeRecord, differing: list[str], seeds: Counter[int]) -> str:
-    """What tells a take apart within its group: its seed, or its number when seeds repeat."""
+    """The take's number in its panel, with its seed when seeds tell the takes apart."""
     if take.params.source == "imported":
-        return f"imported #{take.id}"
+        return f"{take.label} · imported"
     if "seed" not in differing:
-        return f"take #{take.id}"
-    label = f"seed {take.params.seed}"
-    return f"{label} #{take.id}" if seeds[take.params.seed] > 1 else label
+        return take.label
+    return f"{take.label} · seed {take.params.seed}"
+
+
+def active_state(active: bool, picked: bool) -> str:
+    """What the strip and the comparison write under the active take."""
+    if not active:
+        return ""
+    return "active · picked by hand" if picked else "active"
 
 
 def settings_tooltip(take: TakeRecord) -> str:
     settings = take_settings(take)
-    lines = [f"Take {take.id}, {take.created_at:%Y-%m-%d %H:%M}"]
+    lines = [f"{take.label} (id {take.id}), {take.created_at:%Y-%m-%d %H:%M}"]
     lines += [f"{SETTING_LABELS[key]}: {value}" for key, value in settings.items()]
     return "\n".join(lines)
 
@@ -146,6 +158,7 @@ class TakeListModel(QAbstractListModel):
         self._thumbnails = thumbnails
         self._scene_id: int | None = None
         self._active: int | None = None
+        self._picked = False
         self._items: list[TakeItem] = []
         session.sceneChanged.connect(self._on_scene_changed)
         session.scenesChanged.connect(self.reload)
@@ -157,18 +170,25 @@ class TakeListModel(QAbstractListModel):
 
     def reload(self) -> None:
         self.beginResetModel()
-        self._items, self._active = [], None
+        self._items, self._active, self._picked = [], None, False
         if self._scene_id is not None:
             try:
                 scene = self._session.store.scenes.get(self._scene_id)
                 self._items = group_takes(self._session.store.takes.list(scene.id))
-                self._active = scene.active_take_id
+                self._active, self._picked = scene.active_take_id, scene.take_picked
             except NotFoundError:
                 self._items = []
         self.endResetModel()
 
     def take_ids(self) -> list[int]:
         return [item.take.id for item in self._items]
+
+    def scene_id(self) -> int | None:
+        return self._scene_id
+
+    def takes(self) -> list[TakeRecord]:
+        """The panel's takes in the strip's order."""
+        return [item.take for item in self._items]
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._items)
@@ -191,6 +211,10 @@ class TakeListModel(QAbstractListModel):
             return item.group_start
         if role == TakeRole.ACTIVE:
             return item.take.id == self._active
+        if role == TakeRole.NUMBER:
+            return item.take.number
+        if role == TakeRole.STATE:
+            return active_state(item.take.id == self._active, self._picked)
         return None
 
     def _on_scene_changed(self, scene_id: int) -> None:
@@ -201,6 +225,23 @@ class TakeListModel(QAbstractListModel):
         for row, item in enumerate(self._items):
             if item.take.media == media:
                 self.dataChanged.emit(self.index(row), self.index(row))
+
+
+def paint_active_mark(painter: QPainter, rect: QRect) -> None:
+    """The active take's mark: a frame and a round check badge in its top-right corner."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(QColor(ACTIVE_COLOR))
+    pen.setWidth(3)
+    painter.setPen(pen)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawRect(rect.adjusted(1, 1, -2, -2))
+    badge = QRect(rect.right() - 24, rect.top() + 4, 20, 20)
+    painter.setPen(QPen(QColor("white"), 2))
+    painter.setBrush(QColor(ACTIVE_COLOR))
+    painter.drawEllipse(badge)
+    painter.drawText(badge, Qt.AlignmentFlag.AlignCenter, "✓")
+    painter.restore()
 
 
 class TakeDelegate(QStyledItemDelegate):
@@ -219,7 +260,7 @@ class TakeDelegate(QStyledItemDelegate):
                 index.data(TakeRole.GROUP), Qt.TextElideMode.ElideRight, rect.width()
             )
             painter.drawText(QRect(rect.left(), rect.top(), rect.width(), 16), 0, header)
-        image_rect = QRect(rect.left(), rect.top() + 18, rect.width(), rect.height() - 40)
+        image_rect = QRect(rect.left(), rect.top() + 18, rect.width(), rect.height() - 56)
         painter.fillRect(image_rect, QColor("#2b2b2b"))
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
@@ -227,16 +268,27 @@ class TakeDelegate(QStyledItemDelegate):
             target = QRect(0, 0, scaled.width(), scaled.height())
             target.moveCenter(image_rect.center())
             painter.drawPixmap(target, scaled)
-        if index.data(TakeRole.ACTIVE):
-            painter.setPen(QColor("#2a7fd4"))
-            painter.drawRect(image_rect.adjusted(0, 0, -1, -1))
-            painter.drawRect(image_rect.adjusted(1, 1, -2, -2))
+        active = bool(index.data(TakeRole.ACTIVE))
+        if active:
+            paint_active_mark(painter, image_rect)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.setPen(option.palette.color(QPalette.ColorRole.Highlight))
             painter.drawRect(rect.adjusted(0, 16, -1, -1))
         painter.setPen(option.palette.color(QPalette.ColorRole.Text))
         label_rect = QRect(rect.left(), image_rect.bottom() + 2, rect.width(), 18)
-        painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, index.data())
+        label = painter.fontMetrics().elidedText(
+            index.data(), Qt.TextElideMode.ElideRight, rect.width()
+        )
+        painter.drawText(label_rect, Qt.AlignmentFlag.AlignCenter, label)
+        if active:
+            state_rect = QRect(rect.left(), label_rect.bottom(), rect.width(), 16)
+            painter.setPen(QColor(ACTIVE_COLOR))
+            font = painter.font()
+            font.setBold(True)
+            painter.setFont(font)
+            painter.drawText(
+                state_rect, Qt.AlignmentFlag.AlignCenter, "✓ " + index.data(TakeRole.STATE)
+            )
         painter.restore()
 
 
@@ -245,6 +297,7 @@ class TakeStrip(QWidget):
 
     activateRequested = Signal(int)
     deleteRequested = Signal(int)
+    compareRequested = Signal(object)  # the take id to start from, or None
 
     def __init__(self, model: TakeListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -260,11 +313,17 @@ class TakeStrip(QWidget):
         self.view.doubleClicked.connect(self._activate_index)
         self.use_button = QPushButton("Use take")
         self.delete_button = QPushButton("Delete take")
+        self.compare_button = QPushButton("Compare…")
+        self.compare_button.setToolTip("Show takes side by side at full size (Ctrl+T).")
         self.use_button.clicked.connect(self._activate_current)
         self.delete_button.clicked.connect(self._delete_current)
+        self.compare_button.clicked.connect(
+            lambda: self.compareRequested.emit(self.current_take_id())
+        )
         buttons = QHBoxLayout()
         buttons.addWidget(self.use_button)
         buttons.addWidget(self.delete_button)
+        buttons.addWidget(self.compare_button)
         buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -304,3 +363,4 @@ class TakeStrip(QWidget):
         has_take = self.current_take_id() is not None
         self.use_button.setEnabled(has_take)
         self.delete_button.setEnabled(has_take)
+        self.compare_button.setEnabled(self.model.rowCount() > 1)

@@ -11,10 +11,11 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import LoraRecord
+from storyboard_app.project.render_guard import check_prompts
 from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.store import ProjectStore
@@ -29,9 +30,10 @@ from storyboard_app.ui.commands.project import (
 from storyboard_app.ui.commands.scenes import (
     AddSceneCommand,
     DeleteScenesCommand,
+    DuplicateScenesCommand,
     MoveScenesCommand,
 )
-from storyboard_app.ui.commands.takes import ImportImagesCommand
+from storyboard_app.ui.commands.takes import ImportImagesCommand, SetActiveTakeCommand
 from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.inspector import PanelInspector
 from storyboard_app.ui.message_bar import UserMessage
@@ -40,11 +42,10 @@ from storyboard_app.ui.project_watcher import ProjectWatcher
 from storyboard_app.ui.render_controller import RenderController
 from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.storyboard_model import StoryboardModel
-from storyboard_app.ui.storyboard_view import StoryboardView
+from storyboard_app.ui.storyboard_view import StoryboardPane, StoryboardView
+from storyboard_app.ui.take_compare import TakeComparison
 from storyboard_app.worker.host import EngineHost
 from storyboard_app.worker.jobs import JobOutcome, JobStatus
-
-NEW_PANEL_PROMPT = "[NC] a new panel: describe what it shows"
 
 
 class ProjectWorkspace(QObject):
@@ -67,6 +68,7 @@ class ProjectWorkspace(QObject):
         self.characters = CharacterListModel(self.session, self.thumbnails, self)
         self.storyboard_model = StoryboardModel(self.session, self.status, self.thumbnails, self)
         self.storyboard = StoryboardView(self.storyboard_model)
+        self.storyboard_pane = StoryboardPane(self.storyboard)
         self.characters_panel = CharactersPanel(self.session, self.characters)
         self.inspector = PanelInspector(self.session, self.characters, self.thumbnails, self.status)
         self.renders = RenderController(self.session, host, app_settings, self)
@@ -74,6 +76,8 @@ class ProjectWorkspace(QObject):
         self.storyboard.currentSceneChanged.connect(self.inspector.show_scene)
         self.storyboard.moveRequested.connect(self.move_panels)
         self.inspector.renderRequested.connect(self._render_from_inspector)
+        self.inspector.takes.compareRequested.connect(self.compare_takes)
+        self.comparison: TakeComparison | None = None
         self.session.errorRaised.connect(self._on_error)
         self.session.errorResolved.connect(
             lambda error: self.messageResolved.emit(UserMessage.from_error(error))
@@ -87,22 +91,56 @@ class ProjectWorkspace(QObject):
     def selected_scene_ids(self) -> list[int]:
         return self.storyboard.selected_scene_ids()
 
-    def add_panel(self, prompt: str = NEW_PANEL_PROMPT) -> int | None:
-        """Add a panel after the current one (at the end when none is current)."""
+    def add_panel(self, prompt: str = "") -> int | None:
+        """Add a panel after the current one (at the end when none is current).
+
+        A new panel's Action is empty, with a hint in its place, and the cursor
+        goes there: the artist describes the panel before anything renders it.
+        """
         current = self.storyboard.current_scene_id()
         position = None
         if current is not None:
             position = self.store.scenes.get(current).position + 1
-        command = AddSceneCommand(self.session, prompt, position)
+        command = AddSceneCommand(self.session, prompt, position, allow_empty_prompt=True)
         if not self.session.execute(command) or command.scene_id is None:
             return None
         self.storyboard.select_scenes([command.scene_id])
+        self.inspector.focus_prompt()
         return command.scene_id
 
-    def delete_selected(self) -> None:
+    def duplicate_selected(self) -> list[int]:
+        """Copy the selected panels right after the last of them; the copies are selected."""
         ids = self.selected_scene_ids()
-        if ids:
-            self.session.execute(DeleteScenesCommand(self.session, ids))
+        if not ids:
+            return []
+        command = DuplicateScenesCommand(self.session, ids)
+        if not self.session.execute(command):
+            return []
+        self.storyboard.select_scenes(command.new_scene_ids)
+        return command.new_scene_ids
+
+    def move_selected(self, step: int) -> None:
+        """Move the selected panels one place left (``step`` -1) or right (+1), as a block."""
+        ids = self.selected_scene_ids()
+        rows = [row for row in map(self.storyboard_model.row_of, ids) if row is not None]
+        if not rows:
+            return
+        target = min(rows) - 1 if step < 0 else max(rows) + 2
+        if 0 <= target <= self.storyboard_model.rowCount():
+            self.move_panels(ids, target)
+
+    def delete_selected(self) -> None:
+        """Delete the selected panels; the panel after them (else before) becomes current."""
+        ids = self.selected_scene_ids()
+        if not ids:
+            return
+        order = self.storyboard_model.scene_ids()
+        rows = [order.index(scene_id) for scene_id in ids if scene_id in order]
+        after = [i for i in order[max(rows) + 1 :] if i not in ids] if rows else []
+        before = [i for i in order[: min(rows)] if i not in ids] if rows else []
+        following = after[0] if after else (before[-1] if before else None)
+        if self.session.execute(DeleteScenesCommand(self.session, ids)) and following:
+            self.storyboard.select_scenes([following])
 
     def move_panels(self, scene_ids: Sequence[int], row: int) -> None:
         command = MoveScenesCommand(self.session, scene_ids, row)
@@ -114,7 +152,47 @@ class ProjectWorkspace(QObject):
         return self.render(ids, reroll=reroll) if ids else None
 
     def render_all(self) -> asyncio.Task[JobOutcome] | None:
-        return self.render(None)
+        """Render the panels that need it: no picture yet (or its file is gone), or stale.
+
+        Panels with no Action text are left out and named; None when nothing needs
+        rendering (Re-render Every Panel renders them all again).
+        """
+        model = self.storyboard_model
+        blank = set(model.blank_scene_ids())
+        wanted = [scene_id for scene_id in model.unfinished_scene_ids() if scene_id not in blank]
+        if blank:
+            self.statusMessage.emit(f"Left out (no action yet): {self._panel_numbers(blank)}.")
+        if not wanted:
+            if not blank:
+                self.statusMessage.emit(
+                    "Every panel's picture is up to date: nothing to render. "
+                    "Re-render Every Panel renders them all again."
+                )
+            return None
+        every = wanted == model.scene_ids()
+        return self.render(None if every else wanted)
+
+    def rerender_all(self, *, keep_picked: bool = True) -> asyncio.Task[JobOutcome] | None:
+        """Render every panel again; with ``keep_picked`` a take picked by hand stays active
+        (the new take is added beside it)."""
+        model = self.storyboard_model
+        blank = set(model.blank_scene_ids())
+        wanted = [scene_id for scene_id in model.scene_ids() if scene_id not in blank]
+        if blank:
+            self.statusMessage.emit(f"Left out (no action yet): {self._panel_numbers(blank)}.")
+        if not wanted:
+            return None
+        return self.render(None if not blank else wanted, keep_picked=keep_picked)
+
+    def picked_count(self) -> int:
+        """How many panels show a take the artist picked by hand (Re-render asks about them)."""
+        model = self.storyboard_model
+        return sum(1 for row in model.panels_of(set(model.scene_ids())) if row.scene.take_picked)
+
+    def _panel_numbers(self, scene_ids: set[int]) -> str:
+        """ "panel 3" or "panels 3, 5": how a list of panels reads in a message."""
+        numbers = [str(row.scene.number) for row in self.storyboard_model.panels_of(scene_ids)]
+        return ("panel " if len(numbers) == 1 else "panels ") + ", ".join(numbers)
 
     def render_stale(self) -> asyncio.Task[JobOutcome] | None:
         """Render exactly the panels whose picture is out of date; None when none is."""
@@ -125,13 +203,16 @@ class ProjectWorkspace(QObject):
         return self.render(ids)
 
     def render(
-        self, scene_ids: Sequence[int] | None, *, reroll: bool = False
+        self, scene_ids: Sequence[int] | None, *, reroll: bool = False, keep_picked: bool = False
     ) -> asyncio.Task[JobOutcome] | None:
         """Queue a render now; the task ends with its outcome, once the panels are stored.
 
-        None when it cannot start (no model configured: the window says why).
+        None when it cannot start (no model configured, or a panel to render has no
+        Action text: the window says why).
         """
-        job = self.renders.submit(scene_ids, reroll=reroll)
+        if not self._check_prompts(scene_ids):
+            return None
+        job = self.renders.submit(scene_ids, reroll=reroll, keep_picked=keep_picked)
         if job is None:
             return None
         return asyncio.ensure_future(self._report(self.renders.outcome(job)))
@@ -143,6 +224,32 @@ class ProjectWorkspace(QObject):
             count = len(outcome.take_ids)
             self.statusMessage.emit(f"Rendered {count} panel{'s' if count != 1 else ''}.")
         return outcome
+
+    def compare_takes(self, start_take_id: int | None = None) -> TakeComparison | None:
+        """Show the current panel's takes side by side (from ``start_take_id``, else the
+        active one); None when the panel has fewer than two takes to compare."""
+        scene_id = self.storyboard.current_scene_id()
+        row = self.storyboard_model.row_of(scene_id) if scene_id is not None else None
+        if scene_id is None or row is None or self.storyboard_model.panel(row).scene.take_count < 2:
+            self.statusMessage.emit("Compare needs a panel with two takes or more: reroll it.")
+            return None
+        if self.comparison is not None:
+            self.comparison.close()
+        dialog = TakeComparison(self.session, scene_id, start_take_id, self.storyboard.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.activateRequested.connect(
+            lambda take_id: self.session.execute(
+                SetActiveTakeCommand(self.session, scene_id, take_id)
+            )
+        )
+        dialog.finished.connect(lambda _result: self._forget_comparison(dialog))
+        self.comparison = dialog
+        dialog.show()
+        return dialog
+
+    def _forget_comparison(self, dialog: TakeComparison) -> None:
+        if self.comparison is dialog:
+            self.comparison = None
 
     def import_images(self, paths: Sequence[Path]) -> None:
         if paths:
@@ -170,17 +277,30 @@ class ProjectWorkspace(QObject):
         """Forget the project: cancel its jobs (unless they are to go on in the background:
         they write to the project themselves), stop thumbnail loading, close the database."""
         self._closed = True
+        if self.comparison is not None:
+            self.comparison.close()
         self.watcher.close()
         if cancel_jobs:
             self.renders.cancel_all()
         self.thumbnails.close()
-        for widget in (self.storyboard, self.characters_panel, self.inspector):
+        for widget in (self.storyboard_pane, self.characters_panel, self.inspector):
             widget.setParent(None)
             widget.deleteLater()
         self.session.close()
 
     def _scene_ids(self) -> list[int]:
         return [scene.id for scene in self.store.scenes.list()]
+
+    def _check_prompts(self, scene_ids: Sequence[int] | None) -> bool:
+        """Refuse, with the fix, to render a panel that has no Action text yet."""
+        model = self.storyboard_model
+        wanted = set(scene_ids) if scene_ids is not None else set(model.scene_ids())
+        try:
+            check_prompts(row.scene for row in model.panels_of(wanted))
+        except StoryboardError as error:
+            self._on_error(error)
+            return False
+        return True
 
     def _render_from_inspector(self, scene_ids: list[int], reroll: bool) -> None:
         self.render(scene_ids, reroll=reroll)

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from storyboard_app.project.records import CharacterRecord, SceneRecord, TakeParams
-from storyboard_app.project.render_guard import DeletedPanels, check_panels_exist
+from storyboard_app.project.render_guard import DeletedPanels, check_panels_exist, check_prompts
 from storyboard_app.project.seeds import derive_seed
 from storyboard_app.project.settings import ProjectSettings
 from storyboard_app.project.staleness import panel_inputs, record_take_inputs
@@ -67,6 +67,7 @@ class FakeEngine:
             if job.scene_ids is not None:
                 check_panels_exist((s.id for s in every), job.scene_ids)
             scenes = [s for s in every if _wanted(s, job.scene_ids)]
+            check_prompts(scenes)
             seeds = {s.id: self._seed_for(s, job.kind) for s in scenes}
             windows = _windows(scenes, settings.consistency.window_size)
             deleted = DeletedPanels()
@@ -77,7 +78,7 @@ class FakeEngine:
                     done = deleted.store(
                         scene.number,
                         lambda s=scene, seed=seed: self._store_take(
-                            store, s, seed, characters, settings
+                            store, s, seed, characters, settings, job.request.keep_picked
                         ),
                     )
                     if done is not None:
@@ -152,6 +153,7 @@ class FakeEngine:
         seed: int,
         characters: dict[str, CharacterRecord],
         settings: ProjectSettings,
+        keep_picked: bool = False,
     ) -> int:
         """Store a finished panel as its new active take, recording what it was made from
         (as read when the job started, like the real engine); the take's id."""
@@ -168,7 +170,7 @@ class FakeEngine:
             negative_prompt=scene.negative_prompt,
             freeu=settings.freeu,
         )
-        take = store.takes.add(scene.id, _png(seed), params)
+        take = store.takes.add(scene.id, _png(seed), params, keep_picked=keep_picked)
         if seed != scene.seed:
             store.scenes.update(scene.id, seed=seed)
         named = [characters[name] for name in scene.character_names if name in characters]

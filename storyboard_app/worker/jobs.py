@@ -62,12 +62,17 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class JobRequest:
-    """What to run. ``scene_ids`` None means every panel of the project."""
+    """What to run. ``scene_ids`` None means every panel of the project.
+
+    ``keep_picked``: a take the artist chose by hand stays the panel's picture
+    (the new take is added beside it), as Re-render All does unless told otherwise.
+    """
 
     kind: JobKind
     project: Path
     scene_ids: tuple[int, ...] | None = None
     options: EngineOptions = field(default_factory=EngineOptions)
+    keep_picked: bool = False
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,10 @@ class TorchEngine:
             request = build_render_request(store, job.scene_ids, render_options)
             renderer = self._renderer_for(request)
             on_event = _TakeReporter(store, reporter)
-            takes = render_scenes(store, renderer, request, on_event, is_cancelled)
+            keep = job.request.keep_picked
+            takes = render_scenes(
+                store, renderer, request, on_event, is_cancelled, keep_picked=keep
+            )
             stored = {take.scene_id for take in takes}
             # Panels deleted elsewhere mid-render were skipped: the artist hears it once.
             raise_for_deleted([p.number for p in request.panels if p.scene_id not in stored])

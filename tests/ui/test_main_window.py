@@ -86,7 +86,8 @@ def test_render_all_reroll_and_switch_takes(qtbot: Any, opened: MainWindow) -> N
     strip = workspace.inspector.takes
     qtbot.waitUntil(lambda: strip.model.rowCount() == 2)
     labels = [strip.model.index(row).data() for row in range(2)]
-    assert all(label.startswith("seed ") for label in labels) and labels[0] != labels[1]
+    assert [label.split(" · seed ")[0] for label in labels] == ["Take 1", "Take 2"]
+    assert labels[0] != labels[1], "seeds tell the takes apart"
 
     first_take = strip.model.take_ids()[0]
     strip.view.setCurrentIndex(strip.model.index(0))

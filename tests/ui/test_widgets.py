@@ -23,7 +23,12 @@ from storyboard_app.ui.take_strip import differing_settings, group_takes, settin
 def take(take_id: int, **params: Any) -> TakeRecord:
     base = TakeParams(width=64, height=64, model_source="tiny", seed=1, steps=30, prompt="p")
     return TakeRecord(
-        take_id, 1, "x.png", dataclasses.replace(base, **params), datetime(2025, 1, 1, tzinfo=UTC)
+        take_id,
+        1,
+        "x.png",
+        dataclasses.replace(base, **params),
+        datetime(2025, 1, 1, tzinfo=UTC),
+        number=take_id,
     )
 
 
@@ -65,12 +70,13 @@ def test_takes_are_grouped_by_the_settings_that_differ() -> None:
     assert differing_settings(takes) == ["steps", "seed"]
     items = group_takes(takes)
     assert [(i.take.id, i.group, i.label, i.group_start) for i in items] == [
-        (1, "steps 30", "seed 5", True),
-        (2, "steps 30", "seed 6", False),
-        (4, "steps 30", "seed 8", False),
-        (3, "steps 50", "seed 7", True),
+        (1, "steps 30", "Take 1 · seed 5", True),
+        (2, "steps 30", "Take 2 · seed 6", False),
+        (4, "steps 30", "Take 4 · seed 8", False),
+        (3, "steps 50", "Take 3 · seed 7", True),
     ]
     assert "model: tiny" in settings_tooltip(takes[0])
+    assert settings_tooltip(takes[0]).startswith("Take 1 (id 1)")
 
 
 def test_takes_differing_only_by_seed_form_one_group() -> None:

@@ -1,15 +1,18 @@
-"""Panel edits: add, change fields, reorder (drag) and delete with their takes."""
+"""Panel edits: add, duplicate, change fields, reorder (drag, Ctrl+arrows) and delete."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import SceneRecord, TransitionRecord
+from storyboard_app.project.scenes import add_scene
 from storyboard_app.project.undo_support import (
     SceneSnapshot,
     reorder_scenes,
@@ -18,7 +21,7 @@ from storyboard_app.project.undo_support import (
     snapshot_scene,
     snapshot_transitions,
 )
-from storyboard_app.ui.commands.base import StoreCommand
+from storyboard_app.ui.commands.base import CompositeCommand, StoreCommand
 from storyboard_app.ui.project_session import ProjectSession
 
 EDIT_SCENE_ID = 1001
@@ -82,7 +85,9 @@ class EditSceneCommand(StoreCommand):
 
     def revert(self) -> None:
         assert self._before is not None
-        self.store.scenes.update(self.scene_id, **self._values(self._before))
+        # Undo may put back a new panel's empty Action: it was the panel's state.
+        values = self._values(self._before)
+        self.store.scenes.update(self.scene_id, allow_empty_prompt=True, **values)
         self.session.changed(scene_ids=[self.scene_id])
 
     def _values(self, record: SceneRecord) -> dict[str, Any]:
@@ -119,6 +124,44 @@ class EditSceneCommand(StoreCommand):
         except StoryboardError:
             return False
         return self._values(now) == self._values(self._before)
+
+
+class DuplicateScenesCommand(CompositeCommand):
+    """Copies of panels (every field, not the takes) as a block right after the last one."""
+
+    def __init__(self, session: ProjectSession, scene_ids: Sequence[int]) -> None:
+        count = len(scene_ids)
+        super().__init__(session, f"Duplicate {count} panel{'s' if count != 1 else ''}")
+        self._ids = list(scene_ids)
+
+    @property
+    def new_scene_ids(self) -> list[int]:
+        added = [part for part in self.parts if isinstance(part, AddSceneCommand)]
+        return [part.scene_id for part in added if part.scene_id is not None]
+
+    def plan(self) -> Iterator[StoreCommand]:
+        if self.parts:
+            yield from list(self.parts)
+            return
+        originals = sorted((self.store.scenes.get(i) for i in self._ids), key=lambda s: s.position)
+        after = originals[-1].position + 1 if originals else None
+        for offset, scene in enumerate(originals):
+            assert after is not None
+            copy = AddSceneCommand(
+                self.session, scene.prompt, after + offset, **copied_fields(scene)
+            )
+            self.parts.append(copy)
+            yield copy
+
+
+def copied_fields(scene: SceneRecord) -> dict[str, Any]:
+    """What a duplicate takes over from ``scene``: every field a new panel can be given."""
+    accepted = set(inspect.signature(add_scene).parameters) - {"session", "prompt", "position"}
+    values = {f.name: getattr(scene, f.name) for f in dataclasses.fields(scene)}
+    values["characters"] = list(scene.character_names)
+    fields = {name: value for name, value in values.items() if name in accepted}
+    fields["allow_empty_prompt"] = True  # a new panel not yet described is copied as it is
+    return fields
 
 
 class DeleteScenesCommand(StoreCommand):

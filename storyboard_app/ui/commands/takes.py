@@ -18,23 +18,40 @@ from storyboard_app.ui.project_session import ProjectSession
 
 
 class SetActiveTakeCommand(StoreCommand):
+    """The artist picks a take by hand: recorded as picked, so Re-render All keeps it.
+
+    A rendered take's seed becomes the panel's seed, so the seed field shows the
+    seed of the picture on screen and Render reproduces it.
+    """
+
     def __init__(self, session: ProjectSession, scene_id: int, take_id: int | None) -> None:
         super().__init__(session, "Choose take")
         self._scene_id = scene_id
         self._take_id = take_id
         self._previous: int | None = None
+        self._previous_picked = False
+        self._previous_seed = 0
 
     def do(self) -> None:
-        self._previous = self.store.scenes.get(self._scene_id).active_take_id
-        self.store.takes.set_active(
-            self._scene_id, self.session.take_aliases.resolve(self._take_id)
-        )
+        scene = self.store.scenes.get(self._scene_id)
+        self._previous, self._previous_picked = scene.active_take_id, scene.take_picked
+        self._previous_seed = scene.seed
+        take_id = self.session.take_aliases.resolve(self._take_id)
+        self.store.takes.set_active(self._scene_id, take_id, picked=True)
+        if take_id is not None:
+            take = self.store.takes.get(take_id)
+            if take.params.source == "rendered" and take.params.seed != scene.seed:
+                self.store.scenes.update(self._scene_id, seed=take.params.seed)
         self.session.changed(scene_ids=[self._scene_id])
 
     def revert(self) -> None:
         self.store.takes.set_active(
-            self._scene_id, self.session.take_aliases.resolve(self._previous)
+            self._scene_id,
+            self.session.take_aliases.resolve(self._previous),
+            picked=self._previous_picked,
         )
+        if self.store.scenes.get(self._scene_id).seed != self._previous_seed:
+            self.store.scenes.update(self._scene_id, seed=self._previous_seed)
         self.session.changed(scene_ids=[self._scene_id])
 
 
@@ -44,18 +61,23 @@ class DeleteTakeCommand(StoreCommand):
         self._take_id = take_id
         self._record: TakeRecord | None = None
         self._was_active = False
+        self._was_picked = False
 
     def do(self) -> None:
         take_id = self.session.take_aliases.resolve(self._take_id)
         assert take_id is not None
         self._record = self.store.takes.get(take_id)
-        self._was_active = self.store.scenes.get(self._record.scene_id).active_take_id == take_id
+        scene = self.store.scenes.get(self._record.scene_id)
+        self._was_active = scene.active_take_id == take_id
+        self._was_picked = self._was_active and scene.take_picked
         self.store.takes.delete(take_id)
         self.session.changed(scene_ids=[self._record.scene_id])
 
     def revert(self) -> None:
         assert self._record is not None
-        restored = restore_take(self.store, self._record, make_active=self._was_active)
+        restored = restore_take(
+            self.store, self._record, make_active=self._was_active, picked=self._was_picked
+        )
         if restored != self._record.id:
             self.session.take_aliases.add({self._record.id: restored})
         self.session.changed(scene_ids=[self._record.scene_id])
@@ -70,14 +92,16 @@ class ImportImageCommand(StoreCommand):
         self._path = path
         self._record: TakeRecord | None = None
         self._previous: int | None = None
+        self._previous_picked = False
 
     def do(self) -> None:
         assert self.scene_id is not None
-        self._previous = self.store.scenes.get(self.scene_id).active_take_id
+        scene = self.store.scenes.get(self.scene_id)
+        self._previous, self._previous_picked = scene.active_take_id, scene.take_picked
         if self._record is None:
             self._record = self.store.takes.import_image(self.scene_id, self._path)
         else:
-            take_id = restore_take(self.store, self._record, make_active=True)
+            take_id = restore_take(self.store, self._record, make_active=True, picked=True)
             if take_id != self._record.id:
                 self.session.take_aliases.add({self._record.id: take_id})
         self.session.changed(scene_ids=[self.scene_id])
@@ -86,7 +110,9 @@ class ImportImageCommand(StoreCommand):
         assert self._record is not None and self.scene_id is not None
         self.store.takes.delete(self.session.take_aliases.resolve(self._record.id) or 0)
         self.store.takes.set_active(
-            self.scene_id, self.session.take_aliases.resolve(self._previous)
+            self.scene_id,
+            self.session.take_aliases.resolve(self._previous),
+            picked=self._previous_picked,
         )
         self.session.changed(scene_ids=[self.scene_id])
 
