@@ -9,7 +9,7 @@ that take the panel's picture, through the same undoable command as the strip.
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QKeySequence, QPixmap, QResizeEvent, QShortcut
+from PySide6.QtGui import QGuiApplication, QKeyEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
     QDialog,
@@ -53,6 +53,9 @@ class TakeTile(QFrame):
         self.state = QLabel()
         self.state.setStyleSheet(f"color: {ACTIVE_COLOR}; font-weight: bold")
         self.use_button = QPushButton()
+        # Arrow keys and Enter belong to the comparison (cycle, use the first take).
+        self.use_button.setAutoDefault(False)
+        self.use_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.use_button.clicked.connect(self._use)
         row = QHBoxLayout()
         row.addWidget(self.label)
@@ -130,13 +133,19 @@ class TakeComparison(QDialog):
         self._images.ready.connect(self._on_image)
         session.sceneChanged.connect(self._on_scene_changed)
         session.scenesChanged.connect(self.reload)
-        for key, step in ((Qt.Key.Key_Right, 1), (Qt.Key.Key_Left, -1)):
-            QShortcut(QKeySequence(key), self, lambda step=step: self.cycle(step))
-        for key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
-            QShortcut(QKeySequence(key), self, self._use_first)
         self.reload()
         self._start = self._index_of(start_take_id if start_take_id is not None else self._active)
         self._show()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        """Left/Right cycle through the takes; Enter uses the first one shown."""
+        key = event.key()
+        if key in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            self.cycle(1 if key == Qt.Key.Key_Right else -1)
+        elif key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._use_first()
+        else:
+            super().keyPressEvent(event)
 
     def shown_take_ids(self) -> list[int]:
         """The takes in the tiles now, left to right and top to bottom."""
