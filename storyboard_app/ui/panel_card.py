@@ -13,6 +13,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
+from storyboard_app.ui.images import THUMBNAIL_SIZE
 from storyboard_app.ui.storyboard_model import PanelRole, StatusKind
 
 CARD_SIZE = QSize(220, 200)
@@ -79,7 +80,9 @@ class PanelCardDelegate(QStyledItemDelegate):
         inner = card.adjusted(MARGIN, MARGIN, -MARGIN, -MARGIN)
         lines = text_height(self._size.width())
         image_rect = QRect(inner.left(), inner.top(), inner.width(), inner.height() - lines)
-        self._paint_image(painter, image_rect, index.data(PanelRole.IMAGE))
+        wide = image_rect.width() > THUMBNAIL_SIZE
+        picture = index.data(PanelRole.LARGE_IMAGE if wide else PanelRole.IMAGE)
+        self._paint_image(painter, image_rect, picture)
         self._paint_number(painter, image_rect, index.data(PanelRole.NUMBER))
         self._paint_tags(painter, image_rect, index.data(PanelRole.COLORS) or [])
         top = image_rect.bottom() + 5

@@ -33,6 +33,8 @@ from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.staleness import StaleReason, describe_reasons, stale_reasons
 
 PANEL_MIME_TYPE = "application/x-storyboard-panels"
+LARGE_SIZE = 1280
+LARGE_LIMIT = 24
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -50,6 +52,7 @@ class PanelRole(enum.IntEnum):
     DURATION = enum.auto()
     BLANK = enum.auto()  # no Action text yet: the card shows a hint instead
     TAKE_LABEL = enum.auto()  # "Take 2" (the active take), or "" without one
+    LARGE_IMAGE = enum.auto()  # the picture for a card wider than a thumbnail
 
 
 class StatusKind(enum.StrEnum):
@@ -86,6 +89,8 @@ class StoryboardModel(QAbstractListModel):
         self._session = session
         self._status = status
         self._thumbnails = thumbnails
+        # Zoomed-in cards get sharper pictures, decoded on their own pool thread.
+        self._large = ThumbnailCache(session.store, self, size=LARGE_SIZE, limit=LARGE_LIMIT)
         self._rows: list[PanelRow] = []
         self._characters: dict[str, CharacterRecord] = {}
         self._settings = session.store.settings()
@@ -97,7 +102,12 @@ class StoryboardModel(QAbstractListModel):
         status.changed.connect(self._on_activity)
         thumbnails.ready.connect(self._on_media)
         thumbnails.missing.connect(self._on_media)
+        self._large.ready.connect(self._on_media)
         self.reload()
+
+    def close(self) -> None:
+        """Stop decoding large pictures (the project is closing)."""
+        self._large.close()
 
     def reload(self) -> None:
         """Read every panel again; same panels in the same order update in place."""
@@ -188,6 +198,8 @@ class StoryboardModel(QAbstractListModel):
             return str(kind) if role == PanelRole.STATUS_KIND else text
         if role == PanelRole.IMAGE:
             return self._image_of(row)
+        if role == PanelRole.LARGE_IMAGE:
+            return self._large_image_of(row)
         return self._detail(row, role)
 
     def _detail(self, row: PanelRow, role: int) -> object:
@@ -292,6 +304,14 @@ class StoryboardModel(QAbstractListModel):
         if row.take is None:
             return None
         return self._thumbnails.pixmap(row.take.media)
+
+    def _large_image_of(self, row: PanelRow) -> object:
+        """The sharper picture once decoded; the thumbnail (or preview) meanwhile."""
+        if row.take is not None and self._status.preview(row.scene.id) is None:
+            large = self._large.pixmap(row.take.media)
+            if large is not None:
+                return large
+        return self._image_of(row)
 
     def _on_activity(self, scene_ids: tuple[int, ...]) -> None:
         for scene_id in scene_ids:

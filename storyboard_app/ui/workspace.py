@@ -283,6 +283,7 @@ class ProjectWorkspace(QObject):
         if cancel_jobs:
             self.renders.cancel_all()
         self.thumbnails.close()
+        self.storyboard_model.close()
         for widget in (self.storyboard_pane, self.characters_panel, self.inspector):
             widget.setParent(None)
             widget.deleteLater()

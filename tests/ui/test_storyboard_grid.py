@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
+from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.ui.images import THUMBNAIL_SIZE
 from storyboard_app.ui.main_window import MainWindow, tab_stops
 from storyboard_app.ui.panel_card import EMPTY_ACTION_HINT
 from storyboard_app.ui.storyboard_model import PanelRole
@@ -240,3 +244,24 @@ def test_tab_goes_from_the_grid_to_the_inspector_to_the_timeline(
             seen.append(region)
         qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
     assert seen[:3] == ["grid", "inspector", "timeline"]
+
+
+def test_one_large_panel_gets_a_sharper_picture_than_the_thumbnails(
+    qtbot: Any, make_window: Any, fake_host: EngineHost, tmp_path: Path
+) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 576), (90, 120, 160)).save(buffer, "PNG")
+    with ProjectStore.create(tmp_path / "big", "big") as store:
+        scene = store.scenes.add("[NC] a wide sea")
+        store.takes.add(scene.id, buffer.getvalue(), TakeParams(width=1024, height=576))
+        folder = store.folder
+    window = make_window(fake_host)
+    window.resize(1400, 900)
+    assert window.open_project(folder)
+    workspace = window.workspace
+    index = workspace.storyboard_model.index(0)
+    qtbot.waitUntil(lambda: index.data(PanelRole.IMAGE) is not None)
+    assert index.data(PanelRole.IMAGE).width() <= THUMBNAIL_SIZE
+    workspace.storyboard.set_columns(1)
+    index.data(PanelRole.LARGE_IMAGE)  # asked for as the large card paints
+    qtbot.waitUntil(lambda: index.data(PanelRole.LARGE_IMAGE).width() > THUMBNAIL_SIZE)
