@@ -211,11 +211,12 @@ def test_unknown_panels_are_refused(project, capsys, command, extra, panel, mess
 def test_takes_lists_ids_seeds_parameters_and_hashes(project, capsys) -> None:
     rows = json.loads(ok(capsys, "takes", project, "1", "--json"))
     assert [(r["id"], r["active"], r["seed"]) for r in rows] == [(1, False, 11), (2, True, 12)]
+    assert [r["number"] for r in rows] == [1, 2]
     assert [r["sha256"] for r in rows] == [hashlib.sha256(b).hexdigest() for b in (RED, BLUE)]
     assert rows[0]["params"]["steps"] == 4 and rows[0]["params"]["width"] == 16
     assert {r["media_status"] for r in rows} == {"ok"}
     table = ok(capsys, "takes", project, "1")
-    assert hashlib.sha256(BLUE).hexdigest() in table
+    assert hashlib.sha256(BLUE).hexdigest() in table and "Take 2" in table
     assert ok(capsys, "takes", project, "4").strip().endswith("(none)")
 
 
@@ -227,9 +228,10 @@ def test_takes_reports_a_missing_image(project, capsys) -> None:
 
 
 def test_use_take_makes_it_active(project, capsys) -> None:
-    assert ok(capsys, "use-take", project, "1", "1") == "Panel 1 now shows take 1.\n"
+    assert ok(capsys, "use-take", project, "1", "1") == "Panel 1 now shows Take 1 (take id 1).\n"
     with opened(project) as store:
         assert store.scenes.at(1).active_take_id == 1
+        assert store.scenes.at(1).take_picked, "a take chosen by hand is recorded as picked"
 
 
 @pytest.mark.parametrize(

@@ -244,7 +244,7 @@ def cmd_takes(args: argparse.Namespace) -> int:
         print_json(rows)
         return EXIT_OK
     print_table(
-        ["id", "active", "seed", "size", "steps", "source", "created", "sha256"],
+        ["take", "id", "active", "seed", "size", "steps", "source", "created", "sha256"],
         [take_row(row) for row in rows],
         max_width=64,
     )
@@ -262,6 +262,7 @@ def take_summary(store: ProjectStore, take: TakeRecord, active: bool) -> dict[st
         media_status = "ok" if take.media.startswith(sha256) else "changed"
     return {
         "id": take.id,
+        "number": take.number,
         "active": active,
         "seed": take.params.seed,
         "created_at": take.created_at.isoformat(),
@@ -276,6 +277,7 @@ def take_row(row: dict[str, Any]) -> list[Any]:
     params = row["params"]
     digest = row["sha256"] if row["media_status"] == "ok" else f"({row['media_status']})"
     return [
+        f"Take {row['number']}",
         row["id"],
         "*" if row["active"] else "",
         row["seed"],
@@ -303,8 +305,10 @@ def cmd_use_take(args: argparse.Namespace) -> int:
     )
     with ProjectStore.open(args.project) as store:
         scene = store.scenes.at(number)
-        store.takes.set_active(scene.id, take_id)
-    print(f"Panel {number} now shows take {take_id}.")
+        # Chosen by hand: Re-render Every Panel in the app keeps it unless told otherwise.
+        store.takes.set_active(scene.id, take_id, picked=True)
+        label = store.takes.get(take_id).label
+    print(f"Panel {number} now shows {label} (take id {take_id}).")
     return EXIT_OK
 
 
