@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 15)]
-    assert schema.head_revision() == "0014"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 16)]
+    assert schema.head_revision() == "0015"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -178,12 +178,12 @@ def test_upgrade_from_0011_keeps_captions_as_narration_and_adds_empty_dialogue(
         assert store.scenes.at(1).dialogue == "Mara: Not again!"
 
 
-def test_upgrade_from_0013_numbers_takes_per_panel_in_order_made(tmp_path: Path) -> None:
-    folder = tmp_path / "v13.storyboard"
+def test_upgrade_from_0014_numbers_takes_per_panel_in_order_made(tmp_path: Path) -> None:
+    folder = tmp_path / "v14.storyboard"
     database = make_version_0001_project(folder)
     engine = create_engine(f"sqlite:///{database}")
     with engine.begin() as connection:
-        schema.upgrade(connection, "0013")
+        schema.upgrade(connection, "0014")
         for take_id, scene_id in ((1, 1), (2, 2), (3, 1), (4, 1)):
             connection.execute(
                 text(
