@@ -96,6 +96,24 @@ _HINT_CONVERT = (
 )
 
 
+BUNDLED_MODELS: Mapping[str, str] = MappingProxyType(
+    {"toy": "a toy-world model trained in this repository (64 px creatures, not a real model)"}
+)
+"""Models shipped in ``resources/models/<name>``, usable by name (``--model toy``)."""
+
+
+def bundled_model_folder(name: str) -> Path:
+    """The shipped folder of the bundled model ``name``; raises if it is not installed."""
+    folder = resources_dir() / "models" / name
+    if not (folder / "model_index.json").is_file():
+        raise ModelNotFoundError(
+            f"The bundled {name} model is not installed (looked in {folder}).",
+            "Reinstall the app, or in a checkout train it with "
+            "python -m storyboard_app.engine.toyworld.train --out resources/models/toy.",
+        )
+    return folder
+
+
 @dataclass(frozen=True)
 class ModelSource:
     """Where a model comes from: a hub id, a local diffusers folder, or one .safetensors file.
@@ -110,8 +128,8 @@ class ModelSource:
     def parse(cls, text: str) -> ModelSource:
         """Classify ``text`` without reading any weights; raise if it cannot be a model.
 
-        A path that exists wins over a hub id of the same spelling, so a local
-        folder named like ``org/model`` is used as a folder.
+        A path that exists wins over a hub id or a bundled model's name of the
+        same spelling, so a local folder named like ``org/model`` is used as a folder.
         """
         cleaned = text.strip()
         if not cleaned:
@@ -123,6 +141,8 @@ class ModelSource:
         path = Path(cleaned).expanduser()
         if path.exists():
             return cls._from_existing_path(path.resolve())
+        if cleaned in BUNDLED_MODELS:
+            return cls("folder", str(bundled_model_folder(cleaned)))
         if _HUB_ID_PATTERN.match(cleaned) and path.suffix.lower() not in _CHECKPOINT_SUFFIXES:
             return cls("hub", cleaned)
         raise ModelNotFoundError(
