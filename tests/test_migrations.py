@@ -202,3 +202,16 @@ def test_upgrade_from_0014_numbers_takes_per_panel_in_order_made(tmp_path: Path)
         assert [t.number for t in store.takes.list(second.id)] == [1]
         assert first.active_take_id == 3 and first.take_picked is False
         assert first.character_names == ("Mara",), "the cast links survive the migration"
+
+
+def test_projects_from_before_the_shot_setting_keep_their_prompts(tmp_path: Path) -> None:
+    folder = tmp_path / "v13.storyboard"
+    database = make_version_0001_project(folder)
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        schema.upgrade(connection, "0013")
+    engine.dispose()
+    with ProjectStore.open(folder) as store:
+        assert store.settings().shot_in_prompt is False
+    with ProjectStore.create(tmp_path / "new.storyboard") as fresh:
+        assert fresh.settings().shot_in_prompt is True

@@ -348,3 +348,27 @@ def test_setting_a_loras_scale_or_trigger_marks_what_it_steers_stale(
     with pytest.raises(NotFoundError, match="LoRAs in this project: ink, look"):
         story_store.loras.update("nope", scale=1.0)
     assert [lora.scale for lora in story_store.loras.list()] == [0.7, 1.0]
+
+
+def test_the_shot_type_counts_only_while_the_project_adds_it(story_store: ProjectStore) -> None:
+    for number in (1, 4):
+        render(story_store, number)
+    story_store.scenes.update(story_store.scenes.at(1).id, shot_type="close-up")
+    assert reasons(story_store, 1) == ["shot type changed"]
+    story_store.update_settings(shot_in_prompt=False)
+    assert reasons(story_store, 1) == []
+    assert reasons(story_store, 4) == ["shot type changed"]  # "wide shot" is gone from it
+
+
+def test_takes_from_before_the_shot_setting_stay_fresh_when_it_is_off(
+    story_store: ProjectStore,
+) -> None:
+    story_store.update_settings(shot_in_prompt=False)
+    render(story_store, 4)
+    take = story_store.takes.get(story_store.scenes.at(4).active_take_id)
+    with story_store.session() as session:
+        row = session.get_one(Take, take.id)
+        record = json.loads(row.consistency_json)
+        del record[INPUTS_KEY]["shot"]
+        row.consistency_json = json.dumps(record)
+    assert reasons(story_store, 4) == []

@@ -73,7 +73,12 @@ def register_export(commands: Commands) -> None:
 def add_pdf_options(parser: argparse.ArgumentParser) -> None:
     pdf = parser.add_argument_group("PDF and CBZ")
     pdf.add_argument("--layout", choices=["comic", "strip", "single", "worksheet"], default="comic")
-    pdf.add_argument("--page", default="a4", metavar="SIZE", help="a4, letter, ... or WxHmm")
+    pdf.add_argument(
+        "--page",
+        metavar="SIZE",
+        help="a4, letter, ... or WxHmm (default: the locale's paper, Letter in the US and "
+        "Canada, else A4)",
+    )
     pdf.add_argument("--landscape", action="store_true", help="turn the page sideways")
     pdf.add_argument("--margin", type=float, default=12.0, metavar="MM", help="page margin")
     pdf.add_argument("--gutter", type=float, default=4.0, metavar="MM", help="space between panels")
@@ -163,6 +168,7 @@ def print_jobs(args: argparse.Namespace) -> list[tuple[str, Job]]:
         CbzOptions,
         PageSetup,
         PdfOptions,
+        default_paper,
         export_cbz,
         export_panel_images,
         export_pdf,
@@ -171,7 +177,8 @@ def print_jobs(args: argparse.Namespace) -> list[tuple[str, Job]]:
 
     jobs: list[tuple[str, Job]] = []
     if args.pdf is not None:
-        page = PageSetup(parse_page_size(args.page), args.landscape, args.margin, args.gutter)
+        size = parse_page_size(args.page or default_paper())
+        page = PageSetup(size, args.landscape, args.margin, args.gutter)
         options = PdfOptions(
             layout=args.layout,
             page=page,

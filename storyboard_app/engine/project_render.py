@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +32,6 @@ from storyboard_app.engine.render_request import (
     ReferencePicture,
     RenderRequest,
 )
-from storyboard_app.engine.steering.styles import styled_negative, styled_prompt
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.engine.take_writer import TakeWriter
 from storyboard_app.engine.tiny_models import TINY_SOURCES, tiny_model_folder
@@ -42,6 +41,14 @@ from storyboard_app.project.files import disk_full_error, is_disk_full, project_
 from storyboard_app.project.ip_adapters import ip_adapter_signature
 from storyboard_app.project.loras import check_scale, file_digest
 from storyboard_app.project.media import MediaStore
+from storyboard_app.project.prompts import (
+    in_use,
+    join_phrases,
+    panel_prompt,
+    styled_negative,
+    styled_prompt,
+    triggers,
+)
 from storyboard_app.project.records import (
     CharacterRecord,
     LoraRecord,
@@ -55,7 +62,6 @@ from storyboard_app.project.seeds import MAX_SEED
 from storyboard_app.project.settings import ConsistencySettings, ProjectSettings
 from storyboard_app.project.staleness import INPUTS_KEY, panel_inputs, recorded_loras
 from storyboard_app.project.store import ProjectStore
-from storyboard_app.project.tags import expand_tags
 from storyboard_app.project.undo_support import (
     IDENTITIES_KEY,
     identity_signature,
@@ -259,21 +265,6 @@ def select_scenes(
     return [scene for scene in scenes if scene.id in wanted]
 
 
-def compose_prompt(
-    prompt: str, names: Iterable[str], characters: dict[str, CharacterRecord], style: str
-) -> str:
-    """The prompt as sent: tags replaced by descriptions, untagged characters put first."""
-    descriptions = {name: c.description for name, c in characters.items()}
-    untagged = [descriptions[n] for n in names if f"[{n}]" not in prompt]
-    parts = [" and ".join(untagged), expand_tags(prompt, descriptions), style]
-    return ", ".join(part for part in parts if part)
-
-
-def join_phrases(*phrases: str) -> str:
-    """Prompt phrases joined with commas, empty ones and repeats left out."""
-    return ", ".join(dict.fromkeys(p.strip() for p in phrases if p.strip()))
-
-
 def character_identity(
     character: CharacterRecord,
     settings: ProjectSettings,
@@ -341,21 +332,6 @@ def cycled(items: Sequence[str], count: int) -> list[str]:
     return [items[i % len(items)] for i in range(max(0, count))]
 
 
-def in_use(loras: Sequence[LoraRecord]) -> list[LoraRecord]:
-    """The LoRAs that change a render: a LoRA at scale 0 is left out entirely (not loaded,
-    no trigger word, not in keys or takes), so it renders exactly as without it."""
-    return [lora for lora in loras if lora.scale != 0.0]
-
-
-def triggers(loras: Sequence[LoraRecord], names: Sequence[str]) -> list[str]:
-    """Trigger words of the LoRAs active for ``names``: the project's and theirs."""
-    return [
-        lora.trigger
-        for lora in in_use(loras)
-        if lora.trigger and (lora.character is None or lora.character in names)
-    ]
-
-
 def panel_job(
     scene: SceneRecord,
     characters: dict[str, CharacterRecord],
@@ -370,15 +346,7 @@ def panel_job(
     return PanelJob(
         scene_id=scene.id,
         number=scene.number,
-        prompt=styled_prompt(
-            settings.style,
-            join_phrases(
-                *triggers(loras, scene.character_names),
-                compose_prompt(
-                    scene.prompt, scene.character_names, characters, settings.style_preset
-                ),
-            ),
-        ),
+        prompt=panel_prompt(scene, characters, settings, loras).text,
         negative_prompt=styled_negative(
             settings.style, join_phrases(scene.negative_prompt, *negatives)
         ),

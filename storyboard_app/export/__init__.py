@@ -21,8 +21,21 @@ from storyboard_app.export.errors import (
     OutputPathError,
 )
 from storyboard_app.export.frames import FrameStyle, TimelineFrames
-from storyboard_app.export.page_setup import PAPER_SIZES_MM, PageSetup, parse_page_size
-from storyboard_app.export.pdf import LAYOUTS, PdfOptions, export_pdf, preview_first_page
+from storyboard_app.export.page_setup import (
+    PAPER_SIZES_MM,
+    PageSetup,
+    default_paper,
+    paper_for_locale,
+    parse_page_size,
+)
+from storyboard_app.export.pdf import (
+    LAYOUTS,
+    PagePreview,
+    PdfOptions,
+    export_pdf,
+    preview_first_page,
+    preview_pages,
+)
 from storyboard_app.export.progress import CancelCheck, ExportProgress, ProgressCallback
 from storyboard_app.export.result import ExportResult
 from storyboard_app.export.stills import export_frames, export_panel_images
@@ -44,19 +57,23 @@ __all__ = [
     "FrameStyle",
     "NothingToExportError",
     "OutputPathError",
+    "PagePreview",
     "PageSetup",
     "PdfOptions",
     "ProgressCallback",
     "TimelineFrames",
     "VideoOptions",
     "animatic_frames",
+    "default_paper",
     "export_cbz",
     "export_editorial",
     "export_frames",
     "export_mp4",
     "export_panel_images",
     "export_pdf",
+    "paper_for_locale",
     "parse_page_size",
     "preview_first_frame",
     "preview_first_page",
+    "preview_pages",
 ]

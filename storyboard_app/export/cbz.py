@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from storyboard_app import __version__
-from storyboard_app.export.layout_common import caption_balloon
+from storyboard_app.export.lettering import panel_lettering
 from storyboard_app.export.output import atomic_file, check_output_file
 from storyboard_app.export.page_items import Page, PanelArt, Rect
 from storyboard_app.export.page_preview import render_page
@@ -68,7 +68,7 @@ def page_file(
     story: Story, panel: ExportPanel, media: MediaStore, captions: bool
 ) -> tuple[str, bytes]:
     """A page's file name and bytes: the panel's file, or a PNG with its caption lettered on."""
-    if not (captions and panel.caption.strip()):
+    if not (captions and (panel.caption.strip() or panel.dialogue.strip())):
         return panel_file(story, panel, media)
     width, height = panel.image_size
     page_height = LETTERING_PAGE_WIDTH * height / width
@@ -76,7 +76,7 @@ def page_file(
     page = Page(
         LETTERING_PAGE_WIDTH,
         page_height,
-        (PanelArt(frame, panel), *caption_balloon(frame, panel)),
+        (PanelArt(frame, panel), *panel_lettering(frame, panel)),
     )
     image = render_page(page, media, width / LETTERING_PAGE_WIDTH)
     if image.size != panel.image_size:

@@ -1,25 +1,20 @@
-"""Pieces every page layout shares: the content area, text blocks, footers, balloons, title page."""
+"""Pieces every page layout shares: the content area, text blocks, footers, the title page."""
 
 from __future__ import annotations
 
 import datetime
 
 from storyboard_app import __version__
-from storyboard_app.export.fonts import ascent, text_width
+from storyboard_app.export.fonts import ascent
 from storyboard_app.export.page_items import (
     GREY,
-    NARRATION_FILL,
-    WHITE,
     Page,
     PageItem,
     Rect,
-    Shape,
     TextLine,
-    balloon_outline,
-    rectangle,
 )
 from storyboard_app.export.page_setup import PageSetup
-from storyboard_app.export.story import ExportPanel, Story
+from storyboard_app.export.story import Story
 from storyboard_app.export.text import TextFit, fit_text
 from storyboard_app.project.grammar import plural
 
@@ -66,42 +61,6 @@ def footer(setup: PageSetup, title: str, number: int, total: int) -> list[PageIt
     text = f"{title} — {number} / {total}"
     return [
         TextLine(width / 2, height - margin / 2 + size / 3, text, size, align="center", color=GREY)
-    ]
-
-
-def caption_balloon(
-    frame: Rect, panel: ExportPanel, max_size: float = 10.0, min_size: float = 6.0
-) -> list[PageItem]:
-    """The caption as a speech balloon (panels with characters) or a narration box.
-
-    A balloon sits in an upper corner (alternating by panel number, as comic
-    letterers vary them) with its tail pointing into the picture; a panel
-    without characters gets a rectangular caption box flush with its top-left
-    corner, the comic convention for narration.
-    """
-    caption = panel.caption.strip()
-    if not caption:
-        return []
-    speech = bool(panel.characters)
-    pad = max_size * 0.55
-    limit_w = frame.w * (0.62 if speech else 0.72) - 2 * pad
-    fit = fit_text(caption, limit_w, frame.h * 0.42 - 2 * pad, max_size, min_size)
-    text_w = max(text_width(line, fit.size) for line in fit.lines)
-    box_w, box_h = text_w + 2 * pad, block_height(fit) + 2 * pad
-    if not speech:
-        box = Rect(frame.x, frame.y, box_w, box_h)
-        shape = Shape(rectangle(box), fill=NARRATION_FILL, line_width=0.6)
-        return [shape, *text_block(fit, box.x + pad, box.y + pad)]
-    inset = min(frame.w, frame.h) * 0.05
-    left = panel.number % 2 == 1
-    x = frame.x + inset if left else frame.right - inset - box_w
-    box = Rect(x, frame.y + inset, box_w, box_h)
-    tip_y = min(box.bottom + frame.h * 0.14, frame.bottom - inset)
-    tip_x = box.x + box.w * (0.7 if left else 0.3)
-    outline = balloon_outline(box, min(box.h, box.w) * 0.35, (tip_x, tip_y))
-    return [
-        Shape(outline, fill=WHITE, line_width=0.7),
-        *text_block(fit, box.x + box.w / 2, box.y + pad, align="center"),
     ]
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from storyboard_app.export.fonts import pil_font, text_width
+from storyboard_app.export.fonts import draw_text, pil_font, text_width
 from storyboard_app.export.layout_common import block_height, text_block
 from storyboard_app.export.text import fit_text
 
@@ -58,8 +58,7 @@ def caption_overlay(caption: str, size: tuple[int, int]) -> Overlay | None:
     band = Image.new("RGBA", (width, band_height), (0, 0, 0, BAND_OPACITY))
     draw = ImageDraw.Draw(band)
     for line in text_block(fit, width / 2, pad, align="center"):
-        font = pil_font(line.size)
-        draw.text((line.x, line.y), line.text, font=font, fill="white", anchor="ms")
+        draw_text(draw, (line.x, line.y), line.text, line.size, "white", anchor="ms")
     return from_rgba(band, 0, height - band_height)
 
 

@@ -11,7 +11,7 @@ import math
 
 from PIL import Image, ImageDraw
 
-from storyboard_app.export.fonts import pil_font
+from storyboard_app.export.fonts import draw_text
 from storyboard_app.export.page_items import Page, PanelArt, Rect, Rule, Shape, TextLine
 from storyboard_app.export.pictures import load_rgb, placeholder_image
 from storyboard_app.project.media import MediaStore
@@ -28,11 +28,13 @@ def render_page(page: Page, media: MediaStore, scale: float) -> Image.Image:
         if isinstance(item, PanelArt):
             paste_panel(image, item, media, scale)
         elif isinstance(item, TextLine):
-            draw.text(
+            draw_text(
+                draw,
                 (item.x * scale, item.y * scale),
                 item.text,
-                font=pil_font(item.size * scale, item.bold),
-                fill=item.color,
+                item.size * scale,
+                item.color,
+                bold=item.bold,
                 anchor=ANCHORS.get(item.align, "ls"),
             )
         elif isinstance(item, Shape):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from storyboard_app.export.errors import ExportOptionsError
@@ -17,6 +19,12 @@ PAPER_SIZES_MM: dict[str, tuple[float, float]] = {
     "legal": (215.9, 355.6),
     "tabloid": (279.4, 431.8),
 }
+# Where paper is US Letter rather than A4 (glibc's LC_PAPER, by territory).
+LETTER_TERRITORIES = frozenset(
+    {"US", "CA", "MX", "PH", "PR", "CL", "CO", "VE", "CR", "GT", "PA", "SV", "NI", "DO", "BZ"}
+)
+LOCALE_NAME = re.compile(r"^[A-Za-z]{2,3}[_-]([A-Za-z]{2})\b")
+PAPER_VARIABLES = ("LC_ALL", "LC_PAPER", "LANG")
 CUSTOM_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*x\s*(\d+(?:\.\d+)?)\s*(mm|cm|in)\s*$", re.I)
 UNIT_MM = {"mm": 1.0, "cm": 10.0, "in": 25.4}
 MIN_CONTENT_MM = 40.0
@@ -91,3 +99,17 @@ def parse_page_size(text: str) -> tuple[float, float]:
         )
     factor = UNIT_MM[match.group(3).lower()]
     return float(match.group(1)) * factor, float(match.group(2)) * factor
+
+
+def paper_for_locale(name: str) -> str:
+    """``letter`` for a locale of a Letter territory (``en_US``, ``fr_CA.UTF-8``), else ``a4``."""
+    match = LOCALE_NAME.match(name.strip())
+    return "letter" if match and match.group(1).upper() in LETTER_TERRITORIES else "a4"
+
+
+def default_paper(environ: Mapping[str, str] | None = None) -> str:
+    """The paper of this computer's locale, read as the C library does (``LC_ALL``, then
+    ``LC_PAPER``, then ``LANG``); A4 where none is set."""
+    environ = os.environ if environ is None else environ
+    name = next((environ[key] for key in PAPER_VARIABLES if environ.get(key)), "")
+    return paper_for_locale(name)

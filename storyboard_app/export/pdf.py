@@ -123,5 +123,22 @@ def preview_page(
     store: ProjectStore, options: PdfOptions | None, index: int, dpi: float = 72.0
 ) -> Image.Image:
     """Page ``index`` (0-based, clamped to the last page) as an image at ``dpi``."""
+    return preview_pages(store, options, index, dpi).image
+
+
+@dataclass(frozen=True)
+class PagePreview:
+    """One page of the document as an image; ``index`` is 0-based, of ``count`` pages."""
+
+    image: Image.Image
+    index: int
+    count: int
+
+
+def preview_pages(
+    store: ProjectStore, options: PdfOptions | None, index: int, dpi: float = 72.0
+) -> PagePreview:
+    """Page ``index`` (clamped to the document) as an image, with how many pages there are."""
     pages = layout_pages(collect_story(store), options or PdfOptions())
-    return render_page(pages[min(max(index, 0), len(pages) - 1)], store.media, dpi / 72.0)
+    index = min(max(index, 0), len(pages) - 1)
+    return PagePreview(render_page(pages[index], store.media, dpi / 72.0), index, len(pages))

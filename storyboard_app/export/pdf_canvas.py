@@ -14,10 +14,11 @@ from pathlib import Path
 
 from reportlab import rl_config
 from reportlab.lib.colors import HexColor
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from storyboard_app import __version__
-from storyboard_app.export.fonts import BOLD, REGULAR, register_pdf_fonts, text_width
+from storyboard_app.export.fonts import REGULAR, place_runs, register_pdf_fonts, text_width
 from storyboard_app.export.page_items import (
     Page,
     PageItem,
@@ -142,21 +143,25 @@ class PageDrawer:
             fill=1,
         )
         canvas.setFillColor(HexColor(PLACEHOLDER_TEXT))
-        canvas.setFont(BOLD, size)
-        canvas.drawCentredString(centre_x, centre_y + size * 0.15, title)
-        canvas.setFont(REGULAR, size * 0.6)
-        canvas.drawCentredString(centre_x, centre_y - size * 0.75, reason)
+        self.runs(centre_x, centre_y + size * 0.15, title, size, "center", bold=True)
+        self.runs(centre_x, centre_y - size * 0.75, reason, size * 0.6, "center")
         canvas.restoreState()
 
     def text_line(self, line: TextLine) -> None:
+        self.canvas.setFillColor(HexColor(line.color))
+        self.runs(line.x, self.y(line.y), line.text, line.size, line.align, line.bold)
+
+    def runs(
+        self, x: float, y: float, text: str, size: float, align: str, bold: bool = False
+    ) -> None:
+        """One line, each run in its face (the fallbacks for CJK and emoji); ``y`` is the
+        baseline in reportlab's coordinates."""
         canvas = self.canvas
-        canvas.setFillColor(HexColor(line.color))
-        canvas.setFont(BOLD if line.bold else REGULAR, line.size)
-        draw = {
-            "center": canvas.drawCentredString,
-            "right": canvas.drawRightString,
-        }.get(line.align, canvas.drawString)
-        draw(line.x, self.y(line.y), line.text)
+        for left, name, part in place_runs(
+            text, x, align, bold, lambda face, piece: stringWidth(piece, face, size)
+        ):
+            canvas.setFont(name, size)
+            canvas.drawString(left, y, part)
 
     def shape(self, shape: Shape) -> None:
         canvas = self.canvas

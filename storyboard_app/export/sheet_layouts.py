@@ -37,7 +37,9 @@ def single_pages(story: Story, setup: PageSetup, captions: bool) -> list[list[Pa
     pages = []
     for panel in story.panels:
         items = panel_header(panel, Rect(area.x, area.y, area.w, HEADER_HEIGHT))
-        has_text = captions and bool(panel.caption.strip() or panel.notes.strip())
+        has_text = captions and bool(
+            panel.caption.strip() or panel.dialogue.strip() or panel.notes.strip()
+        )
         text_height = area.h * 0.28 if has_text else 0.0
         image_box = Rect(area.x, area.y + HEADER_HEIGHT + 6, area.w, area.h - HEADER_HEIGHT - 6)
         image_box = Rect(image_box.x, image_box.y, image_box.w, image_box.h - text_height)
@@ -67,9 +69,10 @@ def panel_facts(panel: ExportPanel) -> str:
 
 
 def panel_texts(panel: ExportPanel, box: Rect, size: float) -> list[PageItem]:
-    """The caption, then the notes in grey below it, each shrunk to fit its share."""
+    """The dialogue and narration, then the notes in grey below, each shrunk to its share."""
     items: list[PageItem] = []
-    caption, notes = panel.caption.strip(), panel.notes.strip()
+    words = [panel.dialogue.strip(), panel.caption.strip()]
+    caption, notes = "\n".join(w for w in words if w), panel.notes.strip()
     caption_height = box.h * (0.6 if notes else 1.0) if caption else 0.0
     if caption:
         fit = fit_text(caption, box.w, caption_height, size, 7.0)
@@ -132,8 +135,9 @@ def worksheet_fields(panel: ExportPanel, box: Rect) -> list[PageItem]:
     """Action, dialogue and notes, each under a small label; empty notes get writing lines."""
     fields = (
         ("Action", expand_tags(panel.prompt, {}), 0.3),
-        ("Dialogue / caption", panel.caption, 0.35),
-        ("Notes", panel.notes, 0.35),
+        ("Dialogue", panel.dialogue, 0.22),
+        ("Narration", panel.caption, 0.16),
+        ("Notes", panel.notes, 0.32),
     )
     items: list[PageItem] = []
     top = box.y

@@ -31,7 +31,7 @@ class ExportPanel:
     scene_id: int
     number: int
     prompt: str
-    caption: str
+    caption: str  # the narration
     notes: str
     shot_type: str
     duration: float
@@ -39,6 +39,7 @@ class ExportPanel:
     media: str | None
     image_size: tuple[int, int]
     problem: str = ""
+    dialogue: str = ""  # a speech balloon a line
 
     @property
     def aspect(self) -> float:
@@ -103,6 +104,7 @@ def export_panel(
         number=scene.number,
         prompt=scene.prompt,
         caption=scene.caption,
+        dialogue=scene.dialogue,
         notes=scene.notes,
         shot_type=scene.shot_type,
         duration=scene.duration,

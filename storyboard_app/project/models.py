@@ -70,6 +70,7 @@ class ProjectSettingsRow(Base):
     aspect_ratio: Mapped[str] = mapped_column(String(16), default="1:1", server_default="1:1")
     freeu: Mapped[str] = mapped_column(String(8), default="off")
     style: Mapped[str] = mapped_column(String(40), default="none")
+    shot_in_prompt: Mapped[bool] = mapped_column(Boolean, default=True)
     sampling_rate: Mapped[float] = mapped_column(Float, default=0.5)
     sampling_rate_high_res: Mapped[float] = mapped_column(Float, default=0.5)
     window_size: Mapped[int] = mapped_column(Integer, default=6)

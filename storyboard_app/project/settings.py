@@ -127,6 +127,7 @@ class ProjectSettings:
     identity_cache_budget_gb: float = 20.0
     freeu: str = "off"
     style: str = NO_STYLE  # a named template of project/styles.py
+    shot_in_prompt: bool = True  # "close-up shot" and the like lead each panel's prompt
     consistency: ConsistencySettings = field(default_factory=ConsistencySettings)
 
     def __post_init__(self) -> None:

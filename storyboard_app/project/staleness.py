@@ -7,6 +7,8 @@ since it was rendered:
 - its cast: a character named now that the take was not rendered with, or the
   other way round ("cast changed"),
 - its seed ("seed changed"),
+- the shot words its prompt begins with, when the project adds the shot type
+  ("shot type changed"; dialogue, narration and notes are never in the picture),
 - the identity of a character it names: description, negative prompt or seed
   (``undo_support.character_signature``; "Mara's look changed"),
 - the model or the render settings ("settings changed"),
@@ -36,6 +38,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from storyboard_app.project.prompts import shot_phrase
 from storyboard_app.project.records import (
     CharacterRecord,
     LoraRecord,
@@ -53,6 +56,7 @@ if TYPE_CHECKING:
 
 INPUTS_KEY = "panel"
 LORAS_INPUT = "loras"
+SHOT_INPUT = "shot"  # the shot words the prompt began with ("" for none, as before they were)
 
 
 class StaleKind(enum.StrEnum):
@@ -60,6 +64,7 @@ class StaleKind(enum.StrEnum):
     NEGATIVE_PROMPT = "negative prompt"
     CAST = "cast"
     SEED = "seed"
+    SHOT = "shot"
     CHARACTER = "character"
     SETTINGS = "settings"
     LORAS = "loras"
@@ -94,6 +99,8 @@ def stale_reasons(
     inputs = take_inputs(take)
     reasons = _prompt_reasons(take, scene, characters, inputs)
     reasons += _cast_reasons(take, scene, characters)
+    if inputs is not None and inputs.get(SHOT_INPUT, "") != shot_phrase(scene.shot_type, settings):
+        reasons.append(StaleReason(StaleKind.SHOT, "shot type changed"))
     if take.params.seed != scene.seed and scene.seed not in take_seeds:
         reasons.append(StaleReason(StaleKind.SEED, "seed changed"))
     if _settings_changed(take, settings, inputs):
@@ -148,6 +155,7 @@ def panel_inputs(
     return {
         "prompt": _tags_by_id(scene.prompt, characters),
         "negative_prompt": _tags_by_id(scene.negative_prompt, characters),
+        SHOT_INPUT: shot_phrase(scene.shot_type, settings),
         "settings": settings_signature(settings),
         LORAS_INPUT: json.dumps([_lora_entry(lora) for lora in project_loras(loras)]),
     }
@@ -215,7 +223,8 @@ def take_inputs(take: TakeRecord) -> dict[str, str] | None:
     return {str(key): str(value) for key, value in recorded.items()}
 
 
-NOT_IN_PICTURE = ("frame_rate", "identity_cache_budget_gb")
+# The shot setting is judged per panel, by the words it adds (the "shot" input).
+NOT_IN_PICTURE = ("frame_rate", "identity_cache_budget_gb", "shot_in_prompt")
 
 
 def settings_signature(settings: ProjectSettings) -> str:

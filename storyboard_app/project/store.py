@@ -424,6 +424,7 @@ def settings_from_row(row: ProjectSettingsRow) -> ProjectSettings:
         identity_cache_budget_gb=row.identity_cache_budget_gb,
         freeu=row.freeu,
         style=row.style,
+        shot_in_prompt=row.shot_in_prompt,
         consistency=ConsistencySettings(
             sampling_rate=row.sampling_rate,
             sampling_rate_high_res=row.sampling_rate_high_res,
@@ -450,6 +451,7 @@ def settings_to_row(settings: ProjectSettings, row: ProjectSettingsRow) -> None:
     row.identity_cache_budget_gb = settings.identity_cache_budget_gb
     row.freeu = settings.freeu
     row.style = settings.style
+    row.shot_in_prompt = settings.shot_in_prompt
     row.sampling_rate = settings.consistency.sampling_rate
     row.sampling_rate_high_res = settings.consistency.sampling_rate_high_res
     row.window_size = settings.consistency.window_size

@@ -1,4 +1,4 @@
-"""The Export dialog: pick a format and options, see the first page or frame, export.
+"""The Export dialog: pick a format and options, page through the preview, export.
 
 The preview and the export both run in the thread pool (see :mod:`export_jobs`);
 the dialog only builds an :class:`ExportJob` from its widgets and shows results.
@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import Qt, QThreadPool, QTimer
+from PySide6.QtCore import QLocale, Qt, QThreadPool, QTimer
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -29,13 +28,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.export import LAYOUTS, PAPER_SIZES_MM, PageSetup, PdfOptions, VideoOptions
+from storyboard_app.export import (
+    LAYOUTS,
+    PAPER_SIZES_MM,
+    PageSetup,
+    PdfOptions,
+    VideoOptions,
+    paper_for_locale,
+)
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.ui.export_jobs import (
     EXPORT_KINDS,
     KINDS_BY_KEY,
     ExportJob,
     ExportTask,
+    Preview,
     PreviewTask,
 )
 from storyboard_app.ui.images import qimage_from_array
@@ -59,6 +66,7 @@ class PdfOptionsForm(QWidget):
         self.layout_box.addItems(LAYOUTS)
         self.page_box = QComboBox()
         self.page_box.addItems(list(PAPER_SIZES_MM))
+        self.page_box.setCurrentText(paper_for_locale(QLocale().name()))
         self.landscape = QCheckBox("Landscape")
         self.title_page = QCheckBox("Title page")
         self.title_page.setChecked(True)
@@ -132,6 +140,8 @@ class ExportDialog(QDialog):
         self.pool = QThreadPool.globalInstance()
         self.task: ExportTask | None = None
         self._preview_serial = 0
+        self.preview_index = 0  # the page shown (0-based)
+        self.preview_count = 1
         self._build()
         guard_wheel_in(self)
         self._preview_timer = QTimer(self, singleShot=True, interval=PREVIEW_DELAY_MS)
@@ -159,6 +169,13 @@ class ExportDialog(QDialog):
         self.option_pages.addWidget(QLabel("No options: durations come from the timeline."))
         self.preview = QLabel("Preview…", alignment=Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(PREVIEW_SIZE, PREVIEW_SIZE * 3 // 4)
+        self.previous_page = QPushButton("◀")
+        self.previous_page.setToolTip("Previous page")
+        self.next_page = QPushButton("▶")
+        self.next_page.setToolTip("Next page")
+        self.page_label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.previous_page.clicked.connect(lambda: self.show_page(self.preview_index - 1))
+        self.next_page.clicked.connect(lambda: self.show_page(self.preview_index + 1))
         self.message = QLabel(wordWrap=True)
         self.progress = QProgressBar()
         self.progress.setVisible(False)
@@ -180,9 +197,16 @@ class ExportDialog(QDialog):
         left.addLayout(form)
         left.addWidget(self.option_pages)
         left.addStretch(1)
+        pager = QHBoxLayout()
+        pager.addWidget(self.previous_page)
+        pager.addWidget(self.page_label, 1)
+        pager.addWidget(self.next_page)
+        right = QVBoxLayout()
+        right.addWidget(self.preview, 1)
+        right.addLayout(pager)
         columns = QHBoxLayout()
         columns.addLayout(left, 1)
-        columns.addWidget(self.preview, 1)
+        columns.addLayout(right, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(columns)
         layout.addWidget(self.message)
@@ -210,10 +234,25 @@ class ExportDialog(QDialog):
         page = 0 if kind.pages else 1 if kind.key in ("mp4", "frames") else 2
         self.option_pages.setCurrentIndex(page)
         self.target.setText(str(default_target(self.project, kind.key)))
+        self._update_pager()
         self._options_changed()
 
     def _options_changed(self) -> None:
         self._preview_timer.start()
+
+    def show_page(self, index: int) -> None:
+        """Preview page ``index`` (0-based) of the document, kept within its pages."""
+        self.preview_index = min(max(index, 0), self.preview_count - 1)
+        self._update_pager()
+        self._preview_timer.start()
+
+    def _update_pager(self) -> None:
+        paged = KINDS_BY_KEY[self.kind()].pages
+        for widget in (self.previous_page, self.next_page, self.page_label):
+            widget.setVisible(paged)
+        self.page_label.setText(f"Page {self.preview_index + 1} of {self.preview_count}")
+        self.previous_page.setEnabled(self.preview_index > 0)
+        self.next_page.setEnabled(self.preview_index < self.preview_count - 1)
 
     def _browse(self) -> None:
         kind = KINDS_BY_KEY[self.kind()]
@@ -236,7 +275,12 @@ class ExportDialog(QDialog):
             return
         try:
             job = ExportJob(
-                self.project, kind, Path(), self.pdf_form.options(), self.video_form.options()
+                self.project,
+                kind,
+                Path(),
+                self.pdf_form.options(),
+                self.video_form.options(),
+                preview_page=self.preview_index,
             )
         except StoryboardError as exc:
             self._show_error(exc.message, exc.hint)
@@ -247,11 +291,13 @@ class ExportDialog(QDialog):
         task.signals.failed.connect(self._show_error)
         self.pool.start(task)
 
-    def _show_preview(self, result: tuple[int, np.ndarray]) -> None:
-        serial, pixels = result
+    def _show_preview(self, result: tuple[int, Preview]) -> None:
+        serial, preview = result
         if serial != self._preview_serial:
             return
-        pixmap = QPixmap.fromImage(qimage_from_array(pixels))
+        self.preview_index, self.preview_count = preview.page, preview.pages
+        self._update_pager()
+        pixmap = QPixmap.fromImage(qimage_from_array(preview.pixels))
         self.preview.setPixmap(
             pixmap.scaled(
                 self.preview.size(),

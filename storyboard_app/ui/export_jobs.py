@@ -28,7 +28,7 @@ from storyboard_app.export import (
     export_panel_images,
     export_pdf,
     preview_first_frame,
-    preview_first_page,
+    preview_pages,
 )
 from storyboard_app.export.progress import CancelCheck, ProgressCallback
 from storyboard_app.project.errors import StoryboardError
@@ -68,6 +68,16 @@ class ExportJob:
     target: Path
     pdf: PdfOptions = field(default_factory=PdfOptions)
     video: VideoOptions = field(default_factory=VideoOptions)
+    preview_page: int = 0  # which page the preview shows (0-based; page formats)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A preview image (RGB pixels), and for page formats which page of how many it is."""
+
+    pixels: np.ndarray
+    page: int = 0
+    pages: int = 1
 
 
 def run_export(
@@ -89,14 +99,14 @@ def run_export(
         return export_editorial(store, job.target, job.kind, None, on_progress, is_cancelled)
 
 
-def render_preview(job: ExportJob) -> np.ndarray:
-    """The first page (page formats) or first frame (video formats) of ``job`` as RGB."""
+def render_preview(job: ExportJob) -> Preview:
+    """Page ``job.preview_page`` (page formats) or the first frame (video formats) of ``job``."""
     with ProjectStore.open(job.project) as store:
         if KINDS_BY_KEY[job.kind].pages:
-            image = preview_first_page(store, job.pdf, dpi=PREVIEW_DPI)
-        else:
-            image = preview_first_frame(store, job.video)
-    return np.asarray(image.convert("RGB"))
+            page = preview_pages(store, job.pdf, job.preview_page, dpi=PREVIEW_DPI)
+            return Preview(np.asarray(page.image.convert("RGB")), page.index, page.count)
+        image = preview_first_frame(store, job.video)
+    return Preview(np.asarray(image.convert("RGB")))
 
 
 class TaskSignals(QObject):

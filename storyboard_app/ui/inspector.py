@@ -34,6 +34,7 @@ from storyboard_app.ui.commands.scenes import EditSceneCommand
 from storyboard_app.ui.commands.takes import DeleteTakeCommand, SetActiveTakeCommand
 from storyboard_app.ui.images import ThumbnailCache
 from storyboard_app.ui.project_session import ProjectSession
+from storyboard_app.ui.prompt_budget import PromptBudget
 from storyboard_app.ui.prompt_edit import CommittingTextEdit, PromptEdit
 from storyboard_app.ui.render_status import RenderStatusBook
 from storyboard_app.ui.take_strip import TakeListModel, TakeStrip
@@ -55,6 +56,8 @@ class PanelFields(QWidget):
         self._scene: SceneRecord | None = None
         self.prompt = PromptEdit(lines=4)
         self.prompt.setPlaceholderText(ACTION_HINT)
+        self.token_meter = QLabel()
+        self.budget = PromptBudget(self.prompt, self.token_meter, self)
         self.negative_prompt = PromptEdit(lines=2)
         self.cast = PanelCastModel(characters, self)
         self.cast_view = QListView()
@@ -90,8 +93,10 @@ class PanelFields(QWidget):
         if scene is None:
             for editor in self._text_editors():
                 editor.set_text("")
+            self.budget.set_context(None, {}, self._session.store.settings(), ())
             return
         self.prompt.set_text(scene.prompt)
+        self._measure_prompt(scene)
         self.negative_prompt.set_text(scene.negative_prompt)
         self.dialogue.set_text(scene.dialogue)
         self.caption.set_text(scene.caption)
@@ -104,6 +109,13 @@ class PanelFields(QWidget):
         _quietly(self.seed_locked, lambda: self.seed_locked.setChecked(scene.seed_locked))
         if not self.seed.hasFocus():
             self.seed.setText(str(scene.seed))
+
+    def _measure_prompt(self, scene: SceneRecord) -> None:
+        """The token count of the prompt as the render will send it (read fresh: the cast,
+        the settings and the LoRAs all add words)."""
+        store = self._session.store
+        characters = {c.name: c for c in store.characters.list()}
+        self.budget.set_context(scene, characters, store.settings(), store.loras.list())
 
     def commit_pending(self) -> None:
         """Save what is typed but not yet committed, to the panel it was typed for."""
@@ -141,7 +153,11 @@ class PanelFields(QWidget):
         seed.addWidget(self.seed_locked)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
-        form.addRow("Action", self.prompt)
+        action = QVBoxLayout()
+        action.setSpacing(2)
+        action.addWidget(self.prompt)
+        action.addWidget(self.token_meter)
+        form.addRow("Action", action)
         form.addRow("Avoid", self.negative_prompt)
         form.addRow("Characters", self.cast_view)
         form.addRow("Dialogue", self.dialogue)

@@ -246,6 +246,7 @@ class SettingsDialog(QDialog):
             identity_cache_precision=self.cache_precision.currentData(),
             identity_cache_budget_gb=self.cache_budget.value(),
             consistency=consistency,
+            shot_in_prompt=self.shot_in_prompt.isChecked(),
         )
         engine = EngineOptions(
             device=self.device.currentData() or None,
@@ -380,6 +381,8 @@ class SettingsDialog(QDialog):
     ) -> None:
         """The style chooser (the shipped styles) and the LoRA list."""
         self.style = combo(tuple((name, name) for name in style_names()), project.style)
+        self.shot_in_prompt = QCheckBox("Start each panel's prompt with its shot type")
+        self.shot_in_prompt.setChecked(project.shot_in_prompt)
         self.lora_list = LoraListEditor(loras, characters)
 
     def _build(self) -> None:
@@ -444,6 +447,11 @@ class SettingsDialog(QDialog):
         form.add("Scheduler", self.scheduler, SCHEDULER_HINT)
         form.add("Style", self.style, "A named template around every prompt, with a negative.")
         form.add("Style words", self.style_words, "Words added to every panel and identity.")
+        form.add(
+            "Shot type",
+            self.shot_in_prompt,
+            'A close-up panel renders "close-up shot, …" (its shot type leads its prompt).',
+        )
         form.add(
             "Seed", self.seed, "The story's base seed: which tokens panels share is drawn from it."
         )

@@ -135,3 +135,19 @@ def test_style_round_trips_through_a_toml_script(story: ProjectStore, tmp_path: 
         assert copy.settings().style == "isometric"
     with pytest.raises(ScriptError, match="not a style"):
         parse_story_toml(text.replace('style = "isometric"', 'style = "sparkly"'))
+
+
+def test_the_shot_type_leads_the_panel_prompt_and_the_take_records_it(
+    story: ProjectStore, loaded: LoadedPipeline
+) -> None:
+    first = story.scenes.list()[0]
+    story.scenes.update(first.id, shot_type="close-up")
+    request = build_render_request(story, [first.id])
+    assert request.panels[0].prompt == "close-up shot, a woman with red hair climbs the stairs"
+    assert all("shot" not in p for p in request.characters[0].identity_prompts)
+    takes = render_scenes(story, StoryRenderer(loaded), request)
+    assert story.takes.get(takes[0].id).params.prompt.startswith("close-up shot, ")
+    story.update_settings(shot_in_prompt=False)
+    plain = build_render_request(story, [first.id])
+    assert plain.panels[0].prompt == "a woman with red hair climbs the stairs"
+    assert rerender_request(story, takes[0].id).panels[0].prompt.startswith("close-up shot, ")

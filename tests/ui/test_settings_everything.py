@@ -43,6 +43,7 @@ FIELDS = {
     "identity_images": "identity_images",
     "blocks": "blocks",
     "share_between_panels": "share_between_panels",
+    "shot_in_prompt": "shot_in_prompt",
 }
 
 

@@ -8,18 +8,10 @@ each take (the styled prompts are recorded as sent).
 
 from __future__ import annotations
 
-from storyboard_app.project.styles import NO_STYLE, find_style
+from storyboard_app.project.prompts import styled_negative, styled_prompt
+from storyboard_app.project.styles import NO_STYLE
 
-
-def styled_prompt(style: str, prompt: str) -> str:
-    """``prompt`` inside the template of ``style`` (unchanged for "none")."""
-    return prompt if style == NO_STYLE else find_style(style).apply(prompt)
-
-
-def styled_negative(style: str, negative: str) -> str:
-    """``negative`` with the negative of ``style`` added (unchanged for "none")."""
-    extra = "" if style == NO_STYLE else find_style(style).negative
-    return ", ".join(part for part in (negative.strip(), extra.strip()) if part)
+__all__ = ["style_key", "styled_negative", "styled_prompt"]
 
 
 def style_key(style: str) -> dict[str, object]:

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from storyboard_app.engine.project_render import compose_prompt, join_phrases
 from storyboard_app.engine.transitions.classic import morph_frames, resize_to
 from storyboard_app.engine.transitions.errors import (
     MissingPanelImageError,
@@ -42,6 +41,7 @@ from storyboard_app.engine.transitions.motion_model import (
 )
 from storyboard_app.project.errors import StoryboardError, ValidationError
 from storyboard_app.project.grammar import plural, with_article
+from storyboard_app.project.prompts import compose_prompt, join_phrases
 from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.settings import TRANSITION_KINDS
 from storyboard_app.project.store import ProjectStore
