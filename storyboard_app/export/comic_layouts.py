@@ -43,7 +43,7 @@ def comic_pages(
     if not panels_per_row and pages and len(pages[-1]) < rows_per_page:
         last = [panel for row in pages[-1] for panel in row]
         pages[-1] = least_cropped_rows(last, area, gutter, aspect, rows_per_page)
-    return [page_rows(page, area, gutter, captions, natural) for page in pages]
+    return [page_rows(page, area, gutter, captions, aspect) for page in pages]
 
 
 def least_cropped_rows(
@@ -78,20 +78,23 @@ def page_rows(
     area: Rect,
     gutter: float,
     captions: bool,
-    natural: float,
+    aspect: float,
 ) -> list[PageItem]:
-    """Rows of equal height from the top to the bottom of ``area``; rows that would
-    stretch beyond :data:`MAX_STRETCH` of ``natural`` keep that height and spread out."""
+    """Rows of equal height from the top to the bottom of ``area``. Rows that would grow
+    beyond :data:`MAX_STRETCH` of the pictures' shape keep that height instead and spread
+    over the page (a single one is centred), rather than crop a picture to a sliver."""
     count = len(rows)
     height = (area.h - (count - 1) * gutter) / count
-    spacing = gutter
+    natural = sum(cell_width(area.w, len(row), gutter) / aspect for row in rows) / count
+    spacing, top = gutter, area.y
     if height > natural * MAX_STRETCH:
         height = natural * MAX_STRETCH
         spacing = (area.h - count * height) / (count - 1) if count > 1 else 0.0
+        top += (area.h - height) / 2 if count == 1 else 0.0
     items: list[PageItem] = []
     for index, row in enumerate(rows):
-        top = area.y + index * (height + spacing)
-        items += row_items(row, Rect(area.x, top, area.w, height), gutter, captions)
+        row_top = top + index * (height + spacing)
+        items += row_items(row, Rect(area.x, row_top, area.w, height), gutter, captions)
     return items
 
 

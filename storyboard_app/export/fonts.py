@@ -37,6 +37,7 @@ FALLBACKS = (CJK, EMOJI)
 # Joiners and emoji/text selectors: kept with the letter before them when its face has
 # them, otherwise left out (they draw nothing by themselves).
 JOINERS = frozenset("\u200d\ufe0e\ufe0f")
+EMOJI_STYLE = "\ufe0f"
 # How much of a line's width lies left of its x: by align name or Pillow anchor letter.
 _LEFT_SHARE = {"left": 0.0, "center": 0.5, "right": 1.0, "l": 0.0, "m": 0.5, "r": 1.0}
 
@@ -101,12 +102,14 @@ def font_runs(text: str, bold: bool = False) -> tuple[tuple[str, str], ...]:
     """``text`` as ``(face, text)`` runs, each set in one face."""
     primary = BOLD if bold else REGULAR
     runs: list[tuple[str, str]] = []
-    for letter in text:
+    for index, letter in enumerate(text):
         if letter in JOINERS:
             if runs and ord(letter) in coverage(runs[-1][0]):
                 runs[-1] = (runs[-1][0], runs[-1][1] + letter)
             continue
         name = face_for(letter, primary)
+        if text[index + 1 : index + 2] == EMOJI_STYLE and ord(letter) in coverage(EMOJI):
+            name = EMOJI  # "❤️": the emoji, not the text heart the primary face has
         if runs and runs[-1][0] == name:
             runs[-1] = (name, runs[-1][1] + letter)
         else:

@@ -1,6 +1,6 @@
 """Export fixtures: a small story with every kind of panel and transition an export meets.
 
-Four panels at 24 fps: a PNG with a camera move and a speech caption, a
+Four panels at 24 fps: a PNG with a camera move, narration and a line of speech, a
 larger JPEG with a narration caption, an unrendered panel, and a plain PNG;
 between them a crossfade, a cut and a morph with three generated frames.
 Timeline: panels of 12 + 12 + 6 + 12 = 42 frames; the 6-frame crossfade (frames 9-14)
@@ -39,6 +39,7 @@ def board(store: ProjectStore) -> ProjectStore:
     first = store.scenes.add(
         "[Mara] climbs the stairs",
         caption="Up she goes.",
+        dialogue="Mara: Who is there?",
         notes="Slow push in.",
         shot_type="wide",
         duration=0.5,

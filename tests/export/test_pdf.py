@@ -45,7 +45,7 @@ def test_every_layout_has_its_pages_text_and_images(
     assert len(reader.pages) == pages == result.count
     text = all_text(reader)
     assert "Harbour Night" in reader.pages[0].extract_text()
-    for caption in ("Up she goes.", "The storm rose.", "Hello!"):
+    for caption in ("Up she goes.", "The storm rose.", "Hello!", "Who is there?"):
         assert caption in " ".join(text.split())
     assert "Panel 3" in text and "not rendered" in text
     images = [image for page in reader.pages[1:] for image in page.images]
@@ -67,7 +67,8 @@ def test_worksheet_lists_number_action_dialogue_notes_and_duration(
     reader = read(path)
     assert len(reader.pages) == 2
     first = " ".join(reader.pages[0].extract_text().split())
-    for text in ("Mara climbs the stairs", "Up she goes.", "Slow push in.", "wide", "0.5 s"):
+    expected = ("Mara climbs the stairs", "Up she goes.", "Mara: Who is there?", "Slow push in.")
+    for text in (*expected, "wide", "0.5 s"):
         assert text in first
     assert "[Mara]" not in first
 

@@ -1,4 +1,4 @@
-"""The Action field's token count: the real CLIP tokenizer, the cut struck through, the shot type."""
+"""The Action field's token count: the real CLIP tokenizer, the cut struck through, the shot."""
 
 from __future__ import annotations
 
