@@ -205,11 +205,11 @@ def test_upgrade_from_0014_numbers_takes_per_panel_in_order_made(tmp_path: Path)
 
 
 def test_projects_from_before_the_shot_setting_keep_their_prompts(tmp_path: Path) -> None:
-    folder = tmp_path / "v13.storyboard"
+    folder = tmp_path / "v14.storyboard"
     database = make_version_0001_project(folder)
     engine = create_engine(f"sqlite:///{database}")
     with engine.begin() as connection:
-        schema.upgrade(connection, "0013")
+        schema.upgrade(connection, "0014")
     engine.dispose()
     with ProjectStore.open(folder) as store:
         assert store.settings().shot_in_prompt is False
