@@ -63,8 +63,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 16)]
-    assert schema.head_revision() == "0015"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 17)]
+    assert schema.head_revision() == "0016"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -205,11 +205,11 @@ def test_upgrade_from_0014_numbers_takes_per_panel_in_order_made(tmp_path: Path)
 
 
 def test_projects_from_before_the_shot_setting_keep_their_prompts(tmp_path: Path) -> None:
-    folder = tmp_path / "v14.storyboard"
+    folder = tmp_path / "v15.storyboard"
     database = make_version_0001_project(folder)
     engine = create_engine(f"sqlite:///{database}")
     with engine.begin() as connection:
-        schema.upgrade(connection, "0014")
+        schema.upgrade(connection, "0015")
     engine.dispose()
     with ProjectStore.open(folder) as store:
         assert store.settings().shot_in_prompt is False

@@ -3,15 +3,15 @@
 New projects have it on; projects made before it keep rendering their prompts as
 they did (off), so no picture of theirs goes stale on opening.
 
-Revision ID: 0015
-Revises: 0014
+Revision ID: 0016
+Revises: 0015
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
-down_revision = "0014"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
