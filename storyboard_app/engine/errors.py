@@ -54,5 +54,9 @@ class ModelDownloadError(EngineError):
     """A catalogue download that failed: no network, a gated licence, a missing file."""
 
 
+class GatedModelError(ModelDownloadError):
+    """A download refused until the model's licence is accepted on its page (and a token given)."""
+
+
 class DownloadCancelledError(EngineError):
     """A download stopped by the user; what was fetched stays in the cache to resume from."""

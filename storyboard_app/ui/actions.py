@@ -37,6 +37,8 @@ class WindowActions:
         self.add_character = self._action("Add C&haracter…", shortcut="Ctrl+Shift+K")
         self.delete = self._action("&Delete Panels", Key.Delete, "Del")
         self.settings = self._action("&Settings…", Key.Preferences, "Ctrl+,")
+        self.models = self._action("&Models…")
+        self.models.setToolTip("The models Storyboard can use, which are here, and downloads.")
         self.render_selected = self._action("&Render Selected Panels", shortcut="Ctrl+R")
         self.render_all = self._action("Render &All Panels", shortcut="Ctrl+Shift+R")
         self.render_all.setToolTip(
@@ -108,7 +110,7 @@ class WindowActions:
         edit_menu.addActions([self.add_panel, self.duplicate, self.delete])
         edit_menu.addActions([self.move_left, self.move_right, self.add_character])
         edit_menu.addSeparator()
-        edit_menu.addAction(self.settings)
+        edit_menu.addActions([self.settings, self.models])
         render_menu = bar.addMenu("&Render")
         render_menu.addActions(
             [self.render_selected, self.render_all, self.render_stale, self.reroll]

@@ -91,6 +91,16 @@ class AppSettings:
         self._settings.setValue("story_llm/model", llm.model.strip())
         self._settings.setValue("story_llm/timeout_s", llm.timeout_s)
 
+    def model_paths(self) -> list[Path]:
+        """Model folders and single files the artist added in the Models window."""
+        value = self._settings.value("models/local_paths", [])
+        paths = [value] if isinstance(value, str) else list(value or [])
+        return [Path(p) for p in paths if p]
+
+    def set_model_paths(self, paths: list[Path]) -> None:
+        unique = list(dict.fromkeys(str(p) for p in paths))
+        self._settings.setValue("models/local_paths", unique)
+
     def last_folder(self) -> Path:
         value = self._settings.value("files/last_folder", "")
         return Path(value) if value else Path.home()

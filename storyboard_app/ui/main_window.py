@@ -35,6 +35,7 @@ from storyboard_app.ui.commands.project import settings_edit
 from storyboard_app.ui.export_dialog import ExportDialog
 from storyboard_app.ui.job_status import JobStatusBar, PanelNumbers
 from storyboard_app.ui.message_bar import FixAction, MessageBar, UserMessage
+from storyboard_app.ui.models_page import ModelsDialog, names_to_download
 from storyboard_app.ui.new_project_dialog import NewProjectDialog
 from storyboard_app.ui.project_controller import ProjectController
 from storyboard_app.ui.project_files import (
@@ -132,6 +133,15 @@ class MainWindow(QMainWindow):
         dialog.open()
         return dialog
 
+    def open_models(self, download: list[str] | None = None) -> ModelsDialog:
+        """Show the Models window (no project needed); ``download``: start getting those."""
+        dialog = ModelsDialog(self.app_settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        if download:
+            dialog.page.download_when_listed(download)
+        dialog.open()
+        return dialog
+
     def reset_layout(self) -> None:
         """Put the docks back where they start out, and forget the saved arrangement."""
         self.restoreState(self._default_state)
@@ -204,6 +214,7 @@ class MainWindow(QMainWindow):
         actions.import_images.triggered.connect(self._ask_import_images)
         actions.export.triggered.connect(self.open_export)
         actions.settings.triggered.connect(self.open_settings)
+        actions.models.triggered.connect(lambda: self.open_models())
         actions.add_panel.triggered.connect(self._on_workspace(lambda w: w.add_panel()))
         actions.add_character.triggered.connect(
             self._on_workspace(lambda w: w.characters_panel.ask_new_character())
@@ -324,6 +335,9 @@ class MainWindow(QMainWindow):
             self.open_settings()
         elif action == FixAction.SAVE_AS:
             self._ask_save_as()
+        elif action == FixAction.MODELS:
+            current = self.messages.current
+            self.open_models(names_to_download(current.hint if current else ""))
 
     def _apply_settings(self, dialog: SettingsDialog) -> None:
         """This computer's choices are kept in the app settings; the project's are one edit."""

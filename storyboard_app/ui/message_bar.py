@@ -28,9 +28,16 @@ class Severity(enum.StrEnum):
 class FixAction(enum.StrEnum):
     SETTINGS = "settings"
     SAVE_AS = "save_as"
+    MODELS = "models"
 
 
-FIX_LABELS = {FixAction.SETTINGS: "Open Settings…", FixAction.SAVE_AS: "Save As…"}
+FIX_LABELS = {
+    FixAction.SETTINGS: "Open Settings…",
+    FixAction.SAVE_AS: "Save As…",
+    FixAction.MODELS: "Download Models…",
+}
+# The engine's hint for a catalogue model that is not downloaded yet names this command.
+DOWNLOAD_COMMAND = "storyboard models download "
 # (background, border, text) on the light theme and on the dark one: the text colour is
 # set too, so a message stays readable whichever palette the window has.
 COLORS = {
@@ -64,6 +71,8 @@ class UserMessage:
             ErrorKind.OUT_OF_MEMORY: FixAction.SETTINGS,
             ErrorKind.DEVICE: FixAction.SETTINGS,
         }.get(error.kind)
+        if DOWNLOAD_COMMAND in error.hint:
+            action = FixAction.MODELS
         return cls(Severity.ERROR, error.message, error.hint, action)
 
 

@@ -30,15 +30,26 @@ _PIPELINE_CONFIGS = (
     "unet/config.json",
     "vae/config.json",
 )
-_SDXL_FP16 = (
+_SDXL_CONFIGS = (
     *_PIPELINE_CONFIGS,
     "tokenizer_2/*.json",
     "tokenizer_2/*.txt",
     "text_encoder_2/config.json",
+)
+_SDXL_FP16 = (
+    *_SDXL_CONFIGS,
     "text_encoder/model.fp16.safetensors",
     "text_encoder_2/model.fp16.safetensors",
     "unet/diffusion_pytorch_model.fp16.safetensors",
     "vae/diffusion_pytorch_model.fp16.safetensors",
+)
+# Repositories that store half-precision weights under the plain names (no fp16 copies).
+_SDXL_PLAIN = (
+    *_SDXL_CONFIGS,
+    "text_encoder/model.safetensors",
+    "text_encoder_2/model.safetensors",
+    "unet/diffusion_pytorch_model.safetensors",
+    "vae/diffusion_pytorch_model.safetensors",
 )
 _SD15_FP16 = (
     *_PIPELINE_CONFIGS,
@@ -114,7 +125,7 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "animagine-xl-3.1",
         "panels",
         "cagliostrolab/animagine-xl-3.1",
-        _SDXL_FP16,
+        _SDXL_PLAIN,
         6.9,
         "Fair AI Public License 1.0-SD",
         "anime and manga SDXL panels",

@@ -4,7 +4,10 @@ Everything goes through ``huggingface_hub`` into its standard cache
 (``HF_HUB_CACHE``, else ``HF_HOME/hub``, read at call time like the loader
 does), so what is downloaded here is what ``--model REPO_ID`` and the
 transition loader find. Only an entry's ``allow_patterns`` are fetched.
-A download is resumable by the hub's own ``.incomplete`` files; cancel is
+Files already complete are kept, so a download run again fetches only the
+rest; within one run the hub client resumes a dropped connection with a
+``Range`` request, while a file cut short by a cancel starts over next time
+(the client writes each file to a temporary file of its own). Cancel is
 cooperative: the progress hook raises between chunks once asked to stop.
 """
 
@@ -33,9 +36,13 @@ from huggingface_hub.errors import (
 from huggingface_hub.file_download import repo_folder_name
 from tqdm.auto import tqdm
 
-from storyboard_app.engine.errors import DownloadCancelledError, ModelDownloadError
+from storyboard_app.engine.errors import (
+    DownloadCancelledError,
+    GatedModelError,
+    ModelDownloadError,
+)
 from storyboard_app.engine.models.catalogue import CATALOGUE, CatalogueEntry, entries_for
-from storyboard_app.engine.models.hub import hub_cache_dir, hub_endpoint
+from storyboard_app.engine.models.hub import hub_cache_dir, hub_endpoint, hub_token
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.files import disk_full_error, is_disk_full
 
@@ -147,6 +154,7 @@ def download_entry(
             allow_patterns=list(entry.allow_patterns),
             cache_dir=folder,
             endpoint=hub_endpoint(),
+            token=hub_token(),
             tqdm_class=_reporting_bar(report, cancel),
         )
     except DownloadCancelledError:
@@ -249,26 +257,27 @@ def download_error(exc: BaseException, entry: CatalogueEntry, cache: Path) -> St
     if any(_is_network_error(e) for e in chain):
         return ModelDownloadError(
             f"Could not reach {hub_endpoint()} to download {entry.name}.",
-            "Check the internet connection (or proxy) and run the same command again; what "
-            "was downloaded is kept and the download resumes.",
+            "Check the internet connection (or proxy) and run the same command again; files "
+            "already complete are kept and only the rest is fetched.",
         )
     return ModelDownloadError(f"Downloading {entry.name} failed: {exc}", entry.download_command)
 
 
-def _gated(entry: CatalogueEntry, status: int) -> ModelDownloadError:
-    return ModelDownloadError(
+def _gated(entry: CatalogueEntry, status: int) -> GatedModelError:
+    return GatedModelError(
         f"{entry.repo_id} is gated: its licence must be accepted before downloading "
         f"(HTTP {status or 401}).",
         f"Accept the licence at {entry.page} while logged in, then give this machine a token "
-        "with `huggingface-cli login` or the HF_TOKEN environment variable (never stored in "
-        f"the project), and run `{entry.download_command}` again.",
+        "with `huggingface-cli login`, the HF_TOKEN environment variable or the token field of "
+        "the app's Models window (never stored in the project), and run "
+        f"`{entry.download_command}` again.",
     )
 
 
 def _cancelled(entry: CatalogueEntry) -> DownloadCancelledError:
     return DownloadCancelledError(
         f"Download of {entry.name} cancelled.",
-        f"What was downloaded is kept; `{entry.download_command}` resumes it.",
+        f"Files already complete are kept; `{entry.download_command}` fetches the rest.",
     )
 
 

@@ -193,3 +193,19 @@ def test_a_hub_that_stalls_midway_is_a_time_out_message(
         download_entry(find_entry("sd15"), lambda done, total: None, threading.Event())
     assert "stopped answering while downloading sd15" in raised.value.message
     assert "HF_HUB_DOWNLOAD_TIMEOUT" in raised.value.hint
+
+
+def test_a_gated_repository_opens_with_the_token_in_the_hub_token_file(
+    fake_hub: FakeHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storyboard_app.engine.models.hub import hub_token, hub_token_path, save_hub_token
+
+    fake_hub.gated.add(SD15_REPO)
+    fake_hub.tokens.add("hf_reader")
+    assert hub_token() is None
+    assert save_hub_token(" hf_reader\n") == tmp_path / "hf_home" / "token" == hub_token_path()
+    assert main(["models", "download", "sd15"]) == 0
+    monkeypatch.setenv("HF_TOKEN", "hf_from_the_environment")
+    assert hub_token() == "hf_from_the_environment"  # the environment wins, as in the hub client
+    save_hub_token("")
+    assert not hub_token_path().exists()

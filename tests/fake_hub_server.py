@@ -5,7 +5,8 @@ the revision info (``/api/models/{repo}/revision/{rev}``), the recursive tree
 listing (``/api/models/{repo}/tree/{rev}``) and ``HEAD``/``GET``
 ``/{repo}/resolve/{rev}/{file}`` with the ``X-Repo-Commit`` and ``ETag``
 headers the client needs (and ``Range`` for resumed downloads). A repo can be
-gated (401 ``GatedRepo``); unknown repos answer 404 ``RepoNotFound``; a file
+gated (401 ``GatedRepo`` unless the request carries one of ``tokens`` as its
+bearer token); unknown repos answer 404 ``RepoNotFound``; a file
 can be made to break midway (the connection drops after some bytes, and the
 hub then answers 500 until ``heal``), once or for good.
 """
@@ -55,6 +56,7 @@ class Breakage:
 class FakeHub:
     repos: dict[str, dict[str, bytes]] = field(default_factory=dict)
     gated: set[str] = field(default_factory=set)
+    tokens: set[str] = field(default_factory=set)  # bearer tokens that open a gated repo
     breakage: Breakage | None = None
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, range
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -94,13 +96,17 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                 return self.status(500, "Hub is down", "")
             api, resolve = _API.match(path), _RESOLVE.match(path)
             repo_id = (api or resolve).group(1) if (api or resolve) else ""
-            if repo_id in hub.gated:
+            if repo_id in hub.gated and self.bearer() not in hub.tokens:
                 return self.status(401, "Access to model is restricted", "GatedRepo")
             if repo_id not in hub.repos:
                 return self.status(404, "Repository not found", "RepoNotFound")
             if api:
                 return self.api(repo_id, api.group(2))
             self.file(repo_id, resolve.group(3), send_body)
+
+        def bearer(self) -> str:
+            scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
 
         def api(self, repo_id: str, kind: str) -> None:
             files = hub.repos[repo_id]
