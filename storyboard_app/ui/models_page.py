@@ -68,6 +68,8 @@ class ModelsPage(QWidget):
     """The catalogue, the disk, downloads and the token; refreshes itself after each change."""
 
     listingChanged = Signal()  # a new listing is shown
+    # "finished" with the names, "failed" with a ModelProblem, "cancelled" with the name
+    downloadEnded = Signal(str, object)
 
     def __init__(self, app_settings: AppSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,7 +110,9 @@ class ModelsPage(QWidget):
 
     def refresh(self) -> ModelListingTask:
         """Read the catalogue and the disk again in the background."""
-        task = ModelListingTask(self._app_settings.model_paths(), self)
+        # No parent: the window may close (and be deleted) while the pool thread still
+        # reads; the task outlives it and its answer goes nowhere.
+        task = ModelListingTask(self._app_settings.model_paths())
         task.listed.connect(self.show_listing)
         task.failed.connect(self._show_problem_text)
         self._listing_task = task
@@ -156,7 +160,7 @@ class ModelsPage(QWidget):
             return None
         self.problem.clear()
         self.note.clear()
-        download = ModelDownload(missing, self)
+        download = ModelDownload(missing)  # no parent: it outlives a closed window, like the task
         download.progressed.connect(self._show_download_progress)
         download.finished.connect(self._download_finished)
         download.failed.connect(self._download_failed)
@@ -259,9 +263,11 @@ class ModelsPage(QWidget):
 
     def _download_finished(self, names: list[str]) -> None:
         self._end_download(f"Downloaded {', '.join(names)}.")
+        self.downloadEnded.emit("finished", names)
 
     def _download_failed(self, problem: ModelProblem) -> None:
         self._end_download("")
+        self.downloadEnded.emit("failed", problem)
         text = f"<b>{html.escape(problem.message)}</b><br>{html.escape(problem.hint)}"
         if problem.gated:
             text += (
@@ -275,6 +281,7 @@ class ModelsPage(QWidget):
             f"Download of {name} cancelled: files already complete are kept, and the next "
             "download fetches only the rest."
         )
+        self.downloadEnded.emit("cancelled", name)
 
     def _end_download(self, text: str) -> None:
         self.download = None

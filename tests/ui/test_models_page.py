@@ -16,6 +16,7 @@ import pytest
 from fake_hub_server import DECOYS, SD15_REPO, Breakage, FakeHub
 from hub_fixtures import fake_hub, tiny_sd15_repo
 from huggingface_hub import constants as hub_constants
+from PySide6.QtCore import Qt
 
 from storyboard_app.engine.models.hub import hub_cache_dir
 from storyboard_app.ui.message_bar import FixAction, UserMessage
@@ -37,14 +38,20 @@ def listed_page(qtbot: Any, app_settings: Any) -> ModelsPage:
     return page
 
 
-def relisted(qtbot: Any, page: ModelsPage, signal: Any) -> list[Any]:
-    """Wait for ``signal`` of the running download, then for the listing read after it."""
+def relisted(qtbot: Any, page: ModelsPage, outcome: str) -> Any:
+    """Wait for the running download to end with ``outcome``, then for the listing after it.
+
+    The page's own signal is waited for, not the download's: a download that
+    fails at once may have signalled before a waiter could connect to it.
+    """
     with (
         qtbot.waitSignal(page.listingChanged, timeout=WAIT_MS),
-        qtbot.waitSignal(signal, timeout=WAIT_MS) as blocker,
+        qtbot.waitSignal(page.downloadEnded, timeout=WAIT_MS) as blocker,
     ):
         pass
-    return blocker.args
+    ended, payload = blocker.args
+    assert ended == outcome, payload
+    return payload
 
 
 def entry_cells(page: ModelsPage, name: str) -> list[str]:
@@ -91,7 +98,7 @@ def test_download_shows_progress_then_the_model_is_present_and_removable(
     assert isinstance(download, ModelDownload)
     assert page.cancel_button.isVisible() or not page.isVisible()
     assert not page.download_button.isEnabled()
-    assert relisted(qtbot, page, download.finished) == [["sd15"]]
+    assert relisted(qtbot, page, "finished") == ["sd15"]
 
     last = page.last_progress
     assert last is not None and last.name == "sd15" and last.done == last.total > 0
@@ -120,7 +127,9 @@ def test_progress_tells_speed_and_time_left() -> None:
 
 
 def snapshot_files(cache: Path) -> set[str]:
-    return {p.name for p in cache.glob("models--*/snapshots/*/**/*") if p.is_file()}
+    """The files the cache holds complete, by their path in the repository."""
+    snapshots = list(cache.glob("models--*/snapshots/*"))
+    return {p.relative_to(s).as_posix() for s in snapshots for p in s.rglob("*") if p.is_file()}
 
 
 def test_cancel_midway_stops_the_download_and_the_next_one_keeps_the_finished_files(
@@ -139,7 +148,7 @@ def test_cancel_midway_stops_the_download_and_the_next_one_keeps_the_finished_fi
     qtbot.waitUntil(lambda: bool(fake_hub.gets(UNET) and snapshot_files(cache)), timeout=WAIT_MS)
     page.cancel_download()
     assert page.progress_text.text() == "Cancelling sd15…"
-    assert relisted(qtbot, page, download.cancelled) == ["sd15"]
+    assert relisted(qtbot, page, "cancelled") == "sd15"
     assert download.wait(5), "the download thread did not stop at its next chunk"
     assert "cancelled" in page.note.text() and "files already complete" in page.note.text()
     assert page.download is None and page.download_button.isEnabled()
@@ -150,9 +159,9 @@ def test_cancel_midway_stops_the_download_and_the_next_one_keeps_the_finished_fi
     fake_hub.requests.clear()
     again = page.start_download(["sd15"])
     assert again is not None
-    assert relisted(qtbot, page, again.finished) == [["sd15"]]
+    assert relisted(qtbot, page, "finished") == ["sd15"]
     assert entry_cells(page, "sd15")[1] == "present"
-    fetched = {p.rsplit("/", 1)[-1] for m, p, _ in fake_hub.requests if m == "GET"}
+    fetched = {p.split("/resolve/")[-1].split("/", 1)[-1] for m, p, _ in fake_hub.requests}
     assert kept and not kept & fetched  # the finished files were not fetched again
 
 
@@ -167,7 +176,7 @@ def test_cancel_on_a_stalled_connection_answers_within_seconds(
     qtbot.waitUntil(lambda: bool(fake_hub.gets(UNET)), timeout=WAIT_MS)
     asked = time.monotonic()
     page.cancel_download()
-    assert relisted(qtbot, page, download.cancelled) == ["sd15"]
+    assert relisted(qtbot, page, "cancelled") == "sd15"
     assert time.monotonic() - asked < CANCEL_WAIT_S + 1.5
     assert page.download is None and page.download_button.isEnabled()
 
@@ -205,7 +214,7 @@ def test_a_gated_model_links_its_licence_and_a_saved_token_opens_it(
     page = listed_page(qtbot, app_settings)
     download = page.start_download(["sd15"])
     assert download is not None
-    (problem,) = relisted(qtbot, page, download.failed)
+    problem = relisted(qtbot, page, "failed")
     assert problem.gated and problem.page == f"https://huggingface.co/{SD15_REPO}"
     text = page.problem.text()
     assert f'<a href="https://huggingface.co/{SD15_REPO}">' in text and "is gated" in text
@@ -223,7 +232,7 @@ def test_a_gated_model_links_its_licence_and_a_saved_token_opens_it(
 
     again = page.start_download(["sd15"])
     assert again is not None
-    assert relisted(qtbot, page, again.finished) == [["sd15"]]
+    assert relisted(qtbot, page, "finished") == ["sd15"]
     assert read_listing().row("sd15").present
 
 
@@ -233,13 +242,13 @@ def test_a_model_the_hub_does_not_have_and_no_network_are_messages(
     page = listed_page(qtbot, app_settings)
     download = page.start_download(["motion-adapter"])
     assert download is not None
-    relisted(qtbot, page, download.failed)
+    relisted(qtbot, page, "failed")
     assert "animatediff-motion-adapter-v1-5-3 was not found" in page.problem.text()
 
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: connection refused
     download = page.start_download(["sd15"])
     assert download is not None
-    relisted(qtbot, page, download.failed)
+    relisted(qtbot, page, "failed")
     assert "Could not reach http://127.0.0.1:9" in page.problem.text()
     assert page.download_button.isEnabled()
 
@@ -260,8 +269,27 @@ def test_the_models_window_opens_without_a_project_and_downloads_what_it_is_give
     assert window.workspace is None and window.actions.models.isEnabled()
     dialog = window.open_models(["sd15"])
     assert isinstance(dialog, ModelsDialog)
-    qtbot.waitUntil(lambda: dialog.page.download is not None, timeout=WAIT_MS)
-    download = dialog.page.download
-    assert relisted(qtbot, dialog.page, download.finished) == [["sd15"]]
+    ended: list[tuple[str, Any]] = []
+    dialog.page.downloadEnded.connect(lambda outcome, payload: ended.append((outcome, payload)))
+    qtbot.waitUntil(lambda: bool(ended), timeout=WAIT_MS)
+    assert ended == [("finished", ["sd15"])]
     assert dialog.page.selected_names() == ["sd15"]
     dialog.close()
+
+
+def test_closing_the_window_mid_download_cancels_it_and_nothing_is_left_signalling(
+    qtbot: Any, app_settings: Any, fake_hub: FakeHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_constants, "DOWNLOAD_CHUNK_SIZE", 1000)
+    monkeypatch.setattr(model_library, "CANCEL_WAIT_S", 0.2)
+    fake_hub.breakage = Breakage(UNET, after=3000, stall=True)
+    dialog = ModelsDialog(app_settings)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.page.download_when_listed(["sd15"])
+    dialog.show()
+    qtbot.waitUntil(lambda: bool(fake_hub.gets(UNET)), timeout=WAIT_MS)
+    download = dialog.page.download
+    assert download is not None
+    dialog.close()
+    qtbot.waitUntil(download.is_done, timeout=WAIT_MS)
+    qtbot.wait(300)  # a late answer from the thread would raise in the Qt loop here
