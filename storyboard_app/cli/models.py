@@ -172,6 +172,8 @@ def show_catalogue(statuses: list[EntryStatus]) -> None:
             for s in statuses
             if s.entry.job == job
         ]
+        if not rows:
+            continue
         print(f"\n{job.capitalize()}:")
         print_table(("NAME", "STATE", "SIZE", "LICENCE", "REPOSITORY", "ENABLES"), rows, 60)
     print("\nDownload one with `storyboard models download NAME`.")

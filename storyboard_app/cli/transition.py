@@ -76,7 +76,8 @@ def _register_make_transition(commands: Commands) -> None:
     motion.add_argument(
         "--model",
         metavar="SOURCE",
-        help="SD 1.5 base model: hub id, diffusers folder or .safetensors ('tiny' = random "
+        help="base model: hub id, diffusers folder or .safetensors (default: the project's "
+        "panel model; an SDXL one gets the SDXL motion adapter; 'tiny' / 'tiny-sdxl' = random "
         "test models for every part)",
     )
     for flag, what in (
@@ -106,7 +107,7 @@ def cmd_transition(args: argparse.Namespace) -> int:
         seed=args.seed,
         steps=args.steps,
         guidance=args.guidance,
-        sources=motion_sources(args) if args.kind == "motion" else None,
+        motion_parts=motion_parts(args) if args.kind == "motion" else (),
         device=None if args.device == "auto" else args.device,
         dtype=None if args.dtype == "auto" else args.dtype,
     )
@@ -185,12 +186,10 @@ def check_motion_options(args: argparse.Namespace) -> None:
         )
 
 
-def motion_sources(args: argparse.Namespace) -> Any:
-    """The motion model's sources: the defaults, with the ones given on the command line."""
-    from storyboard_app.engine.transitions.motion_model import MotionSources
-
-    given = {
-        field: getattr(args, dest)
+def motion_parts(args: argparse.Namespace) -> tuple[tuple[str, str], ...]:
+    """The motion parts given on the command line; the others match the project's model."""
+    return tuple(
+        (field, getattr(args, dest))
         for field, dest in (
             ("base", "model"),
             ("motion_adapter", "motion_adapter"),
@@ -200,5 +199,4 @@ def motion_sources(args: argparse.Namespace) -> Any:
             ("predictor", "predictor"),
         )
         if getattr(args, dest) is not None
-    }
-    return MotionSources(**given)
+    )

@@ -222,9 +222,12 @@ class ModelsPage(QWidget):
         selected = set(self.selected_names())
         self.catalogue.clear()
         for job in listing.jobs:
+            rows = [r for r in listing.catalogue if r.job == job]
+            if not rows:
+                continue
             group = QTreeWidgetItem(self.catalogue, [job.capitalize()])
             group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            for row in (r for r in listing.catalogue if r.job == job):
+            for row in rows:
                 item = QTreeWidgetItem(group, _catalogue_cells(row))
                 item.setData(0, NAME_ROLE, row.name)
                 item.setToolTip(0, f"{row.repo_id}\n{row.page}\n{row.download_command}")

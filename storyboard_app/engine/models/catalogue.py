@@ -7,6 +7,20 @@ repository and never a pickle file. Where a repository offers fp16 weights,
 those are listed: they are half the download, and the loader reads a folder
 of fp16 files as the ``fp16`` variant in whatever dtype the device wants.
 Sizes are approximate (what the listed files weigh on the hub).
+
+What was checked against the hub's file listings (model pages and trees seen
+through the project's reference library, not by downloading):
+``sdxl-base`` (fp16 unet 5.14 GB, text encoder 2 1.39 GB, VAE 167 MB); ``realvisxl-v4`` (unet fp16
+5.14 GB on main; its fp16 text encoders and VAE seen in sibling RealVisXL
+versions); ``animagine-xl-3.1`` (main holds half-precision weights under the
+plain names and no ``.fp16`` copies, hence ``_SDXL_PLAIN``: text encoders 246 MB
+and 1.39 GB, unet 5.14 GB); ``motion-adapter-sdxl`` (config 339 B, fp16 weights
+474 MB, in the diffusers conversion its model card points to). Not verified:
+``juggernaut-xl-v9`` (the listings seen show the single 7.1 GB checkpoint;
+diffusers folders with fp16 weights are assumed) and, in this pass, ``sd15``,
+``motion-adapter``, ``sparsectrl-rgb`` and the ``h94/IP-Adapter`` file names
+beyond what the engine's defaults already name. A file the hub lacks fails the download
+with "the catalogue entry is out of date" and keeps what was fetched.
 """
 
 from __future__ import annotations
@@ -140,6 +154,15 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         "generated transitions: the AnimateDiff motion module for SD 1.5",
     ),
     CatalogueEntry(
+        "motion-adapter-sdxl",
+        "transitions",
+        "guoyww/animatediff-motion-adapter-sdxl-beta",
+        ("config.json", "diffusion_pytorch_model.fp16.safetensors"),
+        0.5,
+        "Apache-2.0",
+        "generated transitions in SDXL projects: the AnimateDiff motion module for SDXL (beta)",
+    ),
+    CatalogueEntry(
         "sparsectrl-rgb",
         "transitions",
         "guoyww/animatediff-sparsectrl-rgb",
@@ -177,7 +200,8 @@ CATALOGUE: tuple[CatalogueEntry, ...] = (
         3.2,
         "Apache-2.0",
         "a character's reference picture read by IP-Adapter (ViT-H encoder), for SDXL panels "
-        "(`storyboard edit-character PROJECT NAME --ip-adapter sdxl`)",
+        "(`storyboard edit-character PROJECT NAME --ip-adapter sdxl`), and generated "
+        "transitions in SDXL projects",
     ),
     CatalogueEntry(
         "ip-adapter-sdxl-plus-face",

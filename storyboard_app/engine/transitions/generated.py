@@ -12,12 +12,17 @@ order of the UNet's flattened batch), and the projected tokens are passed as
 the UNet's ``(text, [image tokens])`` encoder states, which its IP-Adapter
 attention processors read per batch row. SparseCtrl RGB keyframes at frames
 0 and F-1 hold the ends to the panels, so the clip starts and ends on them.
+
+SDXL has no SparseCtrl model: there the panels' own latents replace frames 0
+and F-1 after every step, noised to the level of the next step (clean after
+the last), so the motion module fills the frames between two fixed ends. Its
+UNet also takes the pooled text embedding and the size ids SDXL needs.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -111,6 +116,23 @@ def predict_frame_embeddings(
     return torch.cat([first, between, last])
 
 
+@dataclass
+class FrameConditioning:
+    """What steers every step: per-frame text and image tokens, and how the ends are held.
+
+    ``added``: SDXL's pooled text and size ids (None for SD 1.5). ``keyframes``:
+    SparseCtrl inputs (SD 1.5); ``ends`` and ``end_noise``: the panels' latents
+    [1, 4, 2, h, w] and their fixed noise (SDXL).
+    """
+
+    text: torch.Tensor
+    image_tokens: list[torch.Tensor]
+    added: dict[str, torch.Tensor] | None = None
+    keyframes: tuple[torch.Tensor, torch.Tensor] | None = None
+    ends: torch.Tensor | None = None
+    end_noise: torch.Tensor | None = field(default=None, repr=False)
+
+
 def render_frames(
     model: MotionModel,
     start: np.ndarray,
@@ -128,33 +150,47 @@ def render_frames(
             "Give one embedding per frame.",
         )
     model.pipe.set_ip_adapter_scale(settings.ip_adapter_scale)
-    prompt_embeds = encode_prompt(model, settings)
-    image_tokens = frame_image_tokens(model, embeddings, settings.uses_guidance)
-    control, control_mask = keyframe_conditioning(model, start, end, settings)
-    latents = initial_latents(model, settings)
-    latents = denoise(
-        model,
-        latents,
-        (prompt_embeds, image_tokens),
-        (control, control_mask),
-        settings,
-        on_step,
-        is_cancelled,
+    text, added = encode_prompt(model, settings)
+    conditioning = FrameConditioning(
+        text, frame_image_tokens(model, embeddings, settings.uses_guidance), added
     )
+    if model.holds_ends_with_keyframes:
+        conditioning.keyframes = keyframe_conditioning(model, start, end, settings)
+    elif settings.keyframe_strength > 0:
+        conditioning.ends, conditioning.end_noise = end_latents(model, start, end, settings)
+    latents = initial_latents(model, settings)
+    latents = denoise(model, latents, conditioning, settings, on_step, is_cancelled)
     return decode(model, latents)
 
 
-def encode_prompt(model: MotionModel, settings: MotionSettings) -> torch.Tensor:
-    """Text states per frame, ``[uncond x F; cond x F]`` with guidance, else ``[cond x F]``."""
-    positive, negative = model.pipe.encode_prompt(
-        settings.prompt,
-        model.device,
-        1,
-        settings.uses_guidance,
-        settings.negative_prompt,
+def encode_prompt(
+    model: MotionModel, settings: MotionSettings
+) -> tuple[torch.Tensor, dict[str, torch.Tensor] | None]:
+    """Text states per frame, ``[uncond x F; cond x F]`` with guidance, else ``[cond x F]``.
+
+    SDXL also gets its per-video extras: the pooled text embedding and the
+    size ids (original size, crop 0,0, target size: the clip's size).
+    """
+    guidance = settings.uses_guidance
+    if not model.is_sdxl:
+        positive, negative = model.pipe.encode_prompt(
+            settings.prompt, model.device, 1, guidance, settings.negative_prompt
+        )
+        states = torch.cat([negative, positive]) if guidance else positive
+        return states.repeat_interleave(settings.frames, dim=0), None
+    positive, negative, pooled, negative_pooled = model.pipe.encode_prompt(
+        prompt=settings.prompt,
+        device=model.device,
+        num_videos_per_prompt=1,
+        do_classifier_free_guidance=guidance,
+        negative_prompt=settings.negative_prompt,
     )
-    states = torch.cat([negative, positive]) if settings.uses_guidance else positive
-    return states.repeat_interleave(settings.frames, dim=0)
+    states = torch.cat([negative, positive]) if guidance else positive
+    pooled_all = torch.cat([negative_pooled, pooled]) if guidance else pooled
+    size = [settings.height, settings.width]
+    time_ids = torch.tensor([[*size, 0, 0, *size]], dtype=states.dtype, device=model.device)
+    added = {"text_embeds": pooled_all, "time_ids": time_ids.repeat(states.shape[0], 1)}
+    return states.repeat_interleave(settings.frames, dim=0), added
 
 
 def frame_image_tokens(
@@ -181,6 +217,37 @@ def keyframe_conditioning(
     )
 
 
+def end_latents(
+    model: MotionModel, start: np.ndarray, end: np.ndarray, settings: MotionSettings
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The two panels as latents [1, 4, 2, h, w] and the seeded noise that levels them."""
+    vae = model.pipe.vae
+    pixels = model.pipe.video_processor.preprocess(
+        [Image.fromarray(start), Image.fromarray(end)], settings.height, settings.width
+    )
+    encoded = vae.encode(pixels.to(model.device, vae.dtype)).latent_dist.mean
+    ends = (encoded * vae.config.scaling_factor).permute(1, 0, 2, 3)[None].to(model.dtype)
+    generator = torch.Generator("cpu").manual_seed(settings.seed + 1)
+    noise = torch.randn(ends.shape, generator=generator, dtype=torch.float32)
+    return ends, noise.to(model.device, model.dtype)
+
+
+def hold_ends(
+    model: MotionModel,
+    latents: torch.Tensor,
+    conditioning: FrameConditioning,
+    timestep: torch.Tensor | None,
+) -> torch.Tensor:
+    """Frames 0 and F-1 set to the panels, noised to ``timestep`` (clean when None)."""
+    ends, noise = conditioning.ends, conditioning.end_noise
+    if ends is None or noise is None:
+        return latents
+    held = ends if timestep is None else model.pipe.scheduler.add_noise(ends, noise, timestep[None])
+    latents = latents.clone()
+    latents[:, :, 0], latents[:, :, -1] = held[:, :, 0], held[:, :, 1]
+    return latents
+
+
 def initial_latents(model: MotionModel, settings: MotionSettings) -> torch.Tensor:
     """Seeded noise [1, 4, F, h, w], drawn on the CPU so a seed gives the same clip anywhere."""
     pipe = model.pipe
@@ -201,8 +268,7 @@ def initial_latents(model: MotionModel, settings: MotionSettings) -> torch.Tenso
 def denoise(
     model: MotionModel,
     latents: torch.Tensor,
-    conditioning: tuple[torch.Tensor, list[torch.Tensor]],
-    keyframes: tuple[torch.Tensor, torch.Tensor],
+    conditioning: FrameConditioning,
     settings: MotionSettings,
     on_step: StepCallback,
     is_cancelled: Callable[[], bool],
@@ -210,11 +276,14 @@ def denoise(
     """The denoising loop; cancel is checked before every step and stops at once."""
     pipe = model.pipe
     timesteps = pipe.scheduler.timesteps
+    latents = hold_ends(model, latents, conditioning, timesteps[0])
     for index, timestep in enumerate(timesteps):
         if is_cancelled():
             raise TransitionCancelled()
-        noise = predict_noise(model, latents, timestep, conditioning, keyframes, settings)
+        noise = predict_noise(model, latents, timestep, conditioning, settings)
         latents = pipe.scheduler.step(noise, timestep, latents).prev_sample
+        following = timesteps[index + 1] if index + 1 < len(timesteps) else None
+        latents = hold_ends(model, latents, conditioning, following)
         on_step(index + 1, len(timesteps))
     return latents
 
@@ -223,32 +292,36 @@ def predict_noise(
     model: MotionModel,
     latents: torch.Tensor,
     timestep: torch.Tensor,
-    conditioning: tuple[torch.Tensor, list[torch.Tensor]],
-    keyframes: tuple[torch.Tensor, torch.Tensor],
+    conditioning: FrameConditioning,
     settings: MotionSettings,
 ) -> torch.Tensor:
-    """One guided noise prediction: SparseCtrl residuals, then the UNet with per-frame tokens."""
+    """One guided noise prediction: SparseCtrl residuals (SD 1.5), then the per-frame UNet."""
     pipe = model.pipe
-    prompt_embeds, image_tokens = conditioning
-    control, control_mask = keyframes
     model_input = torch.cat([latents] * 2) if settings.uses_guidance else latents
     model_input = pipe.scheduler.scale_model_input(model_input, timestep)
-    down_residuals, mid_residual = pipe.controlnet(
-        model_input,
-        timestep,
-        encoder_hidden_states=prompt_embeds,
-        controlnet_cond=control,
-        conditioning_mask=control_mask,
-        conditioning_scale=settings.keyframe_strength,
-        guess_mode=False,
-        return_dict=False,
-    )
+    residuals = {}
+    if conditioning.keyframes is not None:
+        control, control_mask = conditioning.keyframes
+        down_residuals, mid_residual = pipe.controlnet(
+            model_input,
+            timestep,
+            encoder_hidden_states=conditioning.text,
+            controlnet_cond=control,
+            conditioning_mask=control_mask,
+            conditioning_scale=settings.keyframe_strength,
+            guess_mode=False,
+            return_dict=False,
+        )
+        residuals = {
+            "down_block_additional_residuals": down_residuals,
+            "mid_block_additional_residual": mid_residual,
+        }
     noise = pipe.unet(
         model_input,
         timestep,
-        encoder_hidden_states=(prompt_embeds, image_tokens),
-        down_block_additional_residuals=down_residuals,
-        mid_block_additional_residual=mid_residual,
+        encoder_hidden_states=(conditioning.text, conditioning.image_tokens),
+        added_cond_kwargs=conditioning.added,
+        **residuals,
     ).sample
     if not settings.uses_guidance:
         return noise

@@ -38,6 +38,7 @@ from storyboard_app.engine.transitions.motion_model import (
     MotionSources,
     check_motion_sources,
     load_motion_model,
+    sources_for_model,
 )
 from storyboard_app.project.errors import StoryboardError, ValidationError
 from storyboard_app.project.grammar import plural, with_article
@@ -86,6 +87,9 @@ class TransitionOptions:
     steps: int | None = None
     guidance: float | None = None
     sources: MotionSources | None = None
+    # Parts named by the caller (``base``, ``motion_adapter``...) over the ones that match
+    # the project's panel model; ignored when ``sources`` is given whole.
+    motion_parts: tuple[tuple[str, str], ...] = ()
     device: str | None = None
     dtype: str | None = None
 
@@ -221,10 +225,17 @@ def build_transition_request(
         negative_prompt=join_phrases(start.negative_prompt, end.negative_prompt),
         steps=_MOTION_DEFAULTS.steps if options.steps is None else options.steps,
         guidance=_MOTION_DEFAULTS.guidance if options.guidance is None else options.guidance,
-        sources=(options.sources or MotionSources()) if kind == "motion" else None,
+        sources=_motion_sources(store, options) if kind == "motion" else None,
         device=options.device,
         dtype=options.dtype,
     )
+
+
+def _motion_sources(store: ProjectStore, options: TransitionOptions) -> MotionSources:
+    """The given sources, else the family of the project's panel model (SDXL or SD 1.5)."""
+    if options.sources is not None:
+        return options.sources
+    return sources_for_model(store.settings().model_source, **dict(options.motion_parts))
 
 
 def check_neighbours(start: SceneRecord, end: SceneRecord) -> None:

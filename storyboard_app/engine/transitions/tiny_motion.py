@@ -1,5 +1,8 @@
 """A generated-transition model with tiny random weights, built in memory in about a second.
 
+Both families: SD 1.5 (SparseCtrl keyframes) and SDXL (AnimateDiff SDXL, ends
+held by the panels' latents).
+
 Tests and ``--model tiny`` need the whole AnimateDiff path (motion adapter,
 SparseCtrl, IP-Adapter, CLIP encoder, predictor) without any download. The
 parts follow the tiny SD 1.5 UNet's layout (block widths 32/64/64, one layer
@@ -12,20 +15,21 @@ anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 from diffusers import MotionAdapter, SparseControlNetModel, UNet2DConditionModel, UNetMotionModel
 
 from storyboard_app.engine.motion.encoder import build_tiny_image_encoder
 from storyboard_app.engine.motion.predictor import PredictorConfig, SemanticMotionPredictor
-from storyboard_app.engine.tiny_models import build_tiny_sd15_pipeline
+from storyboard_app.engine.tiny_models import build_tiny_sd15_pipeline, build_tiny_sdxl_pipeline
 from storyboard_app.engine.transitions.motion_model import (
     TINY_MOTION_SOURCE,
     UNTRAINED_PREDICTOR,
     MotionModel,
     MotionSources,
     assemble_motion_model,
+    assemble_sdxl_motion_model,
 )
 
 TINY_EMBED_DIM = 16
@@ -34,19 +38,19 @@ _Module = TypeVar("_Module", bound=torch.nn.Module)
 _Built = TypeVar("_Built")
 
 
-def build_tiny_motion_model(seed: int = 0) -> MotionModel:
-    """The whole motion model with random weights that depend only on ``seed``."""
+def build_tiny_motion_model(seed: int = 0, architecture: str = "sd15") -> MotionModel:
+    """The whole motion model with random weights that depend only on ``seed``.
+
+    ``architecture="sdxl"`` builds AnimateDiff SDXL on the tiny SDXL pipeline
+    (no SparseCtrl; the ends are held by the panels' latents).
+    """
+    if architecture == "sdxl":
+        return _tiny_sdxl_motion_model(seed)
     base = build_tiny_sd15_pipeline(seed)
     adapter = _seeded(seed + 10, tiny_motion_adapter)
     control = _seeded(seed + 11, tiny_sparse_ctrl)
     ip_adapter = _seeded_value(seed + 12, lambda: random_ip_adapter_state_dict(base.unet))
-    encoder = build_tiny_image_encoder(seed + 13, projection_dim=TINY_EMBED_DIM)
-    predictor = _seeded(
-        seed + 14,
-        lambda: SemanticMotionPredictor(
-            PredictorConfig(embed_dim=TINY_EMBED_DIM, **UNTRAINED_PREDICTOR)
-        ),
-    )
+    encoder, predictor = _tiny_encoder_and_predictor(seed)
     sources = MotionSources(
         base=TINY_MOTION_SOURCE,
         motion_adapter=TINY_MOTION_SOURCE,
@@ -55,6 +59,33 @@ def build_tiny_motion_model(seed: int = 0) -> MotionModel:
         image_encoder=TINY_MOTION_SOURCE,
     )
     return assemble_motion_model(base, adapter, control, ip_adapter, encoder, predictor, sources)
+
+
+def _tiny_sdxl_motion_model(seed: int) -> MotionModel:
+    base = build_tiny_sdxl_pipeline(seed)
+    adapter = _seeded(seed + 10, tiny_motion_adapter)  # the tiny SDXL UNet has the same widths
+    ip_adapter = _seeded_value(seed + 12, lambda: random_ip_adapter_state_dict(base.unet))
+    encoder, predictor = _tiny_encoder_and_predictor(seed)
+    sources = MotionSources(
+        base=TINY_MOTION_SOURCE,
+        motion_adapter=TINY_MOTION_SOURCE,
+        sparse_ctrl="",
+        ip_adapter=TINY_MOTION_SOURCE,
+        image_encoder=TINY_MOTION_SOURCE,
+        architecture="sdxl",
+    )
+    return assemble_sdxl_motion_model(base, adapter, ip_adapter, encoder, predictor, sources)
+
+
+def _tiny_encoder_and_predictor(seed: int) -> tuple[Any, SemanticMotionPredictor]:
+    encoder = build_tiny_image_encoder(seed + 13, projection_dim=TINY_EMBED_DIM)
+    predictor = _seeded(
+        seed + 14,
+        lambda: SemanticMotionPredictor(
+            PredictorConfig(embed_dim=TINY_EMBED_DIM, **UNTRAINED_PREDICTOR)
+        ),
+    )
+    return encoder, predictor
 
 
 def tiny_motion_adapter() -> MotionAdapter:
