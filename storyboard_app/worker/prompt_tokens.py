@@ -86,10 +86,13 @@ def estimate_tokens(text: str, limit: int = CLIP_LIMIT) -> TokenCount:
 
 
 def tokenizer_folder(model_source: str) -> Path:
-    """The model's own ``tokenizer/`` when it is a diffusers folder, else the shipped one."""
-    own = Path(model_source).expanduser() / "tokenizer" if model_source else None
-    if own is not None and (own / "vocab.json").is_file() and (own / "merges.txt").is_file():
-        return own
+    """The model's own ``tokenizer/`` when it is a diffusers folder or a model shipped by
+    name (``toy``, in ``resources/models``), else the shipped SD 1.5/SDXL one."""
+    if model_source:
+        for folder in (Path(model_source).expanduser(), resources_dir() / "models" / model_source):
+            own = folder / "tokenizer"
+            if (own / "vocab.json").is_file() and (own / "merges.txt").is_file():
+                return own
     return resources_dir().joinpath(*SHIPPED_TOKENIZER)
 
 

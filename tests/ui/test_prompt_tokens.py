@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from storyboard_app.project.bundled import resources_dir
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.worker import prompt_tokens
 from storyboard_app.worker.host import EngineHost
-from storyboard_app.worker.prompt_tokens import CLIP_LIMIT, estimate_tokens, load_counter
+from storyboard_app.worker.prompt_tokens import (
+    CLIP_LIMIT,
+    estimate_tokens,
+    load_counter,
+    tokenizer_folder,
+)
 
 LOAD_TIMEOUT_MS = 60_000
 LONG_ACTION = "[Mara] climbs the spiral stairs of the old lighthouse at dusk, " * 6
@@ -106,3 +113,16 @@ def test_the_shot_type_is_counted_and_the_setting_leaves_it_out(
     assert fields.budget.recount().tokens == before - 3  # "wide", "shot", ","
     opened.workspace.session.undo_stack.undo()
     assert store.settings().shot_in_prompt is True
+
+
+def test_a_model_folder_or_a_shipped_model_counts_with_its_own_tokenizer(tmp_path: Path) -> None:
+    shipped = tokenizer_folder("")
+    assert shipped.parts[-3:] == ("pipeline_configs", "sdxl", "tokenizer")
+    folder = tmp_path / "model"
+    (folder / "tokenizer").mkdir(parents=True)
+    for name in ("vocab.json", "merges.txt"):
+        (folder / "tokenizer" / name).write_bytes((shipped / name).read_bytes())
+    assert tokenizer_folder(str(folder)) == folder / "tokenizer"
+    assert tokenizer_folder(str(tmp_path / "model.safetensors")) == shipped
+    if (resources_dir() / "models" / "toy" / "tokenizer" / "vocab.json").is_file():
+        assert tokenizer_folder("toy") == resources_dir() / "models" / "toy" / "tokenizer"
