@@ -2,7 +2,7 @@
 
 Opens the real main window on a copy of the bundled lighthouse example, renders
 every panel with the tiny random model (hence the noise), rerolls panel 2 three
-times so it has four takes, zooms the grid to five cards a row and saves the
+times so it has four takes, zooms the grid to four cards a row and saves the
 window, then opens Compare Takes four up and saves that.
 
 Usage: ``python benchmarks/grid_screenshots.py [--steps 4] [--size 256] [--out docs]``
@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import qasync
 from PySide6.QtCore import QSettings
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
 
 from storyboard_app.ui.app_settings import AppSettings
@@ -48,6 +49,11 @@ async def settle(seconds: float = 1.0) -> None:
     await asyncio.sleep(seconds)
 
 
+def save(picture: QPixmap, path: Path) -> None:
+    if not picture.save(str(path)):
+        sys.exit(f"Could not write {path}.")
+
+
 async def shoot(window: MainWindow, out: Path) -> None:
     workspace = window.workspace
     assert workspace is not None
@@ -60,10 +66,10 @@ async def shoot(window: MainWindow, out: Path) -> None:
         reroll = workspace.render_selected(reroll=True)
         if reroll is not None:
             await reroll
-    workspace.storyboard.set_columns(5)
+    workspace.storyboard.set_columns(4)
     await settle()
     grid = out / "storyboard-grid.png"
-    window.grab().save(str(grid))
+    save(window.grab(), grid)
     dialog = workspace.compare_takes()
     if dialog is None:
         sys.exit("Panel 2 has fewer than two takes to compare.")
@@ -71,7 +77,7 @@ async def shoot(window: MainWindow, out: Path) -> None:
     dialog.set_count(4)
     await settle(2.0)
     compare = out / "take-compare.png"
-    dialog.grab().save(str(compare))
+    save(dialog.grab(), compare)
     dialog.close()
     print(f"grid: {grid}")
     print(f"comparison: {compare}")
@@ -83,6 +89,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
     install_signal_refcount_fix()
     app = QApplication.instance() or QApplication(sys.argv)
     loop = qasync.QEventLoop(app)

@@ -24,7 +24,7 @@ META_HEIGHT = 16
 CAPTION_HEIGHT = 34
 STATUS_HEIGHT = 18
 # Below this width a card is a thumbnail: picture, number, shot line and status only.
-CAPTION_MIN_WIDTH = 180
+CAPTION_MIN_WIDTH = 150
 EMPTY_ACTION_HINT = "No action yet: describe what the picture shows"
 STATUS_COLORS = {
     StatusKind.NOT_RENDERED: "#8a8a8a",
@@ -167,7 +167,10 @@ class PanelCardDelegate(QStyledItemDelegate):
         flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop | Qt.TextFlag.TextWordWrap
         metrics = painter.fontMetrics()
         elided = metrics.elidedText(text, Qt.TextElideMode.ElideRight, rect.width() * 2 - 20)
+        # Word wrap can still need a third line: it is cut at the caption's box.
+        painter.setClipRect(QRect(rect.topLeft(), QSize(rect.width(), 2 * metrics.lineSpacing())))
         painter.drawText(rect, flags, elided)
+        painter.setClipping(False)
         painter.setFont(option.font)
 
     def _paint_status(self, painter: QPainter, rect: QRect, kind: StatusKind, text: str) -> None:
