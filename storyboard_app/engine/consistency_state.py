@@ -10,7 +10,6 @@ step from ``callback_on_step_end``, and each processor asks it for a
 
 from __future__ import annotations
 
-import dataclasses
 import enum
 import hashlib
 from collections.abc import Iterable, Sequence
@@ -155,11 +154,11 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class PanelGroup:
-    """Images of a batch that read the same cached tokens (possibly none).
+    """Images of a batch that read the same caches (possibly none).
 
-    ``reads`` are positions of the caches read; ``cached`` their tokens at the
-    current step and layer. The index tensors are on the device already, so
-    the attention itself launches no blocking host-to-device copy.
+    ``reads`` are positions of the caches read, in the pass's order of caches.
+    The index tensors are on the device already, so the attention itself
+    launches no blocking host-to-device copy.
     """
 
     images: tuple[int, ...]
@@ -167,7 +166,6 @@ class PanelGroup:
     image_index: torch.Tensor
     others: torch.Tensor
     all_images: bool
-    cached: torch.Tensor | None = None
 
     @classmethod
     def layout(
@@ -200,13 +198,80 @@ class PanelGroup:
         return self.others.shape[1] > 0
 
 
+@dataclass
+class _Projection:
+    attn: torch.nn.Module
+    tokens: tuple[torch.Tensor, ...]
+    keys_values: tuple[tuple[torch.Tensor, torch.Tensor], ...]
+    calls_left: int
+
+    def fits(self, attn: torch.nn.Module, tokens: tuple[torch.Tensor, ...]) -> bool:
+        """Whether this projection was made by ``attn`` from exactly these tensors."""
+        return (
+            self.attn is attn
+            and len(self.tokens) == len(tokens)
+            and all(a is b for a, b in zip(self.tokens, tokens, strict=True))
+        )
+
+
+class ProjectionCache:
+    """Keys and values of one step's cached tokens, projected once per layer.
+
+    A cache keeps layer inputs (half the bytes of keys and values), so they
+    must be projected where they are read. Projected here, once per (step,
+    layer), they serve every panel and every group of the layer's call, and
+    every further call of the layer in that step that ``calls_per_step``
+    announces (both guidance halves are one call). A projection is dropped
+    after its last announced call and whenever the step or the pass changes,
+    so by default the device holds one layer's projection at a time, as when
+    each call projected its own. It is also recomputed when the attention
+    module or the cached tensors are not the ones it was made from.
+    """
+
+    def __init__(self) -> None:
+        self.calls_per_step = 1
+        self.projected = 0
+        self._step: int | None = None
+        self._entries: dict[str, _Projection] = {}
+
+    def reset(self, calls_per_step: int = 1) -> None:
+        """Forget every projection; a new pass starts."""
+        if calls_per_step < 1:
+            raise ValueError("A layer is called at least once per step.")
+        self.calls_per_step = calls_per_step
+        self._step = None
+        self._entries.clear()
+
+    def keys_values(
+        self, step: int, layer: str, attn: torch.nn.Module, tokens: tuple[torch.Tensor, ...]
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        """``(to_k(t), to_v(t))`` for each cached tensor, projected at most once a step."""
+        if step != self._step:
+            self._step = step
+            self._entries.clear()
+        entry = self._entries.get(layer)
+        if entry is None or not entry.fits(attn, tokens):
+            pairs = tuple((attn.to_k(t), attn.to_v(t)) for t in tokens)
+            self.projected += len(tokens)
+            entry = _Projection(attn, tokens, pairs, self.calls_per_step)
+        entry.calls_left -= 1
+        if entry.calls_left > 0:
+            self._entries[layer] = entry
+        else:
+            self._entries.pop(layer, None)
+        return entry.keys_values
+
+
 @dataclass(frozen=True)
 class LayerPlan:
     """What one consistent layer does at the current step.
 
     Each image of a guidance half attends to its own tokens, to the tokens at
-    ``indices`` of the other images of the batch, and to its group's cached
-    tokens. ``record_to`` is the identity cache being written, if any.
+    ``indices`` of the other images of the batch (when its group shares), and
+    to the cached tokens of the caches its group reads. ``cached`` holds every
+    cache's entry read by the pass, in the pass's order of caches, so that a
+    cache read by several groups is projected once; ``record_to`` is the
+    identity cache being written, if any.
     """
 
     step: int
@@ -216,11 +281,23 @@ class LayerPlan:
     indices: torch.Tensor
     groups: tuple[PanelGroup, ...]
     record_to: IdentitySink | None = None
+    cached: tuple[torch.Tensor, ...] = ()
+    projections: ProjectionCache | None = None
 
     def record(self, tokens: torch.Tensor) -> None:
         """Keep the sampled input tokens of every image in the identity cache."""
         if self.record_to is not None:
             self.record_to.put(self.step, self.layer, tokens)
+
+    def cached_keys_values(
+        self, attn: torch.nn.Module
+    ) -> tuple[tuple[torch.Tensor, torch.Tensor], ...]:
+        """Each entry of ``cached`` as keys and values, from the step's projections."""
+        if not self.cached:
+            return ()
+        if self.projections is None:
+            return tuple((attn.to_k(t), attn.to_v(t)) for t in self.cached)
+        return self.projections.keys_values(self.step, self.layer, attn, self.cached)
 
 
 class ConsistencyState:
@@ -254,6 +331,7 @@ class ConsistencyState:
         self._layouts: tuple[PanelGroup, ...] = ()
         self._prefetched: dict[int, list[PrefetchedStep]] = {}
         self._current: list[dict[str, torch.Tensor]] = []
+        self.projections = ProjectionCache()
 
     @classmethod
     def from_settings(
@@ -291,6 +369,7 @@ class ConsistencyState:
         *,
         seed: int,
         share_between_panels: bool = False,
+        calls_per_step: int = 1,
     ) -> None:
         """Denoise a window of panels; ``panels[i]`` are the caches panel i names.
 
@@ -298,7 +377,10 @@ class ConsistencyState:
         as in the official read phase, so the window only batches work; a
         panel naming no one attends plainly. With ``share_between_panels``
         panels naming the same characters (at least one) also see each
-        other's tokens.
+        other's tokens. Each cache's entry is projected to keys and values
+        once per step and layer for the whole window; ``calls_per_step`` is
+        how many UNet calls of a step read it (the projection is kept until
+        the last).
         """
         if not panels:
             raise ValueError("A read pass needs at least one panel.")
@@ -306,6 +388,7 @@ class ConsistencyState:
             raise ValueError(f"{len(panels)} panels exceed the window of {self.window_size}.")
         reads = _unique(cache for caches in panels for cache in caches)
         self._reset(ConsistencyMode.READ, seed, len(panels), keep=reads)
+        self.projections.reset(calls_per_step)
         self._read_caches = reads
         self._layouts = tuple(
             PanelGroup.layout(
@@ -328,6 +411,7 @@ class ConsistencyState:
         writer), so a build holds one step, not the whole cache.
         """
         self.step = step
+        self.projections.reset(self.projections.calls_per_step)
         if self.mode is ConsistencyMode.WRITE and self._write_cache is not None and step > 0:
             self._write_cache.end_step(step - 1)
         if self.mode is not ConsistencyMode.READ:
@@ -356,14 +440,9 @@ class ConsistencyState:
             return None
         halves = self._halves(batch_size)
         writing = self.mode is ConsistencyMode.WRITE
-        groups = tuple(
-            dataclasses.replace(
-                group, cached=self._cached_tokens(layer, group.reads, halves, dtype, device)
-            )
-            for group in self._layouts
-        )
-        samples = writing or any(group.sees_others for group in groups)
-        if not (samples or any(group.cached is not None for group in groups)):
+        samples = writing or any(group.sees_others for group in self._layouts)
+        cached = self._cached_tokens(layer, halves, dtype, device)
+        if not (samples or cached):
             return None
         return LayerPlan(
             step=self.step,
@@ -371,8 +450,10 @@ class ConsistencyState:
             images=self._images,
             halves=halves,
             indices=self._sampled_indices(layer, tokens, device if samples else None),
-            groups=groups,
+            groups=self._layouts,
             record_to=self._write_cache if writing else None,
+            cached=cached,
+            projections=self.projections,
         )
 
     def _sampled_indices(
@@ -403,6 +484,7 @@ class ConsistencyState:
         self._layouts = ()
         self._prefetched = {}
         self._current = []
+        self.projections.reset()
 
     def _prefetch(self, step: int) -> list[PrefetchedStep]:
         return [cache.prefetch(step, self.device) for cache in self._read_caches]
@@ -418,19 +500,16 @@ class ConsistencyState:
         return halves
 
     def _cached_tokens(
-        self,
-        layer: str,
-        positions: tuple[int, ...],
-        halves: int,
-        dtype: torch.dtype,
-        device: torch.device,
-    ) -> torch.Tensor | None:
-        """Concatenated cached tokens of the caches at ``positions``, on ``device``."""
-        if not positions:
-            return None
+        self, layer: str, halves: int, dtype: torch.dtype, device: torch.device
+    ) -> tuple[torch.Tensor, ...]:
+        """This step's entry of ``layer`` of every cache the pass reads, on ``device``.
+
+        Kept apart, never concatenated here: each is projected once and the
+        attention joins the projections into the one key sequence it builds.
+        """
         parts = []
-        for position in positions:
-            entry = self._current[position].get(layer)
+        for entries in self._current:
+            entry = entries.get(layer)
             if entry is None:
                 raise MissingIdentityEntry(
                     f"An identity cache has no entry for step {self.step}, layer {layer}.",
@@ -441,7 +520,7 @@ class ConsistencyState:
                     "The identity cache and the panel batch disagree on classifier-free guidance."
                 )
             parts.append(entry.to(device=device, dtype=dtype))
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        return tuple(parts)
 
 
 def _unique(caches: Iterable[IdentityBank]) -> tuple[IdentityBank, ...]:

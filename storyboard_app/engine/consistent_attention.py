@@ -127,11 +127,13 @@ def consistent_self_attention(
     """Self-attention over own tokens plus gathered shared tokens, before ``to_out``.
 
     Keys and values are projected once over the batch's own tokens, as in
-    plain attention, and a group's cached tokens once per group; each image's
-    keys and values are then gathered by index from those projections. This
-    equals projecting each image's ``cat(own, shared)`` tokens because the
-    projections act per token (and ``norm_k`` per head and token), without
-    projecting the n-1 other images' sampled tokens again for every image.
+    plain attention, and each read cache's tokens once per step and layer
+    (:meth:`LayerPlan.cached_keys_values`), whichever groups read them; each
+    image's keys and values are then gathered by index from one sequence of
+    those projections. This equals projecting each image's ``cat(own,
+    shared)`` tokens because the projections act per token (and ``norm_k``
+    per head and token), without projecting the n-1 other images' sampled
+    tokens again for every image, or a cache again for every group reading it.
     The guidance halves share indices but never each other's tokens.
     """
     query = attn.to_q(hidden_states)
@@ -141,13 +143,49 @@ def consistent_self_attention(
         sampled_inputs = _gather(_by_image(hidden_states, plan), plan.indices)
         plan.record(sampled_inputs.flatten(1, 2))
 
+    bank = plan.cached_keys_values(attn)
+    sources = _Sources(plan, key, value, bank)
     if len(plan.groups) == 1:
-        return _group_attention(attn, plan, plan.groups[0], query, key, value)
+        return _group_attention(attn, plan, plan.groups[0], query, sources)
     output = _by_image(torch.empty_like(query), plan)
     for group in plan.groups:
-        group_output = _group_attention(attn, plan, group, query, key, value)
+        group_output = _group_attention(attn, plan, group, query, sources)
         output.index_copy_(1, group.image_index, group_output.unflatten(0, (plan.halves, -1)))
     return output.flatten(0, 1)
+
+
+class _Sources:
+    """Keys and values of one call: per half, the batch's own rows then each cache's.
+
+    Built at most once per call, whatever the number of groups; a group
+    attending only to its own tokens never builds it.
+    """
+
+    def __init__(
+        self,
+        plan: LayerPlan,
+        key: torch.Tensor,
+        value: torch.Tensor,
+        bank: tuple[tuple[torch.Tensor, torch.Tensor], ...],
+    ) -> None:
+        self.plan = plan
+        self.key = key
+        self.value = value
+        self.bank = bank
+        self.cached_lengths = tuple(keys.shape[1] for keys, _ in bank)
+        self._joined: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def joined(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """``[halves, images * N + L, D]`` keys and values."""
+        if self._joined is None:
+            halves = self.plan.halves
+            own_keys = self.key.view(halves, -1, self.key.shape[-1])
+            own_values = self.value.view(halves, -1, self.value.shape[-1])
+            if self.bank:
+                own_keys = torch.cat([own_keys, *(k for k, _ in self.bank)], dim=1)
+                own_values = torch.cat([own_values, *(v for _, v in self.bank)], dim=1)
+            self._joined = own_keys, own_values
+        return self._joined
 
 
 def _group_attention(
@@ -155,39 +193,46 @@ def _group_attention(
     plan: LayerPlan,
     group: PanelGroup,
     query: torch.Tensor,
-    key: torch.Tensor,
-    value: torch.Tensor,
+    sources: _Sources,
 ) -> torch.Tensor:
     """Attention of one group of images, whose extra tokens have the same length.
 
     A group that sees neither other images nor a cache (an ``[NC]`` panel)
     attends plainly to its own tokens.
     """
-    if group.cached is None and not group.sees_others:
+    if not group.reads and not group.sees_others:
         return _attend(
             attn,
-            *(_select_images(_by_image(t, plan), group).flatten(0, 1) for t in (query, key, value)),
+            *(
+                _select_images(_by_image(t, plan), group).flatten(0, 1)
+                for t in (query, sources.key, sources.value)
+            ),
         )
-    cached_keys = cached_values = None
-    if group.cached is not None:
-        cached_keys = attn.to_k(group.cached)
-        cached_values = attn.to_v(group.cached)
-    rows = _key_rows(plan, group, tokens=key.shape[1], cached=group.cached)
-    group_keys = _rows_per_image(key, cached_keys, rows, plan, group)
-    group_values = _rows_per_image(value, cached_values, rows, plan, group)
+    keys, values = sources.joined()
+    tokens = sources.key.shape[1]
+    if plan.images == 1 and group.reads == tuple(range(len(plan.cached))):
+        # A lone panel reading every cache: its own tokens then the cached ones, in order.
+        return _attend(attn, query, keys, values)
+    rows = _key_rows(plan, group, tokens, sources.cached_lengths)
     group_query = _select_images(_by_image(query, plan), group).flatten(0, 1)
-    return _attend(attn, group_query, group_keys, group_values)
+    return _attend(
+        attn,
+        group_query,
+        _rows_per_image(keys, rows, plan, group),
+        _rows_per_image(values, rows, plan, group),
+    )
 
 
 def _key_rows(
-    plan: LayerPlan, group: PanelGroup, tokens: int, cached: torch.Tensor | None
+    plan: LayerPlan, group: PanelGroup, tokens: int, cached_lengths: tuple[int, ...]
 ) -> torch.Tensor:
-    """Rows of ``cat(batch tokens, cached tokens)`` each image of the group attends to.
+    """Rows of one half's joined sequence each image of the group attends to.
 
     Per image of a guidance half: its own N tokens, the k sampled tokens of
-    each other image of the batch, then the L cached tokens. Rows count within
-    one half, whose source is ``images * N`` batch tokens followed by L cached
-    ones; the result is ``[len(group), N + (images - 1) * k + L]``.
+    each other image it sees, then the tokens of each cache its group reads.
+    A half's joined sequence is ``images * N`` batch tokens followed by every
+    read cache's tokens in the pass's order; the result is
+    ``[len(group), N + (others) * k + L_group]``.
     """
     device = plan.indices.device
     own = group.image_index[:, None] * tokens + torch.arange(tokens, device=device)
@@ -195,33 +240,27 @@ def _key_rows(
     if group.others.shape[1]:
         sampled = plan.indices[group.others] + group.others[..., None] * tokens
         parts.append(sampled.flatten(1))
-    if cached is not None:
-        cached_rows = plan.images * tokens + torch.arange(cached.shape[1], device=device)
+    starts = [plan.images * tokens]
+    for length in cached_lengths:
+        starts.append(starts[-1] + length)
+    for position in group.reads:
+        cached_rows = torch.arange(starts[position], starts[position + 1], device=device)
         parts.append(cached_rows.expand(len(group.images), -1))
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
 
 def _rows_per_image(
-    projected: torch.Tensor,
-    cached: torch.Tensor | None,
-    rows: torch.Tensor,
-    plan: LayerPlan,
-    group: PanelGroup,
+    joined: torch.Tensor, rows: torch.Tensor, plan: LayerPlan, group: PanelGroup
 ) -> torch.Tensor:
     """Each group image's keys (or values): ``[halves * len(group), len(rows[i]), D]``.
 
-    One row gather from the batch's projection (and the group's projected
-    cache) builds every image's sequence, both halves at once.
+    One row gather from the call's joined sequence builds every image's
+    sequence, both halves at once.
     """
-    source = projected.view(plan.halves, -1, projected.shape[-1])
-    if cached is not None:
-        source = torch.cat([source, cached], dim=1)
-    if plan.images == 1:  # a lone panel: its own tokens then the cached ones, all in order
-        return source
-    half_rows = source.shape[1]
+    half_rows = joined.shape[1]
     offsets = torch.arange(plan.halves, device=rows.device)[:, None] * half_rows
     flat = (rows.flatten()[None] + offsets).flatten()
-    gathered = source.reshape(-1, source.shape[-1]).index_select(0, flat)
+    gathered = joined.reshape(-1, joined.shape[-1]).index_select(0, flat)
     return gathered.view(plan.halves * len(group.images), rows.shape[1], -1)
 
 

@@ -84,8 +84,8 @@ def read_like_a_panel(
         state.begin_step(step)
         for layer in LAYERS:
             plan = state.layer_plan(layer, 2, TOKENS, torch.float32, torch.device("cpu"))
-            assert plan is not None and plan.groups[0].cached is not None
-            assert torch.isfinite(plan.groups[0].cached).all()
+            assert plan is not None and plan.cached
+            assert torch.isfinite(plan.cached[0]).all()
         peak_probe = max(peak_probe, sum(mapped_rss(p) for p in probe))
         peak_all = max(peak_all, sum(mapped_rss(c.path) for c in caches))
     return peak_probe, peak_all
@@ -343,7 +343,7 @@ def test_staged_reading_holds_two_exact_buffers_whatever_the_steps(tmp_path: Pat
                 state.begin_step(step)
                 for layer in LAYERS:
                     plan = state.layer_plan(layer, 2, TOKENS, torch.float16, torch.device("cpu"))
-                    seen[step, layer] = plan.groups[0].cached.clone()
+                    seen[step, layer] = plan.cached[0].clone()
                 # Pages go back once copied; only the step the copy thread may be
                 # reading at this moment can be mapped.
                 assert mapped_rss(path) <= STEP_BYTES + FOLIO_SLACK

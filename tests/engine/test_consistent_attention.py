@@ -459,3 +459,128 @@ def test_schedule_for_other_layers_is_refused() -> None:
     with pytest.raises(ValueError, match="other layers"), consistent_attention(unet, state):
         pass
     assert unet.attn_processors == originals
+
+
+OTHER_LAYER = "up_blocks.0.attentions.1.transformer_blocks.0.attn1"
+
+
+def every_entry_state() -> ConsistencyState:
+    """Two layers, consistent at both of two steps."""
+    layers = (LAYER, OTHER_LAYER)
+    consistent = frozenset((step, layer) for step in range(2) for layer in layers)
+    return ConsistencyState(
+        ConsistencySchedule(2, layers, consistent), TokenSampler(0.5, 0.5, SIZE, SIZE)
+    )
+
+
+def two_step_cache(attn: Attention, hidden: torch.Tensor, seed: int) -> IdentityCache:
+    """An identity cache with entries for both layers at both steps."""
+    state = every_entry_state()
+    cache = IdentityCache()
+    state.begin_write(cache, seed=seed, images=hidden.shape[0] // 2)
+    with torch.no_grad():
+        for step in range(2):
+            state.begin_step(step)
+            for layer in (LAYER, OTHER_LAYER):
+                ConsistentAttnProcessor().bind(state, layer)(attn, hidden + step)
+    return cache
+
+
+def call(state: ConsistencyState, attn: Attention, hidden: torch.Tensor, layer: str = LAYER):
+    with torch.no_grad():
+        return ConsistentAttnProcessor().bind(state, layer)(attn, hidden)
+
+
+def unprojected(state: ConsistencyState, attn: Attention, hidden: torch.Tensor) -> torch.Tensor:
+    """The layer's output with every group projecting its caches itself (no projection cache)."""
+    import dataclasses
+
+    from storyboard_app.engine.consistent_attention import consistent_self_attention
+
+    plan = state.layer_plan(LAYER, hidden.shape[0], TOKENS, hidden.dtype, hidden.device)
+    with torch.no_grad():
+        out = consistent_self_attention(attn, hidden, dataclasses.replace(plan, projections=None))
+        return attn.to_out[1](attn.to_out[0](out))
+
+
+@pytest.mark.parametrize("share", [False, True], ids=["own", "shared"])
+def test_projection_cache_changes_no_output_and_projects_each_cache_once(
+    attn: Attention, share: bool
+) -> None:
+    mara = identity_cache(attn, images(2, seed=90), seed=1)
+    bob = identity_cache(attn, images(1, seed=91), seed=2)
+    casts = [[mara], [mara, bob], [bob], [], [bob, mara], [mara]]
+    window = images(len(casts), seed=92)
+    state = make_state()
+    state.begin_read(casts, seed=5, share_between_panels=share)
+    before = state.projections.projected
+    output = call(state, attn, window)
+    assert state.projections.projected - before == 2  # Mara and Bob, whatever the groups
+    torch.testing.assert_close(output, unprojected(state, attn, window), rtol=0, atol=1e-6)
+
+
+def test_projections_are_reused_within_a_step_and_redone_per_step_and_layer(
+    attn: Attention,
+) -> None:
+    mara = two_step_cache(attn, images(2, seed=93), seed=1)
+    bob = two_step_cache(attn, images(2, seed=94), seed=2)
+    panel = images(1, seed=95)
+    reference = every_entry_state()
+    reused = every_entry_state()
+    reference.begin_read([[mara, bob]], seed=3)
+    reused.begin_read([[mara, bob]], seed=3, calls_per_step=2)
+    counts = []
+    for step in range(2):
+        for state in (reference, reused):
+            state.begin_step(step)
+        for layer in (LAYER, OTHER_LAYER):
+            expected = call(reference, attn, panel, layer)
+            for _ in range(2):  # the announced second call of the step reads the projection
+                before = reused.projections.projected
+                torch.testing.assert_close(call(reused, attn, panel, layer), expected)
+                counts.append(reused.projections.projected - before)
+    assert counts == [2, 0, 2, 0, 2, 0, 2, 0]  # two characters, per step and layer
+    assert reference.projections.projected == 2 * 2 * 2
+    call(reference, attn, panel, OTHER_LAYER)  # an unannounced call projects again
+    assert reference.projections.projected == 2 * 2 * 2 + 2
+
+
+def test_a_projection_is_not_reused_by_another_module_or_after_the_pass(attn: Attention) -> None:
+    mara = identity_cache(attn, images(2, seed=96), seed=1)
+    panel = images(1, seed=97)
+    torch.manual_seed(1)
+    other = Attention(query_dim=CHANNELS, heads=4, dim_head=8).eval()
+    state = make_state()
+    state.begin_read([[mara]], seed=3, calls_per_step=3)
+    first = call(state, attn, panel)
+    assert not torch.allclose(call(state, other, panel), first)
+    fresh = make_state()
+    fresh.begin_read([[mara]], seed=3)
+    torch.testing.assert_close(call(fresh, other, panel), call(state, other, panel))
+    bob = identity_cache(attn, images(2, seed=98), seed=2)
+    state.begin_read([[bob]], seed=3, calls_per_step=3)
+    alone = make_state()
+    alone.begin_read([[bob]], seed=3)
+    torch.testing.assert_close(call(state, attn, panel), call(alone, attn, panel))
+
+
+def test_a_layer_call_never_waits_on_the_host(
+    attn: Attention, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No ``.item()``, host copy or tensor truth test in a READ or WRITE call: on a
+    GPU each would stall the launch queue in every consistent layer."""
+    mara = identity_cache(attn, images(2, seed=99), seed=1)
+    bob = identity_cache(attn, images(1, seed=100), seed=2)
+    window = images(4, seed=101)
+    read = make_state()
+    read.begin_read([[mara], [mara, bob], [], [mara]], seed=4, share_between_panels=True)
+    write = make_state()
+    write.begin_write(IdentityCache(precision="fp8"), seed=4, images=4)
+
+    def host_sync(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a layer call synchronised with the host")
+
+    for name in ("item", "tolist", "cpu", "numpy", "__bool__", "__int__", "__float__"):
+        monkeypatch.setattr(torch.Tensor, name, host_sync)
+    call(read, attn, window)
+    call(write, attn, window)
