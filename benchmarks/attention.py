@@ -34,7 +34,9 @@ processes' load does not inflate it), wall time with ``--threads`` above 1.
 ``masked/ours`` is how many times slower the official style is, ``ours/plain``
 what sharing costs over plain attention.
 
-Usage: ``python benchmarks/attention.py [--device cuda] [--quick] [--full] [--threads N]``
+Usage: ``python benchmarks/attention.py [--device cuda] [--quick] [--full] [--threads N]``;
+``--full-unet`` instead times the full SDXL UNet at 1024 px (:mod:`full_unet`;
+last line ``consistent/plain panel time ratio, window of 6: X.XX``)
 (on CPU one thread and 3 rounds of every case by default, about 5 min on a 2-core
 CPU; ``--quick`` about 20 s).
 The last line is ``masked/ours time ratio: X.XX``, the geometric mean over the
@@ -341,7 +343,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="CPU threads (default 1: a shared machine)"
     )
+    parser.add_argument(
+        "--full-unet",
+        action="store_true",
+        help="the full SDXL UNet at 1024 px, one step, plain against consistent (CPU, ~12 min)",
+    )
     args = parser.parse_args(argv)
+    if args.full_unet:
+        run_full_unet(args)
+        return
     device = torch.device(args.device)
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
@@ -362,6 +372,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     print_table(timings)
     ratio = math.exp(statistics.fmean(math.log(t.masked / t.ours) for t in timings))
     print(f"masked/ours time ratio: {ratio:.2f}")
+
+
+def run_full_unet(args: argparse.Namespace) -> None:
+    """``--full-unet``: see :mod:`full_unet`; ``--repeats`` whole-UNet rounds (default 1)."""
+    import full_unet
+    from cache_footprint import sdxl_unet_config
+
+    if args.device != "cpu":
+        raise SystemExit("--full-unet runs on the CPU only for now.")
+    torch.set_num_threads(args.threads)
+    clock, clock_name = full_unet.clock_for(args.threads)
+    print(f"device cpu, {torch.get_num_threads()} threads, torch {torch.__version__}")
+    full_unet.report(sdxl_unet_config(), args.repeats or 1, 3, clock, clock_name)
 
 
 if __name__ == "__main__":

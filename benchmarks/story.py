@@ -39,7 +39,10 @@ Devices:
 - ``--device cuda``: the full SDXL UNet config in fp16 at 1024 px, 30 steps.
 
 Usage: ``python benchmarks/story.py [--device cuda] [--size PX] [--steps N]
-[--rounds N] [--threads N]``. Lines: ``consistent/plain panel time ratio: X.XX``
+[--rounds N] [--threads N]``; ``--compare-official [--quick]`` runs only the
+whole-story comparison with the official low-VRAM processor
+(:mod:`official_story`; last line ``story official/ours time ratio: X.XX``).
+Lines: ``consistent/plain panel time ratio: X.XX``
 (median consistent over median plain panel), ``identity cache official/ours
 memory ratio: X.X`` (the SDXL 1024 px row) and the 8-bit reconstruction error of
 this run's cache; then, last, the footprint lines of ``cache_footprint.py``
@@ -59,6 +62,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import official_story
 import torch
 from cache_footprint import LayerShape, conditioning, consistent_layer_shapes, footprint_lines
 from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
@@ -319,7 +323,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=None, help="panels of each kind timed")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument(
+        "--compare-official",
+        action="store_true",
+        help="only the whole-story comparison with the official low-VRAM processor",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="with --compare-official: the 1,024-token level only"
+    )
     args = parser.parse_args(argv)
+    if args.compare_official:
+        compare_official(args)
+        return
     settings = settings_for(args)
     cuda = settings.device.type == "cuda"
     if not cuda:
@@ -381,6 +396,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     print()
     for line in footprint_lines():
         print(line)
+
+
+def compare_official(args: argparse.Namespace) -> None:
+    """``--compare-official``: see :mod:`official_story` (CPU, about 12 min; --quick 2 min)."""
+    if args.device != "cpu":
+        raise SystemExit("--compare-official runs on the CPU only for now.")
+    torch.set_num_threads(args.threads)
+    clock, clock_name = official_story.clock_for(args.threads)
+    levels = official_story.quick_levels() if args.quick else official_story.LEVELS
+    rounds = args.rounds or (1 if args.quick else 2)
+    print(f"device cpu ({args.threads} threads), float32, torch {torch.__version__}")
+    official_story.report(levels, rounds, clock, clock_name)
 
 
 def fp8_error(cache: IdentityCache) -> float:

@@ -329,6 +329,8 @@ class ConsistencyState:
         self._write_cache: IdentitySink | None = None
         self._read_caches: tuple[IdentityBank, ...] = ()
         self._layouts: tuple[PanelGroup, ...] = ()
+        self._window: tuple[tuple[tuple[int, ...], tuple[int, ...], bool], ...] = ()
+        self._carried: tuple[int, ...] = ()
         self._prefetched: dict[int, list[PrefetchedStep]] = {}
         self._current: list[dict[str, torch.Tensor]] = []
         self.projections = ProjectionCache()
@@ -390,13 +392,41 @@ class ConsistencyState:
         self._reset(ConsistencyMode.READ, seed, len(panels), keep=reads)
         self.projections.reset(calls_per_step)
         self._read_caches = reads
-        self._layouts = tuple(
-            PanelGroup.layout(
-                images, len(panels), reads, self.device, shared=share_between_panels and bool(reads)
-            )
+        self._window = tuple(
+            (images, reads, share_between_panels and bool(reads))
             for images, reads in _group_panels(panels, self._read_caches)
         )
+        self.carry(range(len(panels)))
         self.begin_step(0)
+
+    def carry(self, panels: Iterable[int]) -> None:
+        """Say which panels of the window the next UNet calls hold, in batch order.
+
+        A window may be denoised in several UNet calls per step, in lockstep
+        (say, one per panel, so each panel's kernels round as in a lone
+        render): every call reads the step's projections of the caches, so
+        each entry is still projected once per step and layer for the whole
+        window when ``calls_per_step`` counts the calls. Panels that see each
+        other's tokens must be in the same call.
+        """
+        if self.mode is not ConsistencyMode.READ:
+            raise ValueError("Only a read pass can denoise its panels in several calls.")
+        carried = tuple(panels)
+        if not carried or len(set(carried)) < len(carried):
+            raise ValueError("A call carries one or more distinct panels of the window.")
+        if not all(0 <= panel < self._images for panel in carried):
+            raise ValueError(f"Panels {carried} are not all in the window of {self._images}.")
+        layouts = []
+        for images, reads, shared in self._window:
+            kept = [carried.index(image) for image in images if image in carried]
+            if shared and 0 < len(kept) < len(images):
+                raise ValueError("Panels that share tokens must be denoised in the same call.")
+            if kept:
+                layouts.append(
+                    PanelGroup.layout(kept, len(carried), reads, self.device, shared=shared)
+                )
+        self._carried = carried
+        self._layouts = tuple(layouts)
 
     def turn_off(self) -> None:
         """Plain attention everywhere (e.g. for a transition or a plain render)."""
@@ -447,7 +477,7 @@ class ConsistencyState:
         return LayerPlan(
             step=self.step,
             layer=layer,
-            images=self._images,
+            images=len(self._carried),
             halves=halves,
             indices=self._sampled_indices(layer, tokens, device if samples else None),
             groups=self._layouts,
@@ -461,9 +491,11 @@ class ConsistencyState:
     ) -> torch.Tensor:
         """Tokens each image shows the others; none (no draw at all) when ``device`` is None."""
         if device is None:
-            return torch.empty(self._images, 0, dtype=torch.long)
+            return torch.empty(len(self._carried), 0, dtype=torch.long)
         layer_index = self.schedule.layer_index(layer)
         indices = self.sampler.indices(self.seed, self.step, layer_index, self._images, tokens)
+        if self._carried != tuple(range(self._images)):
+            indices = indices[list(self._carried)]
         return to_device(indices, device)
 
     def _reset(
@@ -479,9 +511,11 @@ class ConsistencyState:
         self.seed = seed
         self.step = 0
         self._images = images
+        self._carried = tuple(range(images))
         self._write_cache = None
         self._read_caches = ()
         self._layouts = ()
+        self._window = ()
         self._prefetched = {}
         self._current = []
         self.projections.reset()
@@ -491,10 +525,11 @@ class ConsistencyState:
 
     def _halves(self, batch_size: int) -> int:
         """1 without classifier-free guidance, 2 with it ([uncond x B; cond x B])."""
-        halves, rest = divmod(batch_size, self._images)
+        images = len(self._carried)
+        halves, rest = divmod(batch_size, images)
         if rest or halves not in (1, 2):
             raise ValueError(
-                f"A batch of {batch_size} does not hold the {self._images} images of this "
+                f"A batch of {batch_size} does not hold the {images} images of this "
                 "pass once or twice (with classifier-free guidance)."
             )
         return halves

@@ -584,3 +584,45 @@ def test_a_layer_call_never_waits_on_the_host(
         monkeypatch.setattr(torch.Tensor, name, host_sync)
     call(read, attn, window)
     call(write, attn, window)
+
+
+@pytest.mark.parametrize("share", [False, True], ids=["own", "shared"])
+def test_a_window_in_lockstep_calls_equals_one_call_and_projects_once(
+    attn: Attention, share: bool
+) -> None:
+    mara = identity_cache(attn, images(2, seed=102), seed=1)
+    bob = identity_cache(attn, images(1, seed=103), seed=2)
+    casts = [[mara], [mara, bob], [], [bob], [mara]]
+    window = images(len(casts), seed=104).view(2, len(casts), TOKENS, CHANNELS)
+    whole = make_state()
+    whole.begin_read(casts, seed=6, share_between_panels=share)
+    expected = call(whole, attn, window.flatten(0, 1)).view_as(window)
+    calls = [(1,), (3, 2)] if share else [(1,), (3, 2), (0,), (4,)]
+    if share:  # Mara's two panels see each other's tokens: one call
+        calls.append((0, 4))
+    split = make_state()
+    split.begin_read(casts, seed=6, share_between_panels=share, calls_per_step=len(calls))
+    before = split.projections.projected
+    for carried in calls:
+        split.carry(carried)
+        out = call(split, attn, window[:, list(carried)].flatten(0, 1))
+        torch.testing.assert_close(
+            out.view(2, len(carried), TOKENS, CHANNELS), expected[:, list(carried)]
+        )
+    assert split.projections.projected - before == 2  # Mara and Bob once for all the calls
+
+
+def test_lockstep_calls_refuse_what_they_cannot_compute(attn: Attention) -> None:
+    mara = identity_cache(attn, images(2, seed=105), seed=1)
+    state = make_state()
+    state.begin_read([[mara], [mara], []], seed=6, share_between_panels=True)
+    state.carry([2])  # the [NC] panel shares with no one
+    with pytest.raises(ValueError, match="same call"):
+        state.carry([0, 2])
+    with pytest.raises(ValueError, match="window of 3"):
+        state.carry([3])
+    with pytest.raises(ValueError, match="distinct"):
+        state.carry([1, 1])
+    state.begin_write(IdentityCache(), seed=0, images=2)
+    with pytest.raises(ValueError, match="read pass"):
+        state.carry([0])
