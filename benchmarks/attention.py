@@ -348,6 +348,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="store_true",
         help="the full SDXL UNet at 1024 px, one step, plain against consistent (CPU, ~12 min)",
     )
+    parser.add_argument(
+        "--identity-images", type=int, default=2, help="with --full-unet (default 2)"
+    )
+    parser.add_argument(
+        "--layers-only", action="store_true", help="with --full-unet: the layers, no UNet call"
+    )
     args = parser.parse_args(argv)
     if args.full_unet:
         run_full_unet(args)
@@ -384,7 +390,15 @@ def run_full_unet(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     clock, clock_name = full_unet.clock_for(args.threads)
     print(f"device cpu, {torch.get_num_threads()} threads, torch {torch.__version__}")
-    full_unet.report(sdxl_unet_config(), args.repeats or 1, 3, clock, clock_name)
+    full_unet.IDENTITY_IMAGES = args.identity_images
+    full_unet.report(
+        sdxl_unet_config(),
+        args.repeats or 1,
+        1 if args.quick else 3,
+        clock,
+        clock_name,
+        layers_only=args.layers_only,
+    )
 
 
 if __name__ == "__main__":

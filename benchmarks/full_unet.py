@@ -193,6 +193,7 @@ def report(config: dict, rounds: int, layer_rounds: int, clock, clock_name: str)
             for level in levels
             for panels in (1, WINDOW)
         }
+        print_layers(layer_times, levels)
         plain_s, consistent_s = lone_panel_unet(config, shapes, cache, rounds, clock)
 
     def extra(panels: int) -> float:
@@ -206,13 +207,6 @@ def report(config: dict, rounds: int, layer_rounds: int, clock, clock_name: str)
         added = sum(level.layers * level.extra_macs(panels) for level in levels)
         return 1 + added / (panels * unet_macs)
 
-    print(f"{'level':>12} {'layers':>6} {'panels':>6} {'plain s':>8} {'consistent s':>12}")
-    for (tokens, panels), (plain, consistent) in layer_times.items():
-        level = next(lv for lv in levels if lv.tokens == tokens)
-        print(
-            f"{f'{tokens} x {level.channels}':>12} {level.layers:>6} {panels:>6} "
-            f"{plain:>8.2f} {consistent:>12.2f}"
-        )
     lone = consistent_s / plain_s
     lone_by_layers = 1 + extra(1) / plain_s
     window = 1 + extra(WINDOW) / (WINDOW * plain_s)
@@ -235,6 +229,18 @@ def report(config: dict, rounds: int, layer_rounds: int, clock, clock_name: str)
     )
     print(f"window of {WINDOW} on the drawn schedule: FLOP floor {drawn(floor(WINDOW)):.3f}")
     print(f"consistent/plain panel time ratio, window of {WINDOW}: {drawn(window):.2f}")
+
+
+def print_layers(layer_times: dict, levels: Sequence[Level]) -> None:
+    """One layer's median times, printed as soon as they are measured."""
+    print(f"{'level':>12} {'layers':>6} {'panels':>6} {'plain s':>8} {'consistent s':>12}")
+    for (tokens, panels), (plain, consistent) in layer_times.items():
+        level = next(lv for lv in levels if lv.tokens == tokens)
+        print(
+            f"{f'{tokens} x {level.channels}':>12} {level.layers:>6} {panels:>6} "
+            f"{plain:>8.2f} {consistent:>12.2f}",
+            flush=True,
+        )
 
 
 def clock_for(threads: int) -> tuple[Callable[[], float], str]:
