@@ -174,8 +174,11 @@ def schedule_share(shapes: Sequence[LayerShape], levels: Sequence[Level]) -> flo
     return drawn / RENDER_STEPS / sum(lv.layers * lv.extra_macs(1) for lv in levels)
 
 
-def report(config: dict, rounds: int, layer_rounds: int, clock, clock_name: str) -> None:
-    """Print the table; last the window-of-6 line."""
+def report(
+    config: dict, rounds: int, layer_rounds: int, clock, clock_name: str, layers_only: bool = False
+) -> None:
+    """Print the table; last the window-of-6 line (with ``layers_only``, the layers'
+    figures and the extra seconds a step's consistent layers add, no UNet call)."""
     shapes = consistent_layer_shapes(config, SIZE)
     levels = levels_of(shapes)
     cache = random_cache(shapes)
@@ -194,7 +197,6 @@ def report(config: dict, rounds: int, layer_rounds: int, clock, clock_name: str)
             for panels in (1, WINDOW)
         }
         print_layers(layer_times, levels)
-        plain_s, consistent_s = lone_panel_unet(config, shapes, cache, rounds, clock)
 
     def extra(panels: int) -> float:
         return sum(
@@ -202,6 +204,14 @@ def report(config: dict, rounds: int, layer_rounds: int, clock, clock_name: str)
             * (layer_times[level.tokens, panels][1] - layer_times[level.tokens, panels][0])
             for level in levels
         )
+
+    for panels in (1, WINDOW):
+        added = extra(panels) / panels
+        print(f"{panels} panel(s) a call: the consistent layers add {added:.2f} s a panel")
+    if layers_only:
+        return
+    with torch.inference_mode():
+        plain_s, consistent_s = lone_panel_unet(config, shapes, cache, rounds, clock)
 
     def floor(panels: int) -> float:
         added = sum(level.layers * level.extra_macs(panels) for level in levels)
