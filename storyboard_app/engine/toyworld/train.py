@@ -194,7 +194,7 @@ def train(out: Path, budget: Budget, rng: np.random.Generator) -> None:
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimiser.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         step += 1
         if step % 50 == 0:
             print(f"step {step} at {budget.elapsed():.1f} min: loss {np.mean(losses[-50:]):.4f}")
