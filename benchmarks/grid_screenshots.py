@@ -26,22 +26,12 @@ import qasync
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QApplication
+from ui_latency import make_project  # the same example project the latency figures use
 
 from storyboard_app.ui.app_settings import AppSettings
 from storyboard_app.ui.main_window import MainWindow
-from storyboard_app.ui.project_files import create_from_script, examples_folder
 from storyboard_app.worker.host import EngineHost, engine_by_name
 from storyboard_app.worker.qt_compat import install_signal_refcount_fix
-
-
-def make_project(folder: Path, steps: int, size: int) -> Path:
-    examples = examples_folder()
-    if examples is None:
-        sys.exit("The bundled examples (projects_example/) are not next to the package.")
-    store = create_from_script(examples / "lighthouse_keeper.toml", folder / "lighthouse")
-    store.update_settings(model_source="tiny", steps=steps, width=size, height=size)
-    store.close()
-    return folder / "lighthouse.storyboard"
 
 
 async def settle(seconds: float = 1.0) -> None:

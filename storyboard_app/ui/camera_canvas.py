@@ -73,24 +73,13 @@ def corners(rect: QRectF) -> list[QPointF]:
     return [rect.topLeft(), rect.topRight(), rect.bottomRight(), rect.bottomLeft()]
 
 
-class FramingCanvas(QWidget):
-    """The panel's picture with the start and end frames on it."""
-
-    framingChanged = Signal(str, object)  # "start" or "end", the new Framing
+class _PanelPicture(QWidget):
+    """A widget that shows the panel's picture (or a blank at an aspect) fitted to a room."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._pixmap = QPixmap()
         self._aspect = PLACEHOLDER_ASPECT
-        self._framings = {"start": Framing(), "end": Framing()}
-        self._order = ["start", "end"]  # drawn in this order: the last is on top
-        self._drag: tuple[str, str, QPointF] | None = None  # which, "move"/"resize", point
-        self.setMinimumSize(320, 200)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMouseTracking(True)
-
-    def sizeHint(self) -> QSize:
-        return QSize(640, 380)
 
     def set_picture(self, pixmap: QPixmap | None, aspect: float | None = None) -> None:
         """Show ``pixmap`` (None: a blank panel at ``aspect``); the frames keep their framing."""
@@ -104,6 +93,31 @@ class FramingCanvas(QWidget):
     def has_picture(self) -> bool:
         return not self._pixmap.isNull()
 
+    def fitted(self, room: QRectF) -> QRectF:
+        """The largest rectangle at the picture's aspect centred in ``room``."""
+        width = min(room.width(), room.height() * self._aspect)
+        rect = QRectF(0, 0, width, width / self._aspect)
+        rect.moveCenter(room.center())
+        return rect
+
+
+class FramingCanvas(_PanelPicture):
+    """The panel's picture with the start and end frames on it."""
+
+    framingChanged = Signal(str, object)  # "start" or "end", the new Framing
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._framings = {"start": Framing(), "end": Framing()}
+        self._order = ["start", "end"]  # drawn in this order: the last is on top
+        self._drag: tuple[str, str, QPointF] | None = None  # which, "move"/"resize", point
+        self.setMinimumSize(320, 200)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+
+    def sizeHint(self) -> QSize:
+        return QSize(640, 380)
+
     def framing(self, which: str) -> Framing:
         return self._framings[which]
 
@@ -116,11 +130,7 @@ class FramingCanvas(QWidget):
         room = QRectF(self.rect()).adjusted(
             CANVAS_MARGIN, CANVAS_MARGIN, -CANVAS_MARGIN, -CANVAS_MARGIN
         )
-        width = min(room.width(), room.height() * self._aspect)
-        height = width / self._aspect
-        rect = QRectF(0, 0, width, height)
-        rect.moveCenter(room.center())
-        return rect
+        return self.fitted(room)
 
     def frame_rect(self, which: str) -> QRectF:
         return rect_of(self._framings[which], self.picture_rect())
@@ -218,14 +228,12 @@ class FramingCanvas(QWidget):
         painter.drawText(label, Qt.AlignmentFlag.AlignCenter, title)
 
 
-class MovePreview(QWidget):
+class MovePreview(_PanelPicture):
     """The move as the animatic plays it: the picture cropped to the eased framing,
     looping over the panel's duration while shown."""
 
     def __init__(self, seconds: float, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._pixmap = QPixmap()
-        self._aspect = PLACEHOLDER_ASPECT
         self._move: CameraMove | None = None
         self._seconds = max(seconds, 0.2)
         self._clock = 0.0
@@ -236,14 +244,6 @@ class MovePreview(QWidget):
 
     def sizeHint(self) -> QSize:
         return QSize(280, 158)
-
-    def set_picture(self, pixmap: QPixmap | None, aspect: float | None = None) -> None:
-        self._pixmap = pixmap if pixmap is not None else QPixmap()
-        if not self._pixmap.isNull():
-            self._aspect = self._pixmap.width() / self._pixmap.height()
-        elif aspect:
-            self._aspect = aspect
-        self.update()
 
     def set_move(self, move: CameraMove | None) -> None:
         self._move = move
@@ -275,11 +275,7 @@ class MovePreview(QWidget):
         self.update()
 
     def view_rect(self) -> QRectF:
-        room = QRectF(self.rect())
-        width = min(room.width(), room.height() * self._aspect)
-        rect = QRectF(0, 0, width, width / self._aspect)
-        rect.moveCenter(room.center())
-        return rect
+        return self.fitted(QRectF(self.rect()))
 
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
