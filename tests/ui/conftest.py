@@ -154,3 +154,12 @@ def make_window(qtbot: Any, app_settings: Any, async_loop: qasync.QEventLoop) ->
         # Closing asks before it cancels a running render; a test's leftovers are not asked about.
         window.projects.close()
         window.close()
+
+
+@pytest.fixture
+def opened(make_window: Any, fake_host: EngineHost, story_store: Any) -> Any:
+    """A main window on the shared two-character story, rendering with the fake engine."""
+    story_store.update_settings(model_source="fake")
+    window = make_window(fake_host)
+    assert window.open_project(story_store.folder)
+    return window

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from storyboard_app.project.characters import DEFAULT_IDENTITY_FRAMINGS
-from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui import characters_dock
 from storyboard_app.ui.main_window import MainWindow
-from storyboard_app.worker.host import EngineHost
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def test_portraits_show_the_defaults_edit_the_character_and_undo(opened: MainWindow) -> None:

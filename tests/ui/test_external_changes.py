@@ -20,17 +20,8 @@ from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.message_bar import UserMessage
 from storyboard_app.ui.storyboard_model import PanelRole
 from storyboard_app.worker.fake_engine import FakeEngine
-from storyboard_app.worker.host import EngineHost
 
 CLI_TIMEOUT_MS = 60_000
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def run_cli_process(qtbot: Any, *args: str | Path) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from PySide6.QtCore import QPoint, QPointF, QSettings, Qt, QTimer
 from PySide6.QtGui import QTextCursor, QWheelEvent
 from PySide6.QtWidgets import (
@@ -17,20 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.camera_dialog import CameraMoveDialog
 from storyboard_app.ui.export_dialog import ExportDialog
 from storyboard_app.ui.main_window import INSPECTOR_DOCK_MIN_WIDTH, MainWindow
 from storyboard_app.worker.fake_engine import FakeEngine
-from storyboard_app.worker.host import EngineHost
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def _wheel(widget: QWidget, steps: int = -1) -> None:

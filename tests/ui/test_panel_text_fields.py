@@ -4,20 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from PySide6.QtWidgets import QFormLayout, QLabel
 
-from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.main_window import MainWindow
-from storyboard_app.worker.host import EngineHost
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def field_labels(fields: Any) -> list[str]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from storyboard_app.project.bundled import resources_dir
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.tags import expand_tags
@@ -22,14 +20,6 @@ from storyboard_app.worker.prompt_tokens import (
 
 LOAD_TIMEOUT_MS = 60_000
 LONG_ACTION = "[Mara] climbs the spiral stairs of the old lighthouse at dusk, " * 6
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def fields_of(window: MainWindow, number: int) -> Any:

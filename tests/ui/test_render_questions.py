@@ -13,18 +13,9 @@ from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.render_questions import RenderChoice
 from storyboard_app.worker.fake_engine import FakeEngine
-from storyboard_app.worker.host import EngineHost
 from storyboard_app.worker.jobs import JobStatus
 
 STAY = "stayButton"
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 @pytest.fixture

@@ -8,20 +8,10 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 
-from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.render_questions import RenderChoice
 from storyboard_app.ui.take_strip import TakeRole
-from storyboard_app.worker.host import EngineHost
 from tests.ui.support_ui import statuses, wait_task, write_prompt
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def rendered_with_three_takes(qtbot: Any, window: MainWindow) -> int:

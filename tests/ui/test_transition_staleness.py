@@ -8,18 +8,8 @@ from typing import Any
 import pytest
 from support_ui import statuses, wait_task
 
-from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.timeline_dock import TimelinePanel
-from storyboard_app.worker.host import EngineHost
-
-
-@pytest.fixture
-def opened(make_window: Any, fake_host: EngineHost, story_store: ProjectStore) -> MainWindow:
-    story_store.update_settings(model_source="fake")
-    window = make_window(fake_host)
-    assert window.open_project(story_store.folder)
-    return window
 
 
 def make_morph(qtbot: Any, panel: TimelinePanel, first: int, second: int) -> None:
