@@ -46,12 +46,13 @@ import io
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from attention_probe import probe
 from PIL import Image
 
 from storyboard_app.engine.loading import load_text_to_image_pipeline
@@ -67,9 +68,19 @@ from storyboard_app.engine.toyworld.scoring import (
     attribute_agreement,
     leak_rate,
     prompt_following,
+    reference_match,
     swapped_panels,
 )
-from storyboard_app.engine.toyworld.world import BACKGROUNDS, PROPS, SIZES, Picture
+from storyboard_app.engine.toyworld.world import (
+    BACKGROUNDS,
+    PROPS,
+    SIZES,
+    Creature,
+    Picture,
+    Placed,
+    draw,
+    random_creature,
+)
 from storyboard_app.project.store import ProjectStore
 
 PANELS = 8
@@ -81,7 +92,7 @@ BACKGROUND_PHRASES = {
     "grass": "on grass",
     "sand": "on sand",
 }
-PLAIN = {"sampling_rate": 0.0, "sampling_rate_high_res": 0.0}
+PLAIN_SETTINGS = {"sampling_rate": 0.0, "sampling_rate_high_res": 0.0}
 
 
 @dataclass
@@ -149,19 +160,59 @@ class Rendered:
     pictures: list[Picture]
     nc_pictures: list[Picture]
     seconds: float
+    references: tuple[Creature, ...] = ()
 
 
-def render_story(
-    renderer: StoryRenderer, story: Story, seed: int, changes: Mapping[str, Any], folder: Path
-) -> Rendered:
-    """Render ``story`` in a fresh project whose settings are the defaults plus ``changes``."""
+@dataclass(frozen=True)
+class Variant:
+    """Settings changed from the users' defaults, and whether characters get a reference picture.
+
+    A reference picture is drawn by the world: the character's shape with a look
+    drawn from the story's seed, large, in the centre, in the day.
+    """
+
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    reference: bool = False
+
+
+def reference_look(cast: Cast, seed: int) -> Creature:
+    """The look a character's reference picture shows: its shape, the rest drawn from the seed."""
+    drawn = random_creature(np.random.default_rng([seed, len(cast.name), ord(cast.name[0])]))
+    return replace(drawn, shape=cast.named["shape"])
+
+
+def add_reference(store: ProjectStore, cast: Cast, seed: int, folder: Path) -> Creature:
+    """Give ``cast``'s character a reference picture of :func:`reference_look`; that look."""
+    look = reference_look(cast, seed)
+    path = folder / f"reference-{seed}-{cast.name}.png"
+    Image.fromarray(draw(Picture("day", (), (Placed(look, "centre", "large"),)))).save(path)
+    store.characters.update(store.characters.get(cast.name).id, reference_image=path)
+    return look
+
+
+@dataclass(frozen=True)
+class Bench:
+    """The renderer and the model source its projects name (``toy`` or a toy model's folder)."""
+
+    renderer: StoryRenderer
+    model: str = "toy"
+
+
+def render_story(bench: Bench, story: Story, seed: int, variant: Variant, folder: Path) -> Rendered:
+    """Render ``story`` in a fresh project set up as ``variant`` says."""
+    model = bench.model
     with ProjectStore.create(folder / f"story-{seed}-{len(story.casts)}.storyboard") as store:
-        store.update_settings(base_seed=seed, model_source="toy", width=64, height=64, **changes)
+        store.update_settings(
+            base_seed=seed, model_source=model, width=64, height=64, **variant.settings
+        )
         for cast in story.casts:
             store.characters.add(cast.name, description(cast), identity_framings=FRAMINGS)
+        references = tuple(
+            add_reference(store, cast, seed, folder) for cast in story.casts if variant.reference
+        )
         ids = [store.scenes.add(prompt).id for prompt, _ in story.panels]
         nc_ids = [store.scenes.add(prompt).id for prompt in story.nc_panels]
-        request = build_render_request(store, options=RenderOptions(model_source="toy"))
+        request = build_render_request(store, options=RenderOptions(model_source=model))
         pictures: dict[int, Picture] = {}
 
         def collect(event: object) -> None:
@@ -170,9 +221,11 @@ def render_story(
                 pictures[event.scene_id] = parse(np.asarray(image))
 
         start = time.process_time()
-        renderer.render(request, collect)
+        bench.renderer.render(request, collect)
         seconds = time.process_time() - start
-    return Rendered(story, [pictures[i] for i in ids], [pictures[i] for i in nc_ids], seconds)
+    return Rendered(
+        story, [pictures[i] for i in ids], [pictures[i] for i in nc_ids], seconds, references
+    )
 
 
 @dataclass(frozen=True)
@@ -185,6 +238,7 @@ class Figures:
     leak: float
     swap: float
     seconds: float
+    reference_match: float | None = None
 
 
 def score(runs: Sequence[Rendered]) -> Figures:
@@ -203,7 +257,15 @@ def score(runs: Sequence[Rendered]) -> Figures:
         swapped_panels(r.story.casts, [p for _, p in r.story.panels], r.pictures) for r in pairs
     ]
     counted = sum(n for _, n in swaps)
+    referenced = [
+        (s, r.references[0]) for s, r in zip(stories, singles, strict=True) if r.references
+    ]
     return Figures(
+        reference_match=(
+            reference_match([s for s, _ in referenced], [look for _, look in referenced])
+            if referenced
+            else None
+        ),
         agreement=attribute_agreement(stories),
         per_attribute=per_attribute,
         following=float(np.mean(following)) if following else 0.0,
@@ -214,44 +276,47 @@ def score(runs: Sequence[Rendered]) -> Figures:
 
 
 def render_all(
-    renderer: StoryRenderer, seeds: Sequence[int], changes: Mapping[str, Any], pairs: bool = True
+    bench: Bench, seeds: Sequence[int], variant: Variant, pairs: bool = True
 ) -> list[Rendered]:
-    """Every story of every seed with the settings ``changes``."""
+    """Every story of every seed, set up as ``variant`` says."""
     runs = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             rng = np.random.default_rng(seed)
             stories = [one_character_story(rng)] + ([two_character_story(rng)] if pairs else [])
-            runs += [render_story(renderer, s, seed, changes, Path(tmp)) for s in stories]
+            runs += [render_story(bench, s, seed, variant, Path(tmp)) for s in stories]
     return runs
 
 
-DESIGN_VARIANTS: dict[str, dict[str, Any]] = {
-    "defaults (2 identity images, rates 0.5, up_blocks)": {},
-    "1 identity image": {"identity_images": 1},
-    "4 identity images": {"identity_images": 4},
-    "sampling rates 0.3": {"sampling_rate": 0.3, "sampling_rate_high_res": 0.3},
-    "sampling rates 0.7": {"sampling_rate": 0.7, "sampling_rate_high_res": 0.7},
-    "sampling rates 0.9": {"sampling_rate": 0.9, "sampling_rate_high_res": 0.9},
-    "blocks up_blocks.1 (8x8 level only)": {"blocks": ("up_blocks.1",)},
-    "blocks down_blocks, mid_block, up_blocks": {
-        "blocks": ("down_blocks", "mid_block", "up_blocks")
-    },
-    "8-bit identity cache": {"identity_cache_precision": "fp8"},
-    "window sharing between panels": {"share_between_panels": True},
-    "consistency off (rates 0)": PLAIN,
+DESIGN_VARIANTS: dict[str, Variant] = {
+    "defaults (2 identity images, rates 0.5, up_blocks)": Variant(),
+    "1 identity image": Variant({"identity_images": 1}),
+    "4 identity images": Variant({"identity_images": 4}),
+    "sampling rates 0.3": Variant({"sampling_rate": 0.3, "sampling_rate_high_res": 0.3}),
+    "sampling rates 0.7": Variant({"sampling_rate": 0.7, "sampling_rate_high_res": 0.7}),
+    "sampling rates 0.9": Variant({"sampling_rate": 0.9, "sampling_rate_high_res": 0.9}),
+    "blocks up_blocks.1 (8x8 level only)": Variant({"blocks": ("up_blocks.1",)}),
+    "blocks down_blocks, mid_block, up_blocks": Variant(
+        {"blocks": ("down_blocks", "mid_block", "up_blocks")}
+    ),
+    "8-bit identity cache": Variant({"identity_cache_precision": "fp8"}),
+    "window sharing between panels": Variant({"share_between_panels": True}),
+    "a reference picture per character": Variant(reference=True),
+    "consistency off (rates 0)": Variant(PLAIN_SETTINGS),
 }
+PLAIN = DESIGN_VARIANTS["consistency off (rates 0)"]
 
 
-def print_design_table(renderer: StoryRenderer, seeds: Sequence[int]) -> None:
+def print_design_table(bench: Bench, seeds: Sequence[int]) -> None:
     """One row per design choice, each over the same stories and seeds."""
-    print("\n| variant | agreement | following | leak | swap | CPU s |")
-    print("|---|---|---|---|---|---|")
-    for label, changes in DESIGN_VARIANTS.items():
-        f = score(render_all(renderer, seeds, changes))
+    print("\n| variant | agreement | following | leak | swap | matches reference | CPU s |")
+    print("|---|---|---|---|---|---|---|")
+    for label, variant in DESIGN_VARIANTS.items():
+        f = score(render_all(bench, seeds, variant))
+        matched = "" if f.reference_match is None else f"{f.reference_match:.2f}"
         print(
             f"| {label} | {f.agreement:.2f} | {f.following:.2f} | {f.leak:.2f} | "
-            f"{f.swap:.2f} | {f.seconds:.0f} |",
+            f"{f.swap:.2f} | {matched} | {f.seconds:.0f} |",
             flush=True,
         )
 
@@ -261,16 +326,24 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="3 seeds (a few minutes on a CPU)")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--design", action="store_true", help="only the design-choice table")
+    parser.add_argument(
+        "--probe", action="store_true", help="only ask whether self-attention matches tokens"
+    )
+    parser.add_argument("--model", default="toy", help="toy, or a toy model folder trained here")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     seeds = list(range(1, 1 + (3 if args.quick else args.seeds)))
-    renderer = StoryRenderer(load_text_to_image_pipeline("toy", device="cpu", dtype="fp32"))
-    if args.design:
-        print_design_table(renderer, seeds)
+    loaded = load_text_to_image_pipeline(args.model, device="cpu", dtype="fp32")
+    if args.probe:
+        print("\n".join(probe(loaded.pipe, range(len(seeds)))))
         return
-    consistent = score(render_all(renderer, seeds, {}))
-    plain = score(render_all(renderer, seeds, PLAIN))
+    bench = Bench(StoryRenderer(loaded), args.model)
+    if args.design:
+        print_design_table(bench, seeds)
+        return
+    consistent = score(render_all(bench, seeds, Variant()))
+    plain = score(render_all(bench, seeds, PLAIN))
     print(
         f"{len(seeds)} seeds: per seed one story of 1 character ({PANELS} panels + "
         f"{NC_PANELS} [NC]) and one of 2 characters ({PANELS} panels)\n"

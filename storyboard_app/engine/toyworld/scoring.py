@@ -110,6 +110,24 @@ def attribute_agreement(
     return sum(pairs) / len(pairs) if pairs else 0.0
 
 
+def reference_match(
+    stories: Sequence[tuple[Cast, Sequence[PanelPlan], Sequence[Picture]]],
+    references: Sequence[Creature],
+) -> float:
+    """Mean share of each character's open attributes that its panels show as its reference.
+
+    A reference picture fixes the look the prompts leave open; this is how often the
+    panels take it (chance about 0.24), where agreement only asks that they take one look.
+    """
+    shares = []
+    for (cast, plans, pictures), reference in zip(stories, references, strict=True):
+        attributes = cast.open_attributes()
+        for creature in creatures_of(cast.name, plans, pictures):
+            alike = [getattr(creature, a) == getattr(reference, a) for a in attributes]
+            shares.append(sum(alike) / len(alike))
+    return sum(shares) / len(shares) if shares else 0.0
+
+
 def leak_rate(pictures: Sequence[Picture]) -> float:
     """Share of pictures of ``[NC]`` panels that show a creature."""
     return sum(bool(p.creatures) for p in pictures) / len(pictures) if pictures else 0.0

@@ -56,6 +56,8 @@ class Budget:
     save_minutes: float = 5.0
     pool: int = 20000
     batch: int = 32
+    attention_levels: int = 2
+    vae_from: Path | None = None
     started: float = field(default_factory=time.monotonic)
 
     def elapsed(self) -> float:
@@ -173,14 +175,15 @@ def learning_rate(base: float, step: int, budget: Budget, start: float) -> float
 def train(out: Path, budget: Budget, rng: np.random.Generator) -> None:
     """Both phases; the folder at ``out`` is rewritten at every save."""
     log: dict = {"budget_minutes": budget.total_minutes, "threads": torch.get_num_threads()}
-    vae = train_vae(budget, rng, log)
+    log["attention_levels"] = budget.attention_levels
+    vae = first_vae(budget, rng, log)
     pictures, latents, scale = encode_pool(vae, budget, rng)
     vae.register_to_config(scaling_factor=scale)
     log["pool"] = {"pictures": len(pictures), "scaling_factor": scale, "at": budget.elapsed()}
     print(f"pool encoded at {budget.elapsed():.1f} min, scaling factor {scale:.3f}", flush=True)
-    refiner, refined = start_decoder_refinement(vae, out, budget)
+    refinement = None if budget.vae_from else start_decoder_refinement(vae, out, budget)
     tokenizer = make_tokenizer(out / "tokenizer")
-    unet, text_encoder = make_unet(), make_text_encoder(tokenizer)
+    unet, text_encoder = make_unet(budget.attention_levels), make_text_encoder(tokenizer)
     pipe = assemble(vae, unet, text_encoder, tokenizer)
     noise_scheduler = DDPMScheduler(**{**SCHEDULER_CONFIG, "steps_offset": 0})
     params = [*unet.parameters(), *text_encoder.parameters()]
@@ -201,10 +204,28 @@ def train(out: Path, budget: Budget, rng: np.random.Generator) -> None:
         if budget.elapsed() - last_save > budget.save_minutes:
             save(pipe, out, log, step, losses, budget)
             last_save = budget.elapsed()
-    refiner.join()
-    pipe.vae = AutoencoderKL.from_pretrained(str(refined))
-    save(pipe, out, log, step, losses, budget)
-    shutil.rmtree(refined)
+    if refinement is not None:
+        refiner, refined = refinement
+        refiner.join()
+        pipe.vae = AutoencoderKL.from_pretrained(str(refined))
+        save(pipe, out, log, step, losses, budget)
+        shutil.rmtree(refined)
+    else:
+        save(pipe, out, log, step, losses, budget)
+
+
+def first_vae(budget: Budget, rng: np.random.Generator, log: dict) -> AutoencoderKL:
+    """A VAE trained now, or the one at ``budget.vae_from`` (its decoder already refined).
+
+    Reusing a VAE keeps the latents of an earlier run, so a new UNet design can be
+    tried with the whole budget spent on the denoiser.
+    """
+    if budget.vae_from is None:
+        return train_vae(budget, rng, log)
+    vae = AutoencoderKL.from_pretrained(str(budget.vae_from))
+    log["vae"] = {"from": str(budget.vae_from), "parse_accuracy": vae_parse_accuracy(vae, rng)}
+    print(f"vae: {log['vae']}", flush=True)
+    return vae.eval().requires_grad_(False)
 
 
 def start_decoder_refinement(
@@ -270,13 +291,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--refine-decoder", type=Path, help="only refine this VAE folder's decoder")
+    parser.add_argument(
+        "--attention-levels", type=int, default=2, help="UNet levels with attention (1-3)"
+    )
+    parser.add_argument("--vae-from", type=Path, help="reuse this VAE folder instead of training")
     args = parser.parse_args(argv)
     if args.refine_decoder is not None:
         refine_decoder(args.refine_decoder, args.out, args.minutes)
         return
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    budget = Budget(vae_minutes=args.vae_minutes, total_minutes=args.minutes, pool=args.pool)
+    budget = Budget(
+        vae_minutes=args.vae_minutes,
+        total_minutes=args.minutes,
+        pool=args.pool,
+        attention_levels=args.attention_levels,
+        vae_from=args.vae_from,
+    )
     train(args.out, budget, np.random.default_rng(args.seed))
 
 

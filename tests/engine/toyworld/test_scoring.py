@@ -9,6 +9,7 @@ from storyboard_app.engine.toyworld.scoring import (
     attribute_agreement,
     leak_rate,
     prompt_following,
+    reference_match,
     swapped_panels,
 )
 from storyboard_app.engine.toyworld.world import Creature, Picture, Placed
@@ -33,6 +34,17 @@ def test_agreement_counts_open_attributes_between_panels() -> None:
     # pairs: (1,2) colour only = 1/3, (1,3) none = 0, (2,3) hat+pattern = 2/3
     assert abs(attribute_agreement([(ROO, plans, mixed)]) - 1 / 3) < 1e-9
     assert abs(attribute_agreement([(ROO, plans, mixed)], only="colour") - 1 / 3) < 1e-9
+
+
+def test_reference_match_counts_open_attributes_shown_as_the_reference() -> None:
+    plans = [PanelPlan("night", ("tree",), (Standing("Roo", "left", "small"),))] * 2
+    reference = Creature("round", "red", "white", "dots")
+    pictures = [one(reference), one(Creature("round", "red", "black", "plain"))]
+    # panel 1 shows all three open attributes of the reference, panel 2 only its colour
+    assert abs(reference_match([(ROO, plans, pictures)], [reference]) - 2 / 3) < 1e-9
+    missing = [one(reference), Picture("night", ("tree",), ())]
+    assert reference_match([(ROO, plans, missing)], [reference]) == 1.0
+    assert reference_match([], []) == 0.0
 
 
 def test_prompt_following_checks_scene_placement_and_named_shape() -> None:
