@@ -29,11 +29,13 @@ two-character panels (consistent) where a creature looks more like the other
 character's majority look than its own.
 
 ``--design`` prints instead a table of the engine's design choices (identity
-image count, sampling rates, blocks, 8-bit cache, window sharing), each a
-variant of the consistent render over the same stories.
+image count, sampling rates, blocks, 8-bit cache, window sharing, a reference
+picture per character), each a variant of the consistent render over the same
+stories. ``--probe`` asks instead whether the model's self-attention matches
+tokens at all (``attention_probe.py``): without that, no setting can share a look.
 
-Usage: ``python benchmarks/consistency.py [--quick] [--seeds N] [--design]
-[--threads N]``. ``--quick`` (3 seeds) takes a few minutes on a CPU. The last
+Usage: ``python benchmarks/consistency.py [--quick] [--seeds N] [--design | --probe]
+[--model toy|FOLDER] [--threads N]``. ``--quick`` (3 seeds) takes a few minutes on a CPU. The last
 lines are ``toy world attribute agreement: consistent X.XX, plain Y.YY``,
 ``toy world prompt following: consistent X.XX, plain Y.YY``, ``toy world [NC]
 character leak: X.XX`` and ``toy world two-character swap rate: X.XX``.
