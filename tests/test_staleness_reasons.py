@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -372,3 +373,84 @@ def test_takes_from_before_the_shot_setting_stay_fresh_when_it_is_off(
         del record[INPUTS_KEY]["shot"]
         row.consistency_json = json.dumps(record)
     assert reasons(story_store, 4) == []
+
+
+def test_undoing_a_character_delete_restores_its_loras_and_what_was_fresh(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    """A character's LoRAs go with it (their rows cascade); its undo must bring them back,
+    or the character returns with another look and its panels read as stale."""
+    import torch
+    from safetensors.torch import save_file
+
+    from storyboard_app.project.undo_support import restore_character, snapshot_character
+
+    files = {}
+    for value, name in enumerate(("ink", "look", "beard", "coat")):
+        files[name] = tmp_path / f"{name}.safetensors"
+        save_file({"unet.x.lora_A.weight": torch.full((2, 2), float(value))}, files[name])
+    story_store.loras.add(files["ink"], scale=0.7)
+    story_store.loras.add(files["look"], scale=0.8, trigger="sks", character="Mara")
+    story_store.loras.add(files["beard"], character="Bob")
+    story_store.loras.add(files["coat"], scale=0.0, trigger="green coat", character="Mara")
+    for number in (1, 2, 3, 4):
+        render(story_store, number)
+    story_store.loras.update("beard", scale=0.5)  # Bob's panels are stale before the delete
+    loras, mara = story_store.loras.list(), story_store.characters.get("Mara")
+    before = [reasons(story_store, n) for n in (1, 2, 3, 4)]
+    assert before == [[], ["Bob's look changed"], ["Bob's look changed"], []]
+
+    snapshot = snapshot_character(story_store, mara.id)
+    story_store.characters.delete("Mara")
+    assert [lora.name for lora in story_store.loras.list()] == ["ink", "beard"]
+    restore_character(story_store, snapshot)
+    assert story_store.loras.list() == loras
+    assert story_store.characters.get("Mara") == mara
+    assert [reasons(story_store, n) for n in (1, 2, 3, 4)] == before
+
+
+def test_a_restored_characters_loras_keep_their_places_when_ids_moved_meanwhile(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    """Rewriting the list (the app's LoRA list and its undo) gives every LoRA a new id, so
+    the deleted ones' old ids can be taken; they return to their places in the list."""
+    import torch
+    from safetensors.torch import save_file
+
+    from storyboard_app.project.undo_support import restore_character, snapshot_character
+
+    for value, name in enumerate(("ink", "look", "beard")):
+        weights = {"unet.x.lora_A.weight": torch.full((2, 2), float(value))}
+        save_file(weights, tmp_path / f"{name}.safetensors")
+    story_store.loras.add(tmp_path / "ink.safetensors", scale=0.7)
+    story_store.loras.add(tmp_path / "look.safetensors", trigger="sks", character="Mara")
+    story_store.loras.add(tmp_path / "beard.safetensors", character="Bob")
+    before = story_store.loras.list()
+    snapshot = snapshot_character(story_store, story_store.characters.get("Mara").id)
+    story_store.characters.delete("Mara")
+    story_store.loras.replace(story_store.loras.list())  # ids now 1 and 2: "look"'s is taken
+    restore_character(story_store, snapshot)
+    after = story_store.loras.list()
+    assert [lora.name for lora in after] == ["ink", "look", "beard"]
+    strip = [dataclasses.replace(lora, id=0) for lora in after]
+    assert strip == [dataclasses.replace(lora, id=0) for lora in before]
+
+
+def test_a_lora_of_the_same_name_added_meanwhile_stops_the_restore_cleanly(
+    story_store: ProjectStore, tmp_path: Path
+) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from storyboard_app.project.undo_support import restore_character, snapshot_character
+
+    look = tmp_path / "look.safetensors"
+    save_file({"unet.x.lora_A.weight": torch.ones(2, 2)}, look)
+    story_store.loras.add(look, character="Mara")
+    snapshot = snapshot_character(story_store, story_store.characters.get("Mara").id)
+    story_store.characters.delete("Mara")
+    story_store.loras.add(look, scale=0.5)  # by another program, outside the undo stack
+    with pytest.raises(ValidationError, match="already has a LoRA called 'look'"):
+        restore_character(story_store, snapshot)
+    assert [c.name for c in story_store.characters.list()] == ["Bob"]
+    assert [(lora.name, lora.character) for lora in story_store.loras.list()] == [("look", None)]

@@ -110,12 +110,62 @@ class LoraRepository:
                 "Two LoRAs have the same name.", "Remove one of them, or add it once."
             )
         with self._store.session() as session:
-            owners = {c.name: c.id for c in session.scalars(select(Character))}
-            rows = [new_row(lora, owners) for lora in loras]
-            for row in session.scalars(select(Lora)).all():
-                session.delete(row)
-            session.flush()
-            session.add_all(rows)
+            write_loras(session, loras)
+
+
+def write_loras(session: Session, loras: Sequence[LoraRecord]) -> None:
+    """Replace every LoRA row by ``loras``, in that order (their ids are new)."""
+    owners = {c.name: c.id for c in session.scalars(select(Character))}
+    rows = [new_row(lora, owners) for lora in loras]
+    for row in session.scalars(select(Lora)).all():
+        session.delete(row)
+    session.flush()
+    session.add_all(rows)
+
+
+PlacedLora = tuple[int, LoraRecord]  # a LoRA and its place in the project's list
+
+
+def character_loras(session: Session, character: Character) -> tuple[PlacedLora, ...]:
+    """A character's own LoRAs with their places in the list: what deleting it deletes
+    (the rows cascade), kept by the undo snapshot to put back with :func:`insert_loras`."""
+    rows = session.scalars(select(Lora).order_by(Lora.id))
+    names = {character.id: character.name}
+    return tuple(
+        (place, to_record(row, names))
+        for place, row in enumerate(rows)
+        if row.character_id == character.id
+    )
+
+
+def insert_loras(session: Session, placed: Sequence[PlacedLora]) -> None:
+    """Put LoRAs back at their places in the list, with their files, hashes, scales and
+    triggers, their owners already back.
+
+    They keep their old ids while that keeps the list in order; when those were taken
+    meanwhile (rewriting the list renumbers it), the whole list is written again in
+    order: the ids are only its order, nothing else refers to them. A LoRA of the same
+    name added meanwhile stops it, so the caller's transaction leaves the project as it is.
+    """
+    names = {c.id: c.name for c in session.scalars(select(Character))}
+    loras = [to_record(row, names) for row in session.scalars(select(Lora).order_by(Lora.id))]
+    taken = {lora.name for lora in loras}
+    for place, lora in sorted(placed, key=lambda item: item[0]):
+        if lora.name in taken:
+            raise ValidationError(
+                f"The project already has a LoRA called {lora.name!r}.",
+                "Rename or remove that LoRA, then undo again.",
+            )
+        loras.insert(min(place, len(loras)), lora)
+    ids = [lora.id for lora in loras]
+    if ids != sorted(set(ids)):
+        write_loras(session, loras)
+        return
+    owners = {name: character_id for character_id, name in names.items()}
+    for _, lora in placed:
+        row = new_row(lora, owners)
+        row.id = lora.id
+        session.add(row)
 
 
 def find_lora(session: Session, name: str) -> Lora:

@@ -26,6 +26,7 @@ from storyboard_app.project.characters import find_character
 from storyboard_app.project.characters import to_record as character_record
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.ip_adapters import ip_adapter_signature
+from storyboard_app.project.loras import PlacedLora, character_loras, insert_loras
 from storyboard_app.project.models import Character, Scene, Take, Transition
 from storyboard_app.project.records import (
     CharacterRecord,
@@ -58,10 +59,11 @@ class SceneSnapshot:
 
 @dataclass(frozen=True)
 class CharacterSnapshot:
-    """A character and the panels that name it."""
+    """A character, the panels that name it and its own LoRAs (deleted with it)."""
 
     character: CharacterRecord
     scene_ids: tuple[int, ...]
+    loras: tuple[PlacedLora, ...] = ()
 
 
 def snapshot_scene(store: ProjectStore, scene_id: int) -> SceneSnapshot:
@@ -194,12 +196,16 @@ def snapshot_character(store: ProjectStore, character_id: int) -> CharacterSnaps
     with store.session() as session:
         row = find_character(session, character_id)
         return CharacterSnapshot(
-            character_record(row), tuple(sorted(scene.id for scene in row.scenes))
+            character_record(row),
+            tuple(sorted(scene.id for scene in row.scenes)),
+            character_loras(session, row),
         )
 
 
 def restore_character(store: ProjectStore, snapshot: CharacterSnapshot) -> None:
-    """Put a deleted character back at its place in the list and in the panels naming it."""
+    """Put a deleted character back at its place in the list, in the panels naming it
+    and with its LoRAs, in one transaction: its look signs as before, so the panels
+    that were fresh are fresh again."""
     record = snapshot.character
     with store.session() as session:
         rows = list(session.scalars(select(Character).order_by(Character.position)))
@@ -225,6 +231,8 @@ def restore_character(store: ProjectStore, snapshot: CharacterSnapshot) -> None:
             scene = session.get(Scene, scene_id)
             if scene is not None:
                 scene.characters = sorted([*scene.characters, row], key=lambda c: c.position)
+        session.flush()
+        insert_loras(session, snapshot.loras)
 
 
 def reorder_scenes(store: ProjectStore, scene_ids: Sequence[int]) -> None:

@@ -6,6 +6,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from support import EXAMPLES, png_bytes
 
@@ -50,6 +51,7 @@ def state(store: ProjectStore) -> tuple[Any, ...]:
         [[(t.id, t.media) for t in scene_takes] for scene_takes in takes],
         store.transitions.list(),
         store.settings(),
+        store.loras.list(),
     )
 
 
@@ -94,6 +96,25 @@ def test_deleting_a_character_is_undone_with_its_panels(session: ProjectSession)
     session.undo_stack.undo()
     assert store.scenes.at(3).character_names == ("Mara", "Bob")
     assert store.characters.get("Bob") == bob
+
+
+def test_deleting_a_character_is_undone_with_its_loras(
+    session: ProjectSession, tmp_path: Path
+) -> None:
+    from safetensors.numpy import save_file
+
+    store = session.store
+    for value, name in enumerate(("ink", "look")):
+        weights = {"unet.x.lora_A.weight": np.full((2, 2), value, np.float32)}
+        save_file(weights, tmp_path / f"{name}.safetensors")
+    store.loras.add(tmp_path / "ink.safetensors", scale=0.7)
+    store.loras.add(tmp_path / "look.safetensors", scale=0.8, trigger="sks", character="Mara")
+    mara = store.characters.get("Mara")
+    check_undo_redo(session, DeleteCharacterCommand(session, mara.id, untag_panels=True))
+    assert [lora.name for lora in store.loras.list()] == ["ink"]
+    session.undo_stack.undo()
+    assert store.characters.get("Mara") == mara
+    assert store.loras.list()[1].character == "Mara"
 
 
 def test_scene_edits_undo_and_redo(session: ProjectSession) -> None:
