@@ -2,7 +2,8 @@
 
 Caches are disposable (the next render rebuilds what it needs), but they are
 large: this shows what each one is for and how much disk it takes, and frees
-the space. It reads file headers only and never imports torch.
+the space. The reference pictures' IP-Adapter embeddings kept beside them are
+listed and cleared with them. It reads file headers only and never imports torch.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from storyboard_app.engine.cache_store import (
     IDENTITY_CACHE_DIR,
     CacheInfo,
     clear_caches,
-    list_caches,
+    list_all,
 )
 from storyboard_app.project.files import project_path
 from storyboard_app.project.grammar import plural
@@ -54,16 +55,16 @@ def cmd_cache(args: argparse.Namespace) -> int:
     with ProjectStore.open(args.project) as store:
         folder = project_path(store.folder, IDENTITY_CACHE_DIR)
     if args.clear is None:
-        show(list_caches(folder), args.json)
+        show(list_all(folder), args.json)
         return EXIT_OK
     character = None if args.clear == ALL_CHARACTERS else args.clear
     removed = clear_caches(folder, character)
-    left = [c for c in list_caches(folder) if character is None or c.character == character]
+    left = [c for c in list_all(folder) if character is None or c.character == character]
     if args.json:
         print_json({"removed": [as_json(c) for c in removed], "left": [as_json(c) for c in left]})
         return EXIT_OK
     whose = f" of {character}" if character is not None else ""
-    print(f"Removed {plural(len(removed), 'identity cache')}{whose}, {size_text(removed)}.")
+    print(f"Removed {removed_text(removed)}{whose}, {size_text(removed)}.")
     if left:
         print(f"{len(left)} could not be removed (in use by a render?); try again after it.")
     return EXIT_OK
@@ -75,7 +76,7 @@ def show(caches: list[CacheInfo], as_json_output: bool) -> None:
         return
     rows = [
         (
-            c.character,
+            c.character or "?",
             c.summary or c.state,
             size_text([c]),
             c.last_used.astimezone().strftime("%Y-%m-%d %H:%M"),
@@ -86,6 +87,15 @@ def show(caches: list[CacheInfo], as_json_output: bool) -> None:
     print_table(["character", "settings", "size", "last used", "state"], rows, max_width=72)
     if caches:
         print(f"{plural(len(caches), 'cache')}, {size_text(caches)} in all.")
+
+
+def removed_text(removed: list[CacheInfo]) -> str:
+    """``3 identity caches``, followed by ``and 2 IP-Adapter embeddings`` when some went."""
+    embeddings = sum(c.kind == "ip_adapter" for c in removed)
+    text = plural(len(removed) - embeddings, "identity cache")
+    if embeddings:
+        text += f" and {plural(embeddings, 'IP-Adapter embedding')}"
+    return text
 
 
 def local_time(cache: CacheInfo) -> str:

@@ -147,6 +147,21 @@ def read_header(path: str | os.PathLike[str]) -> CacheHeader:
     safetensors file carrying our marker, so a half-written or foreign file is
     never read as a cache.
     """
+    raw, length, size = read_raw_header(path)
+    metadata = raw.pop("__metadata__", None) or {}
+    if not isinstance(metadata, dict) or not str(metadata.get("format", "")).startswith(
+        FORMAT_PREFIX
+    ):
+        raise CacheFileDamaged(path, "it carries no identity cache marker")
+    data_start = 8 + length
+    entries = tuple(_entry(path, name, info, data_start) for name, info in raw.items())
+    _check_layout(path, entries, data_start, size)
+    return CacheHeader({str(k): str(v) for k, v in metadata.items()}, entries, data_start)
+
+
+def read_raw_header(path: str | os.PathLike[str]) -> tuple[dict[str, object], int, int]:
+    """Any safetensors file's JSON header, its length and the file's size, read without
+    its tensors (and without torch); :class:`CacheFileDamaged` when it has none."""
     size = os.path.getsize(path)
     with open(path, "rb") as handle:
         prefix = handle.read(8)
@@ -161,15 +176,7 @@ def read_header(path: str | os.PathLike[str]) -> CacheHeader:
             raise CacheFileDamaged(path, "its header is not JSON") from error
     if not isinstance(raw, dict):
         raise CacheFileDamaged(path, "its header is not a table")
-    metadata = raw.pop("__metadata__", None) or {}
-    if not isinstance(metadata, dict) or not str(metadata.get("format", "")).startswith(
-        FORMAT_PREFIX
-    ):
-        raise CacheFileDamaged(path, "it carries no identity cache marker")
-    data_start = 8 + length
-    entries = tuple(_entry(path, name, info, data_start) for name, info in raw.items())
-    _check_layout(path, entries, data_start, size)
-    return CacheHeader({str(k): str(v) for k, v in metadata.items()}, entries, data_start)
+    return raw, length, size
 
 
 def _entry(path: str | os.PathLike[str], name: str, info: object, data_start: int) -> EntrySpan:

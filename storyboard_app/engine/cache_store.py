@@ -1,5 +1,10 @@
 """A project's folder of identity caches: naming, listing, clearing, eviction by use.
 
+Beside them, in ``ip_adapter/``, are the IP-Adapter embeddings of the
+characters' reference pictures (see ``steering/ip_adapter.py``): disposable
+too, so listed and cleared with them, but kept out of the disk budget (a few
+kilobytes each, and an encoder would have to be loaded to make one again).
+
 A character may have several caches, one per settings key (size, steps,
 precision...), so switching between two sizes does not rebuild anything. The
 folder is kept under a disk budget by deleting the least recently used caches
@@ -24,12 +29,18 @@ from storyboard_app.engine.cache_format import (
     CacheFileDamaged,
     carries_marker,
     read_header,
+    read_raw_header,
 )
 
 CACHE_SUFFIX = ".safetensors"
 IDENTITY_CACHE_DIR = Path("cache") / "identity"  # inside the project folder
 DEFAULT_BUDGET_GB = 20.0
 STALE_PARTIAL_SECONDS = 600  # a build writes every step: older partial files are leftovers
+EMBEDS_DIR = "ip_adapter"  # inside the identity cache folder
+EMBEDS_FORMAT = "storyboard-ip-adapter-embeddings/1"
+EMBEDS_TENSOR = "embeds"
+# Embeddings are named by their 32-hex key; older ones carry no metadata, only that name.
+EMBEDS_NAME = re.compile(r"[0-9a-f]{32}\.(safetensors|partial)")
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,7 @@ class CacheInfo:
     size: int
     last_used: datetime
     state: str  # "ok", "old version" or "damaged"
+    kind: str = "identity"  # or "ip_adapter": a reference picture's embeddings
 
 
 def cache_path(cache_dir: Path | None, character: str, key: str) -> Path | None:
@@ -93,18 +105,70 @@ def _character_from_name(path: Path) -> str:
     return path.name.split("-", 1)[0]
 
 
-def clear_caches(cache_dir: Path, character: str | None = None) -> list[CacheInfo]:
-    """Delete our caches (of ``character`` only, when given); the ones deleted.
+def list_embeddings(cache_dir: Path) -> list[CacheInfo]:
+    """The picture embeddings in ``cache_dir``'s ``ip_adapter/``, most recently used first.
 
-    A character's files are recognised by the prefix of their name, so damaged
-    caches of that character go too.
+    Ours are named by their key and hold one ``embeds`` tensor; any other file
+    there is left alone, as in the cache folder itself.
+    """
+    folder = cache_dir / EMBEDS_DIR
+    if not folder.is_dir():
+        return []
+    infos = [_embeddings_info(path) for path in folder.glob(f"*{CACHE_SUFFIX}")]
+    return sorted((info for info in infos if info), key=lambda i: i.last_used, reverse=True)
+
+
+def _embeddings_info(path: Path) -> CacheInfo | None:
+    """A file of ours (its key for a name, one ``embeds`` tensor), else None: an unreadable
+    one is not provably ours (they are written whole, then renamed), and a render that
+    finds it damaged deletes it itself."""
+    if not EMBEDS_NAME.fullmatch(path.name):
+        return None
+    try:
+        stat = path.stat()
+        raw, _, _ = read_raw_header(path)
+    except (OSError, CacheFileDamaged):
+        return None
+    metadata = raw.pop("__metadata__", None) or {}
+    if set(raw) != {EMBEDS_TENSOR} or not isinstance(metadata, dict):
+        return None
+    return CacheInfo(
+        path,
+        str(metadata.get("character", "")),
+        str(metadata.get("summary", "IP-Adapter embeddings")),
+        stat.st_size,
+        datetime.fromtimestamp(stat.st_mtime, UTC),
+        "ok",
+        kind="ip_adapter",
+    )
+
+
+def list_all(cache_dir: Path) -> list[CacheInfo]:
+    """The identity caches, then the picture embeddings: what ``storyboard cache`` shows."""
+    return list_caches(cache_dir) + list_embeddings(cache_dir)
+
+
+def clear_caches(cache_dir: Path, character: str | None = None) -> list[CacheInfo]:
+    """Delete our caches and picture embeddings (of ``character`` only, when given); the
+    ones deleted.
+
+    A character's caches are recognised by the prefix of their name, so damaged
+    caches of that character go too; its embeddings by the name they were made
+    for (embeddings from before they carried one go only when all are cleared).
     """
     prefix = character_prefix(character) if character is not None else ""
     removed = []
     for info in list_caches(cache_dir):
         if info.path.name.startswith(prefix) and _delete(info.path):
             removed.append(info)
+    for info in list_embeddings(cache_dir):
+        if character in (None, info.character) and _delete(info.path):
+            removed.append(info)
     remove_leftovers(cache_dir, prefix)
+    if character is None:
+        embeds = cache_dir / EMBEDS_DIR
+        partials = embeds.glob("*.partial") if embeds.is_dir() else ()
+        _delete_stale(p for p in partials if EMBEDS_NAME.fullmatch(p.name))
     return removed
 
 
@@ -113,9 +177,14 @@ def remove_leftovers(cache_dir: Path, prefix: str = "") -> list[Path]:
     kill), recognised by our naming and by not having been written for a while."""
     if not cache_dir.is_dir():
         return []
+    return _delete_stale(cache_dir.glob(f"{prefix}*{CACHE_SUFFIX}.*.partial"))
+
+
+def _delete_stale(paths: Iterable[Path]) -> list[Path]:
+    """Delete the files not written for a while (a live writer's partial file stays)."""
     now = time.time()
     removed = []
-    for path in cache_dir.glob(f"{prefix}*{CACHE_SUFFIX}.*.partial"):
+    for path in paths:
         try:
             stale = now - path.stat().st_mtime > STALE_PARTIAL_SECONDS
         except OSError:

@@ -31,6 +31,7 @@ import torch
 from PIL import Image
 
 from storyboard_app.engine.cache_store import (
+    EMBEDS_DIR,
     budget_bytes,
     cache_path,
     evict_caches,
@@ -61,7 +62,6 @@ from storyboard_app.engine.render_request import (
     RenderRequest,
 )
 from storyboard_app.engine.steering.ip_adapter import (
-    EMBEDS_DIR,
     IpAdapterPlan,
     IpAdapterSet,
     PictureEmbeddings,

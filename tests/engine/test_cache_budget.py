@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import save_file
 from support import run_cli
 
 from storyboard_app.engine.cache_store import (
+    EMBEDS_DIR,
     IDENTITY_CACHE_DIR,
     cache_path,
     evict_caches,
@@ -23,7 +25,8 @@ from storyboard_app.engine.cache_store import (
 from storyboard_app.engine.identity_cache_file import IdentityCacheWriter, open_identity_cache
 from storyboard_app.engine.loading import LoadedPipeline, load_text_to_image_pipeline
 from storyboard_app.engine.project_render import build_render_request
-from storyboard_app.engine.render_request import IdentityReady, RenderEvent
+from storyboard_app.engine.render_request import IdentityReady, IpAdapterJob, RenderEvent
+from storyboard_app.engine.steering.ip_adapter import AdapterFiles, PictureEmbeddings
 from storyboard_app.engine.story_renderer import StoryRenderer
 from storyboard_app.project.store import ProjectStore
 
@@ -159,6 +162,67 @@ def test_cache_command_lists_and_clears(tmp_path: Path, capsys: pytest.CaptureFi
     assert "Removed 2 identity caches" in cli_caches(capsys, project, "--clear")
     assert cli_caches(capsys, project, "--json") == []
     assert (folder / "readme.safetensors").exists()
+
+
+def write_embeddings(folder: Path, adapter: Path, character: str, picture: str) -> Path:
+    """A character's picture embeddings as a render keeps them (the real store and key)."""
+    encoder = adapter.parent / "image_encoder"
+    encoder.mkdir(parents=True, exist_ok=True)
+    (encoder / "config.json").write_text("{}")
+    save_file({"ip_adapter.1.to_k_ip.weight": torch.zeros(2, 2)}, str(adapter))
+    job = IpAdapterJob(str(adapter), 0.6, adapter.parent / "picture.png", picture)
+    state = {"image_proj": {"proj.weight": torch.zeros(2, 2)}, "ip_adapter": {}}
+    files = AdapterFiles(adapter, encoder)
+    embeds = torch.ones(2, 1, 16)
+    path = PictureEmbeddings().put(job, files, state, folder / EMBEDS_DIR, embeds, character)
+    assert path is not None and path.is_file()
+    return path
+
+
+def test_cache_command_counts_and_clears_ip_adapter_embeddings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The picture embeddings under cache/identity/ip_adapter/ are caches too: listed,
+    counted in the total and cleared; nothing else there or outside is touched."""
+    project = tmp_path / "story.storyboard"
+    ProjectStore.create(project).close()
+    folder = project / IDENTITY_CACHE_DIR
+    make_cache(folder, "Mara", "a" * 64, used=4_000)
+    adapter = tmp_path / "adapters" / "face.safetensors"
+    mara = write_embeddings(folder, adapter, "Mara", "1" * 64)
+    bob = write_embeddings(folder, adapter, "Bob", "2" * 64)
+    os.utime(mara, (3_000, 3_000))
+    os.utime(bob, (2_000, 2_000))
+    older = folder / EMBEDS_DIR / ("e" * 32 + ".safetensors")  # from before they were named
+    save_file({"embeds": torch.ones(2, 1, 16)}, str(older))
+    os.utime(older, (1_000, 1_000))
+    foreign = folder / EMBEDS_DIR / "notes.safetensors"
+    save_file({"weights": torch.ones(2)}, str(foreign))
+    outside = project / mara.name
+    outside.write_bytes(mara.read_bytes())
+    crashed = folder / EMBEDS_DIR / ("f" * 32 + ".partial")
+    crashed.write_bytes(b"half written")
+    os.utime(crashed, (1_000, 1_000))
+
+    listed = cli_caches(capsys, project, "--json")
+    assert [(c["kind"], c["character"]) for c in listed] == [
+        ("identity", "Mara"),
+        ("ip_adapter", "Mara"),
+        ("ip_adapter", "Bob"),
+        ("ip_adapter", ""),
+    ]
+    assert [c["size"] for c in listed[1:]] == [p.stat().st_size for p in (mara, bob, older)]
+    assert "face.safetensors" in listed[1]["summary"]
+    table = cli_caches(capsys, project)
+    assert "4 caches" in table and "IP-Adapter" in table
+
+    cleared = cli_caches(capsys, project, "--clear", "Bob", "--json")
+    assert [c["path"] for c in cleared["removed"]] == [str(bob)]
+    assert mara.exists() and older.exists()
+    text = cli_caches(capsys, project, "--clear")
+    assert "Removed 1 identity cache and 2 IP-Adapter embeddings" in text
+    assert cli_caches(capsys, project, "--json") == []
+    assert not crashed.exists() and foreign.exists() and outside.exists()
 
 
 def test_cache_command_on_a_folder_that_is_not_a_project(

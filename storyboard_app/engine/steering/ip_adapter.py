@@ -33,6 +33,7 @@ from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from storyboard_app.engine.cache_store import EMBEDS_FORMAT, EMBEDS_TENSOR
 from storyboard_app.engine.errors import ModelLoadError
 from storyboard_app.engine.models.hub import hub_cache_dir
 from storyboard_app.engine.motion.encoder import ClipImageEncoder, load_image_encoder
@@ -43,7 +44,6 @@ from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.ip_adapters import IpAdapterKind, find_kind
 
 AdapterState = dict[str, dict[str, torch.Tensor]]
-EMBEDS_DIR = "ip_adapter"  # inside the identity cache folder
 _EDIT_HINT = "storyboard edit-character PROJECT NAME --ip-adapter KIND_OR_FILE (or --no-ip-adapter)"
 
 
@@ -204,7 +204,7 @@ class PictureEmbeddings:
         path = None if folder is None else folder / f"{key}.safetensors"
         if path is not None and path.is_file():
             try:
-                self.memory[key] = load_file(str(path))["embeds"]
+                self.memory[key] = load_file(str(path))[EMBEDS_TENSOR]
                 return self.memory[key]
             except (SafetensorError, OSError, KeyError):
                 path.unlink(missing_ok=True)  # damaged: made again below
@@ -217,16 +217,30 @@ class PictureEmbeddings:
         state: AdapterState,
         folder: Path | None,
         embeds: torch.Tensor,
-    ) -> None:
+        character: str = "",
+    ) -> Path | None:
+        """Keep ``embeds``; returns the file written (None without a folder).
+
+        The file names the character and adapter it was made for, so ``storyboard
+        cache`` can list it and ``--clear CHARACTER`` remove it (another character
+        with the same picture and adapter shares it; clearing it only costs a rebuild).
+        """
         key = embeds_key(job, files, state)
         self.memory[key] = embeds
         self.computed += 1
         if folder is None:
-            return
+            return None
         folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f"{key}.partial"
-        save_file({"embeds": embeds.contiguous()}, str(partial))
-        os.replace(partial, folder / f"{key}.safetensors")
+        metadata = {
+            "format": EMBEDS_FORMAT,
+            "character": character,
+            "summary": f"IP-Adapter embeddings, {job.record()['adapter']}",
+        }
+        save_file({EMBEDS_TENSOR: embeds.contiguous()}, str(partial), metadata=metadata)
+        path = folder / f"{key}.safetensors"
+        os.replace(partial, path)
+        return path
 
 
 def embeds_key(job: IpAdapterJob, files: AdapterFiles, state: AdapterState) -> str:
@@ -310,7 +324,7 @@ def embed_pictures(
                 stored = picture_embeds(
                     encoder, open_picture(job.picture), is_plus(states[adapter])
                 )
-                store.put(job, files, states[adapter], folder, stored)
+                store.put(job, files, states[adapter], folder, stored, name)
             embeds[name] = stored
     return embeds
 
