@@ -256,6 +256,34 @@ def test_embeddings_are_computed_once_and_kept_on_disk(
     assert again.picture_embeddings.computed == 0
 
 
+def test_a_local_adapter_replaced_under_its_name_is_read_again(
+    story: ProjectStore, loaded: LoadedPipeline, tmp_path: Path
+) -> None:
+    """The embeddings and the identity cache know a local adapter by its content, not its
+    name: a file replaced in place gets new ones, an unchanged one still hits both."""
+    unet = loaded.pipe.unet
+    folder = tmp_path / "mine"
+    local = write_adapter(folder, random_ip_adapter_state_dict(unet, 16), "face.safetensors")
+    story.characters.update("Mara", ip_adapter=str(local), ip_adapter_scale=0.9)
+    request = build_render_request(story)
+    renderer = StoryRenderer(loaded)
+    render(renderer, request)
+    cache = renderer.identity_cache_file(request, "Mara")
+    render(renderer, request)
+    unchanged = StoryRenderer(loaded)  # a new process: from the cache folder
+    render(unchanged, request)
+    assert (renderer.picture_embeddings.computed, unchanged.picture_embeddings.computed) == (1, 0)
+
+    written = local.stat().st_mtime_ns
+    write_adapter(folder, random_ip_adapter_state_dict(unet, 16), "face.safetensors")
+    os.utime(local, ns=(written + 10**9, written + 10**9))  # as a copy made a second later
+    replaced = pixels(render(renderer, request))
+    assert renderer.picture_embeddings.computed == 2
+    assert renderer.identity_cache_file(request, "Mara") != cache
+    fresh = dataclasses.replace(request, cache_dir=tmp_path / "fresh")
+    assert pixels(render(StoryRenderer(loaded), fresh)) == replaced
+
+
 def test_missing_weights_name_the_repository_and_files(
     story: ProjectStore, renderer: StoryRenderer
 ) -> None:

@@ -8,7 +8,9 @@ top (on ``attn1``; IP-Adapter replaces ``attn2``) come and go as before.
 
 Each character's picture is embedded once per adapter by the adapter's CLIP
 image encoder, and kept (in memory and in the project's cache folder) under
-the picture's hash and the adapter, so later renders load no encoder. Before
+the picture's hash and the adapter, so later renders load no encoder. A local
+adapter file counts by its content (hashed once per version of the file), so
+one replaced under the same name gets new embeddings and identity caches. Before
 every pipeline call the pass's characters choose the embeddings and scales:
 a character's own in its identity pass and its panels; the mean of both in a
 panel of two (the project has no regions to mask each to its place); for any
@@ -18,6 +20,7 @@ skips, so a panel without an adapter's character renders as without it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -42,6 +45,7 @@ from storyboard_app.engine.render_request import IpAdapterJob, RenderRequest
 from storyboard_app.engine.steering.reference import open_picture
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.ip_adapters import IpAdapterKind, find_kind
+from storyboard_app.project.loras import file_digest
 
 AdapterState = dict[str, dict[str, torch.Tensor]]
 _EDIT_HINT = "storyboard edit-character PROJECT NAME --ip-adapter KIND_OR_FILE (or --no-ip-adapter)"
@@ -247,14 +251,40 @@ def embeds_key(job: IpAdapterJob, files: AdapterFiles, state: AdapterState) -> s
     """Picture hash, adapter file and encoder: what the embeddings depend on (not the scale)."""
     config = (files.encoder / "config.json").read_bytes()
     weights = sorted(p.name + str(p.stat().st_size) for p in files.encoder.glob("*.safetensors"))
-    parts = {
+    parts: dict[str, object] = {
         "picture": job.picture_digest,
         "adapter": files.weights.name,
         "plus": is_plus(state),
         "encoder": hashlib.sha256(config).hexdigest(),
         "encoder_weights": weights,
     }
+    digest = local_adapter_digest(job.adapter)
+    if digest is not None:  # kinds sign as before: their hub files are never rewritten
+        parts["adapter_digest"] = digest
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def local_adapter_digest(adapter: str) -> str | None:
+    """A local adapter file's SHA-256 (None for a published kind), hashed as LoRA files are.
+
+    Its name alone would keep the embeddings and identity caches of a file the user
+    replaced in place. Hashing is paid once per version of the file in a process:
+    the path, size and modification time tell a replaced one.
+    """
+    if find_kind(adapter) is not None:
+        return None
+    path = Path(adapter).resolve()
+    try:
+        stat = path.stat()
+    except OSError:
+        raise ValidationError(f"The IP-Adapter file {path} is missing.", _EDIT_HINT) from None
+    return _file_version_digest(str(path), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _file_version_digest(path: str, size: int, mtime_ns: int) -> str:
+    """The hash of ``path`` as it is; ``size`` and ``mtime_ns`` only key the memo."""
+    return file_digest(Path(path))
 
 
 class IpAdapterSet:
@@ -385,5 +415,10 @@ def restore_pipeline(pipe: Any, processors: Mapping[str, Any], extractor: Any) -
 
 
 def ip_adapter_key(job: IpAdapterJob | None) -> dict[str, object]:
-    """The identity cache key's part for a character's adapter: none without one."""
-    return {} if job is None else {"ip_adapter": job.record()}
+    """The identity cache key's part for a character's adapter: none without one; a local
+    file's with its content hash, since the identity pass reads the adapter's weights."""
+    if job is None:
+        return {}
+    digest = local_adapter_digest(job.adapter)
+    record = job.record() if digest is None else {**job.record(), "digest": digest}
+    return {"ip_adapter": record}
