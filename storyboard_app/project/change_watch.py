@@ -8,21 +8,32 @@ table is read and nothing is written. The connection is opened through SQLite
 (read-only), never with a plain ``open()`` of the file, which would drop the
 process's POSIX locks on it when closed.
 
-When the version changed, a :class:`ProjectSnapshot` of the records the views
-show, compared with the previous one (:func:`changes_between`), tells what
-changed, so only that is read again.
+When the version changed, a :class:`ProjectSnapshot` of the rows behind what
+the views show, compared with the previous one (:func:`changes_between`),
+tells what changed, so only that is read again.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from storyboard_app.project.records import CharacterRecord, SceneRecord, TransitionRecord
-from storyboard_app.project.settings import ProjectSettings
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from storyboard_app.project.models import (
+    Character,
+    Lora,
+    ProjectSettingsRow,
+    Scene,
+    Take,
+    Transition,
+    scene_characters,
+)
 
 if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
@@ -70,42 +81,90 @@ class ChangeWatch:
             return None
 
 
+Row = tuple[Any, ...]
+
+
 @dataclass(frozen=True)
 class ProjectSnapshot:
-    """What the views show, as plain records: compared to tell what another program changed."""
+    """What the views show, as the stored rows: compared to tell what another program changed.
 
-    settings: ProjectSettings
-    characters: tuple[CharacterRecord, ...]
-    scenes: tuple[SceneRecord, ...]
-    transitions: tuple[TransitionRecord, ...]
+    Rows, not records: a look after every commit (the window's own included)
+    must stay cheap at a thousand panels, and building records (with their
+    checks) for the whole story took about a tenth of a second there. Two
+    snapshots differ exactly where a record the views read would differ.
+    """
+
+    settings: Row
+    characters: tuple[Row, ...]  # the characters, then every LoRA (a character's are in it)
+    scenes: tuple[Row, ...]  # in story order: the scene's row, its cast's ids, its take count
+    transitions: tuple[Row, ...]
 
     def refreshed(self, store: ProjectStore, parts: ProjectChanges) -> ProjectSnapshot:
         """This snapshot with the ``parts`` named read again from ``store``, the rest kept.
 
         Read before the views read the same parts, so a commit made elsewhere in
-        between still differs from it at the next look.
+        between still differs from it at the next look. A scene gone meanwhile
+        keeps its old row: the next look finds the story changed.
         """
-        scenes, transitions = self.scenes, self.transitions
-        if parts.scenes:
-            scenes, transitions = tuple(store.scenes.list()), tuple(store.transitions.list())
-        elif parts.scene_ids:
-            fresh = {scene_id: store.scenes.get(scene_id) for scene_id in parts.scene_ids}
-            scenes = tuple(fresh.get(scene.id, scene) for scene in scenes)
-        return ProjectSnapshot(
-            store.settings() if parts.settings else self.settings,
-            tuple(store.characters.list()) if parts.characters else self.characters,
-            scenes,
-            transitions,
-        )
+        with store.session() as session:
+            scenes, transitions = self.scenes, self.transitions
+            if parts.scenes:
+                scenes, transitions = scene_rows(session), transition_rows(session)
+            elif parts.scene_ids:
+                fresh = {row[0]: row for row in scene_rows(session, parts.scene_ids)}
+                scenes = tuple(fresh.get(row[0], row) for row in scenes)
+            return ProjectSnapshot(
+                settings_row(session) if parts.settings else self.settings,
+                character_rows(session) if parts.characters else self.characters,
+                scenes,
+                transitions,
+            )
 
     @classmethod
     def read(cls, store: ProjectStore) -> ProjectSnapshot:
-        return cls(
-            store.settings(),
-            tuple(store.characters.list()),
-            tuple(store.scenes.list()),
-            tuple(store.transitions.list()),
-        )
+        with store.session() as session:
+            return cls(
+                settings_row(session),
+                character_rows(session),
+                scene_rows(session),
+                transition_rows(session),
+            )
+
+
+def settings_row(session: Session) -> Row:
+    return tuple(session.execute(select(ProjectSettingsRow.__table__)).one())
+
+
+def character_rows(session: Session) -> tuple[Row, ...]:
+    characters = session.execute(select(Character.__table__).order_by(Character.position))
+    loras = session.execute(select(Lora.__table__).order_by(Lora.id))
+    return (*(tuple(row) for row in characters), *(tuple(row) for row in loras))
+
+
+def transition_rows(session: Session) -> tuple[Row, ...]:
+    rows = session.execute(select(Transition.__table__).order_by(Transition.id))
+    return tuple(tuple(row) for row in rows)
+
+
+def scene_rows(session: Session, scene_ids: Iterable[int] | None = None) -> tuple[Row, ...]:
+    """Every scene in story order (or those of ``scene_ids``): its row, the ids of the
+    characters it names and its number of takes, in three queries."""
+    scenes = select(Scene.__table__).order_by(Scene.position, Scene.id)
+    links = select(scene_characters)
+    counts = select(Take.scene_id, func.count()).group_by(Take.scene_id)
+    if scene_ids is not None:
+        wanted = sorted(set(scene_ids))
+        scenes = scenes.where(Scene.id.in_(wanted))
+        links = links.where(scene_characters.c.scene_id.in_(wanted))
+        counts = counts.where(Take.scene_id.in_(wanted))
+    cast: dict[int, list[int]] = {}
+    for scene_id, character_id in session.execute(links):
+        cast.setdefault(scene_id, []).append(character_id)
+    taken = dict(session.execute(counts).tuples().all())
+    return tuple(
+        (*row, tuple(sorted(cast.get(row[0], ()))), taken.get(row[0], 0))
+        for row in session.execute(scenes)
+    )
 
 
 @dataclass(frozen=True)
@@ -123,9 +182,9 @@ class ProjectChanges:
 
 def changes_between(old: ProjectSnapshot, new: ProjectSnapshot) -> ProjectChanges:
     """The narrowest description of what changed from ``old`` to ``new``."""
-    order_changed = [s.id for s in old.scenes] != [s.id for s in new.scenes]
-    before = {scene.id: scene for scene in old.scenes}
-    edited = tuple(s.id for s in new.scenes if not order_changed and before.get(s.id) != s)
+    order_changed = [s[0] for s in old.scenes] != [s[0] for s in new.scenes]
+    before = {scene[0]: scene for scene in old.scenes}
+    edited = tuple(s[0] for s in new.scenes if not order_changed and before.get(s[0]) != s)
     return ProjectChanges(
         settings=old.settings != new.settings,
         characters=old.characters != new.characters,

@@ -52,21 +52,50 @@ def check_stored_types(target: Any, _context: object = None, _attrs: object = No
     see :mod:`damage`), the value is noted and read as the column's default
     instead; nothing is written.
     """
-    table = getattr(target, "__tablename__", type(target).__name__)
-    for prop in inspect(type(target)).column_attrs:
-        value = target.__dict__.get(prop.key)
-        if value is None or (table, prop.key) in _CHECKED_ELSEWHERE:
+    values = target.__dict__
+    for key, python_types, words, bool_ok, column in _plan(type(target)):
+        value = values.get(key)
+        if value is None or (
+            isinstance(value, python_types) and (bool_ok or not isinstance(value, bool))
+        ):
             continue
-        words = _wrong_kind(prop.columns[0].type, value)
-        if words is None:
-            continue
-        error = _refusal(target, table, prop.key, value, words)
+        table = getattr(target, "__tablename__", type(target).__name__)
+        error = _refusal(target, table, key, value, words)
         session = object_session(target)
         log = session.info.get(DAMAGE_LOG_KEY) if session is not None else None
         if log is None:
             raise error
         log.note(error.message)
-        set_committed_value(target, prop.key, _stand_in(prop.columns[0]))
+        set_committed_value(target, key, _stand_in(column))
+
+
+Check = tuple[str, tuple[type, ...], str, bool, Any]
+_PLANS: dict[type, list[Check]] = {}
+
+
+def _plan(model: type) -> list[Check]:
+    """What to check in each row of ``model``, worked out once per class: every row of a
+    thousand-panel story is checked as it loads, so the per-row work is kept to the values.
+
+    Each check: the attribute, the Python types it may hold, those in words, and
+    whether a bool is of its kind.
+    """
+    plan = _PLANS.get(model)
+    if plan is None:
+        table = getattr(model, "__tablename__", model.__name__)
+        plan = []
+        for prop in inspect(model).column_attrs:
+            column = prop.columns[0]
+            kind = _kind_of(column.type)
+            if kind is not None and (table, prop.key) not in _CHECKED_ELSEWHERE:
+                sql_type, python_types, words = kind
+                plan.append((prop.key, python_types, words, sql_type is Boolean, column))
+        _PLANS[model] = plan
+    return plan
+
+
+def _kind_of(column_type: object) -> tuple[type, tuple[type, ...], str] | None:
+    return next((kind for kind in _KINDS if isinstance(column_type, kind[0])), None)
 
 
 def _stand_in(column: Any) -> object:
@@ -78,15 +107,6 @@ def _stand_in(column: Any) -> object:
         return None
     empty: dict[type, object] = {Boolean: False, Integer: 0, Float: 0.0, String: ""}
     return next((v for t, v in empty.items() if isinstance(column.type, t)), None)
-
-
-def _wrong_kind(column_type: object, value: object) -> str | None:
-    """What the column holds, in words, when ``value`` is not that; None when it is."""
-    for sql_type, python_types, words in _KINDS:
-        if isinstance(column_type, sql_type):
-            wrong_bool = sql_type is not Boolean and isinstance(value, bool)
-            return words if wrong_bool or not isinstance(value, python_types) else None
-    return None
 
 
 def _refusal(target: Any, table: str, field: str, value: object, words: str) -> ValidationError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,16 +44,20 @@ class TransitionRepository:
         self._store = store
 
     def list(self) -> list[TransitionRecord]:
+        """Every transition; only the scenes they join are read to tell their status, so a
+        long story with few transitions reads little (the timeline reads this per change)."""
         with self._store.session() as session:
-            active = active_takes(session)
-            return [
-                to_record(row, active)
-                for row in session.scalars(select(Transition).order_by(Transition.id))
-            ]
+            rows = session.scalars(select(Transition).order_by(Transition.id)).all()
+            if not rows:
+                return []
+            joined = {row.from_scene_id for row in rows} | {row.to_scene_id for row in rows}
+            active = active_takes(session, joined)
+            return [to_record(row, active) for row in rows]
 
     def get(self, transition_id: int) -> TransitionRecord:
         with self._store.session() as session:
-            return to_record(find_transition(session, transition_id), active_takes(session))
+            row = find_transition(session, transition_id)
+            return to_record(row, active_takes(session, (row.from_scene_id, row.to_scene_id)))
 
     def set(
         self,
@@ -200,9 +204,15 @@ def find_transition(session: Session, transition_id: int) -> Transition:
     return row
 
 
-def active_takes(session: Session) -> dict[int, tuple[int, int | None]]:
-    """Each scene's position and active take id, to tell which transitions' frames are stale."""
-    rows = session.execute(select(Scene.id, Scene.position, Scene.active_take_id))
+def active_takes(
+    session: Session, scene_ids: Iterable[int] | None = None
+) -> dict[int, tuple[int, int | None]]:
+    """Each scene's position and active take id (of ``scene_ids`` only, when given), to tell
+    which transitions' frames are stale."""
+    query = select(Scene.id, Scene.position, Scene.active_take_id)
+    if scene_ids is not None:
+        query = query.where(Scene.id.in_(sorted(scene_ids)))
+    rows = session.execute(query)
     return {scene_id: (position, take_id) for scene_id, position, take_id in rows}
 
 

@@ -24,7 +24,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QPixmap
 
-from storyboard_app.project.errors import NotFoundError
 from storyboard_app.project.records import CharacterRecord, SceneRecord
 from storyboard_app.project.tags import find_tags
 from storyboard_app.ui.images import ThumbnailCache, placeholder
@@ -46,12 +45,13 @@ class Portraits:
 
     Its reference picture, else the active take of its first rendered solo
     panel. The solo panels of each character are listed once per change of the
-    story; after that a finished render only re-reads the characters whose solo
-    panels it touched, so a burst of renders stays cheap on the UI thread.
+    story; after that a finished render only looks again at the characters whose
+    solo panels it touched, so a burst of renders stays cheap on the UI thread.
+    Everything is read from the session's shared records, never the store.
     """
 
     def __init__(self, session: ProjectSession) -> None:
-        self._store = session.store
+        self._records = session.records
         self._characters: dict[int, CharacterRecord] = {}
         self._solo: dict[int, list[int]] = {}
         self._media: dict[int, str | None] = {}
@@ -60,7 +60,7 @@ class Portraits:
         self._characters = {c.id: c for c in characters}
         by_name = {c.name: c.id for c in characters}
         self._solo = {c.id: [] for c in characters}
-        for scene in self._store.scenes.list():
+        for scene in self._records.scenes():
             if len(scene.character_names) == 1 and scene.character_names[0] in by_name:
                 self._solo[by_name[scene.character_names[0]]].append(scene.id)
         self._media = {character_id: self._find(character_id) for character_id in self._solo}
@@ -84,12 +84,10 @@ class Portraits:
         if character.reference_media:
             return character.reference_media
         for scene_id in self._solo.get(character_id, []):
-            try:
-                take_id = self._store.scenes.get(scene_id).active_take_id
-                if take_id is not None:
-                    return self._store.takes.get(take_id).media
-            except NotFoundError:
-                continue
+            scene = self._records.scene(scene_id)
+            media = self._records.active_media(scene) if scene is not None else None
+            if media is not None:
+                return media
         return None
 
 
@@ -107,15 +105,20 @@ class CharacterListModel(QAbstractListModel):
         self._portrait_timer.setSingleShot(True)
         self._portrait_timer.setInterval(PORTRAIT_DELAY_MS)
         self._portrait_timer.timeout.connect(self._refresh_touched_portraits)
-        session.charactersChanged.connect(self.reload)
+        session.charactersChanged.connect(self._rebuild)
         session.scenesChanged.connect(self._rebuild_portraits)
         session.sceneChanged.connect(self._on_scene_changed)
         thumbnails.ready.connect(self._on_media)
-        self.reload()
+        self._rebuild()
 
     def reload(self) -> None:
+        """Read the characters from the store again."""
+        self._session.records.forget()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
         self.beginResetModel()
-        self._rows = self._session.store.characters.list()
+        self._rows = self._session.records.characters()
         self._portraits.rebuild(self._rows)
         self.endResetModel()
 

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import SceneRecord
 from storyboard_app.project.settings import SHOT_TYPES
-from storyboard_app.project.staleness import describe_reasons, panel_stale_reasons
+from storyboard_app.project.staleness import describe_reasons
 from storyboard_app.ui.character_model import CharacterListModel, PanelCastModel
 from storyboard_app.ui.commands.scenes import EditSceneCommand
 from storyboard_app.ui.commands.takes import DeleteTakeCommand, SetActiveTakeCommand
@@ -93,7 +93,7 @@ class PanelFields(QWidget):
         if scene is None:
             for editor in self._text_editors():
                 editor.set_text("")
-            self.budget.set_context(None, {}, self._session.store.settings(), ())
+            self.budget.set_context(None, {}, self._session.records.settings(), ())
             return
         self.prompt.set_text(scene.prompt)
         self._measure_prompt(scene)
@@ -111,11 +111,11 @@ class PanelFields(QWidget):
             self.seed.setText(str(scene.seed))
 
     def _measure_prompt(self, scene: SceneRecord) -> None:
-        """The token count of the prompt as the render will send it (read fresh: the cast,
-        the settings and the LoRAs all add words)."""
-        store = self._session.store
-        characters = {c.name: c for c in store.characters.list()}
-        self.budget.set_context(scene, characters, store.settings(), store.loras.list())
+        """The token count of the prompt as the render will send it (as the project holds
+        them after the last change: the cast, the settings and the LoRAs all add words)."""
+        records = self._session.records
+        characters = {c.name: c for c in records.characters()}
+        self.budget.set_context(scene, characters, records.settings(), records.loras())
 
     def commit_pending(self) -> None:
         """Save what is typed but not yet committed, to the panel it was typed for."""
@@ -272,14 +272,14 @@ class PanelInspector(QScrollArea):
         if self._scene_id is None:
             return None
         try:
-            return self._session.store.scenes.get(self._scene_id)
+            return self._session.records.scene(self._scene_id)
         except StoryboardError:
             return None
 
     def _show_stale(self, scene: SceneRecord | None) -> None:
         """Say why the picture no longer matches the panel ("prompt changed", ...)."""
         try:
-            reasons = panel_stale_reasons(self._session.store, scene) if scene else []
+            reasons = self._session.records.stale_reasons(scene) if scene else []
         except StoryboardError:
             reasons = []
         self.stale_note.setText(
@@ -291,9 +291,9 @@ class PanelInspector(QScrollArea):
         if scene is None or scene.active_take_id is None:
             return None
         try:
-            return self._session.store.takes.get(scene.active_take_id).media
+            return self._session.records.active_media(scene)
         except StoryboardError:
-            return None  # deleted (or damaged) by another program since the panel was read
+            return None  # damaged: the storyboard names it
 
     def _show_picture(self) -> None:
         """The live preview while the panel renders, else its active take (no database reads)."""

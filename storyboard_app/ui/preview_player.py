@@ -52,6 +52,27 @@ def fitted(size: QSize, room: QRect) -> QRect:
     return target
 
 
+def frame_key(frames: TimelineFrames, index: int) -> tuple[object, ...]:
+    """Everything frame ``index`` is made from: the clips playing there (their pictures are
+    named by content), where in them it is, and the frame size.
+
+    A change elsewhere in the story (another panel's caption or picture) leaves
+    it equal, so the player keeps the picture it shows instead of decoding it again.
+    """
+    timeline = frames.timeline
+    clip = timeline.panel_at(index)
+    key: tuple[object, ...] = (frames.size, clip, index - clip.start_frame if clip else None)
+    transition = timeline.transition_at(index)
+    if transition is None:
+        return key
+    ends = [
+        c
+        for c in timeline.panels
+        if c.scene_id in (transition.from_scene_id, transition.to_scene_id)
+    ]
+    return (*key, transition, index - transition.start_frame, *ends)
+
+
 class PreviewPicture(QWidget):
     """The current frame, as large as the widget allows: letterboxed, never cropped."""
 
@@ -118,6 +139,7 @@ class PreviewPlayer(QWidget):
         self.session = session
         self.model = model or TimelineModel(session, self)
         self._frames: TimelineFrames | None = None
+        self._shown: tuple[object, ...] | None = None  # what the picture shows, see _frame_key
         self._frame = 0
         self._rate = 1
         self._timer = QTimer(self)
@@ -132,8 +154,8 @@ class PreviewPlayer(QWidget):
         self.time_label = QLabel()
         self.controls = QWidget()
         self._lay_out()
-        self.model.changed.connect(self.invalidate)
-        self.invalidate()
+        self.model.changed.connect(self._on_timeline_changed)
+        self._on_timeline_changed()
 
     @property
     def frame(self) -> int:
@@ -209,7 +231,11 @@ class PreviewPlayer(QWidget):
         self.frameChanged.emit(self._frame)
 
     def invalidate(self) -> None:
-        """The project changed: read the timeline again before the next frame."""
+        """The project changed without a signal: read it again (the track too)."""
+        self.model.reload()
+
+    def _on_timeline_changed(self) -> None:
+        """The timeline changed: take it up before the next frame."""
         self._frames = None
         count = self.frame_count
         self.slider.setRange(0, max(count - 1, 0))
@@ -218,12 +244,12 @@ class PreviewPlayer(QWidget):
 
     def frame_aspect(self) -> float:
         """Width over height of the frames played (the panels' render size)."""
-        width, height = preview_size(*self.session.store.settings().render_size())
+        width, height = preview_size(*self.session.records.settings().render_size())
         return width / height
 
     def _source(self) -> TimelineFrames | None:
         if self._frames is None:
-            settings = self.session.store.settings()
+            settings = self.session.records.settings()
             size = preview_size(*settings.render_size())
             try:
                 self._frames = TimelineFrames(self.model.timeline(), self.session.store.media, size)
@@ -234,11 +260,15 @@ class PreviewPlayer(QWidget):
     def _show(self) -> None:
         frames = self._source()
         if frames is None:
+            self._shown = None
             self.picture.setText("No panels to play.")
             self.time_label.setText("")
             return
-        image = qimage_from_array(frames.frame(self._frame))
-        self.picture.setPixmap(QPixmap.fromImage(image))
+        key = frame_key(frames, self._frame)
+        if key != self._shown:
+            image = qimage_from_array(frames.frame(self._frame))
+            self.picture.setPixmap(QPixmap.fromImage(image))
+            self._shown = key
         self._show_time()
 
     def _show_time(self) -> None:

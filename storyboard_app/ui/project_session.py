@@ -1,7 +1,8 @@
 """ProjectSession: an open project on the UI thread, its undo history and its change signals.
 
-Views read the store directly (short reads of plain records) and change it only
-through :meth:`ProjectSession.execute` with an undo command. A command applies
+Views read the story through the session's shared :class:`StoryRecords` (or the
+store directly, for short reads of plain records) and change it only through
+:meth:`ProjectSession.execute` with an undo command. A command applies
 its edit to the database at once (there is no Save) and then says what it
 changed; the session turns that into signals the models listen to.
 """
@@ -18,6 +19,7 @@ from PySide6.QtGui import QUndoStack
 from storyboard_app.project.change_watch import ProjectChanges
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.ui.story_records import StoryRecords
 
 if TYPE_CHECKING:
     from storyboard_app.ui.commands.base import StoreCommand
@@ -58,6 +60,7 @@ class ProjectSession(QObject):
     def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.store = store
+        self.records = StoryRecords(store)  # what the views show, read once per change
         self.undo_stack = QUndoStack(self)
         self.take_aliases = TakeAliases()
         self._refused: list[tuple[object, StoryboardError]] = []
@@ -109,9 +112,15 @@ class ProjectSession(QObject):
         scene_ids: Iterable[int] = (),
         settings: bool = False,
     ) -> None:
-        """Tell the views what changed; the narrower, the cheaper their refresh."""
+        """Tell the views what changed; the narrower, the cheaper their refresh.
+
+        The shared records are brought up to date after the watcher's look (it reads
+        first, see :class:`ProjectWatcher`) and before any view reads them.
+        """
         scene_ids = () if scenes else tuple(scene_ids)
-        self.broadcastStarting.emit(ProjectChanges(settings, characters, scenes, scene_ids))
+        changes = ProjectChanges(settings, characters, scenes, scene_ids)
+        self.broadcastStarting.emit(changes)
+        self.records.update(changes)
         if characters:
             self.charactersChanged.emit()
         if scenes:

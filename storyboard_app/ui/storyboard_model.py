@@ -24,7 +24,6 @@ from PySide6.QtCore import (
     Qt,
 )
 
-from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import CharacterRecord, LoraRecord, SceneRecord, TakeRecord
 from storyboard_app.project.render_guard import blank_prompt
 from storyboard_app.ui.images import ThumbnailCache
@@ -92,58 +91,69 @@ class StoryboardModel(QAbstractListModel):
         # Zoomed-in cards get sharper pictures, decoded on their own pool thread.
         self._large = ThumbnailCache(session.store, self, size=LARGE_SIZE, limit=LARGE_LIMIT)
         self._rows: list[PanelRow] = []
+        self._index: dict[int, int] = {}  # scene id: row
         self._characters: dict[str, CharacterRecord] = {}
-        self._settings = session.store.settings()
+        self._settings = session.records.settings()
         self._loras: list[LoraRecord] = []
-        session.scenesChanged.connect(self.reload)
-        session.charactersChanged.connect(self.reload)
-        session.settingsChanged.connect(self.reload)
+        session.scenesChanged.connect(self._rebuild)
+        session.charactersChanged.connect(self._rebuild)
+        session.settingsChanged.connect(self._rebuild)
         session.sceneChanged.connect(self.refresh_scene)
         status.changed.connect(self._on_activity)
         thumbnails.ready.connect(self._on_media)
         thumbnails.missing.connect(self._on_media)
         self._large.ready.connect(self._on_media)
-        self.reload()
+        self._rebuild()
 
     def close(self) -> None:
         """Stop decoding large pictures (the project is closing)."""
         self._large.close()
 
     def reload(self) -> None:
-        """Read every panel again; same panels in the same order update in place."""
-        self._characters = {c.name: c for c in self._session.store.characters.list()}
-        self._settings = self._session.store.settings()
-        self._loras = self._session.store.loras.list()
-        scenes = self._session.store.scenes.list()
-        takes = self._session.store.takes.by_scene()
-        rows = [self._row(scene, takes.get(scene.id, [])) for scene in scenes]
+        """Read every panel from the store again; same panels in the same order update in
+        place."""
+        self._session.records.forget()
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Show the panels as the session's shared records hold them after a change (read
+        once per change for all views)."""
+        records = self._session.records
+        self._characters = {c.name: c for c in records.characters()}
+        self._settings = records.settings()
+        self._loras = records.loras()
+        takes = records.takes_by_scene()
+        rows = [self._row(scene, takes.get(scene.id, [])) for scene in records.scenes()]
         if [r.scene.id for r in rows] == self.scene_ids():
             self._rows = rows
+            self._index = {row.scene.id: number for number, row in enumerate(rows)}
             if rows:
                 self.dataChanged.emit(self.index(0), self.index(len(rows) - 1))
             return
         self.beginResetModel()
         self._rows = rows
+        self._index = {row.scene.id: number for number, row in enumerate(rows)}
         self.endResetModel()
 
     def refresh_scene(self, scene_id: int) -> None:
         row = self.row_of(scene_id)
         if row is None:
             return
-        try:
-            scene = self._session.store.scenes.get(scene_id)
-        except StoryboardError:
+        records = self._session.records
+        scene = records.scene(scene_id)
+        if scene is None:
             # Deleted by another program since: the story is read again.
             self.reload()
             return
-        self._rows[row] = self._row(scene)
+        self._rows[row] = self._row(scene, records.takes(scene_id))
         self.dataChanged.emit(self.index(row), self.index(row))
 
     def scene_ids(self) -> list[int]:
         return [row.scene.id for row in self._rows]
 
     def row_of(self, scene_id: int) -> int | None:
-        return next((i for i, r in enumerate(self._rows) if r.scene.id == scene_id), None)
+        """The panel's row, looked up (at a thousand panels a search per call added up)."""
+        return self._index.get(scene_id)
 
     def panel(self, row: int) -> PanelRow:
         return self._rows[row]
@@ -260,10 +270,8 @@ class StoryboardModel(QAbstractListModel):
             return None
         return [int(scene_id) for scene_id in payload["scenes"]]
 
-    def _row(self, scene: SceneRecord, takes: list[TakeRecord] | None = None) -> PanelRow:
-        """The card of ``scene``; ``takes`` when the caller read every panel's at once."""
-        if takes is None:
-            takes = self._scene_takes(scene)
+    def _row(self, scene: SceneRecord, takes: list[TakeRecord]) -> PanelRow:
+        """The card of ``scene`` with its ``takes``."""
         take = next((t for t in takes if t.id == scene.active_take_id), None)
         characters = self._characters
         colors = tuple(characters[n].color for n in scene.character_names if n in characters)
@@ -272,14 +280,6 @@ class StoryboardModel(QAbstractListModel):
         seeds = {t.params.seed for t in takes if t.params.source == "rendered"}
         reasons = stale_reasons(take, scene, characters, self._settings, seeds, self._loras)
         return PanelRow(scene, take, colors, tuple(reasons))
-
-    def _scene_takes(self, scene: SceneRecord) -> list[TakeRecord]:
-        if scene.active_take_id is None:
-            return []
-        try:
-            return self._session.store.takes.list(scene.id)
-        except StoryboardError:
-            return []
 
     def _status_of(self, row: PanelRow) -> tuple[StatusKind, str]:
         activity = self._status.activity(row.scene.id)

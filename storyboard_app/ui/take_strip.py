@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from storyboard_app.project.errors import NotFoundError
 from storyboard_app.project.records import TakeRecord
 from storyboard_app.project.undo_support import IDENTITIES_KEY
 from storyboard_app.ui.images import ThumbnailCache
@@ -171,13 +170,11 @@ class TakeListModel(QAbstractListModel):
     def reload(self) -> None:
         self.beginResetModel()
         self._items, self._active, self._picked = [], None, False
-        if self._scene_id is not None:
-            try:
-                scene = self._session.store.scenes.get(self._scene_id)
-                self._items = group_takes(self._session.store.takes.list(scene.id))
-                self._active, self._picked = scene.active_take_id, scene.take_picked
-            except NotFoundError:
-                self._items = []
+        records = self._session.records
+        scene = records.scene(self._scene_id) if self._scene_id is not None else None
+        if scene is not None:
+            self._items = group_takes(records.takes(scene.id))
+            self._active, self._picked = scene.active_take_id, scene.take_picked
         self.endResetModel()
 
     def take_ids(self) -> list[int]:

@@ -132,7 +132,7 @@ class TimelineView(QGraphicsView):
 
     def refresh(self) -> None:
         """Read the story from the store again (it changed without a signal) and redraw now."""
-        self.model.invalidate()
+        self.model.reload()
         self.redraw()
         self._refresh_soon.stop()
 

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from PIL import Image
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine, event
 
+from storyboard_app.export.frames import TimelineFrames
 from storyboard_app.project.records import TakeParams
+from storyboard_app.project.scenes import SceneRepository
 from storyboard_app.project.store import ProjectStore
+from storyboard_app.project.takes import TakeRepository
 from storyboard_app.ui.commands.scenes import AddSceneCommand, EditSceneCommand
 from storyboard_app.worker.host import EngineHost
 
@@ -114,3 +119,78 @@ def test_adding_and_undoing_a_panel_cost_the_same_queries_at_10_and_200_panels(
     large = structural_costs(make_window(fake_host), make_story(tmp_path / "large", 200))
     assert min(small) > 0, "no query was counted: the counter missed the project"
     assert large == small, f"adding/undoing a panel reads more of a longer story: {small} {large}"
+
+
+@contextmanager
+def counting_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """How often the views read the whole story, one panel, or decode a player frame."""
+    reads: Counter[str] = Counter()
+
+    def counted(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            reads[name] += 1
+            return original(*args, **kwargs)
+
+        return wrapper
+
+    for owner, attribute, name in (
+        (SceneRepository, "list", "story"),
+        (SceneRepository, "get", "panel"),
+        (TakeRepository, "by_scene", "all takes"),
+        (TimelineFrames, "frame", "player frame"),
+    ):
+        monkeypatch.setattr(owner, attribute, counted(name, getattr(owner, attribute)))
+    yield reads
+    monkeypatch.undo()
+
+
+def test_adding_or_undoing_a_panel_reads_the_story_once_for_every_view(
+    tmp_path: Path,
+    make_window: Callable[[EngineHost], Any],
+    fake_host: EngineHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window = make_window(fake_host)
+    assert window.open_project(make_story(tmp_path / "story", 30))
+    settle()
+    session, watcher = window.workspace.session, window.workspace.watcher
+    watcher._timer.stop()
+    for step in ("add", "undo"):
+        with counting_reads(monkeypatch) as reads:
+            if step == "add":
+                assert session.execute(AddSceneCommand(session, "a gull", position=1))
+            else:
+                session.undo_stack.undo()
+            settle()
+            assert not watcher.poll()
+        # The storyboard, the portraits, the track and the player share one read; the
+        # watcher compares stored rows, not records.
+        assert reads["story"] == 1, f"{step}: the story was read {reads['story']} times"
+        assert reads["all takes"] == 1, f"{step}: every take was read {reads['all takes']} times"
+    assert len(window.workspace.storyboard_model.scene_ids()) == 30
+    assert len(window.timeline_dock.panel.track.panel_items()) == 30
+
+
+def test_a_finished_render_reads_its_panel_once_and_the_player_keeps_its_frame(
+    tmp_path: Path,
+    make_window: Callable[[EngineHost], Any],
+    fake_host: EngineHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window = make_window(fake_host)
+    assert window.open_project(make_story(tmp_path / "story", 30))
+    settle()
+    workspace = window.workspace
+    session = workspace.session
+    workspace.watcher._timer.stop()
+    scene = session.store.scenes.at(20)
+    with counting_reads(monkeypatch) as reads:
+        session.store.takes.add(scene.id, picture(), TakeParams(width=32, height=18, seed=7))
+        session.changed(scene_ids=[scene.id])
+        settle()
+        assert not workspace.watcher.poll()
+    assert dict(reads) == {"panel": 1}, "a view read more than the one panel (or redrew frame 0)"
+    take = session.store.scenes.get(scene.id).active_take_id
+    assert workspace.storyboard_model.panel(19).take.id == take
+    clip = window.timeline_dock.panel.track.panel_item(scene.id).clip
+    assert clip.media == session.store.takes.get(take).media
