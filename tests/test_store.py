@@ -146,6 +146,28 @@ def test_insert_scene_renumbers(story_store: ProjectStore) -> None:
     assert story_store.scenes.at(2).prompt == "[NC] the lamp flickers"
 
 
+def test_inserting_and_deleting_keep_positions_dense_even_from_gapped_ones(
+    story_store: ProjectStore,
+) -> None:
+    """Dense positions move by one statement; positions another tool left with gaps or
+    twins are numbered again, in story order."""
+    prompts = [s.prompt for s in story_store.scenes.list()]
+    lamp = story_store.scenes.add("[NC] the lamp flickers", position=2)
+    story_store.scenes.delete(story_store.scenes.at(1).id)
+    expected = [prompts[1], lamp.prompt, *prompts[2:]]
+    assert [s.prompt for s in story_store.scenes.list()] == expected
+    assert [s.position for s in story_store.scenes.list()] == list(range(len(expected)))
+    with sqlite3.connect(story_store.folder / "project.sqlite") as db:
+        db.execute("UPDATE scenes SET position = position * 10")  # gaps, as another tool might
+        db.execute("UPDATE scenes SET position = 20 WHERE position = 30")  # and twins
+    gull = story_store.scenes.add("[NC] a gull", position=1)
+    scenes = story_store.scenes.list()
+    assert [s.position for s in scenes] == list(range(len(expected) + 1))
+    assert [s.prompt for s in scenes] == [expected[0], gull.prompt, *expected[1:]]
+    story_store.scenes.delete(gull.id)
+    assert [s.prompt for s in story_store.scenes.list()] == expected
+
+
 def test_seeds_are_derived_reproducibly(tmp_path: Path) -> None:
     seeds = []
     for name in ("a", "b"):

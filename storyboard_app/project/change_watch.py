@@ -20,20 +20,9 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
-
-from storyboard_app.project.models import (
-    Character,
-    Lora,
-    ProjectSettingsRow,
-    Scene,
-    Take,
-    Transition,
-    scene_characters,
-)
 
 if TYPE_CHECKING:
     from storyboard_app.project.store import ProjectStore
@@ -131,39 +120,42 @@ class ProjectSnapshot:
             )
 
 
+def _rows(session: Session, sql: str, parameters: tuple[Any, ...] = ()) -> tuple[Row, ...]:
+    """The rows as SQLite stores them, from the driver inside the session's transaction: no
+    type processing, no records (the cheap look)."""
+    driver = cast(sqlite3.Connection, session.connection().connection.dbapi_connection)
+    return tuple(driver.execute(sql, parameters).fetchall())
+
+
 def settings_row(session: Session) -> Row:
-    return tuple(session.execute(select(ProjectSettingsRow.__table__)).one())
+    return _rows(session, "SELECT * FROM project_settings ORDER BY id")
 
 
 def character_rows(session: Session) -> tuple[Row, ...]:
-    characters = session.execute(select(Character.__table__).order_by(Character.position))
-    loras = session.execute(select(Lora.__table__).order_by(Lora.id))
-    return (*(tuple(row) for row in characters), *(tuple(row) for row in loras))
+    characters = _rows(session, "SELECT * FROM characters ORDER BY position, id")
+    return characters + _rows(session, "SELECT * FROM loras ORDER BY id")
 
 
 def transition_rows(session: Session) -> tuple[Row, ...]:
-    rows = session.execute(select(Transition.__table__).order_by(Transition.id))
-    return tuple(tuple(row) for row in rows)
+    return _rows(session, "SELECT * FROM transitions ORDER BY id")
 
 
 def scene_rows(session: Session, scene_ids: Iterable[int] | None = None) -> tuple[Row, ...]:
     """Every scene in story order (or those of ``scene_ids``): its row, the ids of the
     characters it names and its number of takes, in three queries."""
-    scenes = select(Scene.__table__).order_by(Scene.position, Scene.id)
-    links = select(scene_characters)
-    counts = select(Take.scene_id, func.count()).group_by(Take.scene_id)
+    where, wanted = "", ()
     if scene_ids is not None:
-        wanted = sorted(set(scene_ids))
-        scenes = scenes.where(Scene.id.in_(wanted))
-        links = links.where(scene_characters.c.scene_id.in_(wanted))
-        counts = counts.where(Take.scene_id.in_(wanted))
+        wanted = tuple(sorted(set(scene_ids)))
+        where = f" WHERE scene_id IN ({', '.join('?' * len(wanted))})" if wanted else " WHERE 0"
     cast: dict[int, list[int]] = {}
-    for scene_id, character_id in session.execute(links):
+    for scene_id, character_id in _rows(session, f"SELECT * FROM scene_characters{where}", wanted):
         cast.setdefault(scene_id, []).append(character_id)
-    taken = dict(session.execute(counts).tuples().all())
+    counts = f"SELECT scene_id, count(*) FROM takes{where} GROUP BY scene_id"
+    taken = dict(_rows(session, counts, wanted))
+    scenes = where.replace("scene_id", "id") + " ORDER BY position, id"
     return tuple(
         (*row, tuple(sorted(cast.get(row[0], ()))), taken.get(row[0], 0))
-        for row in session.execute(scenes)
+        for row in _rows(session, f"SELECT * FROM scenes{scenes}", wanted)
     )
 
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import distinct, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from storyboard_app.project.camera import CameraMove
@@ -114,9 +114,13 @@ class SceneRepository:
         """Delete a scene with its takes and the transitions that touch it."""
         with self._store.session() as session:
             row = find_scene(session, scene_id)
+            dense, position = positions_dense(session), row.position
             session.delete(row)
             session.flush()
-            renumber(ordered_scenes(session))
+            if dense:
+                shift_positions(session, position + 1, -1, without=scene_id)
+            else:
+                renumber(ordered_scenes(session))
             relink_transitions(session)
 
 
@@ -180,13 +184,43 @@ def place_among(session: Session, row: Scene, position: int) -> None:
     """Insert a new ``row`` at ``position`` and fit the transitions to the new order.
 
     Appending needs neither: no panel moves and every cut keeps its neighbours,
-    which keeps importing a long script linear.
+    which keeps importing a long script linear. The panels after it move on by
+    one in a single statement when the positions are dense (as every write
+    leaves them); otherwise every panel is numbered again.
     """
-    rows = [r for r in ordered_scenes(session) if r is not row]
-    rows.insert(position, row)
-    renumber(rows)
+    session.flush()
+    if positions_dense(session, without=row.id):
+        shift_positions(session, position, 1, without=row.id)
+    else:
+        rows = [r for r in ordered_scenes(session) if r is not row]
+        rows.insert(position, row)
+        renumber(rows)
     session.flush()
     relink_transitions(session)
+
+
+def positions_dense(session: Session, without: int | None = None) -> bool:
+    """Whether the panels (but ``without``) hold positions 0 to n-1, each once."""
+    query = select(
+        func.count(),
+        func.count(distinct(Scene.position)),
+        func.min(Scene.position),
+        func.max(Scene.position),
+    )
+    if without is not None:
+        query = query.where(Scene.id != without)
+    count, different, low, high = session.execute(query).one()
+    return count == 0 or (count == different and low == 0 and high == count - 1)
+
+
+def shift_positions(session: Session, start: int, step: int, without: int) -> None:
+    """Move every panel from position ``start`` on by ``step``, in one statement."""
+    session.execute(
+        update(Scene)
+        .where(Scene.position >= start, Scene.id != without)
+        .values(position=Scene.position + step)
+        .execution_options(synchronize_session="evaluate")
+    )
 
 
 def apply_scene_changes(

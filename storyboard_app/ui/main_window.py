@@ -447,8 +447,8 @@ def panel_numbers_of(workspace: ProjectWorkspace | None) -> tuple[Path | None, P
     """The project folder and its panel numbers by scene id, for the status bar's wording."""
     if workspace is None:
         return None, None
-    store = workspace.store
-    return store.folder, lambda: {scene.id: scene.number for scene in store.scenes.list()}
+    records = workspace.session.records  # the story as the views show it: no read per job
+    return workspace.store.folder, lambda: {scene.id: scene.number for scene in records.scenes()}
 
 
 def tab_stops(region: QWidget) -> list[QWidget]:

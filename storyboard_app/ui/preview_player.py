@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from storyboard_app.export.errors import NothingToExportError
 from storyboard_app.export.frames import TimelineFrames
+from storyboard_app.project.timeline import PanelClip
 from storyboard_app.ui.images import qimage_from_array
 from storyboard_app.ui.project_session import ProjectSession
 from storyboard_app.ui.timeline_model import TimelineModel
@@ -53,24 +54,34 @@ def fitted(size: QSize, room: QRect) -> QRect:
 
 
 def frame_key(frames: TimelineFrames, index: int) -> tuple[object, ...]:
-    """Everything frame ``index`` is made from: the clips playing there (their pictures are
-    named by content), where in them it is, and the frame size.
+    """Everything frame ``index`` is drawn from: the clips playing there (pictures are
+    named by their content), where in them it is, and the frame size.
 
-    A change elsewhere in the story (another panel's caption or picture) leaves
-    it equal, so the player keeps the picture it shows instead of decoding it again.
+    A change elsewhere in the story, or to what the frame does not show (the
+    panel's caption in the player), leaves it equal, so the player keeps the
+    picture it shows instead of decoding it again.
     """
     timeline = frames.timeline
     clip = timeline.panel_at(index)
-    key: tuple[object, ...] = (frames.size, clip, index - clip.start_frame if clip else None)
+    key: tuple[object, ...] = (frames.size, clip_key(frames, clip, index))
     transition = timeline.transition_at(index)
     if transition is None:
         return key
-    ends = [
-        c
-        for c in timeline.panels
-        if c.scene_id in (transition.from_scene_id, transition.to_scene_id)
-    ]
-    return (*key, transition, index - transition.start_frame, *ends)
+    ends = (transition.from_scene_id, transition.to_scene_id)
+    around = [clip_key(frames, c, index) for c in timeline.panels if c.scene_id in ends]
+    return (*key, transition, index - transition.start_frame, *around)
+
+
+def clip_key(frames: TimelineFrames, clip: PanelClip | None, index: int) -> tuple[object, ...]:
+    """What of ``clip`` its frame at ``index`` shows: the number only on a placeholder or
+    when burnt in, the caption only when burnt in."""
+    if clip is None:
+        return ()
+    style = frames.style
+    number = clip.number if clip.media is None or style.panel_numbers else None
+    caption = clip.caption if style.captions else None
+    offset = min(max(index - clip.start_frame, 0), clip.frame_count - 1)
+    return (clip.scene_id, clip.media, clip.camera_move, clip.frame_count, offset, number, caption)
 
 
 class PreviewPicture(QWidget):

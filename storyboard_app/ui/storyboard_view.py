@@ -12,7 +12,18 @@ per panel.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Qt, Signal
+from collections.abc import Sequence
+
+from PySide6.QtCore import (
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QPoint,
+    QSize,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -84,6 +95,25 @@ class StoryboardView(QListView):
     def card_size(self) -> QSize:
         """The size a card is painted at (its cell may be wider: see ``_fit_cards``)."""
         return self._delegate.card_size()
+
+    def dataChanged(
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: Sequence[int] = (),
+    ) -> None:
+        """One card changed: repaint that card, if it is on screen, and nothing else.
+
+        Qt's own handling repaints every card in sight for any one that changes (a
+        finished render far down a long story redrew the whole grid); the cards all
+        have one size and no editors, so there is nothing else to update.
+        """
+        if top_left != bottom_right or not top_left.isValid():
+            super().dataChanged(top_left, bottom_right, roles)
+            return
+        rect = self.visualRect(top_left)
+        if self.viewport().rect().intersects(rect):
+            self.viewport().update(rect)
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         """Ctrl+wheel zooms: forward makes cards larger (fewer per row)."""

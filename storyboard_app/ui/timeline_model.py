@@ -2,9 +2,10 @@
 
 At a thousand panels, reading the whole story from the database for every
 finished render or inspector edit froze the window, and the track and the
-player each did it. This model lays the timeline out from the session's shared
-records (the story read once per structural change for every view, one panel
-re-read per panel change) and the transitions, once per change for both. The layout itself is
+player each did it. This model holds the story as the session's shared records
+hold it (read once per structural change for every view), takes up only the
+changed panel after a panel change (and the transitions only when one joins
+it), and lays the timeline out once per change for both. The layout itself is
 always :func:`storyboard_app.project.timeline.layout`, the project's one
 description of time, so nothing here can disagree with the exports.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.timeline import PanelClip, Timeline, layout
 from storyboard_app.ui.project_session import ProjectSession
 
@@ -27,6 +29,11 @@ class TimelineModel(QObject):
         self._session = session
         self._timeline: Timeline | None = None
         self._clips: dict[int, PanelClip] | None = None
+        self._scenes: list[SceneRecord] | None = None  # None: take them all from the records
+        self._rows: dict[int, int] = {}
+        self._media: dict[int, str | None] = {}
+        self._transitions: list[TransitionRecord] | None = None
+        self._touched: set[int] = set()
         session.scenesChanged.connect(self.invalidate)
         session.settingsChanged.connect(self.invalidate)
         session.sceneChanged.connect(self._on_scene_changed)
@@ -52,16 +59,43 @@ class TimelineModel(QObject):
 
     def invalidate(self) -> None:
         """Panels were added, removed or reordered (or settings changed): lay them out again."""
+        self._scenes, self._transitions = None, None
         self._timeline = None
         self.changed.emit()
 
-    def _on_scene_changed(self, _scene_id: int) -> None:
+    def _on_scene_changed(self, scene_id: int) -> None:
+        self._touched.add(scene_id)
         self._timeline = None
         self.changed.emit()
 
     def _read(self) -> Timeline:
+        touched, self._touched = self._touched, set()
+        scenes = self._scenes
+        if scenes is None or not self._take_up(scenes, touched):
+            scenes = self._take_all()
+        transitions = self._transitions
+        if transitions is None or any(
+            t.from_scene_id in touched or t.to_scene_id in touched for t in transitions
+        ):
+            # A transition's status follows its panels' pictures: read only when one moved.
+            self._transitions = transitions = self._session.store.transitions.list()
+        rate = self._session.records.settings().frame_rate
+        return layout(rate, scenes, self._media, transitions)
+
+    def _take_all(self) -> list[SceneRecord]:
         records = self._session.records
-        scenes = records.scenes()
-        media = {scene.id: records.active_media(scene) for scene in scenes}
-        rate = records.settings().frame_rate
-        return layout(rate, scenes, media, self._session.store.transitions.list())
+        self._scenes = scenes = records.scenes()
+        self._rows = {scene.id: row for row, scene in enumerate(scenes)}
+        self._media = {scene.id: records.active_media(scene) for scene in scenes}
+        return scenes
+
+    def _take_up(self, scenes: list[SceneRecord], scene_ids: set[int]) -> bool:
+        """Take the changed panels from the records; False when one is gone."""
+        records = self._session.records
+        for scene_id in scene_ids:
+            row, scene = self._rows.get(scene_id), records.scene(scene_id)
+            if row is None or scene is None:
+                return False
+            scenes[row] = scene
+            self._media[scene_id] = records.active_media(scene)
+        return True

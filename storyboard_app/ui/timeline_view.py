@@ -27,7 +27,17 @@ from PySide6.QtGui import (
     QPen,
     QWheelEvent,
 )
-from PySide6.QtWidgets import QFrame, QGraphicsLineItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QWidget,
+)
 
 from storyboard_app.project.timeline import PanelClip, Timeline, TransitionClip
 from storyboard_app.ui.commands.timeline import TimelineEditCommand
@@ -55,6 +65,7 @@ QUARTER_SECOND = 0.25
 QUARTER_SNAP_PX = 6.0
 MIN_DURATION = 0.04
 DEFAULT_ZOOM = 80.0
+RULER_STRETCH_S = 120.0  # the ruler is drawn this many seconds at a time
 MIN_ZOOM, MAX_ZOOM = 10.0, 800.0
 ZOOM_STEP = 1.25
 CLIP_Z, TRANSITION_Z, AS_CUT_Z, DRAGGED_Z, PLAYHEAD_Z = 0.0, 3.0, 5.0, 7.0, 10.0
@@ -107,6 +118,9 @@ class TimelineView(QGraphicsView):
         self._quiet = False
         self.timeline = Timeline(24, ())
         self._drawn: tuple[object, ...] | None = None
+        self._ruler: QGraphicsRectItem | None = None
+        self._ruler_key: tuple[float, int] | None = None
+        self._ruler_width = 0.0
         self.playhead = QGraphicsLineItem()
         self._refresh_soon = QTimer(self, singleShot=True, interval=0)
         self._refresh_soon.timeout.connect(self.redraw)
@@ -166,6 +180,8 @@ class TimelineView(QGraphicsView):
         self.timeline = timeline
         self._drawn = self._shape(timeline)
         with self._quietly():
+            if self._ruler is not None and self._ruler.scene() is self.scene():
+                self.scene().removeItem(self._ruler)  # kept for the next drawing
             self.scene().clear()
             self._items.clear()
             self._by_media.clear()
@@ -400,17 +416,38 @@ class TimelineView(QGraphicsView):
         self.scene().addItem(item)
 
     def _draw_ruler(self, width: float) -> None:
-        """Ticks every second (labelled) and every quarter second when zoomed in enough.
+        """The ruler over ``width`` pixels: kept from the last drawing when it is long
+        enough (panels added or removed change the length, not the ticks), shown up
+        to ``width`` only.
+
+        Its ticks and labels are drawn in stretches of ``RULER_STRETCH_S`` seconds, so
+        at a thousand panels adding one does not lay out two thousand labels again.
+        """
+        ink = self.palette().color(QPalette.ColorRole.Text)  # light on the dark theme
+        key = (self._pps, ink.rgba())
+        ruler = self._ruler
+        if ruler is None or self._ruler_key != key or self._ruler_width < width:
+            stretch = RULER_STRETCH_S * self._pps
+            drawn = (int(width // stretch) + 1) * stretch
+            ruler = self._ruler = self._make_ruler(drawn, ink)
+            self._ruler_key, self._ruler_width = key, drawn
+        ruler.setRect(0, 0, width, RULER_HEIGHT)
+        self.scene().addItem(ruler)
+
+    def _make_ruler(self, width: float, ink: QColor) -> QGraphicsRectItem:
+        """Ticks every second (labelled) and every quarter second when zoomed in enough,
+        inside one item that shows only its own rectangle.
 
         The ticks are one path, not an item each: a long story has thousands.
         """
-        scene = self.scene()
+        ruler = QGraphicsRectItem()
+        ruler.setPen(QPen(Qt.PenStyle.NoPen))
+        ruler.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
         step = QUARTER_SECOND if self._pps >= 60 else 1.0
         ticks = int(width / self._pps / step) + 1
         path = QPainterPath()
-        font = scene.font()
+        font = self.scene().font()
         font.setPixelSize(9)
-        ink = self.palette().color(QPalette.ColorRole.Text)  # light on the dark theme
         for index in range(ticks):
             seconds = index * step
             x = seconds * self._pps
@@ -418,7 +455,9 @@ class TimelineView(QGraphicsView):
             path.moveTo(x, RULER_HEIGHT - (7 if whole else 3))
             path.lineTo(x, RULER_HEIGHT)
             if whole and (round(seconds) % max(1, round(40 / self._pps)) == 0):
-                label = scene.addSimpleText(f"{round(seconds)}s", font)
+                label = QGraphicsSimpleTextItem(f"{round(seconds)}s", ruler)
+                label.setFont(font)
                 label.setBrush(ink)
                 label.setPos(x + 2, 0)
-        scene.addPath(path, QPen(QColor("#888888")))
+        QGraphicsPathItem(path, ruler).setPen(QPen(QColor("#888888")))
+        return ruler

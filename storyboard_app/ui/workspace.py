@@ -290,7 +290,8 @@ class ProjectWorkspace(QObject):
         self.session.close()
 
     def _scene_ids(self) -> list[int]:
-        return [scene.id for scene in self.store.scenes.list()]
+        """Every panel, as the views show them (a render of all panels is queued)."""
+        return self.session.records.scene_ids()
 
     def _check_prompts(self, scene_ids: Sequence[int] | None) -> bool:
         """Refuse, with the fix, to render a panel that has no Action text yet."""

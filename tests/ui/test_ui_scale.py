@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 from sqlalchemy import Engine, event
 
@@ -128,7 +130,8 @@ def counting_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
 
     def counted(name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            reads[name] += 1
+            if threading.current_thread() is threading.main_thread():  # not the engine's
+                reads[name] += 1
             return original(*args, **kwargs)
 
         return wrapper
@@ -194,3 +197,91 @@ def test_a_finished_render_reads_its_panel_once_and_the_player_keeps_its_frame(
     assert workspace.storyboard_model.panel(19).take.id == take
     clip = window.timeline_dock.panel.track.panel_item(scene.id).clip
     assert clip.media == session.store.takes.get(take).media
+
+
+class PaintCounter(QObject):
+    """Counts the paint events of a widget."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def test_a_panel_change_repaints_only_its_own_card(
+    tmp_path: Path, make_window: Callable[[EngineHost], Any], fake_host: EngineHost
+) -> None:
+    window = make_window(fake_host)
+    assert window.open_project(make_story(tmp_path / "story", 60))
+    settle()
+    workspace = window.workspace
+    session, view = workspace.session, workspace.storyboard
+    workspace.watcher._timer.stop()
+    paints = PaintCounter()
+    view.viewport().installEventFilter(paints)
+    far, near = session.store.scenes.at(55), session.store.scenes.at(1)
+    assert not view.viewport().rect().intersects(view.visualRect(view.model().index(54, 0)))
+    assert session.execute(EditSceneCommand(session, far.id, caption="Out of sight."))
+    settle()
+    assert paints.count == 0, "a change to a card out of sight repainted the grid"
+    assert session.execute(EditSceneCommand(session, near.id, caption="In sight."))
+    settle()
+    assert paints.count >= 1, "the changed card in sight was not repainted"
+    assert workspace.storyboard_model.index(0, 0).data() == "In sight."
+
+
+def test_a_render_job_reads_no_whole_story_on_the_ui_thread(
+    tmp_path: Path,
+    make_window: Callable[[EngineHost], Any],
+    fake_host: EngineHost,
+    run_async: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The status bar names the job's panels, the render book lists them, each finished
+    panel is shown: all from what the views already hold (a read of a thousand panels
+    per job step stalled the window for a tenth of a second)."""
+    folder = make_story(tmp_path / "story", 30)
+    with ProjectStore.open(folder) as store:
+        store.update_settings(model_source="fake")
+    window = make_window(fake_host)
+    assert window.open_project(folder)
+    settle()
+    workspace = window.workspace
+    workspace.watcher._timer.stop()
+    ids = workspace.storyboard_model.scene_ids()[3:6]
+    workspace.storyboard.select_scenes(ids)
+    with counting_reads(monkeypatch) as reads:
+        outcome = run_async(workspace.render_selected())
+        settle()
+    assert len(outcome.take_ids) == 3
+    assert reads["story"] == 0, f"the UI thread read the whole story {reads['story']} times"
+    rows = [workspace.storyboard_model.panel(row) for row in range(3, 6)]
+    assert [row.take.id for row in rows if row.take] == sorted(outcome.take_ids)
+
+
+def test_adding_a_panel_keeps_the_ruler_and_shows_it_to_the_new_end(
+    tmp_path: Path, make_window: Callable[[EngineHost], Any], fake_host: EngineHost
+) -> None:
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    window = make_window(fake_host)
+    assert window.open_project(make_story(tmp_path / "story", 40))
+    settle()
+    session, track = window.workspace.session, window.timeline_dock.panel.track
+
+    def labels() -> list[Any]:
+        return [i for i in track.scene().items() if isinstance(i, QGraphicsSimpleTextItem)]
+
+    before = labels()
+    before[0].parentItem().setData(0, "drawn before")
+    assert session.execute(AddSceneCommand(session, "a gull on a post", position=1))
+    settle()
+    after = labels()
+    assert [label.text() for label in after] == [label.text() for label in before]
+    ruler = after[0].parentItem()
+    assert ruler.data(0) == "drawn before", "the ruler was laid out again for one more panel"
+    assert ruler.rect().width() == pytest.approx(track.x_of_frame(track.timeline.total_frames) + 40)
