@@ -5,12 +5,17 @@ finished render or inspector edit froze the window, and the track and the
 player each did it. This model holds the story as the session's shared records
 hold it (read once per structural change for every view), takes up only the
 changed panel after a panel change (and the transitions only when one joins
-it), and lays the timeline out once per change for both. The layout itself is
-always :func:`storyboard_app.project.timeline.layout`, the project's one
-description of time, so nothing here can disagree with the exports.
+it), and lays the timeline out once per change for both; when no panel's time
+moved (a new picture, a caption) only the changed clips are made again, to what
+the layout would give. Time is always laid out by
+:func:`storyboard_app.project.timeline.layout`, the project's one description
+of time, so nothing here can disagree with the exports (the tests compare the
+two after every kind of change).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 from PySide6.QtCore import QObject, Signal
 
@@ -30,6 +35,7 @@ class TimelineModel(QObject):
         self._timeline: Timeline | None = None
         self._clips: dict[int, PanelClip] | None = None
         self._scenes: list[SceneRecord] | None = None  # None: take them all from the records
+        self._laid_out: Timeline | None = None  # the last layout, to restyle one clip of
         self._rows: dict[int, int] = {}
         self._media: dict[int, str | None] = {}
         self._transitions: list[TransitionRecord] | None = None
@@ -70,17 +76,40 @@ class TimelineModel(QObject):
 
     def _read(self) -> Timeline:
         touched, self._touched = self._touched, set()
-        scenes = self._scenes
-        if scenes is None or not self._take_up(scenes, touched):
-            scenes = self._take_all()
+        scenes, laid_out = self._scenes, self._laid_out
+        timed = scenes is None or self._take_up(scenes, touched)
+        if scenes is None or timed is None:
+            scenes, timed = self._take_all(), True
         transitions = self._transitions
         if transitions is None or any(
             t.from_scene_id in touched or t.to_scene_id in touched for t in transitions
         ):
             # A transition's status follows its panels' pictures: read only when one moved.
             self._transitions = transitions = self._session.store.transitions.list()
-        rate = self._session.records.settings().frame_rate
-        return layout(rate, scenes, self._media, transitions)
+            timed = True
+        if timed or laid_out is None:
+            rate = self._session.records.settings().frame_rate
+            self._laid_out = layout(rate, scenes, self._media, transitions)
+        else:
+            self._laid_out = self._restyled(laid_out, scenes, touched)
+        return self._laid_out
+
+    def _restyled(
+        self, timeline: Timeline, scenes: list[SceneRecord], scene_ids: set[int]
+    ) -> Timeline:
+        """``timeline`` with the clips of ``scene_ids`` showing their panels' new picture,
+        caption and camera move: what :func:`layout` gives when no panel's time moved."""
+        panels = list(timeline.panels)
+        for scene_id in scene_ids:
+            row = self._rows[scene_id]
+            scene = scenes[row]
+            panels[row] = dataclasses.replace(
+                panels[row],
+                media=self._media.get(scene_id),
+                caption=scene.caption,
+                camera_move=scene.camera_move,
+            )
+        return dataclasses.replace(timeline, panels=tuple(panels))
 
     def _take_all(self) -> list[SceneRecord]:
         records = self._session.records
@@ -89,13 +118,17 @@ class TimelineModel(QObject):
         self._media = {scene.id: records.active_media(scene) for scene in scenes}
         return scenes
 
-    def _take_up(self, scenes: list[SceneRecord], scene_ids: set[int]) -> bool:
-        """Take the changed panels from the records; False when one is gone."""
+    def _take_up(self, scenes: list[SceneRecord], scene_ids: set[int]) -> bool | None:
+        """Take the changed panels from the records: None when one is gone, else whether
+        a panel's time moved (its duration or place), so the story is laid out again."""
         records = self._session.records
+        timed = False
         for scene_id in scene_ids:
             row, scene = self._rows.get(scene_id), records.scene(scene_id)
             if row is None or scene is None:
-                return False
+                return None
+            old = scenes[row]
+            timed = timed or (old.duration, old.position) != (scene.duration, scene.position)
             scenes[row] = scene
             self._media[scene_id] = records.active_media(scene)
-        return True
+        return timed

@@ -169,7 +169,7 @@ class TimelineView(QGraphicsView):
     def _update_clips(self, timeline: Timeline) -> None:
         for clip in timeline.panels:
             item = self._items[clip.scene_id]
-            if clip != item.clip:
+            if clip is not item.clip and clip != item.clip:  # kept clips are the same
                 self._unindex(item)
                 item.show_clip(clip)
                 self._index(item)

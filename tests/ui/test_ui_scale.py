@@ -285,3 +285,49 @@ def test_adding_a_panel_keeps_the_ruler_and_shows_it_to_the_new_end(
     ruler = after[0].parentItem()
     assert ruler.data(0) == "drawn before", "the ruler was laid out again for one more panel"
     assert ruler.rect().width() == pytest.approx(track.x_of_frame(track.timeline.total_frames) + 40)
+
+
+def test_the_timeline_kept_in_memory_matches_the_stored_one_after_each_change(
+    tmp_path: Path,
+    make_window: Callable[[EngineHost], Any],
+    fake_host: EngineHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A caption or a picture restyles one clip; a new duration lays the story out again;
+    either way the track shows what the exports lay out from the store."""
+    from storyboard_app.project.camera import CameraMove, Framing
+    from storyboard_app.project.timeline import build_timeline
+    from storyboard_app.ui import timeline_model
+
+    window = make_window(fake_host)
+    assert window.open_project(make_story(tmp_path / "story", 12))
+    settle()
+    session, model = window.workspace.session, window.timeline_dock.panel.timeline
+    first, second, fifth = (session.store.scenes.at(n) for n in (1, 2, 5))
+    move = CameraMove(Framing(0.5, 0.5, 1.0), Framing(0.4, 0.4, 2.0), "linear")
+    edits = [
+        EditSceneCommand(session, fifth.id, caption="The gull lands."),
+        EditSceneCommand(session, fifth.id, camera_move=move),
+        EditSceneCommand(session, second.id, duration=3.25),  # the panels after it move
+        EditSceneCommand(session, first.id, caption="A crossfade follows."),  # re-placed
+    ]
+    layouts: list[int] = []
+    original = timeline_model.layout
+
+    def counted(*args: Any) -> Any:
+        layouts.append(1)
+        return original(*args)
+
+    monkeypatch.setattr(timeline_model, "layout", counted)
+    model.timeline()  # as the track drew it after opening
+    for command, laid_out in zip(edits, (0, 0, 1, 1), strict=True):
+        layouts.clear()
+        assert session.execute(command)
+        settle()
+        assert model.timeline() == build_timeline(session.store)
+        assert len(layouts) == laid_out, f"{command.text()}: laid out {len(layouts)} times"
+    session.store.takes.add(fifth.id, picture(), TakeParams(width=32, height=18, seed=5))
+    session.changed(scene_ids=[fifth.id])
+    settle()
+    assert model.timeline() == build_timeline(session.store)
+    assert model.panel_clip(fifth.id).media == build_timeline(session.store).panels[4].media
