@@ -95,7 +95,7 @@ class ProjectSnapshot:
         between still differs from it at the next look. A scene gone meanwhile
         keeps its old row: the next look finds the story changed.
         """
-        with store.session() as session:
+        with store.reading(), store.session() as session:
             scenes, transitions = self.scenes, self.transitions
             if parts.scenes:
                 scenes, transitions = scene_rows(session), transition_rows(session)
@@ -111,7 +111,7 @@ class ProjectSnapshot:
 
     @classmethod
     def read(cls, store: ProjectStore) -> ProjectSnapshot:
-        with store.session() as session:
+        with store.reading(), store.session() as session:
             return cls(
                 settings_row(session),
                 character_rows(session),

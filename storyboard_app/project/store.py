@@ -86,6 +86,7 @@ class ProjectStore:
         self.takes = TakeRepository(self)
         self.transitions = TransitionRepository(self)
         self._depth = threading.local()
+        self._reading = threading.local()
         self.read_only = False
         # Set by the app: damaged stored values are noted here and read as defaults.
         self.damage: DamageLog | None = None
@@ -213,7 +214,7 @@ class ProjectStore:
             with self._sessions.begin() as session:
                 if self.damage is not None:
                     session.info[DAMAGE_LOG_KEY] = self.damage
-                if depth == 0:
+                if depth == 0 and not getattr(self._reading, "value", False):
                     # The outermost session takes the write lock at once (BEGIN
                     # IMMEDIATE), so what it reads (positions, counts) cannot change
                     # under it and a busy database is waited for, not failed.
@@ -232,6 +233,22 @@ class ProjectStore:
             ) from exc
         finally:
             self._depth.value = depth
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Sessions opened inside only read: they begin deferred, so they never wait for
+        another connection's write (the engine thread storing a take).
+
+        A WAL reader sees one consistent snapshot from its first read, so nothing it
+        reads changes under it. For the window's refreshes after a change; never
+        write inside (a deferred reader that writes can be refused).
+        """
+        before = getattr(self._reading, "value", False)
+        self._reading.value = True
+        try:
+            yield
+        finally:
+            self._reading.value = before
 
     @property
     def name(self) -> str:

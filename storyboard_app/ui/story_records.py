@@ -9,7 +9,9 @@ them. A change to one panel re-reads that panel and its takes, once, before the
 views are told, so none of them reads the story for it.
 
 Only the views' refreshes after a change read through here; commands read the
-store itself, since they must see what is stored now.
+store itself, since they must see what is stored now. The reads here begin
+deferred (:meth:`ProjectStore.reading`): a refresh never waits for the engine
+thread's write of the next take.
 """
 
 from __future__ import annotations
@@ -74,17 +76,20 @@ class StoryRecords:
 
     def characters(self) -> list[CharacterRecord]:
         if self._characters is None:
-            self._characters = self._store.characters.list()
+            with self._store.reading():
+                self._characters = self._store.characters.list()
         return list(self._characters)
 
     def loras(self) -> list[LoraRecord]:
         if self._loras is None:
-            self._loras = self._store.loras.list()
+            with self._store.reading():
+                self._loras = self._store.loras.list()
         return list(self._loras)
 
     def settings(self) -> ProjectSettings:
         if self._settings is None:
-            self._settings = self._store.settings()
+            with self._store.reading():
+                self._settings = self._store.settings()
         return self._settings
 
     def forget(self) -> None:
@@ -112,24 +117,27 @@ class StoryRecords:
         if self._scenes is None:
             return
         try:
-            for scene_id in scene_ids:
-                row = self._rows.get(scene_id)
-                if row is None:
-                    continue
-                self._scenes[row] = self._store.scenes.get(scene_id)
-                if self._takes is not None:
-                    self._takes[scene_id] = self._store.takes.list(scene_id)
+            with self._store.reading():
+                for scene_id in scene_ids:
+                    row = self._rows.get(scene_id)
+                    if row is None:
+                        continue
+                    self._scenes[row] = self._store.scenes.get(scene_id)
+                    if self._takes is not None:
+                        self._takes[scene_id] = self._store.takes.list(scene_id)
         except StoryboardError:
             self._scenes, self._takes = None, None
 
     def _scene_list(self) -> list[SceneRecord]:
         if self._scenes is None:
-            self._scenes = self._store.scenes.list()
+            with self._store.reading():
+                self._scenes = self._store.scenes.list()
             self._rows = {scene.id: row for row, scene in enumerate(self._scenes)}
         return self._scenes
 
     def _take_lists(self) -> dict[int, list[TakeRecord]]:
         self._scene_list()
         if self._takes is None:
-            self._takes = self._store.takes.by_scene()
+            with self._store.reading():
+                self._takes = self._store.takes.by_scene()
         return self._takes

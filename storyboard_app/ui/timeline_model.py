@@ -85,7 +85,8 @@ class TimelineModel(QObject):
             t.from_scene_id in touched or t.to_scene_id in touched for t in transitions
         ):
             # A transition's status follows its panels' pictures: read only when one moved.
-            self._transitions = transitions = self._session.store.transitions.list()
+            with self._session.store.reading():
+                self._transitions = transitions = self._session.store.transitions.list()
             timed = True
         if timed or laid_out is None:
             rate = self._session.records.settings().frame_rate

@@ -331,3 +331,42 @@ def test_the_timeline_kept_in_memory_matches_the_stored_one_after_each_change(
     settle()
     assert model.timeline() == build_timeline(session.store)
     assert model.panel_clip(fifth.id).media == build_timeline(session.store).panels[4].media
+
+
+def test_the_views_refresh_while_another_connection_holds_the_write_lock(
+    tmp_path: Path,
+    make_window: Callable[[EngineHost], Any],
+    fake_host: EngineHost,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The engine thread stores takes on its own connection; the window's refresh after a
+    finished panel only reads, so it must not wait for that write (it waited up to the
+    busy timeout, 10 s, when every read took the write lock)."""
+    import sqlite3
+    import time
+
+    from storyboard_app.project import store as store_module
+
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 300)  # a wait fails fast, not in 10 s
+    folder = make_story(tmp_path / "story", 12)
+    window = make_window(fake_host)
+    assert window.open_project(folder)
+    settle()
+    workspace = window.workspace
+    session = workspace.session
+    workspace.watcher._timer.stop()
+    scene = session.store.scenes.at(3)
+    session.store.scenes.update(scene.id, caption="Written, then announced.")
+    writer = sqlite3.connect(folder / "project.sqlite", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # as a write in progress on another connection
+        started = time.monotonic()
+        session.changed(scene_ids=[scene.id])
+        settle()
+        workspace.watcher.poll()
+        elapsed = time.monotonic() - started
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert elapsed < 3.0, f"the refresh waited {elapsed:.1f} s for another connection's write"
+    assert workspace.storyboard_model.index(2, 0).data() == "Written, then announced."
