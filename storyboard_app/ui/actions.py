@@ -59,6 +59,8 @@ class WindowActions:
         self.cancel = self._action("&Cancel Render", shortcut="Ctrl+.")
         self.reset_layout = self._action("Reset &Layout")
         self.reset_layout.setToolTip("Put the panels back where they start out.")
+        self.playback = QMenu("&Playback", parent)
+        self.playback.setEnabled(False)
         self.theme_menu = QMenu("&Theme", parent)
         self.theme_group = QActionGroup(parent)
         self.themes: dict[ThemeChoice, QAction] = {}
@@ -94,6 +96,16 @@ class WindowActions:
         for action in self.project_actions:
             action.setEnabled(is_open)
 
+    def show_playback(self, actions: list[QAction]) -> None:
+        """List the open project's playback keys (Space, J, K, L) so they can be found.
+
+        The timeline's own actions are listed, not copies: a second action with the
+        same shortcut would make Qt find the key ambiguous and do nothing.
+        """
+        self.playback.clear()
+        self.playback.addActions(actions)
+        self.playback.setEnabled(bool(actions))
+
     def fill_menus(self, bar: QMenuBar) -> None:
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.new, self.new_from_story, self.open])
@@ -117,6 +129,7 @@ class WindowActions:
         )
         render_menu.addActions([self.rerender_all, self.compare_takes])
         render_menu.addActions([self.build_identities, self.cancel])
+        bar.addMenu(self.playback)
         view_menu = bar.addMenu("&View")
         view_menu.addAction(self.reset_layout)
         view_menu.addMenu(self.theme_menu)

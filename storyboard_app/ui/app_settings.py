@@ -14,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 from PySide6.QtWidgets import QMainWindow
 
+from storyboard_app.ui.storyboard_view import DEFAULT_COLUMNS, MAX_COLUMNS
 from storyboard_app.ui.theme import ThemeChoice
 from storyboard_app.worker.jobs import EngineOptions
 
@@ -115,6 +116,18 @@ class AppSettings:
 
     def set_theme(self, choice: ThemeChoice) -> None:
         self._settings.setValue("view/theme", str(choice))
+
+    def grid_columns(self) -> int:
+        """Cards per row the grid was last zoomed to, so the artist's zoom survives a
+        restart; the default for a missing, non-numeric or out-of-range value."""
+        try:
+            columns = int(str(self._settings.value("view/grid_columns", DEFAULT_COLUMNS)))
+        except ValueError:
+            return DEFAULT_COLUMNS
+        return columns if 1 <= columns <= MAX_COLUMNS else DEFAULT_COLUMNS
+
+    def set_grid_columns(self, columns: int) -> None:
+        self._settings.setValue("view/grid_columns", int(columns))
 
     def save_window(self, window: QMainWindow) -> None:
         self._settings.setValue("window/geometry", window.saveGeometry())

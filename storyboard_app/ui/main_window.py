@@ -272,6 +272,7 @@ class MainWindow(QMainWindow):
         self.characters_dock.setVisible(workspace is not None)
         self.inspector_dock.setVisible(workspace is not None)
         self.timeline_dock.show_workspace(workspace)
+        self._show_playback()
         self.job_status.set_panels(*panel_numbers_of(workspace))
         if workspace is None:
             self.setWindowTitle(f"Storyboard {__version__}")
@@ -280,6 +281,7 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.start_page)
             return
         self.editor_layout.addWidget(workspace.storyboard_pane, 1)
+        self._keep_grid_zoom(workspace)
         self.characters_dock.setWidget(workspace.characters_panel)
         self.inspector_dock.setWidget(workspace.inspector)
         if not self._layout_restored:
@@ -295,6 +297,15 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.editor)
         self._chain_tab_order(workspace)
         workspace.storyboard.setFocus()
+
+    def _show_playback(self) -> None:
+        panel = self.timeline_dock.panel
+        self.actions.show_playback(panel.playback_actions() if panel is not None else [])
+
+    def _keep_grid_zoom(self, workspace: ProjectWorkspace) -> None:
+        """The grid opens at the zoom last chosen (on this computer), and remembers new ones."""
+        workspace.storyboard.set_columns(self.app_settings.grid_columns())
+        workspace.storyboard.zoomChanged.connect(self.app_settings.set_grid_columns)
 
     def _show_title(self) -> None:
         if self.workspace is not None:

@@ -119,6 +119,10 @@ class TimelinePanel(QWidget):
         self._lay_out()
         self._follow_storyboard()
 
+    def playback_actions(self) -> list[QAction]:
+        """The window-wide playback keys, for the Playback menu to list."""
+        return [self.play_pause, self.shuttle_back, self.stop, self.shuttle_on]
+
     def sizeHint(self) -> QSize:
         """Compact: the toolbar over one track; the preview is as tall as the track."""
         toolbar = self.toolbar.sizeHint().height()

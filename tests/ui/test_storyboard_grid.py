@@ -18,6 +18,7 @@ from storyboard_app.ui.images import THUMBNAIL_SIZE
 from storyboard_app.ui.main_window import MainWindow, tab_stops
 from storyboard_app.ui.panel_card import EMPTY_ACTION_HINT
 from storyboard_app.ui.storyboard_model import PanelRole
+from storyboard_app.ui.storyboard_view import DEFAULT_COLUMNS
 from storyboard_app.worker.host import EngineHost
 from tests.ui.support_ui import statuses, wait_task, write_prompt
 
@@ -84,6 +85,33 @@ def test_zoom_goes_from_eight_thumbnails_a_row_to_one_large_panel(
     assert large.width() > 3 * small.width()
     assert large.height() <= view.viewport().height(), "one panel fits the grid whole"
     assert pane.zoom_label.text() == "1 large panel"
+
+
+def test_the_grid_reopens_at_the_zoom_last_chosen(
+    make_window: Any, fake_host: EngineHost, story_store: ProjectStore, opened: MainWindow
+) -> None:
+    opened.workspace.storyboard_pane.zoom.setValue(8)
+    ctrl_wheel(opened.workspace.storyboard, forward=False)
+    assert opened.workspace.storyboard.columns() == 2 != DEFAULT_COLUMNS
+    assert opened.projects.close_project()
+    again = make_window(fake_host)
+    assert again.open_project(story_store.folder)
+    assert again.workspace.storyboard.columns() == 2
+    assert again.workspace.storyboard_pane.zoom.value() == 7
+
+
+@pytest.mark.parametrize("stored", ["0", "9", "-2", "wide", ""])
+def test_a_bad_stored_zoom_opens_the_grid_at_the_default(
+    make_window: Any,
+    fake_host: EngineHost,
+    story_store: ProjectStore,
+    settings_file: Any,
+    stored: str,
+) -> None:
+    settings_file.setValue("view/grid_columns", stored)
+    window = make_window(fake_host)
+    assert window.open_project(story_store.folder)
+    assert window.workspace.storyboard.columns() == DEFAULT_COLUMNS
 
 
 def test_ctrl_wheel_zooms_and_keeps_the_slider_in_step(opened: MainWindow) -> None:

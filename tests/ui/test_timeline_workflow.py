@@ -156,6 +156,39 @@ def test_playback_keys_still_type_in_text_fields(window: Any, qtbot: Any) -> Non
     assert "jlk " in field.toPlainText()
 
 
+def test_playback_menu_lists_the_timeline_keys_themselves(window: Any, qtbot: Any) -> None:
+    """The menu holds the dock's own actions, so Space is one shortcut, not an ambiguous pair."""
+    panel = panel_of(window)
+    menu = window.actions.playback
+    assert menu.isEnabled()
+    assert menu.actions() == panel.playback_actions()
+    shortcuts = [action.shortcut().toString() for action in menu.actions()]
+    assert shortcuts == ["Space", "J", "K", "L"]
+    player = panel.player
+    menu.actions()[0].trigger()
+    assert player.is_playing()
+    menu.actions()[0].trigger()
+    assert not player.is_playing()
+    grid = window.workspace.storyboard
+    grid.setFocus()
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    assert player.is_playing(), "Space still plays once the menu lists it"
+    qtbot.keyClick(grid, Qt.Key.Key_Space)
+    assert not player.is_playing()
+    fields = window.workspace.inspector.findChildren(QPlainTextEdit)
+    field = next(f for f in fields if f.isVisible() and not f.isReadOnly())
+    field.setFocus()
+    qtbot.keyClicks(field, "a b")
+    assert "a b" in field.toPlainText() and not player.is_playing()
+
+
+def test_playback_menu_is_empty_and_disabled_without_a_project(window: Any) -> None:
+    assert window.projects.close_project()
+    menu = window.actions.playback
+    assert window.workspace is None
+    assert not menu.isEnabled() and menu.actions() == []
+
+
 def test_backward_shuttle_runs_back_and_stops_at_the_start(window: Any, qtbot: Any) -> None:
     player = panel_of(window).player
     player.seek(6)
