@@ -63,6 +63,16 @@ def settle() -> None:
         QApplication.processEvents()
 
 
+def open_story(window: Any, folder: Path, panels: int) -> Any:
+    """``window`` opened on a new story of ``panels`` panels, drawn, its watcher looking
+    only where told (a look landing inside a measured block would count there by chance);
+    its workspace."""
+    assert window.open_project(make_story(folder, panels))
+    settle()
+    window.workspace.watcher._timer.stop()
+    return window.workspace
+
+
 def change_costs(window: Any, folder: Path) -> tuple[int, int, int]:
     """Queries of opening ``folder``, of one inspector edit and of one finished render."""
     with counting_queries(folder) as opened:
@@ -154,10 +164,8 @@ def test_adding_or_undoing_a_panel_reads_the_story_once_for_every_view(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window = make_window(fake_host)
-    assert window.open_project(make_story(tmp_path / "story", 30))
-    settle()
-    session, watcher = window.workspace.session, window.workspace.watcher
-    watcher._timer.stop()
+    workspace = open_story(window, tmp_path / "story", 30)
+    session, watcher = workspace.session, workspace.watcher
     for step in ("add", "undo"):
         with counting_reads(monkeypatch) as reads:
             if step == "add":
@@ -181,11 +189,8 @@ def test_a_finished_render_reads_its_panel_once_and_the_player_keeps_its_frame(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window = make_window(fake_host)
-    assert window.open_project(make_story(tmp_path / "story", 30))
-    settle()
-    workspace = window.workspace
+    workspace = open_story(window, tmp_path / "story", 30)
     session = workspace.session
-    workspace.watcher._timer.stop()
     scene = session.store.scenes.at(20)
     with counting_reads(monkeypatch) as reads:
         session.store.takes.add(scene.id, picture(), TakeParams(width=32, height=18, seed=7))
@@ -216,11 +221,8 @@ def test_a_panel_change_repaints_only_its_own_card(
     tmp_path: Path, make_window: Callable[[EngineHost], Any], fake_host: EngineHost
 ) -> None:
     window = make_window(fake_host)
-    assert window.open_project(make_story(tmp_path / "story", 60))
-    settle()
-    workspace = window.workspace
+    workspace = open_story(window, tmp_path / "story", 60)
     session, view = workspace.session, workspace.storyboard
-    workspace.watcher._timer.stop()
     paints = PaintCounter()
     view.viewport().installEventFilter(paints)
     far, near = session.store.scenes.at(55), session.store.scenes.at(1)
