@@ -23,7 +23,6 @@ restored in ``finally``; its state is an explicit :class:`Tally`.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -35,12 +34,14 @@ import torch
 from diffusers import DiffusionPipeline
 
 from storyboard_app.engine.toyworld.parse import parse
+from storyboard_app.engine.toyworld.scoring import pair_agreements
 from storyboard_app.engine.toyworld.world import Placed
 
 PROMPT = "a round creature, large, in the centre, in the day"
 BATCH = 4
 STEPS = 30
 GUIDANCE = 5.0
+OPEN_ATTRIBUTES = ("colour", "hat", "pattern")  # the prompt names only the shape
 
 
 @dataclass
@@ -129,16 +130,13 @@ def looks(pipe: DiffusionPipeline, seed: int) -> list[Placed | None]:
 
 
 def agreement(batches: list[list[Placed | None]]) -> float:
-    """Mean over pairs within a batch of the share of colour, hat and pattern alike."""
-    scores = []
+    """Mean over pairs within a batch of the share of colour, hat and pattern alike, as the
+    stories count it (pictures without a creature are left out)."""
+    pairs = []
     for batch in batches:
-        for a, b in itertools.combinations(batch, 2):
-            if a is None or b is None:
-                scores.append(0.0)
-                continue
-            x, y = a.creature, b.creature
-            scores.append(np.mean([x.colour == y.colour, x.hat == y.hat, x.pattern == y.pattern]))
-    return float(np.mean(scores))
+        found = [placed.creature for placed in batch if placed is not None]
+        pairs += pair_agreements(found, OPEN_ATTRIBUTES)
+    return float(np.mean(pairs)) if pairs else 0.0
 
 
 def probe(pipe: DiffusionPipeline, seeds: range) -> list[str]:
