@@ -41,7 +41,10 @@ Devices:
 Usage: ``python benchmarks/story.py [--device cuda] [--size PX] [--steps N]
 [--rounds N] [--threads N]``; ``--compare-official [--quick]`` runs only the
 whole-story comparison with the official low-VRAM processor
-(:mod:`official_story`; last line ``story official/ours time ratio: X.XX``).
+(:mod:`official_story`; last line ``story official/ours time ratio: X.XX``), on
+a GPU too (``--device cuda``, fp16), and ``--compare-official --full-unet`` the
+same stories through whole UNet calls (:mod:`official_story_unet`; last line
+``story official/ours time ratio, whole UNet: X.XX``).
 Lines: ``consistent/plain panel time ratio: X.XX``
 (median consistent over median plain panel), ``identity cache official/ours
 memory ratio: X.X`` (the SDXL 1024 px row) and the 8-bit reconstruction error of
@@ -63,6 +66,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import official_story
+import official_story_unet
 import torch
 from cache_footprint import LayerShape, conditioning, consistent_layer_shapes, footprint_lines
 from diffusers import EulerDiscreteScheduler, UNet2DConditionModel
@@ -331,6 +335,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--quick", action="store_true", help="with --compare-official: the 1,024-token level only"
     )
+    parser.add_argument(
+        "--dtype",
+        choices=("float16", "bfloat16"),
+        help="with --compare-official on a GPU (default float16)",
+    )
+    parser.add_argument(
+        "--full-unet",
+        action="store_true",
+        help="with --compare-official: whole UNet calls of the full SDXL config (for a GPU)",
+    )
     args = parser.parse_args(argv)
     if args.compare_official:
         compare_official(args)
@@ -399,15 +413,25 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def compare_official(args: argparse.Namespace) -> None:
-    """``--compare-official``: see :mod:`official_story` (CPU, about 12 min; --quick 2 min)."""
-    if args.device != "cpu":
-        raise SystemExit("--compare-official runs on the CPU only for now.")
+    """``--compare-official``: see :mod:`official_story` (CPU, about 12 min; --quick 2 min;
+    a GPU, fp16, seconds); with ``--full-unet`` :mod:`official_story_unet` (the full SDXL
+    UNet at 1024 px on a GPU; on a CPU the reduced one at 256 px, about 10 min)."""
     torch.set_num_threads(args.threads)
-    clock, clock_name = official_story.clock_for(args.threads)
+    dtype = getattr(torch, args.dtype) if args.dtype else None
+    where = official_story.device_for(args.device, args.threads, dtype)
+    on_cpu = where.device.type == "cpu"
+    name = f"{args.threads} threads" if on_cpu else torch.cuda.get_device_name(where.device)
+    print(f"device {where.device} ({name}), {where.dtype}, torch {torch.__version__}")
+    if args.full_unet:
+        config = unet_config(reduced=on_cpu)
+        unet = build_unet(config, where.device, where.dtype)
+        size = args.size or (256 if on_cpu else 1024)
+        rounds = args.rounds or (2 if on_cpu else 10)
+        official_story_unet.report(unet, config, size, rounds, where)
+        return
     levels = official_story.quick_levels() if args.quick else official_story.LEVELS
-    rounds = args.rounds or (1 if args.quick else 2)
-    print(f"device cpu ({args.threads} threads), float32, torch {torch.__version__}")
-    official_story.report(levels, rounds, clock, clock_name)
+    rounds = args.rounds or ((1 if args.quick else 2) if on_cpu else 20)
+    official_story.report(levels, rounds, where)
 
 
 def fp8_error(cache: IdentityCache) -> float:

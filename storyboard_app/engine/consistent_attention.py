@@ -234,7 +234,7 @@ def _key_rows(
     read cache's tokens in the pass's order; the result is
     ``[len(group), N + (others) * k + L_group]``.
     """
-    device = plan.indices.device
+    device = group.image_index.device  # a pass that samples nothing has CPU indices
     own = group.image_index[:, None] * tokens + torch.arange(tokens, device=device)
     parts = [own]
     if group.others.shape[1]:

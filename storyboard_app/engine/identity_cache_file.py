@@ -395,13 +395,15 @@ class StreamedIdentityCache:
 
     def _allocate_staging(self, device: torch.device) -> None:
         """The staging buffers, allocated once at the largest step's exact size
-        (pinned when the steps go to CUDA)."""
+        (pinned when the steps go to CUDA). Always normal tensors: inference mode is
+        thread-local, and the copy thread that fills them runs outside the render's."""
         while len(self._staging) < STAGED_STEPS:
             nbytes = self.header.max_step_bytes
-            if device.type == "cuda":
-                buffer, registered = _pinned(nbytes)
-            else:
-                buffer, registered = torch.empty(nbytes, dtype=torch.uint8), False
+            with torch.inference_mode(False):
+                if device.type == "cuda":
+                    buffer, registered = _pinned(nbytes)
+                else:
+                    buffer, registered = torch.empty(nbytes, dtype=torch.uint8), False
             self._staging.append(buffer)
             self._registered.append(registered)
             self._staging_events.append(None)

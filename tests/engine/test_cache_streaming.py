@@ -435,3 +435,25 @@ def test_host_memory_follows_the_characters_being_read(tmp_path: Path) -> None:
         {"mara": 2, "bob": 2},
         {"mara": 0, "bob": 0},
     ]
+
+
+def test_staged_reading_works_inside_inference_mode(tmp_path: Path) -> None:
+    """The renderer reads under ``torch.inference_mode``, which is thread-local: the
+    copy thread must still be able to fill staging buffers allocated in it (on a GPU
+    this failed at the second step: in-place update to an inference tensor)."""
+    path = tmp_path / "cache.safetensors"
+    write_cache(path, 3, seed=5)
+    staged = StreamedIdentityCache.open(path, staged=True)
+    mapped = open_identity_cache(path)
+    try:
+        with torch.inference_mode():
+            state = ConsistencyState(full_schedule(3), SAMPLER)
+            state.begin_read([[staged]], seed=1)
+            for step in range(3):
+                state.begin_step(step)
+                for layer in LAYERS:
+                    plan = state.layer_plan(layer, 2, TOKENS, torch.float16, torch.device("cpu"))
+                    assert torch.equal(plan.cached[0], mapped.get(step, layer))
+    finally:
+        staged.close()
+        mapped.close()

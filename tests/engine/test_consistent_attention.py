@@ -231,6 +231,21 @@ def test_panels_do_not_depend_on_their_window(attn: Attention) -> None:
         )
 
 
+def test_a_window_reads_on_the_device_of_its_state(attn: Attention) -> None:
+    """Every index of a window's read lives on the state's device, also when no image
+    samples tokens (on a GPU a window of panels failed: CPU and CUDA tensors mixed).
+    The meta device stands in for the GPU: it computes shapes, and refuses to mix."""
+    mara = identity_cache(attn, images(2, seed=75), seed=1)
+    schedule = ConsistencySchedule(2, (LAYER,), frozenset({(0, LAYER)}))
+    state = ConsistencyState(schedule, TokenSampler(0.5, 0.5, SIZE, SIZE), device="meta")
+    state.begin_read([[mara], [], [mara]], seed=3)
+    on_meta = Attention(query_dim=CHANNELS, heads=4, dim_head=8).to("meta").eval()
+    window = torch.empty(2 * 3, TOKENS, CHANNELS, device="meta")
+    out = run(state, on_meta, window)
+    assert out.device.type == "meta"
+    assert out.shape == window.shape
+
+
 def test_shared_panels_of_one_cast_see_each_other(attn: Attention) -> None:
     mara = identity_cache(attn, images(2, seed=80), seed=1)
     panels = images(2, seed=81)
