@@ -198,29 +198,41 @@ def _group_attention(
     """Attention of one group of images, whose extra tokens have the same length.
 
     A group that sees neither other images nor a cache (an ``[NC]`` panel)
-    attends plainly to its own tokens.
+    attends plainly to its own tokens; one that reads caches but sees no other
+    image joins its own keys and the caches' by concatenation; only a group
+    that sees others' sampled tokens gathers rows by index.
     """
-    if not group.reads and not group.sees_others:
-        return _attend(
-            attn,
-            *(
-                _select_images(_by_image(t, plan), group).flatten(0, 1)
-                for t in (query, sources.key, sources.value)
-            ),
-        )
-    keys, values = sources.joined()
-    tokens = sources.key.shape[1]
-    if plan.images == 1 and group.reads == tuple(range(len(plan.cached))):
-        # A lone panel reading every cache: its own tokens then the cached ones, in order.
-        return _attend(attn, query, keys, values)
-    rows = _key_rows(plan, group, tokens, sources.cached_lengths)
     group_query = _select_images(_by_image(query, plan), group).flatten(0, 1)
+    if not group.sees_others:
+        keys, values = (
+            _own_then_cached(plan, group, own, sources, i)
+            for i, own in enumerate((sources.key, sources.value))
+        )
+        return _attend(attn, group_query, keys, values)
+    keys, values = sources.joined()
+    rows = _key_rows(plan, group, sources.key.shape[1], sources.cached_lengths)
     return _attend(
         attn,
         group_query,
         _rows_per_image(keys, rows, plan, group),
         _rows_per_image(values, rows, plan, group),
     )
+
+
+def _own_then_cached(
+    plan: LayerPlan, group: PanelGroup, own: torch.Tensor, sources: _Sources, part: int
+) -> torch.Tensor:
+    """Keys (``part`` 0) or values (1) of a group that sees no other image:
+    ``[halves * len(group), N + L_group, D]``, each image's own rows then those of
+    the caches its group reads, in the pass's order (one concatenation; no index
+    tensor is built, so nothing per call waits on the host)."""
+    mine = _select_images(_by_image(own, plan), group)
+    if not group.reads:
+        return mine.flatten(0, 1)
+    count = len(group.images)
+    cached = [sources.bank[position][part] for position in group.reads]
+    expanded = [tokens[:, None].expand(-1, count, -1, -1) for tokens in cached]
+    return torch.cat([mine, *expanded], dim=2).flatten(0, 1)
 
 
 def _key_rows(
