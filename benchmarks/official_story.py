@@ -375,6 +375,33 @@ def report(levels: Sequence[Level], rounds: int, where: Device = CPU_ONE_THREAD)
     print(f"story official/ours time ratio: {total['official'] / total['ours']:.2f}")
 
 
+HOST_LEVEL = Level(tokens=16, channels=64, heads=1, layers=1)
+
+
+def host_overhead_report(renders: int, where: Device = CPU_ONE_THREAD) -> None:
+    """Both stories at 16 tokens x 64 channels, where the arithmetic is negligible: what
+    each way's calls cost the host (Python, small tensors, launches), which sets the
+    time of these layers on a fast GPU."""
+    torch.manual_seed(0)
+    attn = Attention(query_dim=HOST_LEVEL.channels, heads=HOST_LEVEL.heads, dim_head=64)
+    attn = attn.to(device=where.device, dtype=where.dtype).eval()
+    print(
+        f"host work per story at {HOST_LEVEL.tokens} tokens x {HOST_LEVEL.channels} "
+        f"channels, median {where.clock_name} of {renders} renders"
+    )
+    print(f"{'story':<13} " + " ".join(f"{way + ' ms':>11}" for way, _ in WAYS))
+    with torch.inference_mode():
+        for story in STORIES:
+            inputs = story_inputs(HOST_LEVEL, story, 3, where.device, where.dtype)
+            check_agreement(attn, inputs)
+            times = {way: [] for way, _ in WAYS}
+            for round_index in range(renders):
+                for way, render in WAYS[:: 1 if round_index % 2 == 0 else -1]:
+                    times[way].append(where.timed(render, attn, inputs))
+            medians = " ".join(f"{statistics.median(t) * 1e3:>11.2f}" for t in times.values())
+            print(f"{story.name:<13} {medians}")
+
+
 def quick_levels() -> tuple[Level, ...]:
     return LEVELS[:1]
 

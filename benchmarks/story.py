@@ -341,6 +341,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="with --compare-official on a GPU (default float16)",
     )
     parser.add_argument(
+        "--host-overhead",
+        action="store_true",
+        help="with --compare-official: both stories at tiny shapes (the host's work per call)",
+    )
+    parser.add_argument(
         "--full-unet",
         action="store_true",
         help="with --compare-official: whole UNet calls of the full SDXL config (for a GPU)",
@@ -422,6 +427,9 @@ def compare_official(args: argparse.Namespace) -> None:
     on_cpu = where.device.type == "cpu"
     name = f"{args.threads} threads" if on_cpu else torch.cuda.get_device_name(where.device)
     print(f"device {where.device} ({name}), {where.dtype}, torch {torch.__version__}")
+    if args.host_overhead:
+        official_story.host_overhead_report(args.rounds or 200, where)
+        return
     if args.full_unet:
         config = unet_config(reduced=on_cpu)
         unet = build_unet(config, where.device, where.dtype)

@@ -13,6 +13,7 @@ cooperative: the progress hook raises between chunks once asked to stop.
 
 from __future__ import annotations
 
+import importlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,6 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
-import httpx2
 from huggingface_hub import CachedRepoInfo, CachedRevisionInfo, scan_cache_dir, snapshot_download
 from huggingface_hub import constants as hub_constants
 from huggingface_hub.errors import (
@@ -247,7 +247,7 @@ def download_error(exc: BaseException, entry: CatalogueEntry, cache: Path) -> St
             f"{hub_endpoint()} answered HTTP {status} while downloading {entry.name}.",
             f"Try again later; what was downloaded is kept: `{entry.download_command}`.",
         )
-    if any(isinstance(e, (httpx2.TimeoutException, TimeoutError)) for e in chain):
+    if any(isinstance(e, (*_HTTP_ERRORS.timeouts, TimeoutError)) for e in chain):
         return ModelDownloadError(
             f"{hub_endpoint()} stopped answering while downloading {entry.name} (no data for "
             f"{hub_constants.HF_HUB_DOWNLOAD_TIMEOUT:g} s, several tries).",
@@ -366,6 +366,30 @@ def _status(exc: BaseException) -> int:
     return int(getattr(response, "status_code", 0) or 0)
 
 
+@dataclass(frozen=True)
+class _HttpErrors:
+    """The exception classes of the HTTP library huggingface_hub downloads with."""
+
+    timeouts: tuple[type[BaseException], ...]
+    transport: tuple[type[BaseException], ...]
+
+
+def _http_errors() -> _HttpErrors:
+    """huggingface_hub 2 downloads with ``httpx2``, 1.x (which diffusers also accepts)
+    with ``httpx``: whichever is installed, so that importing this module never fails
+    for the other (it made ``storyboard render`` fail on a machine with 1.x)."""
+    for name in ("httpx2", "httpx"):
+        try:
+            library = importlib.import_module(name)
+        except ImportError:
+            continue
+        return _HttpErrors((library.TimeoutException,), (library.TransportError,))
+    return _HttpErrors((), ())
+
+
+_HTTP_ERRORS = _http_errors()
+
+
 def _is_network_error(exc: BaseException) -> bool:
-    kinds = (httpx2.TransportError, ConnectionError, TimeoutError, LocalEntryNotFoundError)
+    kinds = (*_HTTP_ERRORS.transport, ConnectionError, TimeoutError, LocalEntryNotFoundError)
     return isinstance(exc, kinds) and not isinstance(exc, OfflineModeIsEnabled)
