@@ -341,6 +341,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="with --compare-official on a GPU (default float16)",
     )
     parser.add_argument(
+        "--layers-per-pass",
+        type=int,
+        help="with --compare-official: layers one timed pass calls (default: 1 on a CPU, "
+        "all of a level's on a GPU)",
+    )
+    parser.add_argument(
         "--host-overhead",
         action="store_true",
         help="with --compare-official: both stories at tiny shapes (the host's work per call)",
@@ -439,7 +445,8 @@ def compare_official(args: argparse.Namespace) -> None:
         return
     levels = official_story.quick_levels() if args.quick else official_story.LEVELS
     rounds = args.rounds or ((1 if args.quick else 2) if on_cpu else 20)
-    official_story.report(levels, rounds, where)
+    layers = args.layers_per_pass or (1 if on_cpu else None)  # None: all of a level's
+    official_story.report(levels, rounds, where, layers)
 
 
 def fp8_error(cache: IdentityCache) -> float:

@@ -42,20 +42,27 @@ def bench(benchmarks: tuple[ModuleType, ModuleType]) -> ModuleType:
     return benchmarks[1]
 
 
+@pytest.mark.parametrize("layers", [1, 3], ids=["one-layer-pass", "three-layer-pass"])
 @pytest.mark.parametrize("story_index", [0, 1], ids=["one-character", "two-characters"])
 def test_official_reproduction_and_ours_render_the_same_panels(
-    story: ModuleType, story_index: int
+    story: ModuleType, story_index: int, layers: int
 ) -> None:
+    """Every panel, every layer of a pass (each layer samples its own tokens)."""
     torch.set_num_threads(1)
-    level = story.Level(tokens=64, channels=32, heads=2, layers=1)
+    level = story.Level(tokens=64, channels=32, heads=2, layers=layers)
     torch.manual_seed(0)
     attn = Attention(query_dim=32, heads=2, dim_head=16).eval()
-    inputs = story.story_inputs(level, story.STORIES[story_index], seed=3)
+    inputs = story.story_inputs(level, story.STORIES[story_index], seed=3, layers=layers)
     with torch.inference_mode():
         official = story.render_official(attn, inputs)
+        assert len(official) == len(inputs.panels) * layers
         for render in (story.render_ours, story.render_lockstep):
-            for theirs, ours in zip(official, render(attn, inputs), strict=True):
-                torch.testing.assert_close(ours, theirs)
+            ours = render(attn, inputs)
+            assert ours.keys() == official.keys()
+            for key, theirs in official.items():
+                torch.testing.assert_close(ours[key], theirs)
+        if layers > 1:  # the layers' tokens differ, so their outputs do
+            assert not torch.allclose(official[0, 0], official[0, 1])
         assert story.check_agreement(attn, inputs) < 1e-5
 
 
