@@ -1,16 +1,17 @@
 """Identity caches on disk: written as they are built, streamed step by step to render.
 
 The saved safetensors file is the cache. :class:`IdentityCacheWriter` writes
-each step's entries as soon as the step ends, so building a cache holds one
-step in memory, never the whole cache. :class:`StreamedIdentityCache` maps the
-file and hands the attention state one step at a time: on the CPU as views of
-the mapping, on CUDA through a pair of staging buffers pinned once at their
-exact size (not through PyTorch's power-of-two pinned allocator), filled by a
-copy thread and copied to the device on a side stream one step ahead. Pages of
-steps already used are given back to the system, and a cache the current panel
-does not read gives back its buffers, so the host memory a render holds is two
-steps' entries per character being read, whatever the number of steps, and a
-reroll reads only the steps it renders.
+each step's entries as soon as the step ends, on a thread of its own, so
+building a cache holds a few steps in memory, never the whole cache.
+:class:`StreamedIdentityCache` maps the file and hands the attention state one
+step at a time: on the CPU as views of the mapping, on CUDA through a pair of
+staging buffers pinned once at their exact size (not through PyTorch's
+power-of-two pinned allocator), filled by a copy thread and copied to the
+device on a side stream one step ahead. Pages of steps already used are given
+back to the system, and a cache the current panel does not read gives back its
+buffers, so the host memory a render holds is two steps' entries per character
+being read, whatever the number of steps, and a reroll reads only the steps it
+renders.
 """
 
 from __future__ import annotations
@@ -51,7 +52,47 @@ from storyboard_app.engine.identity_cache import (
 )
 
 STAGED_STEPS = 2
+WRITE_STEPS_IN_FLIGHT = 2  # steps ended but not yet in the file, at most
 COPY_CHUNK = 16 * 2**20
+
+
+@dataclass(frozen=True)
+class _StagedEntry:
+    """One entry on its way to the file: its bytes on the host (pinned, filled by a
+    queued copy, when it was on CUDA) and what the header says of it."""
+
+    name: str
+    data: torch.Tensor  # uint8
+    dtype: str
+    shape: tuple[int, ...]
+    scale: torch.Tensor | float | None
+
+
+def _stage(name: str, entry: EncodedEntry) -> _StagedEntry:
+    """Queue the entry's copy to the host behind the work that made it (no wait)."""
+    tensor = entry.tensor.detach()
+    scale = entry.scale
+    if tensor.is_cuda:
+        host = torch.empty(tensor.shape, dtype=tensor.dtype, pin_memory=True)
+        host.copy_(tensor, non_blocking=True)
+        if isinstance(scale, torch.Tensor):
+            scale = torch.empty((), dtype=scale.dtype, pin_memory=True).copy_(
+                scale, non_blocking=True
+            )
+    else:
+        host = tensor.contiguous()
+    data = host.reshape(-1).view(torch.uint8)
+    return _StagedEntry(name, data, SAFETENSORS_DTYPES[host.dtype], tuple(host.shape), scale)
+
+
+def _copies_done(entries: Iterable[EncodedEntry]) -> torch.cuda.Event | None:
+    """An event after the queued device-to-host copies, when there are any."""
+    devices = {entry.tensor.device for entry in entries if entry.tensor.is_cuda}
+    if not devices:
+        return None
+    event = torch.cuda.Event()
+    event.record(torch.cuda.current_stream(next(iter(devices))))
+    return event
 
 
 class IdentityCacheWriter:
@@ -59,7 +100,11 @@ class IdentityCacheWriter:
 
     Entries arrive from the attention processors during a step and stay where
     they were made (on the GPU when rendering there) until :meth:`end_step`
-    writes them to the file, one entry at a time. Given the ``planned``
+    hands them to a writer thread: their copies to the host are queued behind
+    the step's work, and the thread waits for them and writes the file, while
+    the engine thread goes on denoising (it used to wait for the copies and
+    the disk at every step, with the GPU idle). At most
+    :data:`WRITE_STEPS_IN_FLIGHT` steps wait for the disk. Given the ``planned``
     entries (the schedule), the header's room is reserved up front, so
     :meth:`finish` writes the header in place and renames the file: no copy,
     no second file. Without a plan the data is copied behind the header.
@@ -94,6 +139,8 @@ class IdentityCacheWriter:
         self._written: list[tuple[str, str, tuple[int, ...], int]] = []
         self._scales: dict[str, float] = {}
         self._dtype: torch.dtype | None = None
+        self._writes: collections.deque[Future[None]] = collections.deque()
+        self._writer: ThreadPoolExecutor | None = None
 
     def put(self, step: int, layer: str, tokens: torch.Tensor) -> None:
         """Keep one entry until its step ends; a later step's entry ends earlier ones."""
@@ -103,15 +150,34 @@ class IdentityCacheWriter:
         self._pending[(step, layer)] = encode_entry(tokens, self.precision)
 
     def end_step(self, step: int) -> None:
-        """Write the entries kept so far (the state calls this as each step ends)."""
-        for (entry_step, layer), entry in self._pending.items():
-            self._write(tensor_name(entry_step, layer), entry)
+        """Start writing the entries kept so far (the state calls this as each step
+        ends); raises what writing an earlier step raised (a full disk)."""
+        if not self._pending:
+            return
+        staged = [_stage(tensor_name(s, layer), e) for (s, layer), e in self._pending.items()]
+        copied = _copies_done(self._pending.values())
+        self.nbytes += sum(entry.data.numel() for entry in staged)
         self._pending.clear()
+        while self._writes and (
+            self._writes[0].done() or len(self._writes) >= WRITE_STEPS_IN_FLIGHT
+        ):
+            self._writes.popleft().result()
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(1, thread_name_prefix="identity-cache-writer")
+        self._writes.append(self._writer.submit(self._write_step, staged, copied))
+
+    def flush(self) -> None:
+        """Wait until every step ended so far is in the file (raising what writing raised)."""
+        while self._writes:
+            self._writes.popleft().result()
+        self._data.flush()
 
     def finish(self) -> StreamedIdentityCache:
         """Write the header in front of the data, sync, rename; open it for reading."""
         try:
             self.end_step(-1)
+            self.flush()
+            self._stop_writer()
             header = encode_header(self._file_metadata(), self._written, size=self._reserved)
             if len(header) == self._reserved:
                 self._data.seek(0)
@@ -131,6 +197,11 @@ class IdentityCacheWriter:
     def abort(self) -> None:
         """Drop everything written so far (a cancelled or failed build)."""
         self._pending.clear()
+        for write in self._writes:  # let the writer thread finish with the file first
+            with contextlib.suppress(BaseException):
+                write.result()
+        self._writes.clear()
+        self._stop_writer()
         # Closing flushes buffered data; on a full disk that raises (the file
         # is closed all the same), and the partial file must still go.
         with contextlib.suppress(OSError):
@@ -146,13 +217,27 @@ class IdentityCacheWriter:
             shutil.copyfileobj(data, target, COPY_CHUNK)
             _sync_and_close(target)
 
-    def _write(self, name: str, entry: EncodedEntry) -> None:
-        host = entry.tensor.detach().to("cpu").contiguous()
-        self._data.write(host.reshape(-1).view(torch.uint8).numpy().data)
-        if entry.scale is not None:
-            self._scales[name] = float(entry.scale)
-        self._written.append((name, SAFETENSORS_DTYPES[host.dtype], tuple(host.shape), host.nbytes))
-        self.nbytes += host.nbytes
+    def write_encoded(self, name: str, entry: EncodedEntry) -> None:
+        """Write one entry already in the cache's form now, on this thread (saving an
+        in-memory cache, whose entries are made)."""
+        staged = _stage(name, entry)
+        self.nbytes += staged.data.numel()
+        self._write_step([staged], _copies_done([entry]))
+
+    def _write_step(self, staged: list[_StagedEntry], copied: torch.cuda.Event | None) -> None:
+        """On the writer thread: once the copies are done, the step's entries in order."""
+        if copied is not None:
+            copied.synchronize()
+        for entry in staged:
+            self._data.write(entry.data.numpy().data)
+            if entry.scale is not None:
+                self._scales[entry.name] = float(entry.scale)
+            self._written.append((entry.name, entry.dtype, entry.shape, entry.data.numel()))
+
+    def _stop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+            self._writer = None
 
     def _file_metadata(self) -> dict[str, str]:
         dtype = str(self._dtype or torch.float16).removeprefix("torch.")
@@ -204,7 +289,7 @@ def save_identity_cache(
     try:
         for step, layer in cache.entries():
             writer._dtype = cache.dtype
-            writer._write(tensor_name(step, layer), cache.encoded(step, layer))
+            writer.write_encoded(tensor_name(step, layer), cache.encoded(step, layer))
         writer.finish().close()
     except BaseException:
         writer.abort()

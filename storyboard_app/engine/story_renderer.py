@@ -353,7 +353,7 @@ class StoryRenderer:
         on_event: EventSink,
         is_cancelled: CancelCheck,
     ) -> IdentityBank:
-        """Denoise the identity batch straight into its cache file (one step in memory)."""
+        """Denoise the identity batch straight into its cache file (a few steps in memory)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         writer = IdentityCacheWriter(
             path,

@@ -4,6 +4,7 @@ a build holds one step, and the file stays a plain safetensors file."""
 
 from __future__ import annotations
 
+import errno
 import importlib.util
 import shutil
 import subprocess
@@ -146,7 +147,7 @@ def test_streamed_file_is_plain_safetensors_laid_out_step_by_step(tmp_path: Path
 
 
 def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
-    """The writer holds one step's entries, never the whole cache."""
+    """The writer holds a few steps' entries, never the whole cache."""
     path = tmp_path / "bob.safetensors"
     writer = IdentityCacheWriter(path, "k")
     data = writer._partial
@@ -155,10 +156,79 @@ def test_build_writes_each_step_as_it_ends(tmp_path: Path) -> None:
             writer.put(step, layer, torch.ones(ENTRY_SHAPE))
         assert data.stat().st_size == step * STEP_BYTES  # earlier steps are on disk
         writer.end_step(step)
-        writer._data.flush()
+        writer.flush()
         assert data.stat().st_size == (step + 1) * STEP_BYTES
     writer.finish().close()
     assert sorted(tmp_path.iterdir()) == [path]
+
+
+class SlowFile:
+    """The writer's file, whose writes wait until the test lets them through."""
+
+    def __init__(self, file: object) -> None:
+        self.file = file
+        self.open = threading.Event()
+        self.started = threading.Semaphore(0)
+
+    def write(self, data: object) -> int:
+        self.started.release()
+        assert self.open.wait(30), "the test never let the write through"
+        return self.file.write(data)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.file, name)
+
+
+def test_the_denoising_goes_on_while_the_disk_writes(tmp_path: Path) -> None:
+    """end_step hands a step to the writer thread and returns (the engine thread used to
+    wait for the disk at every step, with the GPU idle); at most two steps wait for the
+    disk, and the file is the same."""
+    path = tmp_path / "bob.safetensors"
+    writer = IdentityCacheWriter(path, "k")
+    slow = SlowFile(writer._data)
+    writer._data = slow
+    entries = {(step, layer): torch.randn(ENTRY_SHAPE) for step in range(4) for layer in LAYERS}
+    for step in range(2):
+        for layer in LAYERS:
+            writer.put(step, layer, entries[step, layer])
+        writer.end_step(step)  # returns although nothing reached the disk
+    assert slow.started.acquire(timeout=30)  # the writer thread is in the first write
+    assert writer._partial.stat().st_size == 0
+    blocked = threading.Thread(target=writer.end_step, args=(2,))
+    for layer in LAYERS:
+        writer.put(2, layer, entries[2, layer])
+    blocked.start()
+    blocked.join(0.3)
+    assert blocked.is_alive()  # a third step waits for the disk: memory stays bounded
+    slow.open.set()
+    blocked.join(30)
+    for layer in LAYERS:
+        writer.put(3, layer, entries[3, layer])
+    cache = writer.finish()
+    try:
+        assert all(torch.equal(cache.get(*key), tensor.half()) for key, tensor in entries.items())
+    finally:
+        cache.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("identity-cache")]
+
+
+def test_a_write_that_fails_on_the_writer_thread_fails_the_build(tmp_path: Path) -> None:
+    """A full disk met by the writer thread reaches the build (the next step's end, or
+    its finish), and the build leaves nothing behind."""
+    writer = IdentityCacheWriter(tmp_path / "bob.safetensors", "k")
+
+    def full(data: object) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    writer._data.write = full  # type: ignore[method-assign]
+    writer.put(0, LAYERS[0], torch.ones(ENTRY_SHAPE))
+    writer.end_step(0)
+    writer.put(1, LAYERS[0], torch.ones(ENTRY_SHAPE))
+    with pytest.raises(OSError, match="No space"):
+        writer.end_step(1)
+        writer.finish()
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("precision", ["fp16", "fp8"])
