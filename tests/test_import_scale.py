@@ -3,6 +3,7 @@ scanned, never timed."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
+from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.models import Scene
 from storyboard_app.project.scripts import toml_format
 from storyboard_app.project.scripts.toml_format import parse_story_toml
-from storyboard_app.project.story import create_project_from_script
+from storyboard_app.project.story import create_project_from_script, scene_fields
 
 
 def script_text(panels: int) -> str:
@@ -105,3 +107,39 @@ def test_finding_positions_in_a_script_scans_it_a_bounded_number_of_times(
     large = lines_matched(monkeypatch, 200)
     assert small > 0
     assert large <= 2 * small + 50
+
+
+def test_a_script_imported_at_once_equals_its_panels_added_one_by_one(tmp_path: Path) -> None:
+    """The import appends every panel in one flush (append_scenes); the panels are those
+    ``add_scene`` makes one at a time: ids, positions, seeds, casts and fields."""
+    text = script_text(7).replace('prompt = "[Mara] walks, stretch 3"', 'prompt = "[NC] a gull"')
+    text = text.replace(
+        'prompt = "[Mara] walks, stretch 5"', 'prompt = "[Mara] waits"\nseed = 77\ncaption = "Hm."'
+    )
+    script = parse_story_toml(text)
+    at_once = create_project_from_script(tmp_path / "at_once", script)
+    no_panels = dataclasses.replace(script, scenes=[])
+    one_by_one = create_project_from_script(tmp_path / "one_by_one", no_panels)
+    try:
+        for spec in script.scenes:
+            fields = scene_fields(spec)
+            one_by_one.scenes.add(str(fields.pop("prompt")), **fields)
+        imported, added = at_once.scenes.list(), one_by_one.scenes.list()
+        assert imported == added
+        assert [s.seed for s in imported][5] == 77
+        assert imported[3].character_names == ()
+        assert len({s.seed for s in imported}) == len(imported)
+    finally:
+        at_once.close()
+        one_by_one.close()
+
+
+def test_an_imported_panel_naming_an_unknown_character_is_refused(tmp_path: Path) -> None:
+    """The parser refuses it first; the store refuses it too (a caller that skipped it)."""
+    script = parse_story_toml(script_text(3))
+    scenes = list(script.scenes)
+    scenes[2] = dataclasses.replace(scenes[2], characters=("Bob",))
+    script = dataclasses.replace(script, scenes=scenes)
+    with pytest.raises(StoryboardError, match="Bob"):
+        create_project_from_script(tmp_path / "story", script).close()
+    assert not (tmp_path / "story.storyboard").exists()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import distinct, func, select, update
@@ -149,16 +149,7 @@ def add_scene(
             f"Position {position + 1} is outside the story.",
             f"Choose a panel number from 1 to {count + 1}.",
         )
-    base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
-    serial = (session.scalar(select(func.max(Scene.id))) or 0) + 1
-    row = Scene(
-        position=position,
-        prompt="",
-        seed=derive_seed(base_seed, f"scene:{serial}") if seed is None else 0,
-        duration=DEFAULT_DURATION,
-    )
-    changes: dict[str, Any] = {
-        "prompt": prompt,
+    fields = {
         "characters": characters,
         "negative_prompt": negative_prompt,
         "caption": caption,
@@ -167,16 +158,73 @@ def add_scene(
         "shot_type": shot_type,
         "seed_locked": seed_locked,
         "camera_move": camera_move,
+        "duration": duration,
+        "seed": seed,
     }
-    if duration is not None:
-        changes["duration"] = duration
-    if seed is not None:
-        changes["seed"] = seed
-    apply_scene_changes(session, row, changes, allow_empty_prompt)
+    serial = _next_serial(session)
+    row = _new_scene(session, prompt, position, serial, fields, allow_empty_prompt)
     session.add(row)
     if not appending:
         place_among(session, row, position)
     session.flush()
+    return row
+
+
+def append_scenes(session: Session, panels: Sequence[Mapping[str, Any]]) -> list[Scene]:
+    """Append panels in story order, each ``{"prompt": ..., **fields of add_scene}``, in
+    one flush: the rows, seeds and checks of ``add_scene`` called for each in turn,
+    without its five statements a panel (what keeps importing a long script fast)."""
+    count = session.scalar(select(func.count()).select_from(Scene)) or 0
+    serial = _next_serial(session)
+    cast = {c.name: c for c in session.scalars(select(Character))}
+    rows = []
+    for offset, panel in enumerate(panels):
+        fields = dict(panel)
+        prompt = fields.pop("prompt")
+        rows.append(_new_scene(session, prompt, count + offset, serial + offset, fields, cast=cast))
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _next_serial(session: Session) -> int:
+    """The id the next panel will get (SQLite gives the largest id plus one)."""
+    return (session.scalar(select(func.max(Scene.id))) or 0) + 1
+
+
+def _new_scene(
+    session: Session,
+    prompt: str,
+    position: int,
+    serial: int,
+    fields: Mapping[str, Any],
+    allow_empty_prompt: bool = False,
+    cast: Mapping[str, Character] | None = None,
+) -> Scene:
+    """A checked, not yet added panel; its seed derives from ``serial`` unless given."""
+    base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
+    seed = fields.get("seed")
+    row = Scene(
+        position=position,
+        prompt="",
+        seed=derive_seed(base_seed, f"scene:{serial}") if seed is None else 0,
+        duration=DEFAULT_DURATION,
+    )
+    changes = {
+        "prompt": prompt,
+        "characters": fields.get("characters", ()),
+        "negative_prompt": fields.get("negative_prompt", ""),
+        "caption": fields.get("caption", ""),
+        "dialogue": fields.get("dialogue", ""),
+        "notes": fields.get("notes", ""),
+        "shot_type": fields.get("shot_type", ""),
+        "seed_locked": fields.get("seed_locked", False),
+        "camera_move": fields.get("camera_move"),
+    }
+    for optional in ("duration", "seed"):
+        if fields.get(optional) is not None:
+            changes[optional] = fields[optional]
+    apply_scene_changes(session, row, changes, allow_empty_prompt, cast)
     return row
 
 
@@ -224,9 +272,14 @@ def shift_positions(session: Session, start: int, step: int, without: int) -> No
 
 
 def apply_scene_changes(
-    session: Session, row: Scene, changes: dict[str, Any], allow_empty_prompt: bool = False
+    session: Session,
+    row: Scene,
+    changes: dict[str, Any],
+    allow_empty_prompt: bool = False,
+    cast: Mapping[str, Character] | None = None,
 ) -> None:
-    """Validate and apply field changes; tags in a new prompt add their characters."""
+    """Validate and apply field changes; tags in a new prompt add their characters
+    (looked up in ``cast`` by name when given, else in the store)."""
     what = f"panel {row.position + 1}"
     if "prompt" in changes:
         row.prompt = check_prompt(changes["prompt"], what, allow_empty_prompt)
@@ -247,11 +300,18 @@ def apply_scene_changes(
         listed = changes.get("characters")
         if listed is None:
             listed = [c.name for c in row.characters]
-        row.characters = resolve_characters(session, listed, row.prompt)
+        row.characters = resolve_characters(session, listed, row.prompt, cast)
 
 
-def resolve_characters(session: Session, listed: Iterable[str], prompt: str) -> list[Character]:
-    """Characters of a panel: those listed plus those tagged in the prompt, each once."""
+def resolve_characters(
+    session: Session,
+    listed: Iterable[str],
+    prompt: str,
+    cast: Mapping[str, Character] | None = None,
+) -> list[Character]:
+    """Characters of a panel: those listed plus those tagged in the prompt, each once
+    (from ``cast`` when it names them; an unknown name is looked up, and refused, in the
+    store)."""
     tags = [tag for tag in find_tags(prompt) if tag != NO_CHARACTER_TAG]
     if NO_CHARACTER_TAG in find_tags(prompt) and (tags or list(listed)):
         raise ValidationError(
@@ -259,7 +319,8 @@ def resolve_characters(session: Session, listed: Iterable[str], prompt: str) -> 
             "Remove [NC] or remove the character tags.",
         )
     names = list(dict.fromkeys([*(n.strip() for n in listed if n.strip()), *tags]))
-    rows = [find_character(session, name) for name in names]
+    known = cast or {}
+    rows = [known.get(name.strip()) or find_character(session, name) for name in names]
     return sorted(rows, key=lambda c: c.position)
 
 

@@ -18,7 +18,7 @@ from storyboard_app.project.errors import StoryboardError, ValidationError
 from storyboard_app.project.media import image_extension, read_image_file
 from storyboard_app.project.models import ProjectSettingsRow, Scene, Transition
 from storyboard_app.project.records import TransitionRecord
-from storyboard_app.project.scenes import add_scene
+from storyboard_app.project.scenes import append_scenes
 from storyboard_app.project.scripts.model import (
     CharacterSpec,
     SceneSpec,
@@ -82,7 +82,7 @@ def import_story(store: ProjectStore, script: StoryScript, *, apply_settings: bo
             )
             for spec in script.characters
         }
-        scenes = [import_scene(session, spec) for spec in script.scenes]
+        scenes = append_scenes(session, [scene_fields(spec) for spec in script.scenes])
         for spec, start, end in zip(script.scenes, scenes, scenes[1:], strict=False):
             if spec.transition_to_next is not None:
                 add_transition(session, start, end, spec.transition_to_next)
@@ -97,21 +97,21 @@ def checked_image(path: Path) -> tuple[bytes, str]:
     return data, image_extension(data, str(path))
 
 
-def import_scene(session: Session, spec: SceneSpec) -> Scene:
-    return add_scene(
-        session,
-        spec.prompt,
-        characters=spec.characters,
-        negative_prompt=spec.negative_prompt,
-        caption=spec.caption,
-        dialogue=spec.dialogue,
-        notes=spec.notes,
-        shot_type=spec.shot_type,
-        duration=spec.duration,
-        seed=spec.seed,
-        seed_locked=spec.seed_locked,
-        camera_move=spec.camera_move,
-    )
+def scene_fields(spec: SceneSpec) -> dict[str, object]:
+    """A script's panel as the fields :func:`append_scenes` takes."""
+    return {
+        "prompt": spec.prompt,
+        "characters": spec.characters,
+        "negative_prompt": spec.negative_prompt,
+        "caption": spec.caption,
+        "dialogue": spec.dialogue,
+        "notes": spec.notes,
+        "shot_type": spec.shot_type,
+        "duration": spec.duration,
+        "seed": spec.seed,
+        "seed_locked": spec.seed_locked,
+        "camera_move": spec.camera_move,
+    }
 
 
 def add_transition(session: Session, start: Scene, end: Scene, spec: TransitionSpec) -> None:
