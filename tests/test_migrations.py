@@ -9,10 +9,12 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
+from support import RED
 
 from storyboard_app.project import schema
 from storyboard_app.project.errors import ProjectTooNewError
 from storyboard_app.project.models import Base
+from storyboard_app.project.records import TakeParams
 from storyboard_app.project.store import ProjectStore
 
 
@@ -63,8 +65,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 17)]
-    assert schema.head_revision() == "0016"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 18)]
+    assert schema.head_revision() == "0017"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -215,3 +217,44 @@ def test_projects_from_before_the_shot_setting_keep_their_prompts(tmp_path: Path
         assert store.settings().shot_in_prompt is False
     with ProjectStore.create(tmp_path / "new.storyboard") as fresh:
         assert fresh.settings().shot_in_prompt is True
+
+
+def test_a_new_project_keeps_panel_revisions_by_trigger(tmp_path: Path) -> None:
+    """Migration 0017's triggers bump a panel's revision on any edit, cast change or take,
+    whoever writes (here raw SQL, as another tool would); a later migration that rebuilds
+    one of these tables must make them again, and this test says so."""
+    with ProjectStore.create(tmp_path / "story") as store:
+        store.characters.add("Mara", "red hair")
+        store.characters.add("Bob", "a beard")
+        first = store.scenes.add("[Mara] walks")
+        second = store.scenes.add("[Bob] waits")
+    database = tmp_path / "story.storyboard" / "project.sqlite"
+    engine = create_engine(f"sqlite:///{database}")
+
+    def revisions() -> dict[int, int]:
+        with engine.connect() as connection:
+            return dict(connection.execute(text("SELECT id, revision FROM scenes")).all())
+
+    start = revisions()
+
+    def raw(statement: str) -> None:
+        with engine.begin() as connection:
+            connection.execute(text(statement), {"first": first.id, "second": second.id})
+
+    def new_take() -> None:
+        with ProjectStore.open(tmp_path / "story.storyboard") as store:
+            store.takes.add(second.id, RED, TakeParams(width=1, height=1, seed=1))
+
+    steps = [
+        (lambda: raw("UPDATE scenes SET caption = 'x' WHERE id = :first"), {first.id}),
+        (lambda: raw("INSERT INTO scene_characters VALUES (:first, 2)"), {first.id}),
+        (lambda: raw("DELETE FROM scene_characters WHERE scene_id = :second"), {second.id}),
+        (new_take, {second.id}),
+        (lambda: raw("DELETE FROM takes WHERE scene_id = :second"), {second.id}),
+    ]
+    for number, (write, bumped) in enumerate(steps):
+        write()
+        now = revisions()
+        assert {i for i in now if now[i] != start[i]} == bumped, number
+        start = now
+    engine.dispose()

@@ -150,6 +150,9 @@ class Scene(Base):
     )
     # The artist chose the active take by hand: Re-render All keeps it unless told not to.
     active_take_picked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Bumped by SQLite triggers (migration 0017) whenever the panel, its cast or its takes
+    # change, whoever writes; never written here. The window's watcher compares it.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     characters: Mapped[list[Character]] = relationship(
         secondary=scene_characters, back_populates="scenes", order_by="Character.position"
