@@ -19,6 +19,7 @@ import importlib
 import itertools
 import logging
 import os
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -64,8 +65,11 @@ def engine_by_name(path: str = TORCH_ENGINE) -> EngineFactory:
     module_name, _, class_name = path.partition(":")
 
     def create() -> Engine:
-        engine_class = getattr(importlib.import_module(module_name), class_name)
-        return engine_class()
+        first_import = module_name not in sys.modules
+        module = importlib.import_module(module_name)
+        if first_import:  # torch came with it: freeze before the engine is even made
+            freeze_imported_objects()
+        return getattr(module, class_name)()
 
     return create
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.worker.fake_engine import FakeEngine
-from storyboard_app.worker.host import EngineHost
+from storyboard_app.worker.host import EngineHost, engine_by_name
 from storyboard_app.worker.jobs import (
     ErrorInfo,
     ErrorKind,
@@ -179,3 +182,17 @@ def test_what_the_engine_imported_is_left_out_of_later_collections(
     assert gc.get_freeze_count() == 0
     make_host(lambda: fake_engine)
     qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=10_000)
+
+
+def test_the_engine_module_s_first_import_freezes_what_it_brought(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Freezing right after the import, before the engine is made, leaves less time for a
+    full collection to fall (a project opened meanwhile set one off)."""
+    (tmp_path / "slow_engine_module.py").write_text("class Engine:\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    gc.unfreeze()
+    create = engine_by_name("slow_engine_module:Engine")
+    assert gc.get_freeze_count() == 0  # nothing is imported before it is asked for
+    create()
+    assert gc.get_freeze_count() > 0
