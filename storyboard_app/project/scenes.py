@@ -150,6 +150,7 @@ def add_scene(
             f"Choose a panel number from 1 to {count + 1}.",
         )
     fields = {
+        "prompt": prompt,
         "characters": characters,
         "negative_prompt": negative_prompt,
         "caption": caption,
@@ -161,8 +162,7 @@ def add_scene(
         "duration": duration,
         "seed": seed,
     }
-    serial = _next_serial(session)
-    row = _new_scene(session, prompt, position, serial, fields, allow_empty_prompt)
+    row = _new_scene(session, position, _next_serial(session), fields, allow_empty_prompt)
     session.add(row)
     if not appending:
         place_among(session, row, position)
@@ -179,9 +179,7 @@ def append_scenes(session: Session, panels: Sequence[Mapping[str, Any]]) -> list
     cast = {c.name: c for c in session.scalars(select(Character))}
     rows = []
     for offset, panel in enumerate(panels):
-        fields = dict(panel)
-        prompt = fields.pop("prompt")
-        rows.append(_new_scene(session, prompt, count + offset, serial + offset, fields, cast=cast))
+        rows.append(_new_scene(session, count + offset, serial + offset, panel, cast=cast))
     session.add_all(rows)
     session.flush()
     return rows
@@ -194,36 +192,23 @@ def _next_serial(session: Session) -> int:
 
 def _new_scene(
     session: Session,
-    prompt: str,
     position: int,
     serial: int,
     fields: Mapping[str, Any],
     allow_empty_prompt: bool = False,
     cast: Mapping[str, Character] | None = None,
 ) -> Scene:
-    """A checked, not yet added panel; its seed derives from ``serial`` unless given."""
+    """A checked, not yet added panel of ``fields`` (a prompt and the fields
+    :func:`apply_scene_changes` takes; a duration or seed of None keeps the default:
+    the duration's, and a seed derived from ``serial``)."""
+    changes = {k: v for k, v in fields.items() if v is not None or k not in ("duration", "seed")}
     base_seed = session.get_one(ProjectSettingsRow, 1).base_seed
-    seed = fields.get("seed")
     row = Scene(
         position=position,
         prompt="",
-        seed=derive_seed(base_seed, f"scene:{serial}") if seed is None else 0,
+        seed=derive_seed(base_seed, f"scene:{serial}") if "seed" not in changes else 0,
         duration=DEFAULT_DURATION,
     )
-    changes = {
-        "prompt": prompt,
-        "characters": fields.get("characters", ()),
-        "negative_prompt": fields.get("negative_prompt", ""),
-        "caption": fields.get("caption", ""),
-        "dialogue": fields.get("dialogue", ""),
-        "notes": fields.get("notes", ""),
-        "shot_type": fields.get("shot_type", ""),
-        "seed_locked": fields.get("seed_locked", False),
-        "camera_move": fields.get("camera_move"),
-    }
-    for optional in ("duration", "seed"):
-        if fields.get(optional) is not None:
-            changes[optional] = fields[optional]
     apply_scene_changes(session, row, changes, allow_empty_prompt, cast)
     return row
 
