@@ -72,9 +72,12 @@ def test_a_folder_name_with_uri_characters_keeps_its_database_inside(tmp_path: P
 
 def test_changes_between_snapshots_are_as_narrow_as_the_edit(story_store: ProjectStore) -> None:
     def changes_after(edit: object) -> object:
+        """What a later look (reading only what changed) finds, checked against a full read."""
         before = ProjectSnapshot.read(story_store)
         edit()  # type: ignore[operator]
-        return changes_between(before, ProjectSnapshot.read(story_store))
+        found = changes_between(before, before.looked_again(story_store))
+        assert found == changes_between(before, ProjectSnapshot.read(story_store))
+        return found
 
     first, second = (scene.id for scene in story_store.scenes.list()[:2])
     assert not changes_between(ProjectSnapshot.read(story_store), ProjectSnapshot.read(story_store))
@@ -107,19 +110,70 @@ def test_a_take_or_a_cast_change_elsewhere_names_its_panel(story_store: ProjectS
     assert (recast.scene_ids, recast.scenes) == ((first,), False)
 
 
-def test_a_look_reads_three_numbers_a_panel_not_its_rows(
-    story_store: ProjectStore, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The snapshot reads each panel's id, position and revision; its row, cast and take
-    count (about 6 ms a look at a thousand panels) are left to the views."""
-    statements: list[str] = []
+def _recording_rows(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """``[(sql, rows returned)]`` of every read the snapshots make."""
+    statements: list[tuple[str, int]] = []
     real_rows = change_watch._rows
 
     def recording(session: object, sql: str, parameters: tuple = ()) -> tuple:
-        statements.append(sql)
-        return real_rows(session, sql, parameters)  # type: ignore[arg-type]
+        rows = real_rows(session, sql, parameters)  # type: ignore[arg-type]
+        statements.append((sql, len(rows)))
+        return rows
 
     monkeypatch.setattr(change_watch, "_rows", recording)
-    change_watch.ProjectSnapshot.read(story_store)
-    scene_reads = [sql for sql in statements if "scene" in sql or "takes" in sql]
-    assert scene_reads == ["SELECT id, position, revision FROM scenes ORDER BY position, id"]
+    return statements
+
+
+def test_a_later_look_reads_only_the_panels_changed_since(
+    story_store: ProjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first look reads each panel's id, position and revision (never its row, cast
+    or take count); a later one reads only the panels whose revision passed the story
+    clock it saw, and the count, so it costs the same at ten panels and a thousand."""
+    statements = _recording_rows(monkeypatch)
+    before = ProjectSnapshot.read(story_store)
+    scene_reads = [sql for sql, _ in statements if "scene" in sql or "takes" in sql]
+    assert scene_reads == ["SELECT id, position, revision FROM scenes"]
+    second = story_store.scenes.list()[1].id
+    story_store.scenes.update(second, caption="Now")
+    statements.clear()
+    after = before.looked_again(story_store)
+    panel_rows = [rows for sql, rows in statements if sql.startswith("SELECT id, position")]
+    assert panel_rows == [1]
+    assert changes_between(before, after).scene_ids == (second,)
+    statements.clear()
+    assert not changes_between(after, after.looked_again(story_store))
+    assert [rows for sql, rows in statements if sql.startswith("SELECT id, position")] == [0]
+
+
+def test_a_look_after_panels_went_and_came_finds_the_story_changed(
+    story_store: ProjectStore,
+) -> None:
+    """A deletion leaves no row to read past the clock: the count tells of it, the look
+    reads every panel again and keeps no trace of the one gone, even when another panel
+    came in the same interval."""
+    scenes = story_store.scenes.list()
+    before = ProjectSnapshot.read(story_store)
+    story_store.scenes.delete(scenes[-1].id)
+    gone = before.looked_again(story_store)
+    assert changes_between(before, gone).scenes
+    assert scenes[-1].id not in gone.scenes
+    story_store.scenes.delete(scenes[0].id)
+    added = story_store.scenes.add("[NC] gulls")
+    swapped = gone.looked_again(story_store)
+    assert changes_between(gone, swapped).scenes
+    assert swapped.scenes == ProjectSnapshot.read(story_store).scenes
+    assert set(swapped.scenes) == {s.id for s in scenes[1:-1]} | {added.id}
+
+
+def test_the_story_clock_never_hands_a_value_out_twice(story_store: ProjectStore) -> None:
+    """Deleting the newest panel must not let the next change take its revision again, or
+    a look that saw that value would miss the change."""
+    newest = story_store.scenes.add("[NC] a late panel")
+    seen = ProjectSnapshot.read(story_store)
+    story_store.scenes.delete(newest.id)
+    other = story_store.scenes.list()[0].id
+    story_store.scenes.update(other, caption="after the deletion")
+    later = ProjectSnapshot.read(story_store)
+    assert later.scenes[other][1] > seen.clock
+    assert later.clock > seen.clock

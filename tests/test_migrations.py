@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
@@ -65,8 +66,8 @@ def test_models_match_migrations(tmp_path: Path) -> None:
 
 
 def test_revisions_are_linear() -> None:
-    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 18)]
-    assert schema.head_revision() == "0017"
+    assert schema.known_revisions() == [f"{n:04d}" for n in range(1, 19)]
+    assert schema.head_revision() == "0018"
 
 
 def test_old_project_is_migrated_with_data_kept(tmp_path: Path) -> None:
@@ -220,9 +221,9 @@ def test_projects_from_before_the_shot_setting_keep_their_prompts(tmp_path: Path
 
 
 def test_a_new_project_keeps_panel_revisions_by_trigger(tmp_path: Path) -> None:
-    """Migration 0017's triggers bump a panel's revision on any edit, cast change or take,
-    whoever writes (here raw SQL, as another tool would); a later migration that rebuilds
-    one of these tables must make them again, and this test says so."""
+    """The triggers (migrations 0017, 0018) move a panel's revision on any edit, cast change
+    or take, whoever writes (here raw SQL, as another tool would); a later migration that
+    rebuilds one of these tables must make them again, and this test says so."""
     with ProjectStore.create(tmp_path / "story") as store:
         store.characters.add("Mara", "red hair")
         store.characters.add("Bob", "a beard")
@@ -257,4 +258,34 @@ def test_a_new_project_keeps_panel_revisions_by_trigger(tmp_path: Path) -> None:
         now = revisions()
         assert {i for i in now if now[i] != start[i]} == bumped, number
         start = now
+    engine.dispose()
+
+
+def test_the_upgrade_to_the_story_clock_numbers_panels_past_nothing_seen(tmp_path: Path) -> None:
+    """From 0017 (a counter per panel), every panel gets a distinct revision in story order
+    and the clock starts at the last; the next change of any panel goes past it."""
+    with ProjectStore.create(tmp_path / "story") as store:
+        ids = [store.scenes.add(f"[NC] panel {n}").id for n in range(3)]
+        store.scenes.move(ids[2], 0)
+        folder = store.folder
+    database = folder / "project.sqlite"
+    engine = create_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:
+        command.downgrade(schema.alembic_config(connection), "0017")
+    engine.dispose()
+    with ProjectStore.open(folder) as store:
+        assert store.schema_revision() == schema.head_revision()
+    engine = create_engine(f"sqlite:///{database}")
+
+    def read() -> tuple[list[tuple[int, int]], int]:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, revision FROM scenes ORDER BY position"))
+            clock = connection.execute(text("SELECT value FROM story_clock")).scalar_one()
+            return [tuple(row) for row in rows], clock
+
+    numbered, clock = read()
+    assert numbered == [(ids[2], 1), (ids[0], 2), (ids[1], 3)] and clock == 3
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE scenes SET caption = 'x' WHERE id = :id"), {"id": ids[0]})
+    assert dict(read()[0])[ids[0]] == 4 and read()[1] == 4
     engine.dispose()

@@ -11,15 +11,16 @@ process's POSIX locks on it when closed.
 When the version changed, a :class:`ProjectSnapshot` of the rows behind what
 the views show, compared with the previous one (:func:`changes_between`),
 tells what changed, so only that is read again. Panels are compared by the
-revision SQLite's triggers bump whenever a panel, its cast or its takes change
-(migration 0017), so a look reads three numbers a panel, not its rows.
+revision SQLite's triggers set whenever a panel, its cast or its takes change
+(migrations 0017 and 0018): the next value of a story clock, so a look reads
+only the panels changed since the clock it last saw, not every panel.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -73,6 +74,7 @@ class ChangeWatch:
 
 
 Row = tuple[Any, ...]
+Marks = Mapping[int, tuple[int, int]]  # panel id -> (position, revision)
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,17 @@ class ProjectSnapshot:
     Rows, not records: a look after every commit (the window's own included)
     must stay cheap at a thousand panels, and building records (with their
     checks) for the whole story took about a tenth of a second there. A panel
-    is its id, position and revision (reading its row, cast and take count took
-    about 6 ms a look at a thousand panels). Two snapshots differ exactly where a
-    record the views read would differ.
+    is its position and revision; a later look reads only the panels whose
+    revision passed ``clock`` (the story clock when this snapshot read every
+    panel, migration 0018) and the panel count, so it costs the same at ten
+    panels and at a thousand. Two snapshots differ exactly where a record the
+    views read would differ.
     """
 
     settings: Row
     characters: tuple[Row, ...]  # the characters, then every LoRA (a character's are in it)
-    scenes: tuple[Row, ...]  # in story order: (id, position, revision)
+    scenes: Marks
+    clock: int  # every change to a panel up to this value is in ``scenes``
     transitions: tuple[Row, ...]
 
     def refreshed(self, store: ProjectStore, parts: ProjectChanges) -> ProjectSnapshot:
@@ -97,29 +102,49 @@ class ProjectSnapshot:
 
         Read before the views read the same parts, so a commit made elsewhere in
         between still differs from it at the next look. A scene gone meanwhile
-        keeps its old row: the next look finds the story changed.
+        keeps its old row: the next look finds the story changed. Refreshing some
+        panels leaves the clock as it was, so the next look still reads whatever
+        else changed since.
         """
         with store.reading(), store.session() as session:
-            scenes, transitions = self.scenes, self.transitions
+            scenes, clock, transitions = self.scenes, self.clock, self.transitions
             if parts.scenes:
-                scenes, transitions = scene_marks(session), transition_rows(session)
+                (scenes, clock), transitions = scene_marks(session), transition_rows(session)
             elif parts.scene_ids:
-                fresh = {row[0]: row for row in scene_marks(session, parts.scene_ids)}
-                scenes = tuple(fresh.get(row[0], row) for row in scenes)
+                scenes = {**scenes, **marks_of(session, parts.scene_ids)}
             return ProjectSnapshot(
                 settings_row(session) if parts.settings else self.settings,
                 character_rows(session) if parts.characters else self.characters,
                 scenes,
+                clock,
                 transitions,
+            )
+
+    def looked_again(self, store: ProjectStore) -> ProjectSnapshot:
+        """The project as stored now, reading only the panels changed since ``clock``
+        (every panel when one was deleted, which the count tells)."""
+        with store.reading(), store.session() as session:
+            clock = _clock(session)
+            scenes = {**self.scenes, **marks_since(session, self.clock)}
+            if len(scenes) != _count(session):
+                scenes, clock = scene_marks(session)
+            return ProjectSnapshot(
+                settings_row(session),
+                character_rows(session),
+                scenes,
+                clock,
+                transition_rows(session),
             )
 
     @classmethod
     def read(cls, store: ProjectStore) -> ProjectSnapshot:
         with store.reading(), store.session() as session:
+            scenes, clock = scene_marks(session)
             return cls(
                 settings_row(session),
                 character_rows(session),
-                scene_marks(session),
+                scenes,
+                clock,
                 transition_rows(session),
             )
 
@@ -144,15 +169,37 @@ def transition_rows(session: Session) -> tuple[Row, ...]:
     return _rows(session, "SELECT * FROM transitions ORDER BY id")
 
 
-def scene_marks(session: Session, scene_ids: Iterable[int] | None = None) -> tuple[Row, ...]:
-    """Every panel in story order (or those of ``scene_ids``) as ``(id, position,
-    revision)``: the revision moves whenever its row, its cast or its takes change."""
-    where, wanted = "", ()
-    if scene_ids is not None:
-        wanted = tuple(sorted(set(scene_ids)))
-        where = f" WHERE id IN ({', '.join('?' * len(wanted))})" if wanted else " WHERE 0"
-    sql = f"SELECT id, position, revision FROM scenes{where} ORDER BY position, id"
-    return _rows(session, sql, wanted)
+def scene_marks(session: Session) -> tuple[dict[int, tuple[int, int]], int]:
+    """Every panel's ``(position, revision)`` by id (the revision moves whenever its row,
+    its cast or its takes change), and the story clock they were read at."""
+    return _marks(session, ""), _clock(session)
+
+
+def marks_of(session: Session, scene_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """The marks of ``scene_ids`` (those still in the story)."""
+    wanted = tuple(sorted(set(scene_ids)))
+    return _marks(session, f" WHERE id IN ({', '.join('?' * len(wanted))})", wanted)
+
+
+def marks_since(session: Session, clock: int) -> dict[int, tuple[int, int]]:
+    """The marks of the panels changed (or added) after the story clock read ``clock``."""
+    return _marks(session, " WHERE revision > ?", (clock,))
+
+
+def _marks(
+    session: Session, where: str, parameters: tuple[Any, ...] = ()
+) -> dict[int, tuple[int, int]]:
+    sql = f"SELECT id, position, revision FROM scenes{where}"
+    return {row[0]: (row[1], row[2]) for row in _rows(session, sql, parameters)}
+
+
+def _clock(session: Session) -> int:
+    clock = _rows(session, "SELECT value FROM story_clock WHERE id = 1")
+    return int(clock[0][0]) if clock else 0
+
+
+def _count(session: Session) -> int:
+    return int(_rows(session, "SELECT COUNT(*) FROM scenes")[0][0])
 
 
 @dataclass(frozen=True)
@@ -170,9 +217,13 @@ class ProjectChanges:
 
 def changes_between(old: ProjectSnapshot, new: ProjectSnapshot) -> ProjectChanges:
     """The narrowest description of what changed from ``old`` to ``new``."""
-    order_changed = [s[0] for s in old.scenes] != [s[0] for s in new.scenes]
-    before = {scene[0]: scene for scene in old.scenes}
-    edited = tuple(s[0] for s in new.scenes if not order_changed and before.get(s[0]) != s)
+    moved = dict(new.scenes.items() - old.scenes.items())
+    order_changed = old.scenes.keys() != new.scenes.keys() or any(
+        old.scenes[scene_id][0] != position
+        for scene_id, (position, _) in moved.items()
+        if scene_id in old.scenes
+    )
+    edited = () if order_changed else tuple(sorted(moved, key=lambda i: new.scenes[i][0]))
     return ProjectChanges(
         settings=old.settings != new.settings,
         characters=old.characters != new.characters,

@@ -128,6 +128,17 @@ class Lora(Base):
     )
 
 
+class StoryClock(Base):
+    """One number that only grows: each change to a panel takes its next value as the
+    panel's revision (by trigger, migration 0018), so "what changed since I looked" is one
+    indexed read of the panels past the value last seen."""
+
+    __tablename__ = "story_clock"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
 class Scene(Base):
     """A panel on the timeline; ``position`` is its 0-based place in the story."""
 
@@ -150,9 +161,10 @@ class Scene(Base):
     )
     # The artist chose the active take by hand: Re-render All keeps it unless told not to.
     active_take_picked: Mapped[bool] = mapped_column(Boolean, default=False)
-    # Bumped by SQLite triggers (migration 0017) whenever the panel, its cast or its takes
-    # change, whoever writes; never written here. The window's watcher compares it.
-    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Set by SQLite triggers (migrations 0017, 0018) to the story clock's next value whenever
+    # the panel, its cast or its takes change, whoever writes; never written here. The
+    # window's watcher reads the panels whose revision passed the clock it last saw.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
 
     characters: Mapped[list[Character]] = relationship(
         secondary=scene_characters, back_populates="scenes", order_by="Character.position"

@@ -78,6 +78,14 @@ class SceneRepository:
     ) -> SceneRecord:
         """Change fields of a panel; an empty prompt only with ``allow_empty_prompt`` (undo
         putting back a panel that had none yet)."""
+        return self.edit(scene_id, allow_empty_prompt=allow_empty_prompt, **changes)[1]
+
+    def edit(
+        self, scene_id: int, *, allow_empty_prompt: bool = False, **changes: Any
+    ) -> tuple[SceneRecord, SceneRecord]:
+        """:meth:`update`, returning the panel as it was and as it is now, both read in the
+        edit's own transaction: an undoable edit keeps the first, without a read of its own
+        before (one transaction less on every edit the artist makes)."""
         unknown = set(changes) - EDITABLE_FIELDS
         if unknown:
             raise ValidationError(
@@ -86,8 +94,10 @@ class SceneRepository:
             )
         with self._store.session() as session:
             row = find_scene(session, scene_id)
+            take_count = count_takes(session, scene_id)
+            before = to_record(session, row, take_count)
             apply_scene_changes(session, row, changes, allow_empty_prompt)
-            return to_record(session, row)
+            return before, to_record(session, row, take_count)
 
     def move(self, scene_id: int, new_position: int) -> list[int]:
         """Move a scene to 0-based ``new_position``; returns ids of morph and motion
@@ -444,12 +454,15 @@ def take_counts(session: Session) -> dict[int, int]:
     return {scene_id: count for scene_id, count in session.execute(query)}
 
 
+def count_takes(session: Session, scene_id: int) -> int:
+    query = select(func.count()).select_from(Take).where(Take.scene_id == scene_id)
+    return session.scalar(query) or 0
+
+
 def to_record(session: Session, row: Scene, take_count: int | None = None) -> SceneRecord:
     """The plain record of ``row``; ``take_count`` when the caller counted them all at once."""
     if take_count is None:
-        take_count = session.scalar(
-            select(func.count()).select_from(Take).where(Take.scene_id == row.id)
-        )
+        take_count = count_takes(session, row.id)
     return SceneRecord(
         id=row.id,
         position=row.position,

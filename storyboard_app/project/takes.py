@@ -21,8 +21,9 @@ from storyboard_app.project.damage import read_stored
 from storyboard_app.project.errors import NotFoundError, ValidationError
 from storyboard_app.project.media import image_extension
 from storyboard_app.project.models import Scene, Take
-from storyboard_app.project.records import TakeParams, TakeRecord
+from storyboard_app.project.records import SceneRecord, TakeParams, TakeRecord
 from storyboard_app.project.scenes import find_scene
+from storyboard_app.project.scenes import to_record as scene_record
 from storyboard_app.project.seeds import check_seed
 
 if TYPE_CHECKING:
@@ -37,6 +38,14 @@ class TakeRepository:
         with self._store.session() as session:
             scene = find_scene(session, scene_id)
             return [to_record(take) for take in scene.takes]
+
+    def with_scene(self, scene_id: int) -> tuple[SceneRecord, list[TakeRecord]]:
+        """A panel and its takes from one transaction: what the window reads again after
+        the panel changed (two reads of their own cost twice the transactions)."""
+        with self._store.session() as session:
+            scene = find_scene(session, scene_id)
+            takes = [to_record(take) for take in scene.takes]
+            return scene_record(session, scene, len(takes)), takes
 
     def get(self, take_id: int) -> TakeRecord:
         with self._store.session() as session:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import qasync
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from storyboard_app import __version__
@@ -22,7 +23,7 @@ from storyboard_app.logging_setup import configure_logging, user_log_file
 from storyboard_app.ui.app_settings import APPLICATION, ORGANIZATION, AppSettings
 from storyboard_app.ui.main_window import MainWindow
 from storyboard_app.ui.theme import ThemeManager
-from storyboard_app.worker.host import EngineHost, engine_by_name
+from storyboard_app.worker.host import TORCH_WARM_UP, EngineHost, engine_by_name
 from storyboard_app.worker.qt_compat import install_signal_refcount_fix
 
 SHUTDOWN_TIMEOUT_MS = 30_000
@@ -50,6 +51,27 @@ def build_window(
     return window
 
 
+def launch_window(
+    project: Path | None,
+    host: EngineHost,
+    app_settings: AppSettings,
+    theme: ThemeManager | None = None,
+) -> MainWindow:
+    """The window, shown (on ``project`` when given), as the app starts.
+
+    The engine thread starts importing torch as the host is made; its imports are held
+    back until the event loop is first idle, so the window (and a thousand-panel project
+    in it) comes up first: see :mod:`storyboard_app.worker.warm_up`.
+    """
+    release = host.hold_foreground()
+    try:
+        window = build_window(project, host, app_settings, theme)
+        window.show()
+    finally:
+        QTimer.singleShot(0, release)
+    return window
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     # Before the engine thread imports the libraries; the log file keeps what the
@@ -69,9 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app_settings = AppSettings.for_user()
     # Fusion with a light or dark palette, following the system unless the artist chose.
     theme = ThemeManager(app, app_settings.theme())
-    host = EngineHost(engine_by_name())
-    window = build_window(args.project, host, app_settings, theme)
-    window.show()
+    host = EngineHost(engine_by_name(), warm_up=TORCH_WARM_UP)
+    window = launch_window(args.project, host, app_settings, theme)
     try:
         with loop:
             loop.run_forever()

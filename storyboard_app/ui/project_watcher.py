@@ -57,7 +57,11 @@ class ProjectWatcher(QObject):
         if not self._watch.changed():
             return False
         try:
-            snapshot = ProjectSnapshot.read(self._session.store)
+            snapshot = (
+                self._snapshot.looked_again(self._session.store)
+                if self._snapshot is not None
+                else ProjectSnapshot.read(self._session.store)
+            )
         except StoryboardError:
             # Unreadable values: every view reads again and reports them its own way.
             self._snapshot = None

@@ -122,9 +122,12 @@ class StoryRecords:
                     row = self._rows.get(scene_id)
                     if row is None:
                         continue
-                    self._scenes[row] = self._store.scenes.get(scene_id)
-                    if self._takes is not None:
-                        self._takes[scene_id] = self._store.takes.list(scene_id)
+                    if self._takes is None:
+                        self._scenes[row] = self._store.scenes.get(scene_id)
+                    else:
+                        self._scenes[row], self._takes[scene_id] = self._store.takes.with_scene(
+                            scene_id
+                        )
         except StoryboardError:
             self._scenes, self._takes = None, None
 

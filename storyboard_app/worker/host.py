@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
@@ -44,6 +44,7 @@ from storyboard_app.worker.jobs import (
     Preview,
     StepProgress,
 )
+from storyboard_app.worker.warm_up import ForegroundGate, import_in_turn
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,15 @@ PREVIEW_INTERVAL_S = 0.1
 KEPT_OUTCOMES = 256
 ENGINE_NICENESS = 10
 T = TypeVar("T")
+# What the torch engine imports, biggest first, in pieces the window can come between.
+TORCH_WARM_UP = (
+    "torch",
+    "torch._dynamo",
+    "transformers",
+    "peft",
+    "diffusers",
+    TORCH_ENGINE.partition(":")[0],
+)
 
 
 def engine_by_name(path: str = TORCH_ENGINE) -> EngineFactory:
@@ -106,7 +116,10 @@ class EngineHost(QObject):
         parent: QObject | None = None,
         *,
         preview_interval: float = PREVIEW_INTERVAL_S,
+        warm_up: Sequence[str] = (),
     ) -> None:
+        """``warm_up`` names modules the engine thread imports before it makes the engine,
+        each once the window holds no foreground (:meth:`hold_foreground`)."""
         super().__init__(parent)
         self._factory = factory
         self._queue = JobQueue()
@@ -121,11 +134,20 @@ class EngineHost(QObject):
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
         self._callDone.connect(self._on_call_done)
-        self._thread = EngineThread(self, self._queue, factory, preview_interval)
+        self._gate = ForegroundGate()
+        self._thread = EngineThread(
+            self, self._queue, factory, preview_interval, self._gate, tuple(warm_up)
+        )
         self._thread.jobTaken.connect(self._on_started)
         self._thread.jobDone.connect(self._finish)
         self._thread.setObjectName("storyboard-engine")
         self._thread.start(QThread.Priority.LowPriority)
+
+    def hold_foreground(self) -> Callable[[], None]:
+        """Hold the engine thread's first imports back while the window does something the
+        artist waits for (opening a project), until the returned function is called: see
+        :mod:`storyboard_app.worker.warm_up`."""
+        return self._gate.hold()
 
     def submit(self, request: JobRequest) -> Job:
         job = Job(next(self._ids), request)
@@ -271,10 +293,18 @@ class EngineThread(QThread):
     jobDone = Signal(object)  # JobOutcome
 
     def __init__(
-        self, host: EngineHost, queue: JobQueue, factory: EngineFactory, preview_interval: float
+        self,
+        host: EngineHost,
+        queue: JobQueue,
+        factory: EngineFactory,
+        preview_interval: float,
+        gate: ForegroundGate,
+        warm_up: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self._host = host
+        self._gate = gate
+        self._warm_up = warm_up
         self._queue = queue
         self._factory = factory
         self._preview_interval = preview_interval
@@ -282,6 +312,7 @@ class EngineThread(QThread):
 
     def run(self) -> None:
         lower_thread_priority()
+        import_in_turn(self._warm_up, self._gate)
         self._engine = self._create_engine()
         freeze_imported_objects()
         while (job := self._queue.take()) is not None:

@@ -78,9 +78,9 @@ class EditSceneCommand(StoreCommand):
         return self.key_for(self.scene_id, self._changes)
 
     def do(self) -> None:
+        before, _ = self.store.scenes.edit(self.scene_id, **self._changes)
         if self._before is None:
-            self._before = self.store.scenes.get(self.scene_id)
-        self.store.scenes.update(self.scene_id, **self._changes)
+            self._before = before
         self.session.changed(scene_ids=[self.scene_id])
 
     def revert(self) -> None:
