@@ -293,3 +293,25 @@ def test_one_large_panel_gets_a_sharper_picture_than_the_thumbnails(
     workspace.storyboard.set_columns(1)
     index.data(PanelRole.LARGE_IMAGE)  # asked for as the large card paints
     qtbot.waitUntil(lambda: index.data(PanelRole.LARGE_IMAGE).width() > THUMBNAIL_SIZE)
+
+
+def test_a_picture_shared_by_many_panels_repaints_them_in_one_signal(
+    qtbot: Any, make_window: Any, fake_host: EngineHost, tmp_path: Path
+) -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 36), (90, 120, 160)).save(buffer, "PNG")
+    with ProjectStore.create(tmp_path / "copies", "copies") as store:
+        for number in range(5):
+            scene = store.scenes.add(f"[NC] the same sea {number}")
+            take = store.takes.add(scene.id, buffer.getvalue(), TakeParams(width=64, height=36))
+        store.scenes.add("[NC] not rendered")
+        folder = store.folder
+    window = make_window(fake_host)
+    assert window.open_project(folder)
+    model = window.workspace.storyboard_model
+    changes: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda first, last, *_: changes.append((first.row(), last.row())))
+
+    window.workspace.thumbnails.ready.emit(take.media)
+
+    assert changes == [(0, 4)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from storyboard_app.project.scenes import SceneRepository
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.project.takes import TakeRepository
 from storyboard_app.ui.commands.scenes import AddSceneCommand, EditSceneCommand
+from storyboard_app.ui.storyboard_model import PanelRole
 from storyboard_app.worker.host import EngineHost
 
 
@@ -63,12 +65,21 @@ def settle() -> None:
         QApplication.processEvents()
 
 
+def process_events_for(seconds: float, until: Callable[[], bool] = lambda: False) -> None:
+    deadline = time.monotonic() + seconds
+    while not until() and time.monotonic() < deadline:
+        QApplication.processEvents()
+
+
 def open_story(window: Any, folder: Path, panels: int) -> Any:
     """``window`` opened on a new story of ``panels`` panels, drawn, its watcher looking
     only where told (a look landing inside a measured block would count there by chance);
     its workspace."""
     assert window.open_project(make_story(folder, panels))
-    settle()
+    first_card = window.workspace.storyboard_model.index(0)
+    process_events_for(10, until=lambda: first_card.data(PanelRole.IMAGE) is not None)
+    # Its pictures are in; the repaint they asked for comes with a later window update.
+    process_events_for(0.05)
     window.workspace.watcher._timer.stop()
     return window.workspace
 
@@ -149,6 +160,7 @@ def counting_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     for owner, attribute, name in (
         (SceneRepository, "list", "story"),
         (SceneRepository, "get", "panel"),
+        (TakeRepository, "with_scene", "panel"),  # the panel and its takes, one transaction
         (TakeRepository, "by_scene", "all takes"),
         (TimelineFrames, "frame", "player frame"),
     ):
