@@ -128,25 +128,19 @@ class ProjectSnapshot:
             scenes = {**self.scenes, **marks_since(session, self.clock)}
             if len(scenes) != _count(session):
                 scenes, clock = scene_marks(session)
-            return ProjectSnapshot(
-                settings_row(session),
-                character_rows(session),
-                scenes,
-                clock,
-                transition_rows(session),
-            )
+            return _snapshot(session, scenes, clock)
 
     @classmethod
     def read(cls, store: ProjectStore) -> ProjectSnapshot:
         with store.reading(), store.session() as session:
-            scenes, clock = scene_marks(session)
-            return cls(
-                settings_row(session),
-                character_rows(session),
-                scenes,
-                clock,
-                transition_rows(session),
-            )
+            return _snapshot(session, *scene_marks(session))
+
+
+def _snapshot(session: Session, scenes: Marks, clock: int) -> ProjectSnapshot:
+    """Every part read from ``session`` but the panels' marks, which the caller read."""
+    return ProjectSnapshot(
+        settings_row(session), character_rows(session), scenes, clock, transition_rows(session)
+    )
 
 
 def _rows(session: Session, sql: str, parameters: tuple[Any, ...] = ()) -> tuple[Row, ...]:
