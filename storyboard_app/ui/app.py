@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import qasync
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from storyboard_app import __version__
@@ -60,15 +59,12 @@ def launch_window(
     """The window, shown (on ``project`` when given), as the app starts.
 
     The engine thread starts importing torch as the host is made; its imports are held
-    back until the event loop is first idle, so the window (and a thousand-panel project
+    back until the event loop first waits for events, so the window (and a thousand-panel project
     in it) comes up first: see :mod:`storyboard_app.worker.warm_up`.
     """
-    release = host.hold_foreground()
-    try:
-        window = build_window(project, host, app_settings, theme)
-        window.show()
-    finally:
-        QTimer.singleShot(0, release)
+    host.hold_foreground_until_idle()
+    window = build_window(project, host, app_settings, theme)
+    window.show()
     return window
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from storyboard_app.project.damage import DamageLog
 from storyboard_app.project.errors import ProjectNotFoundError, StoryboardError
@@ -112,10 +112,11 @@ class ProjectController(QObject):
             self._keep_jobs = False
 
     def _in_foreground(self, action: Callable[[], bool]) -> bool:
-        """Run ``action`` with the engine's warm-up held back until the loop is next idle,
-        when the new project's views have made their first reads (a thousand panels read
-        in 40 ms alone took seconds beside the importing engine thread)."""
-        QTimer.singleShot(0, self._host.hold_foreground())
+        """Run ``action`` with the engine's warm-up held back until the loop next waits
+        for events, when the new project's views have made their first reads and paints
+        (a thousand panels read in 40 ms alone took seconds beside the importing engine
+        thread)."""
+        self._host.hold_foreground_until_idle()
         return action()
 
     def _wait_then(

@@ -27,7 +27,17 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QDeadlineTimer, QObject, QThread, QThreadPool, Signal
+from PySide6.QtCore import (
+    QAbstractEventDispatcher,
+    QCoreApplication,
+    QDeadlineTimer,
+    QObject,
+    Qt,
+    QThread,
+    QThreadPool,
+    QTimer,
+    Signal,
+)
 
 from storyboard_app.project.errors import StoryboardError
 from storyboard_app.worker.engine_api import Engine, JobCancelled, JobError, classify_error
@@ -119,7 +129,9 @@ class EngineHost(QObject):
         warm_up: Sequence[str] = (),
     ) -> None:
         """``warm_up`` names modules the engine thread imports before it makes the engine,
-        each once the window holds no foreground (:meth:`hold_foreground`)."""
+        each once the window holds no foreground (:meth:`hold_foreground`); they wait at
+        least until the event loop first waits for events, so the window made next comes
+        up first whichever thread runs sooner."""
         super().__init__(parent)
         self._factory = factory
         self._queue = JobQueue()
@@ -135,6 +147,8 @@ class EngineHost(QObject):
         self._pool.setMaxThreadCount(1)
         self._callDone.connect(self._on_call_done)
         self._gate = ForegroundGate()
+        if warm_up:
+            self.hold_foreground_until_idle()
         self._thread = EngineThread(
             self, self._queue, factory, preview_interval, self._gate, tuple(warm_up)
         )
@@ -148,6 +162,18 @@ class EngineHost(QObject):
         artist waits for (opening a project), until the returned function is called: see
         :mod:`storyboard_app.worker.warm_up`."""
         return self._gate.hold()
+
+    def hold_foreground_until_idle(self) -> None:
+        """Hold the engine's first imports back until Qt's event loop next waits for
+        events: the window has nothing left to do then (its views have made their first
+        reads and paints), which the first zero-interval timer does not promise, as the
+        views queue more deferred work of their own behind it."""
+        release = self._gate.hold()
+        dispatcher = QAbstractEventDispatcher.instance()
+        if dispatcher is None:
+            QTimer.singleShot(0, release)
+            return
+        dispatcher.aboutToBlock.connect(release, Qt.ConnectionType.SingleShotConnection)
 
     def submit(self, request: JobRequest) -> Job:
         job = Job(next(self._ids), request)

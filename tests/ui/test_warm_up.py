@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import QCoreApplication, QTimer
 
 from storyboard_app.worker.fake_engine import FakeEngine
 from storyboard_app.worker.host import EngineHost
@@ -124,3 +125,30 @@ def test_the_host_imports_its_warm_up_before_it_makes_the_engine(
     make_host(factory, warm_up=(name,))
     qtbot.waitUntil(lambda: seen != [], timeout=10_000)
     assert seen == [True]
+
+
+def test_the_host_holds_its_warm_up_until_the_event_loop_waits_for_events(
+    modules: Callable[..., list[str]], make_host: Callable[..., EngineHost], qtbot: Any
+) -> None:
+    """Zero-interval timers queued by the views (first reads, first paints) run before
+    the imports start: a busy loop keeps them back, the first wait lets them go."""
+    (name,) = modules("X = 1\n")
+    make_host(FakeEngine, warm_up=(name,))
+    busy_until = time.monotonic() + 0.5
+    while time.monotonic() < busy_until:
+        QTimer.singleShot(0, lambda: None)
+        QCoreApplication.processEvents()
+    assert name not in sys.modules
+    qtbot.waitUntil(lambda: name in sys.modules, timeout=2_000)
+
+
+def test_holding_until_idle_nests_with_other_holds(
+    modules: Callable[..., list[str]], make_host: Callable[..., EngineHost], qtbot: Any
+) -> None:
+    (name,) = modules("X = 1\n")
+    host = make_host(FakeEngine, warm_up=(name,))
+    release = host.hold_foreground()
+    qtbot.wait(300)
+    assert name not in sys.modules
+    release()
+    qtbot.waitUntil(lambda: name in sys.modules, timeout=2_000)
