@@ -200,6 +200,7 @@ class PanelInspector(QScrollArea):
         self.picture.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.picture.setFixedHeight(PREVIEW_SIZE.height())
         self.picture.setWordWrap(True)
+        self._picture_key: int | None = None  # the cache key of the picture shown
         self.title = QLabel()
         self.stale_note = QLabel()
         self.stale_note.setWordWrap(True)
@@ -318,6 +319,11 @@ class PanelInspector(QScrollArea):
             self._set_picture(pixmap)
 
     def _set_picture(self, image: QPixmap | QImage) -> None:
+        """Show ``image`` scaled to the preview; the same picture again (a panel refreshed
+        after an edit of its words) is not scaled again."""
+        if image.cacheKey() == self._picture_key and not self.picture.pixmap().isNull():
+            return
+        self._picture_key = image.cacheKey()
         pixmap = QPixmap.fromImage(image) if isinstance(image, QImage) else image
         self.picture.setPixmap(
             pixmap.scaled(

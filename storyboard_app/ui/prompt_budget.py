@@ -111,7 +111,9 @@ class PromptBudget(QObject):
             cut = "the struck-through words" if cut_at is not None else "the style's last words"
             text += f": {cut} are cut"
         self.meter.setText(text)
-        self.meter.setStyleSheet(f"color: {OVER_COLOR}" if count.over else "")
+        style = f"color: {OVER_COLOR}" if count.over else ""
+        if self.meter.styleSheet() != style:  # setting one re-polishes the label, same or not
+            self.meter.setStyleSheet(style)
         how = (
             "counted with the model's CLIP tokenizer"
             if count.exact

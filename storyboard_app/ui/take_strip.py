@@ -169,13 +169,17 @@ class TakeListModel(QAbstractListModel):
 
     def reload(self) -> None:
         self.beginResetModel()
-        self._items, self._active, self._picked = [], None, False
+        self._items, self._active, self._picked = self._read()
+        self.endResetModel()
+
+    def _read(self) -> tuple[list[TakeItem], int | None, bool]:
+        """The panel's takes as the strip shows them, its active take and whether it was
+        picked by hand."""
         records = self._session.records
         scene = records.scene(self._scene_id) if self._scene_id is not None else None
-        if scene is not None:
-            self._items = group_takes(records.takes(scene.id))
-            self._active, self._picked = scene.active_take_id, scene.take_picked
-        self.endResetModel()
+        if scene is None:
+            return [], None, False
+        return group_takes(records.takes(scene.id)), scene.active_take_id, scene.take_picked
 
     def take_ids(self) -> list[int]:
         return [item.take.id for item in self._items]
@@ -215,7 +219,13 @@ class TakeListModel(QAbstractListModel):
         return None
 
     def _on_scene_changed(self, scene_id: int) -> None:
-        if scene_id == self._scene_id:
+        """Reload only when the takes changed: an edit of the panel's words leaves the
+        strip (and the take the artist made current in it) as it is."""
+        if scene_id == self._scene_id and self._read() != (
+            self._items,
+            self._active,
+            self._picked,
+        ):
             self.reload()
 
     def _on_media(self, media: str) -> None:

@@ -14,6 +14,7 @@ says so.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import logging
 import math
@@ -29,6 +30,7 @@ from storyboard_app.project.bundled import resources_dir
 
 CLIP_LIMIT = 77  # tokens, with the start and end tokens
 SPECIAL_TOKENS = 2
+COUNTS_KEPT = 256  # prompts whose count a counter remembers
 SHIPPED_TOKENIZER = ("pipeline_configs", "sdxl", "tokenizer")
 TOKENIZER_MODULE = "transformers"
 # CLIP's pre-tokenizer: words, single digits, runs of other symbols.
@@ -61,8 +63,14 @@ class ClipTokenCounter:
         self._tokenizer = tokenizer
         length = getattr(tokenizer, "model_max_length", CLIP_LIMIT)
         self.limit = length if isinstance(length, int) and 2 < length <= 1024 else CLIP_LIMIT
+        self._counted = functools.lru_cache(maxsize=COUNTS_KEPT)(self._count)
 
     def count(self, text: str) -> TokenCount:
+        """The count of ``text``; the inspector asks again for the same prompt after every
+        edit of the panel's other fields, so recent answers are kept."""
+        return self._counted(text)
+
+    def _count(self, text: str) -> TokenCount:
         encoded = self._tokenizer(
             text, truncation=False, return_offsets_mapping=True, verbose=False
         )

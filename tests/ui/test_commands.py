@@ -12,6 +12,7 @@ from support import EXAMPLES, png_bytes
 
 from storyboard_app.project.errors import ValidationError
 from storyboard_app.project.records import TakeParams
+from storyboard_app.project.scenes import SceneRepository
 from storyboard_app.project.scripts.io import load_story_script
 from storyboard_app.project.store import ProjectStore
 from storyboard_app.ui.commands.characters import (
@@ -242,3 +243,20 @@ def test_a_failed_undo_is_reported_and_clears_the_history(
     session.undo_stack.undo()
     assert "Cannot write" in str(errors[0])
     qtbot.waitUntil(lambda: session.undo_stack.count() == 0)
+
+
+def test_typing_back_to_the_start_leaves_no_step_and_reads_no_panel(
+    session: ProjectSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each keystroke's edit already returns the panel as stored; the merge compares that,
+    not a fresh read (which cost a query per keystroke)."""
+    scene = session.store.scenes.at(1)
+    reads: list[int] = []
+    read = SceneRepository.get
+    monkeypatch.setattr(SceneRepository, "get", lambda *a, **k: (reads.append(1), read(*a, **k))[1])
+    for text in ("A", "Ab", "A", scene.caption):
+        session.execute(EditSceneCommand(session, scene.id, caption=text))
+    assert session.undo_stack.count() == 0
+    assert reads == []
+    session.execute(EditSceneCommand(session, scene.id, caption="B"))
+    assert session.undo_stack.count() == 1

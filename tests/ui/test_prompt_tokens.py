@@ -13,6 +13,7 @@ from storyboard_app.worker import prompt_tokens
 from storyboard_app.worker.host import EngineHost
 from storyboard_app.worker.prompt_tokens import (
     CLIP_LIMIT,
+    ClipTokenCounter,
     estimate_tokens,
     load_counter,
     tokenizer_folder,
@@ -116,3 +117,19 @@ def test_a_model_folder_or_a_shipped_model_counts_with_its_own_tokenizer(tmp_pat
     assert tokenizer_folder(str(tmp_path / "model.safetensors")) == shipped
     if (resources_dir() / "models" / "toy" / "tokenizer" / "vocab.json").is_file():
         assert tokenizer_folder("toy") == resources_dir() / "models" / "toy" / "tokenizer"
+
+
+def test_the_counter_tokenizes_a_prompt_once_while_other_fields_change() -> None:
+    """The inspector counts the Action field again after every edit of the panel."""
+    tokenizer = load_counter("")._tokenizer
+    calls: list[str] = []
+
+    def counting(text: str, **options: Any) -> Any:
+        calls.append(text)
+        return tokenizer(text, **options)
+
+    counter = ClipTokenCounter(counting)
+    first = counter.count(LONG_ACTION)
+    assert counter.count(LONG_ACTION) == first
+    assert counter.count("a woman").tokens == 4
+    assert calls == [LONG_ACTION, "a woman"]

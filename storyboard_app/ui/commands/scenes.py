@@ -10,7 +10,6 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from storyboard_app.project.errors import StoryboardError
 from storyboard_app.project.records import SceneRecord, TransitionRecord
 from storyboard_app.project.scenes import add_scene
 from storyboard_app.project.undo_support import (
@@ -68,6 +67,7 @@ class EditSceneCommand(StoreCommand):
         self.scene_id = scene_id
         self._changes = changes
         self._before: SceneRecord | None = None
+        self._after: SceneRecord | None = None
         self._created = time.monotonic()
 
     @staticmethod
@@ -78,7 +78,7 @@ class EditSceneCommand(StoreCommand):
         return self.key_for(self.scene_id, self._changes)
 
     def do(self) -> None:
-        before, _ = self.store.scenes.edit(self.scene_id, **self._changes)
+        before, self._after = self.store.scenes.edit(self.scene_id, **self._changes)
         if self._before is None:
             self._before = before
         self.session.changed(scene_ids=[self.scene_id])
@@ -112,18 +112,18 @@ class EditSceneCommand(StoreCommand):
             return False
         self._changes = other._changes
         self._created = other._created
-        if self._before is not None and self._is_no_change():
+        self._after = other._after
+        if self._is_no_change():
             # Typing and then undoing it inside the field: no empty step is left behind.
             self.setObsolete(True)
         return True
 
     def _is_no_change(self) -> bool:
-        assert self._before is not None
-        try:
-            now = self.store.scenes.get(self.scene_id)
-        except StoryboardError:
+        """The panel as the last merged edit left it (read in that edit's transaction) is
+        the panel as it was before the first."""
+        if self._before is None or self._after is None:
             return False
-        return self._values(now) == self._values(self._before)
+        return self._values(self._after) == self._values(self._before)
 
 
 class DuplicateScenesCommand(CompositeCommand):
