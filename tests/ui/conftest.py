@@ -144,7 +144,10 @@ def make_window(qtbot: Any, app_settings: Any, async_loop: qasync.QEventLoop) ->
 
     def make(host: EngineHost) -> MainWindow:
         window = MainWindow(host, app_settings)
-        qtbot.addWidget(window)
+        # pytest-qt closes its widgets before this fixture's teardown runs: the project is
+        # closed first (its leftover renders cancelled), so closing never asks and waits
+        # (a render still running on a loaded machine hung the suite in that question).
+        qtbot.addWidget(window, before_close_func=lambda shown: shown.projects.close())
         window.show()
         windows.append(window)
         return window
