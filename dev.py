@@ -112,7 +112,7 @@ def parallel_options(args: list[str]) -> list[str]:
     """One worker a core, up to four, each taking whole test files (a file's fixtures and
     its processes stay together): the suite in half the time on CI's two cores. Arguments
     that choose workers themselves (``-n 0`` for one process, to debug) win."""
-    if any(arg == "-n" or arg.startswith(("-n", "--numprocesses")) for arg in args):
+    if any(arg.startswith(("-n", "--numprocesses")) for arg in args):
         return []
     return ["--numprocesses=auto", "--maxprocesses=4", "--dist=loadfile"]
 

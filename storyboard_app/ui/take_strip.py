@@ -168,8 +168,11 @@ class TakeListModel(QAbstractListModel):
         self.reload()
 
     def reload(self) -> None:
+        self._show(self._read())
+
+    def _show(self, state: tuple[list[TakeItem], int | None, bool]) -> None:
         self.beginResetModel()
-        self._items, self._active, self._picked = self._read()
+        self._items, self._active, self._picked = state
         self.endResetModel()
 
     def _read(self) -> tuple[list[TakeItem], int | None, bool]:
@@ -221,12 +224,11 @@ class TakeListModel(QAbstractListModel):
     def _on_scene_changed(self, scene_id: int) -> None:
         """Reload only when the takes changed: an edit of the panel's words leaves the
         strip (and the take the artist made current in it) as it is."""
-        if scene_id == self._scene_id and self._read() != (
-            self._items,
-            self._active,
-            self._picked,
-        ):
-            self.reload()
+        if scene_id != self._scene_id:
+            return
+        state = self._read()
+        if state != (self._items, self._active, self._picked):
+            self._show(state)
 
     def _on_media(self, media: str) -> None:
         for row, item in enumerate(self._items):
